@@ -1,0 +1,55 @@
+"""Packaging for streamdash.
+
+The top-level ``assets/`` folder is shipped inside the wheel as ``streamdash/assets`` so an
+installed dashboard serves its CSS without a source checkout (and without any CDN).
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+VERSION = next(line.split('"')[1] for line in (ROOT / "streamdash" / "__init__.py").read_text()
+               .splitlines() if line.startswith("__version__"))
+
+setup(
+    name="streamdash",
+    version=VERSION,
+    description="Real-time data streaming with validation, data-quality alerts and a live dashboard",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["streamdash", "streamdash.*"]) + ["streamdash.assets"],
+    package_dir={"streamdash.assets": "assets"},
+    package_data={"streamdash.assets": ["*.css", "*.js", "*.LICENSE", "*.ico", "*.png"]},
+    include_package_data=False,
+    install_requires=[
+        "dash>=4.2",
+        "dash-ag-grid>=31.0",
+        "plotly>=5.22",
+        "dash-bootstrap-components>=1.6",
+        "pandas>=2.1",
+        "requests>=2.31",
+        "backoff>=2.2",
+        "PyYAML>=6.0",
+        "orjson>=3.9",
+        "gunicorn>=22.0",
+        "prometheus-client>=0.20",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8.0",
+            "pytest-cov>=5.0",
+            "dash[testing]>=4.2",
+            "hypothesis>=6.100",
+            "ruff>=0.5",
+        ],
+    },
+    entry_points={"console_scripts": ["streamdash=streamdash.cli:_main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Dash",
+        "License :: OSI Approved :: MIT License",
+    ],
+)

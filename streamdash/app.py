@@ -1,0 +1,49 @@
+"""The app factory: a Runtime and the Dash app (with its Flask routes) around it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dash import Dash
+
+from .config import Settings
+from .dashboard.callbacks import register_callbacks
+from .dashboard.layout import build_layout
+from .runtime import Runtime
+from .server.routes import register_routes
+from .sources import Source
+
+
+def assets_folder() -> str:
+    """Where the dashboard's CSS/JS lives: inside the installed package, else the checkout.
+
+    ``setup.py`` maps the top-level ``assets/`` to ``streamdash/assets`` in the wheel.
+    """
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "assets", here.parent / "assets"):
+        if (candidate / "bootstrap.min.css").is_file():
+            return str(candidate)
+    raise FileNotFoundError(f"streamdash assets not found next to {here}")
+
+
+def create_app(settings: Settings | None = None, source: Source | None = None, *,
+               runtime: Runtime | None = None, start: bool = True) -> Dash:
+    """Build the runtime and its dashboard; start the runtime unless ``start`` is False.
+
+    The runtime is reachable as ``app.runtime`` (stop it with ``app.runtime.stop()``).
+    Nothing is kept at module level, so several apps can live in one process.
+    """
+    settings = settings or Settings()
+    runtime = runtime or Runtime(settings, source)
+    hints = runtime.source.hints
+    value_field = settings.get("dashboard.value_field") or hints.value_field
+    app = Dash(__name__, title="streamdash", assets_folder=assets_folder(), serve_locally=True,
+               update_title=None)
+    label = f"{runtime.source.name} ({runtime.source.kind})"
+    app.layout = build_layout("streamdash", label, settings.get("dashboard.refresh"))
+    register_callbacks(app, runtime, value_field)
+    register_routes(app.server, runtime)
+    app.runtime = runtime  # type: ignore[attr-defined]
+    if start:
+        runtime.start()
+    return app

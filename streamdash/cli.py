@@ -1,0 +1,130 @@
+"""The ``streamdash`` command line.
+
+``streamdash`` (same as ``streamdash run``) starts the pipeline and the dashboard;
+``streamdash check-config FILE`` validates a settings file; ``streamdash --version``.
+Configuration errors print one line and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .config import load_settings
+from .errors import ConfigError
+
+EXIT_CONFIG = 2
+
+#: CLI flag (argparse dest) → dotted settings key.
+RUN_FLAGS = {"source": "source.type", "interval": "source.interval", "host": "server.host",
+             "port": "server.port", "data_dir": "data_dir", "log_level": "log.level",
+             "log_format": "log.format", "refresh": "dashboard.refresh"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="streamdash",
+        description="Ingest a data stream, validate it, and watch it live in a web dashboard.",
+        epilog="Without a command, 'run' is assumed. Settings precedence: defaults < --config "
+               "file < STREAMDASH_* environment variables < flags.")
+    parser.add_argument("--version", action="version", version=f"streamdash {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the pipeline and the dashboard (default)",
+                         description="Run the pipeline and serve the dashboard.")
+    add_run_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate a settings file and exit",
+                           description="Validate a YAML settings file: exit 0 when valid, "
+                                       "2 with the reason when not.")
+    check.add_argument("file", help="YAML settings file")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of ``streamdash run``."""
+    p.add_argument("--config", metavar="FILE", help="YAML settings file")
+    p.add_argument("--source", metavar="NAME", help="source type or preset (default: simulated)")
+    p.add_argument("--interval", type=float, metavar="S", help="seconds between fetches (0.1–3600)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8050, or $PORT)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder for persisted history")
+    p.add_argument("--refresh", type=float, metavar="S",
+                   help="dashboard refresh in seconds (default 5; 0 = paused)")
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                   type=str.upper)
+    p.add_argument("--log-format", choices=["text", "json"])
+
+
+def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLAGS):
+    """Load settings with the flags given on the command line laid on top."""
+    overrides = {key: getattr(args, dest, None) for dest, key in flags.items()}
+    return load_settings(getattr(args, "config", None), overrides=overrides)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the pipeline and serve the dashboard until interrupted."""
+    from .app import create_app
+    from .logs import configure_logging
+
+    settings = settings_from_args(args)
+    configure_logging(settings.get("log.level"), settings.get("log.format"))
+    app = create_app(settings)
+    host, port = settings.get("server.host"), settings.get("server.port")
+    # SIGTERM (systemd, containers) stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    logging.getLogger("streamdash.cli").info("dashboard on http://%s:%s/", host, port)
+    try:
+        app.run(host=host, port=port, debug=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.runtime.stop()
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate a settings file, including the parts their components validate."""
+    from .pipeline import build_processor
+    from .sources import build_source
+
+    settings = load_settings(args.file, environ={})
+    source = build_source(settings)
+    build_processor(settings, source.hints)
+    source.close()
+    print(f"{args.file}: valid")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "run")
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print(f"streamdash: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _main() -> Any:  # console-script shim
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()

@@ -1,0 +1,1 @@
+"""The Dash dashboard: layout (no I/O), figures (pure), callbacks (thin glue)."""

@@ -1,0 +1,56 @@
+"""Exception hierarchy for streamdash.
+
+Every error raised on purpose by the package derives from :class:`StreamdashError`::
+
+    StreamdashError
+    ├── ConfigError        a setting, schema or rule is wrong (names the key and the problem)
+    ├── SourceError        a source could not deliver records (after its own retries)
+    │   └── IngestError    one failed ingestion attempt, with kind, reason and URL
+    └── ProcessingError    the processing chain failed on a batch
+
+This module imports nothing from the package so that every other module can import it.
+"""
+
+from __future__ import annotations
+
+
+class StreamdashError(Exception):
+    """Base class of every error streamdash raises on purpose."""
+
+
+class ConfigError(StreamdashError):
+    """A configuration value is wrong.
+
+    ``key`` is the dotted settings path (e.g. ``source.interval``) and ``problem`` says what is
+    wrong with it, so the message always tells the user where to look.
+    """
+
+    def __init__(self, key: str, problem: str):
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}" if key else problem)
+
+
+class SourceError(StreamdashError):
+    """A source failed to fetch records; ``source`` names it."""
+
+    def __init__(self, message: str, *, source: str = "", kind: str = "error"):
+        self.source = source
+        self.kind = kind
+        super().__init__(message)
+
+
+class IngestError(SourceError):
+    """One failed ingestion attempt: what went wrong (``kind``), why and where (``url``)."""
+
+    def __init__(self, message: str, *, source: str = "", kind: str = "error", url: str = "",
+                 status: int | None = None, excerpt: str = "", retryable: bool = False):
+        super().__init__(message, source=source, kind=kind)
+        self.url = url
+        self.status = status
+        self.excerpt = excerpt
+        self.retryable = retryable
+
+
+class ProcessingError(StreamdashError):
+    """The processing chain failed on a batch (a bug or a broken rule, not a bad record)."""

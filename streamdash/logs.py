@@ -1,0 +1,79 @@
+"""Logging setup: every line has a UTC ISO-8601 timestamp, level, logger, message and context.
+
+Context travels in ``extra={"ctx": {...}}`` (see :func:`log_event`). ``text`` renders it as
+``key=value`` pairs after the message; ``json`` writes one JSON object a line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any, TextIO
+
+from .models import utc_iso
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def log_event(logger: logging.Logger, level: int, msg: str, **ctx: Any) -> None:
+    """Log ``msg`` with structured context fields (source, batch size, …)."""
+    if logger.isEnabledFor(level):
+        logger.log(level, msg, extra={"ctx": ctx})
+
+
+def _context(record: logging.LogRecord) -> dict[str, Any]:
+    ctx = dict(getattr(record, "ctx", None) or {})
+    for key, value in record.__dict__.items():
+        if key not in _RESERVED and key != "ctx":
+            ctx.setdefault(key, value)
+    return ctx
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-01-02T03:04:05.678Z INFO streamdash.producer message key=value …``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        parts = [utc_iso(record.created), record.levelname, record.name, record.getMessage()]
+        parts += [f"{k}={_short(v)}" for k, v in _context(record).items()]
+        line = " ".join(str(p) for p in parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``ts``, ``level``, ``logger``, ``msg``, context fields, ``exc``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": utc_iso(record.created), "level": record.levelname,
+                               "logger": record.name, "msg": record.getMessage()}
+        for key, value in _context(record).items():
+            out.setdefault(key, value)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return json.dumps(text) if (" " in text or not text) else text
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text",
+                      stream: TextIO | None = None) -> logging.Handler:
+    """Send the ``streamdash`` loggers to ``stream`` (stderr) in the chosen format.
+
+    Replaces a handler installed by an earlier call, so calling it twice does not double lines.
+    """
+    logger = logging.getLogger("streamdash")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_streamdash", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler._streamdash = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+    return handler

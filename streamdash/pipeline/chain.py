@@ -1,0 +1,49 @@
+"""The processing chain interface and the minimal required-field check."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Protocol
+
+from ..models import Batch, ProcessResult, Rejection
+
+
+class Processor(Protocol):
+    """Turns one batch of raw records into accepted records, rejections and other outcomes."""
+
+    def process(self, records: list[Any], batch: Batch) -> ProcessResult:
+        """Process ``records`` (the batch's records); must account for every one."""
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """A short, printable excerpt of an offending value (for reasons and logs)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class RequiredFields:
+    """Rejects records that are not JSON objects or lack a required field.
+
+    A field present with a ``null`` value is not missing: nulls are a quality metric, not an
+    invalid record.
+    """
+
+    def __init__(self, required: tuple[str, ...] = (), clock: Callable[[], float] = time.time):
+        self.required = tuple(required)
+        self.clock = clock
+
+    def process(self, records: list[Any], batch: Batch) -> ProcessResult:
+        accepted: list[dict[str, Any]] = []
+        rejected: list[Rejection] = []
+        required = self.required
+        for rec in records:
+            if not isinstance(rec, dict):
+                reasons = [{"field": None, "rule": "object", "value": excerpt(rec)}]
+            else:
+                missing = [f for f in required if f not in rec]
+                if not missing:
+                    accepted.append(rec)
+                    continue
+                reasons = [{"field": f, "rule": "required", "value": None} for f in missing]
+            rejected.append(Rejection(rec, reasons, batch.source, self.clock()))
+        return ProcessResult(accepted, rejected)

@@ -1,0 +1,297 @@
+"""The producer and consumer threads, and the supervised, stoppable thread they share."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+from ..errors import SourceError
+from ..logs import log_event
+from ..metrics import Metrics
+from ..models import Batch, ProcessResult, Rejection
+from ..sources.base import Source
+from ..store.quarantine import Quarantine
+from ..store.ring import RingBuffer
+from .chain import Processor, excerpt
+
+log = logging.getLogger("streamdash.pipeline")
+
+BatchListener = Callable[[Batch, ProcessResult], None]
+
+
+class SupervisedThread:
+    """A stoppable thread whose loop is restarted, with exponential backoff, when it crashes.
+
+    Subclasses implement :meth:`loop`, which must return soon after :attr:`stopping` is set
+    (wait on it, or use ``queue.get(timeout=…)``). ``start()`` and ``stop()`` are idempotent.
+    """
+
+    def __init__(self, name: str, metrics: Metrics, backoff_max: float = 30.0,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.name = name
+        self.metrics = metrics
+        self.backoff_max = backoff_max
+        self.monotonic = monotonic
+        self.stopping = threading.Event()
+        self.restarts = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread unless it is already running."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self.stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=f"streamdash-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to finish (returns at once; see :meth:`join`)."""
+        self.stopping.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def loop(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            began = self.monotonic()
+            try:
+                self.loop()
+                return
+            except Exception:
+                # A crash must not end ingestion: log it whole, count it, back off, go again.
+                failures = 1 if self.monotonic() - began > 60 else failures + 1
+                delay = min(self.backoff_max, 0.05 * 2 ** (failures - 1))
+                self.restarts += 1
+                self.metrics.inc("thread_restarts")
+                log.exception("%s thread crashed; restarting in %.2f s", self.name, delay,
+                              extra={"ctx": {"thread": self.name, "restarts": self.restarts}})
+                self.stopping.wait(delay)
+
+
+class SourceHealth:
+    """What the producer knows of its source: last success, consecutive failures, last error."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.last_success: float | None = None
+        self.last_attempt: float | None = None
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.consecutive_failures = 0
+        self.failures = 0
+
+    def success(self, at: float) -> None:
+        with self._lock:
+            self.last_success = self.last_attempt = at
+            self.consecutive_failures = 0
+
+    def failure(self, at: float, error: str) -> None:
+        with self._lock:
+            self.last_attempt = self.last_error_at = at
+            self.last_error = error
+            self.consecutive_failures += 1
+            self.failures += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of every field."""
+        with self._lock:
+            return {"last_success": self.last_success, "last_attempt": self.last_attempt,
+                    "last_error": self.last_error, "last_error_at": self.last_error_at,
+                    "consecutive_failures": self.consecutive_failures, "failures": self.failures}
+
+
+class Producer(SupervisedThread):
+    """Calls ``source.fetch()`` every ``interval`` seconds and queues each batch.
+
+    ``policy`` says what happens when the queue is full: ``block`` waits (the time blocked is
+    the ``producer_blocked_seconds`` counter) and ``drop_oldest`` discards the oldest queued
+    batch, counting the batch and its records as dropped.
+    """
+
+    def __init__(self, source: Source, out: queue.Queue, metrics: Metrics, health: SourceHealth,
+                 *, interval: float, policy: str = "block", clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
+        super().__init__("producer", metrics, backoff_max, monotonic)
+        self.source = source
+        self.queue = out
+        self.health = health
+        self.interval = interval
+        self.policy = policy
+        self.clock = clock
+
+    def loop(self) -> None:
+        next_due = self.monotonic()
+        while not self.stopping.is_set():
+            delay = next_due - self.monotonic()
+            if delay > 0 and self.stopping.wait(delay):
+                return
+            self.fetch_once()
+            # Keep the schedule; after a slow fetch, go again now rather than in a burst.
+            next_due = max(next_due + self.interval, self.monotonic())
+
+    def fetch_once(self) -> int:
+        """Fetch one batch and queue it; returns the number of records fetched."""
+        started, wall = self.monotonic(), self.clock()
+        try:
+            records = self.source.fetch()
+        except Exception as exc:
+            self._failed(wall, exc)
+            return 0
+        took = self.monotonic() - started
+        self.health.success(wall)
+        n = len(records)
+        self.metrics.add_many({"fetches": 1, "records_in": n, "batches_in": 1 if n else 0})
+        self.metrics.observe("fetch_seconds", took)
+        self.metrics.set_gauge("last_fetch_at", wall)
+        log_event(log, logging.DEBUG, "fetched", source=self.source.name, records=n,
+                  seconds=round(took, 4))
+        if n:
+            self.put(Batch(records, wall, self.source.name, started))
+        return n
+
+    def _failed(self, wall: float, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        self.health.failure(wall, reason)
+        self.metrics.inc("fetch_errors")
+        if isinstance(exc, SourceError):
+            log_event(log, logging.WARNING, "fetch failed", source=self.source.name,
+                      kind=exc.kind, reason=str(exc),
+                      consecutive_failures=self.health.consecutive_failures)
+        else:  # a bug in the source: keep the traceback
+            log.error("fetch failed unexpectedly", exc_info=True,
+                      extra={"ctx": {"source": self.source.name, "reason": reason}})
+
+    def put(self, batch: Batch) -> bool:
+        """Queue a batch under the configured policy; False when it had to be dropped."""
+        if self.policy == "drop_oldest":
+            self._put_dropping_oldest(batch)
+            return True
+        try:
+            self.queue.put_nowait(batch)
+        except queue.Full:
+            return self._put_blocking(batch)
+        finally:
+            self.metrics.set_gauge("queue_depth", self.queue.qsize())
+        return True
+
+    def _put_blocking(self, batch: Batch) -> bool:
+        began = self.monotonic()
+        log_event(log, logging.WARNING, "queue full; producer waiting", source=self.source.name,
+                  depth=self.queue.qsize())
+        try:
+            while True:
+                try:
+                    self.queue.put(batch, timeout=0.1)
+                    return True
+                except queue.Full:
+                    if self.stopping.is_set():
+                        self.metrics.add_many({"batches_dropped": 1,
+                                               "records_dropped": len(batch.records)})
+                        log_event(log, logging.WARNING, "batch dropped at shutdown (queue full)",
+                                  records=len(batch.records))
+                        return False
+        finally:
+            self.metrics.inc("producer_blocked_seconds", self.monotonic() - began)
+
+    def _put_dropping_oldest(self, batch: Batch) -> None:
+        while True:
+            try:
+                self.queue.put_nowait(batch)
+                return
+            except queue.Full:
+                try:
+                    old = self.queue.get_nowait()
+                except queue.Empty:
+                    continue
+                self.metrics.add_many({"batches_dropped": 1, "records_dropped": len(old.records)})
+                log_event(log, logging.WARNING, "queue full; dropped oldest batch",
+                          source=old.source, records=len(old.records))
+
+
+class Consumer(SupervisedThread):
+    """Takes batches off the queue, runs the processor, stores results and updates metrics."""
+
+    def __init__(self, inbox: queue.Queue, processor: Processor, buffer: RingBuffer,
+                 quarantine: Quarantine, metrics: Metrics, *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
+        super().__init__("consumer", metrics, backoff_max, monotonic)
+        self.queue = inbox
+        self.processor = processor
+        self.buffer = buffer
+        self.quarantine = quarantine
+        self.clock = clock
+        self.listeners: list[BatchListener] = []
+        self.drain_deadline: float | None = None
+
+    def stop_after_drain(self, timeout: float) -> None:
+        """Finish what is queued (for at most ``timeout`` s), then stop."""
+        self.drain_deadline = self.monotonic() + timeout
+        self.stop()
+
+    def loop(self) -> None:
+        while True:
+            if self.stopping.is_set() and self.drain_deadline is not None \
+                    and self.monotonic() >= self.drain_deadline:
+                return
+            try:
+                batch = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                if self.stopping.is_set():
+                    return
+                continue
+            self.handle(batch)
+
+    def handle(self, batch: Batch) -> ProcessResult:
+        """Process one batch: store accepted records, quarantine rejections, count everything."""
+        started = self.monotonic()
+        try:
+            result = self.processor.process(batch.records, batch)
+        except Exception as exc:
+            # Nothing is lost: the whole batch goes to quarantine with the reason, then the
+            # exception restarts this thread (with backoff) so a broken rule cannot spin.
+            reason = {"field": None, "rule": "processing_error", "value": excerpt(str(exc))}
+            self.quarantine.add_many(Rejection(r, [reason], batch.source, self.clock())
+                                     for r in batch.records)
+            self.metrics.add_many({"records_rejected": len(batch.records), "batches_processed": 1})
+            raise
+        self.buffer.extend(result.accepted)
+        if result.rejected:
+            self.quarantine.add_many(result.rejected)
+        stored_wall, done = self.clock(), self.monotonic()
+        counts = {"records_accepted": len(result.accepted),
+                  "records_rejected": len(result.rejected), "batches_processed": 1}
+        for outcome, n in result.counts.items():
+            counts[f"records_{outcome}"] = n
+        self.metrics.add_many(counts)
+        self.metrics.observe("batch_processing_seconds", done - started)
+        if batch.fetched_mono:
+            self.metrics.observe("end_to_end_latency_seconds", done - batch.fetched_mono)
+        self.metrics.set_gauge("last_stored_at", stored_wall)
+        self.metrics.set_gauge("queue_depth", self.queue.qsize())
+        self.metrics.set_gauge("buffer_size", len(self.buffer))
+        log_event(log, logging.DEBUG, "batch processed", source=batch.source,
+                  records=len(batch.records), accepted=len(result.accepted),
+                  rejected=len(result.rejected), **result.counts)
+        for listener in self.listeners:
+            try:
+                listener(batch, result)
+            except Exception:
+                log.exception("batch listener failed", extra={"ctx": {"listener": repr(listener)}})
+        return result

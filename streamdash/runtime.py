@@ -1,0 +1,158 @@
+"""The Runtime owns and wires the pipeline: source, queue, threads, stores and metrics."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable
+
+from . import __version__
+from .config import Settings
+from .logs import log_event
+from .metrics import Metrics
+from .pipeline import Processor, build_processor
+from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
+from .sources import Source, build_source
+from .store.quarantine import Quarantine
+from .store.ring import RingBuffer
+
+log = logging.getLogger("streamdash.runtime")
+
+#: Consecutive failed fetches after which the source (and so the pipeline) counts as down.
+DOWN_AFTER_FAILURES = 3
+
+
+class Runtime:
+    """One running pipeline: ``start()`` it, read its snapshots, ``stop()`` it.
+
+    Collaborators are injected with sensible defaults (source from the settings, the configured
+    processor, real clocks), so tests can pass their own. ``start()`` and ``stop()`` are
+    idempotent; the runtime is also a context manager.
+    """
+
+    def __init__(self, settings: Settings | None = None, source: Source | None = None,
+                 processor: Processor | None = None, *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.settings = settings or Settings()
+        self.source = source or build_source(self.settings)
+        self.clock = clock
+        self.monotonic = monotonic
+        self.metrics = Metrics()
+        self.buffer = RingBuffer(self.settings.get("buffer.capacity"))
+        self.quarantine = Quarantine()
+        self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
+        self.processor = processor or build_processor(self.settings, self.source.hints)
+        self.source_health = SourceHealth()
+        backoff_max = self.settings.get("runtime.restart_backoff_max")
+        self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
+                                 interval=self.settings.interval,
+                                 policy=self.settings.get("queue.policy"), clock=clock,
+                                 monotonic=monotonic, backoff_max=backoff_max)
+        self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
+                                 self.metrics, clock=clock, monotonic=monotonic,
+                                 backoff_max=backoff_max)
+        self.metrics.set_gauge("queue_capacity", self.queue.maxsize)
+        self.metrics.set_gauge("buffer_capacity", self.buffer.capacity)
+        self.started_at: float | None = None
+        self._lifecycle = threading.Lock()
+        self._running = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> "Runtime":
+        """Start the consumer, then the producer; does nothing when already running."""
+        with self._lifecycle:
+            if self._running:
+                return self
+            self._running = True
+            self.started_at = self.clock()
+            self.consumer.drain_deadline = None
+            self.consumer.start()
+            self.producer.start()
+            log_event(log, logging.INFO, "runtime started", source=self.source.name,
+                      kind=self.source.kind, interval=self.settings.interval,
+                      version=__version__)
+        return self
+
+    def stop(self, drain_timeout: float | None = None) -> None:
+        """Stop polling, let the consumer drain the queue (bounded), join both threads.
+
+        Batches still queued when the drain time runs out are counted as dropped.
+        """
+        with self._lifecycle:
+            if not self._running:
+                return
+            self._running = False
+            if drain_timeout is None:
+                drain_timeout = self.settings.get("runtime.drain_timeout")
+            self.producer.stop()
+            self.producer.join(timeout=drain_timeout + 5)
+            self.consumer.stop_after_drain(drain_timeout)
+            self.consumer.join(timeout=drain_timeout + 5)
+            left = self._drop_queued()
+            try:
+                self.source.close()
+            except Exception:
+                log.exception("closing the source failed")
+            log_event(log, logging.INFO, "runtime stopped", source=self.source.name,
+                      dropped_at_shutdown=left, **self.counts())
+
+    def _drop_queued(self) -> int:
+        dropped = 0
+        while True:
+            try:
+                batch = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            dropped += len(batch.records)
+            self.metrics.add_many({"batches_dropped": 1, "records_dropped": len(batch.records)})
+        self.metrics.set_gauge("queue_depth", 0)
+        return dropped
+
+    @property
+    def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
+        return self._running
+
+    def __enter__(self) -> "Runtime":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def add_batch_listener(self, listener: BatchListener) -> None:
+        """Call ``listener(batch, result)`` after every processed batch (consumer thread)."""
+        self.consumer.listeners.append(listener)
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Record counts by outcome (``in``, ``accepted``, ``rejected`` … ``dropped``)."""
+        c = self.metrics.snapshot()["counters"]
+        names = ("in", "accepted", "rejected", "duplicate", "filtered", "late", "dropped")
+        return {n: int(c.get(f"records_{n}", 0)) for n in names}
+
+    def health(self) -> dict[str, Any]:
+        """Status (``ok`` / ``degraded`` / ``down``) with the state of every component."""
+        src = self.source_health.snapshot()
+        depth, cap = self.queue.qsize(), self.queue.maxsize
+        threads_ok = self._running and self.producer.alive and self.consumer.alive
+        if not threads_ok or src["consecutive_failures"] >= DOWN_AFTER_FAILURES:
+            status = "down"
+        elif src["consecutive_failures"] or depth >= 0.9 * cap:
+            status = "degraded"
+        else:
+            status = "ok"
+        now = self.clock()
+        return {
+            "status": status,
+            "version": __version__,
+            "uptime_s": round(now - self.started_at, 3) if self.started_at else 0.0,
+            "components": {
+                "producer": {"alive": self.producer.alive, "restarts": self.producer.restarts},
+                "consumer": {"alive": self.consumer.alive, "restarts": self.consumer.restarts},
+                "source": {**self.source.describe(), **src},
+                "queue": {"depth": depth, "capacity": cap},
+                "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
+            },
+        }

@@ -1,0 +1,1 @@
+"""HTTP routes beside the dashboard: health, metrics and the JSON API."""

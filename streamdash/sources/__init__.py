@@ -1,0 +1,54 @@
+"""Sources of records and the registry that builds one from settings.
+
+To add a source kind, register a builder ``(name, params, settings) -> Source`` in
+:data:`BUILDERS`; the builder validates its own ``params`` with :func:`base.take_params`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ..config import Settings
+from ..errors import ConfigError
+from .base import FieldHints, Source, positive_int, rate, take_params
+from .simulator import DEFAULT_RATES, SimulatedSource
+
+Builder = Callable[[str, dict[str, Any], Settings], Source]
+
+
+def _int(key: str, value: Any) -> int:
+    return positive_int(key, value)
+
+
+def _seed(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(key, f"expected an integer seed, got {value!r}")
+    return value
+
+
+def build_simulator(name: str, params: dict[str, Any], settings: Settings) -> Source:
+    """The simulated sensor source (``source.type: simulated``)."""
+    spec = {"seed": (42, _seed), "sensors": (5, _int), "batch_size": (20, _int),
+            "count": (None, _int), **{k: (v, rate) for k, v in DEFAULT_RATES.items()}}
+    p = take_params("source", params, spec)
+    return SimulatedSource(name, spread=settings.interval, clock=time.time, **p)
+
+
+BUILDERS: dict[str, Builder] = {"simulated": build_simulator}
+
+
+def build_source(settings: Settings) -> Source:
+    """Build the source described by the ``source`` settings section."""
+    params = settings.section("source")
+    kind = params.pop("type")
+    name = params.pop("name", "") or ""
+    params.pop("interval", None)
+    builder = BUILDERS.get(kind)
+    if builder is None:
+        raise ConfigError("source.type", f"unknown source '{kind}' (known: "
+                                         f"{', '.join(sorted(BUILDERS))})")
+    return builder(name, params, settings)
+
+
+__all__ = ["BUILDERS", "FieldHints", "SimulatedSource", "Source", "build_source"]
