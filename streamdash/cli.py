@@ -45,7 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
                                        "2 with the reason when not.")
     check.add_argument("file", help="YAML settings file")
     check.set_defaults(func=cmd_check_config)
+
+    # Groups whose subcommands live in their own modules (each adds a parser to the group).
+    bench = sub.add_parser("bench", help="benchmarks (pipeline, dashboard)",
+                           description="Benchmarks that print measured figures.")
+    bench.set_defaults(func=lambda args: bench.print_help() or 2)
+    register_subcommands(bench.add_subparsers(dest="bench_command", metavar="BENCHMARK"), "bench")
     return parser
+
+
+def register_subcommands(group: Any, name: str) -> None:
+    """Let modules add subcommands to a group: each ``register(group)`` in ``EXTENSIONS``."""
+    import importlib
+
+    for module_name in EXTENSIONS.get(name, ()):
+        importlib.import_module(module_name).register(group)
+
+
+#: Group name → modules with a ``register(subparsers)`` function adding their subcommands.
+EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ()}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

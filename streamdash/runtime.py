@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from . import __version__
 from .config import Settings
+from .events import EventBus
 from .logs import log_event
 from .metrics import Metrics
 from .pipeline import Processor, build_processor
@@ -40,6 +41,7 @@ class Runtime:
         self.clock = clock
         self.monotonic = monotonic
         self.metrics = Metrics()
+        self.events = EventBus()
         self.buffer = RingBuffer(self.settings.get("buffer.capacity"))
         self.quarantine = Quarantine()
         self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
