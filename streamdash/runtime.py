@@ -17,6 +17,7 @@ from .pipeline import Processor, build_processor
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .sources import Source, build_source
 from .store.quarantine import Quarantine
+from .store.recent import RecentLog
 from .store.ring import RingBuffer
 
 log = logging.getLogger("streamdash.runtime")
@@ -44,6 +45,13 @@ class Runtime:
         self.events = EventBus()
         self.buffer = RingBuffer(self.settings.get("buffer.capacity"))
         self.quarantine = Quarantine()
+        # Bounded in-memory views for the dashboard and API, fed through the event bus.
+        self.ingest_errors = RecentLog(500)
+        self.windows = RecentLog(2000)
+        self.late = RecentLog(1000)
+        self.events.subscribe("ingest_error", self.ingest_errors.extend_from)
+        self.events.subscribe("window", self.windows.extend_from)
+        self.events.subscribe("late", self.late.extend_from)
         self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
         self.processor = processor or build_processor(self.settings, self.source.hints)
         self.source_health = SourceHealth()

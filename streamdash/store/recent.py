@@ -1,0 +1,55 @@
+"""A bounded, thread-safe log of recent events (ingestion errors, windows, late records)."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Iterable
+
+
+class RecentLog:
+    """Keeps the newest ``capacity`` items and counts every item ever added.
+
+    Items are JSON-ready dicts; readers get shallow copies, newest first.
+    """
+
+    def __init__(self, capacity: int = 500):
+        self.capacity = capacity
+        self._items: deque[dict[str, Any]] = deque(maxlen=capacity)
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def add(self, item: dict[str, Any]) -> None:
+        """Append one item."""
+        with self._lock:
+            self._items.append(item)
+            self._total += 1
+
+    def add_many(self, items: Iterable[dict[str, Any]]) -> None:
+        """Append several items in order."""
+        with self._lock:
+            for item in items:
+                self._items.append(item)
+                self._total += 1
+
+    def extend_from(self, payload: Any) -> None:
+        """Event-bus subscriber: accepts one dict or a list of dicts."""
+        if isinstance(payload, dict):
+            self.add(payload)
+        else:
+            self.add_many(payload)
+
+    @property
+    def total(self) -> int:
+        """Items ever added (including those no longer held)."""
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def recent(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The newest items first (at most ``limit``), as copies."""
+        with self._lock:
+            items = list(self._items)
+        items.reverse()
+        return [dict(i) for i in (items[:limit] if limit else items)]
