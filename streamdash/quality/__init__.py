@@ -1,0 +1,17 @@
+"""Data-quality monitoring: windowed quality metrics, alert rules and states, webhooks.
+
+``rules`` (pure rule parsing and state machine), ``metrics`` (sliding-window quality metrics),
+``monitor`` (:class:`QualityMonitor`, its own evaluation thread and read API), ``notify``
+(Alertmanager-shaped webhooks from their own thread), ``settings`` (the ``alerts`` section).
+"""
+
+from __future__ import annotations
+
+from .monitor import QualityMonitor
+from .notify import WebhookNotifier, alertmanager_payload, mask_url
+from .rules import METRICS, AlertState, Rule, parse_rules, step
+from .settings import build_monitor, build_notifier
+
+__all__ = ["METRICS", "AlertState", "QualityMonitor", "Rule", "WebhookNotifier",
+           "alertmanager_payload", "build_monitor", "build_notifier", "mask_url", "parse_rules",
+           "step"]

@@ -1,0 +1,230 @@
+"""Quality metrics over a sliding window, computed from samples of cumulative counters.
+
+:class:`BatchStats` is a batch listener (consumer thread) that counts what the pipeline's
+counters do not: accepted records, records with a null field, nulls per field, and the newest
+event time. :class:`QualityWindow` keeps timestamped samples of all cumulative counters and turns
+the difference between the newest sample and the one at the start of the window into rates, so
+every value is "over the last ``window`` seconds". Times come from the caller (the monitor's
+injectable clock), which makes the arithmetic deterministic under a fake clock.
+
+Rates are fractions (0–1). A rate with nothing to divide by (no records in the window) is
+``None``: *no data*, which each rule handles by its ``no_data`` setting.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+#: Pipeline counters sampled into the window (cumulative, from ``runtime.metrics``).
+COUNTERS = ("records_in", "records_accepted", "records_rejected", "records_duplicate",
+            "records_filtered", "records_late", "records_dropped", "fetches", "fetch_errors")
+#: Outcomes making up the "processed" denominator of the outcome rates.
+PROCESSED = ("records_accepted", "records_rejected", "records_duplicate", "records_filtered",
+             "records_late")
+
+
+def event_time(value: Any) -> float | None:
+    """Epoch seconds from an event time: ISO-8601 text, epoch s/ms number or datetime."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            return None
+        # Epoch milliseconds are 1000× larger than any plausible epoch seconds value.
+        return value / 1000.0 if value > 1e11 else float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            return event_time(datetime.fromisoformat(text))
+        except ValueError:
+            try:
+                return event_time(float(text))
+            except ValueError:
+                return None
+    return None
+
+
+class BatchStats:
+    """Cumulative per-batch counts the quality metrics need; a ``runtime`` batch listener.
+
+    Uses ``result.nulls`` (per-field null counts from the processing chain) when the chain
+    provides it, else counts ``None`` values in the accepted records itself.
+    """
+
+    def __init__(self, time_field: str = ""):
+        self.time_field = time_field
+        self._lock = threading.Lock()
+        self.accepted = 0
+        self.null_records = 0
+        self.nulls: dict[str, int] = {}
+        self.newest_event: float | None = None
+
+    def __call__(self, batch: Any, result: Any) -> None:
+        self.observe(result.accepted, getattr(result, "nulls", None))
+
+    def observe(self, records: list[Any], nulls: Mapping[str, int] | None = None) -> None:
+        """Count one batch of accepted records (``nulls``: the chain's per-field counts)."""
+        per_field: dict[str, int] = {}
+        null_records = 0
+        newest: float | None = None
+        tf = self.time_field
+        for rec in records:
+            if not isinstance(rec, dict):
+                continue
+            has_null = False
+            for key, value in rec.items():
+                if value is None:
+                    has_null = True
+                    per_field[key] = per_field.get(key, 0) + 1
+            null_records += has_null
+            if tf:
+                t = event_time(rec.get(tf))
+                if t is not None and (newest is None or t > newest):
+                    newest = t
+        if nulls is not None:
+            per_field = {str(k): int(v) for k, v in nulls.items()}
+        with self._lock:
+            self.accepted += len(records)
+            self.null_records += null_records
+            for key, n in per_field.items():
+                self.nulls[key] = self.nulls.get(key, 0) + n
+            if newest is not None and (self.newest_event is None or newest > self.newest_event):
+                self.newest_event = newest
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy: ``accepted``, ``null_records``, ``nulls`` (per field), ``newest_event``."""
+        with self._lock:
+            return {"accepted": self.accepted, "null_records": self.null_records,
+                    "nulls": dict(self.nulls), "newest_event": self.newest_event}
+
+
+class Sample:
+    """Cumulative counters at one time ``t`` (epoch seconds)."""
+
+    __slots__ = ("t", "counters", "nulls")
+
+    def __init__(self, t: float, counters: Mapping[str, float], nulls: Mapping[str, int]):
+        self.t = t
+        self.counters = dict(counters)
+        self.nulls = dict(nulls)
+
+
+class QualityWindow:
+    """Timestamped counter samples; :meth:`compute` turns them into windowed quality metrics.
+
+    ``window`` is the sliding window (s); ``baseline`` the trailing period before the window
+    whose throughput ``throughput_drop`` compares against. Samples older than both are pruned.
+    Not thread-safe on its own: the monitor samples and computes from its one thread.
+    """
+
+    def __init__(self, window: float = 60.0, baseline: float = 600.0):
+        if window <= 0:
+            raise ValueError("window must be positive")
+        self.window = window
+        self.baseline = baseline
+        self._samples: deque[Sample] = deque()
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def add(self, t: float, counters: Mapping[str, float], nulls: Mapping[str, int]) -> None:
+        """Record cumulative values at time ``t`` (a repeated ``t`` replaces the last sample)."""
+        if self._samples and t <= self._samples[-1].t:
+            # A clock that did not move (fake clock, coarse timer): keep the newest values.
+            self._samples[-1] = Sample(self._samples[-1].t, counters, nulls)
+        else:
+            self._samples.append(Sample(t, counters, nulls))
+        horizon = t - self.window - self.baseline
+        # Keep one sample at or before the horizon so the oldest span stays measurable.
+        while len(self._samples) > 2 and self._samples[1].t <= horizon:
+            self._samples.popleft()
+
+    def _at(self, t: float) -> Sample:
+        """The newest sample taken at or before ``t`` (the oldest when none is)."""
+        times = [s.t for s in self._samples]
+        i = bisect_right(times, t) - 1
+        return self._samples[max(i, 0)]
+
+    def compute(self, now: float, *, newest_event: float | None = None,
+                last_success: float | None = None, watch_since: float | None = None,
+                fields: Iterable[str] = ()) -> dict[str, float | None]:
+        """The quality metrics at ``now`` over the last ``window`` seconds.
+
+        ``newest_event`` is the newest event time seen, ``last_success`` the last successful
+        fetch and ``watch_since`` when watching began (the age used before any success).
+        ``fields`` get a ``null_rate.<field>`` value even when they never held a null.
+        """
+        out: dict[str, float | None] = {}
+        if not self._samples:
+            return out
+        new = self._samples[-1]
+        old = self._at(now - self.window)
+        d = {k: new.counters.get(k, 0) - old.counters.get(k, 0) for k in new.counters}
+        processed = sum(d.get(k, 0) for k in PROCESSED)
+        out["records"] = processed
+        for name, counter in (("duplicate_rate", "records_duplicate"),
+                              ("late_rate", "records_late"), ("invalid_rate", "records_rejected"),
+                              ("filtered_rate", "records_filtered")):
+            out[name] = _ratio(d.get(counter, 0), processed)
+        out["dropped_rate"] = _ratio(d.get("records_dropped", 0), d.get("records_in", 0))
+        attempts = d.get("fetches", 0) + d.get("fetch_errors", 0)
+        out["fetch_error_rate"] = _ratio(d.get("fetch_errors", 0), attempts)
+        accepted = new.nulls.get("accepted", 0) - old.nulls.get("accepted", 0)
+        null_records = new.nulls.get("null_records", 0) - old.nulls.get("null_records", 0)
+        out["null_rate"] = _ratio(null_records, accepted)
+        for name in fields:
+            out["null_rate." + name] = _ratio(0, accepted)
+        for key, n in new.nulls.items():
+            if key.startswith("field:"):
+                out["null_rate." + key[6:]] = _ratio(n - old.nulls.get(key, 0), accepted)
+        span = new.t - old.t
+        out["throughput"] = d.get("records_in", 0) / span if span > 0 else None
+        out["throughput_drop"] = self._drop(out["throughput"], old)
+        out["event_age_seconds"] = (max(0.0, now - newest_event) if newest_event is not None
+                                    else None)
+        since = last_success if last_success is not None else watch_since
+        out["fetch_age_seconds"] = max(0.0, now - since) if since is not None else None
+        return out
+
+    def _drop(self, current: float | None, window_start: Sample) -> float | None:
+        if current is None or self.baseline <= 0:
+            return None
+        first = self._samples[0]
+        # The baseline needs history from before the window: at least half its length.
+        span = window_start.t - first.t
+        if span < self.baseline / 2:
+            return None
+        base_start = self._at(window_start.t - self.baseline)
+        span = window_start.t - base_start.t
+        base = (window_start.counters.get("records_in", 0)
+                - base_start.counters.get("records_in", 0)) / span if span > 0 else 0
+        if base <= 0:
+            return None
+        return 1.0 - current / base
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole > 0 else None
+
+
+def null_counters(stats: Mapping[str, Any]) -> dict[str, int]:
+    """Flatten a :meth:`BatchStats.snapshot` into the cumulative values a sample holds."""
+    out = {"accepted": stats["accepted"], "null_records": stats["null_records"]}
+    out.update({f"field:{k}": v for k, v in stats["nulls"].items()})
+    return out
+
+
+def pick(counters: Mapping[str, float], names: Iterable[str] = COUNTERS) -> dict[str, float]:
+    """The sampled subset of a counters snapshot (missing counters read as 0)."""
+    return {n: counters.get(n, 0) for n in names}

@@ -1,0 +1,278 @@
+"""Webhook notifications in the shape Prometheus Alertmanager sends to webhook receivers.
+
+:class:`WebhookNotifier` owns a bounded queue and one thread. The monitor only *enqueues*
+(never blocks, never does I/O), so a receiver that fails or hangs cannot slow or stop the
+pipeline: each POST has a timeout, failed attempts are retried with exponential backoff and
+jitter, and every outcome is counted (``alert_notifications_sent``, ``…_failed`` (gave up),
+``alert_notification_errors`` (failed attempts), ``…_dropped`` (queue full or shutdown)).
+
+A still-firing alert is re-sent once per ``repeat_interval`` (default 4 h, like Alertmanager).
+Webhook URLs often carry tokens (Slack, PagerDuty bridges): logs and ``describe()`` only ever
+show :func:`mask_url` forms.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ..logs import log_event
+from ..metrics import Metrics
+
+log = logging.getLogger("streamdash.quality.notify")
+
+#: Alertmanager's "no end time yet" value for firing alerts.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+USER_AGENT = "streamdash-alerts"
+
+
+def mask_url(url: str) -> str:
+    """``url`` safe for logs: credentials, query values and path beyond the first part hidden.
+
+    ``https://hooks.slack.com/services/T0/B0/XyZ`` → ``https://hooks.slack.com/services/***``.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "***"
+    netloc = ("***@" if parts.username or parts.password else "") + host
+    if port:
+        netloc += f":{port}"
+    segments = [p for p in parts.path.split("/") if p]
+    path = "/" + segments[0] if segments else ""
+    if len(segments) > 1:
+        path += "/***"
+    query = ""
+    if parts.query:
+        query = "?" + "&".join(f"{kv.split('=', 1)[0]}=***" for kv in parts.query.split("&"))
+    return f"{parts.scheme}://{netloc}{path}{query}"
+
+
+def alertmanager_payload(views: list[dict[str, Any]], status: str, receiver: str,
+                         external_url: str = "") -> dict[str, Any]:
+    """The webhook body for ``views`` (alert dicts from the monitor) with group ``status``."""
+    common_labels = _common(v["labels"] for v in views)
+    group_labels = {k: common_labels[k] for k in ("alertname",) if k in common_labels}
+    group_key = "{}:{" + ",".join(f'{k}="{v}"' for k, v in sorted(group_labels.items())) + "}"
+    return {
+        "version": "4", "groupKey": group_key, "truncatedAlerts": 0, "status": status,
+        "receiver": receiver, "groupLabels": group_labels, "commonLabels": common_labels,
+        "commonAnnotations": _common(v["annotations"] for v in views),
+        "externalURL": external_url,
+        "alerts": [{
+            "status": "resolved" if v["state"] == "resolved" else "firing",
+            "labels": dict(v["labels"]), "annotations": dict(v["annotations"]),
+            "startsAt": v["starts_at"] or ZERO_TIME,
+            "endsAt": v["ends_at"] if v["state"] == "resolved" and v["ends_at"] else ZERO_TIME,
+            "generatorURL": external_url, "fingerprint": v["fingerprint"],
+        } for v in views],
+    }
+
+
+def _common(maps: Iterable[dict[str, str]]) -> dict[str, str]:
+    maps = list(maps)
+    if not maps:
+        return {}
+    first = maps[0]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+
+
+class _Target:
+    """Delivery statistics of one URL (shown masked)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.masked = mask_url(url)
+        self.sent = 0
+        self.failed = 0
+        self.errors = 0
+        self.last_status: int | None = None
+        self.last_error: str | None = None
+
+
+class WebhookNotifier:
+    """Sends Alertmanager-shaped notifications to ``urls`` from its own thread.
+
+    ``timeout`` bounds each POST (connect and read), ``retries`` is the number of extra
+    attempts after a failure that may pass (connection error, timeout, HTTP 429 or 5xx), with
+    delays ``backoff · 2^n`` (capped at ``backoff_max``, with jitter). Other 4xx answers are not
+    retried. ``start()``/``stop()`` are idempotent.
+    """
+
+    def __init__(self, urls: list[str], *, metrics: Metrics | None = None,
+                 receiver: str = "streamdash", timeout: float = 5.0, retries: int = 3,
+                 backoff: float = 1.0, backoff_max: float = 30.0,
+                 repeat_interval: float = 4 * 3600.0, queue_size: int = 1000,
+                 external_url: str = "", clock: Callable[[], float] = time.time,
+                 session: requests.Session | None = None, rng: random.Random | None = None):
+        self.targets = [_Target(u) for u in urls]
+        self.metrics = metrics or Metrics()
+        self.receiver = receiver
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.repeat_interval = repeat_interval
+        self.external_url = external_url
+        self.clock = clock
+        self.session = session or requests.Session()
+        self.rng = rng or random.Random()
+        self.queue: queue.Queue = queue.Queue(queue_size)
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._last_sent: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+
+    # -- what the monitor calls (never blocks) -----------------------------------------------
+    def notify(self, view: dict[str, Any], now: float | None = None) -> None:
+        """Queue a notification for one alert transition (firing or resolved)."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            if view["state"] == "firing":
+                self._last_sent[view["fingerprint"]] = now
+            elif view["state"] == "resolved":
+                self._last_sent.pop(view["fingerprint"], None)
+            else:
+                return
+        payload = alertmanager_payload([view], "resolved" if view["state"] == "resolved"
+                                       else "firing", self.receiver, self.external_url)
+        for target in self.targets:
+            self._enqueue(target, payload)
+
+    def remind(self, firing: Iterable[dict[str, Any]], now: float) -> int:
+        """Re-queue still-firing alerts last sent ``repeat_interval`` ago; returns how many."""
+        due = []
+        with self._lock:
+            for view in firing:
+                last = self._last_sent.get(view["fingerprint"])
+                if last is None or now - last >= self.repeat_interval:
+                    due.append(view)
+        for view in due:
+            self.notify(view, now)
+        return len(due)
+
+    def _enqueue(self, target: _Target, payload: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait((target, payload))
+        except queue.Full:
+            self.metrics.inc("alert_notifications_dropped")
+            log_event(log, logging.WARNING, "alert notification dropped: queue full",
+                      url=target.masked, capacity=self.queue.maxsize)
+
+    # -- thread ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the sending thread unless it runs."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self.stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="streamdash-notifier",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish after the current attempt (see :meth:`join`)."""
+        self.stopping.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread (a hanging receiver holds it at most ``self.timeout``)."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """True while the sending thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                target, payload = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                self.deliver(target, payload)
+            except Exception:  # a bug must not end notifications
+                target.failed += 1
+                self.metrics.inc("alert_notifications_failed")
+                log.exception("alert notification crashed",
+                              extra={"ctx": {"url": target.masked}})
+        left = 0
+        while True:
+            try:
+                self.queue.get_nowait()
+                left += 1
+            except queue.Empty:
+                break
+        if left:
+            self.metrics.inc("alert_notifications_dropped", left)
+            log_event(log, logging.WARNING, "alert notifications dropped at shutdown",
+                      count=left)
+
+    def deliver(self, target: _Target, payload: dict[str, Any]) -> bool:
+        """POST ``payload`` to one target with retries; True when the receiver accepted it."""
+        attempt = 0
+        while True:
+            error, retry = self._post(target, payload)
+            if error is None:
+                target.sent += 1
+                self.metrics.inc("alert_notifications_sent")
+                log_event(log, logging.INFO, "alert notification sent", url=target.masked,
+                          status=payload["status"], alerts=len(payload["alerts"]),
+                          attempts=attempt + 1)
+                return True
+            target.errors += 1
+            target.last_error = error
+            self.metrics.inc("alert_notification_errors")
+            if not retry or attempt >= self.retries or self.stopping.is_set():
+                target.failed += 1
+                self.metrics.inc("alert_notifications_failed")
+                log_event(log, logging.ERROR, "alert notification failed", url=target.masked,
+                          reason=error, attempts=attempt + 1, status=payload["status"])
+                return False
+            delay = min(self.backoff_max, self.backoff * 2 ** attempt)
+            delay = delay / 2 + self.rng.uniform(0, delay / 2)
+            log_event(log, logging.WARNING, "alert notification failed; retrying",
+                      url=target.masked, reason=error, attempt=attempt + 1,
+                      retry_in=round(delay, 3))
+            attempt += 1
+            if self.stopping.wait(delay):
+                target.failed += 1
+                self.metrics.inc("alert_notifications_failed")
+                return False
+
+    def _post(self, target: _Target, payload: dict[str, Any]) -> tuple[str | None, bool]:
+        """One attempt: ``(None, _)`` on success, else ``(reason, retryable)``."""
+        try:
+            resp = self.session.post(target.url, json=payload, timeout=(self.timeout, self.timeout),
+                                     headers={"User-Agent": USER_AGENT})
+        except requests.Timeout:
+            return f"timeout after {self.timeout:g} s", True
+        except requests.RequestException as exc:
+            # Exception texts of requests repeat the URL (with its token): name the type only.
+            return f"{type(exc).__name__}", True
+        target.last_status = resp.status_code
+        resp.close()
+        if 200 <= resp.status_code < 300:
+            return None, False
+        retry = resp.status_code == 429 or resp.status_code >= 500
+        return f"HTTP {resp.status_code}", retry
+
+    def describe(self) -> dict[str, Any]:
+        """Delivery statistics per (masked) URL, safe to show in health output."""
+        return {"receiver": self.receiver, "queued": self.queue.qsize(),
+                "repeat_interval": self.repeat_interval,
+                "webhooks": [{"url": t.masked, "sent": t.sent, "failed": t.failed,
+                              "errors": t.errors, "last_status": t.last_status,
+                              "last_error": t.last_error} for t in self.targets]}
