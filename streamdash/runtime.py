@@ -15,6 +15,7 @@ from .logs import log_event
 from .metrics import Metrics
 from .pipeline import Processor, build_processor
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
+from .quality.settings import build_monitor
 from .sources import Source, build_source
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog
@@ -63,6 +64,12 @@ class Runtime:
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
                                  self.metrics, clock=clock, monotonic=monotonic,
                                  backoff_max=backoff_max)
+        # Data-quality rules and alerts (``alerts`` settings); its read API is documented on
+        # QualityMonitor. It never blocks the consumer: the listener only counts.
+        self.monitor = build_monitor(self.settings, metrics=self.metrics,
+                                     source_health=self.source_health, events=self.events,
+                                     time_field=self.source.hints.time_field, clock=clock)
+        self.add_batch_listener(self.monitor.observe_batch)
         self.metrics.set_gauge("queue_capacity", self.queue.maxsize)
         self.metrics.set_gauge("buffer_capacity", self.buffer.capacity)
         self.started_at: float | None = None
@@ -80,6 +87,7 @@ class Runtime:
             self.consumer.drain_deadline = None
             self.consumer.start()
             self.producer.start()
+            self.monitor.start()
             log_event(log, logging.INFO, "runtime started", source=self.source.name,
                       kind=self.source.kind, interval=self.settings.interval,
                       version=__version__)
@@ -100,6 +108,8 @@ class Runtime:
             self.producer.join(timeout=drain_timeout + 5)
             self.consumer.stop_after_drain(drain_timeout)
             self.consumer.join(timeout=drain_timeout + 5)
+            self.monitor.stop()
+            self.monitor.join(timeout=2)  # a hanging webhook receiver must not hold shutdown
             left = self._drop_queued()
             try:
                 self.source.close()
@@ -164,5 +174,6 @@ class Runtime:
                 "source": {**self.source.describe(), **src},
                 "queue": {"depth": depth, "capacity": cap},
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
+                "alerts": self.monitor.describe(),
             },
         }
