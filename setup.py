@@ -44,6 +44,8 @@ setup(
             "dash[testing]>=4.2",
             "hypothesis>=6.100",
             "ruff>=0.5",
+            "setuptools>=61",
+            "wheel>=0.40",  # tests build the wheel offline to check the assets ship in it
         ],
     },
     entry_points={"console_scripts": ["streamdash=streamdash.cli:_main"]},

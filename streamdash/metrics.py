@@ -22,7 +22,8 @@ from __future__ import annotations
 import bisect
 import threading
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 #: Upper bounds (seconds) of latency histogram buckets, Prometheus style.
 LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -64,7 +65,7 @@ class Histogram:
         return {"count": self.count, "sum": self.sum, "max": self.max,
                 "p50": percentile(ordered, 50), "p95": percentile(ordered, 95),
                 "p99": percentile(ordered, 99),
-                "buckets": list(zip(self.buckets + (float("inf"),), cumulative))}
+                "buckets": list(zip(self.buckets + (float("inf"),), cumulative, strict=True))}
 
 
 def percentile(ordered: list[float], pct: float) -> float | None:

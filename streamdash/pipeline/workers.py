@@ -6,7 +6,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import SourceError
 from ..logs import log_event
@@ -229,7 +230,8 @@ class Consumer(SupervisedThread):
     """Takes batches off the queue, runs the processor, stores results and updates metrics."""
 
     def __init__(self, inbox: queue.Queue, processor: Processor, buffer: RingBuffer,
-                 quarantine: Quarantine, metrics: Metrics, *, clock: Callable[[], float] = time.time,
+                 quarantine: Quarantine, metrics: Metrics, *,
+                 clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
         super().__init__("consumer", metrics, backoff_max, monotonic)
         self.queue = inbox

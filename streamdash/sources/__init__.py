@@ -7,7 +7,8 @@ To add a source kind, register a builder ``(name, params, settings) -> Source`` 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError

@@ -7,8 +7,9 @@ A source only fetches: it never sleeps or schedules (the producer decides when t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..errors import ConfigError
 

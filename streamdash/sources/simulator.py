@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..models import utc_iso
 from .base import FieldHints, Source
@@ -47,7 +48,8 @@ class SimulatedSource(Source):
         self.clock = clock
         self.rates = {**DEFAULT_RATES, **rates}
         # Per-sensor baselines so series look distinct and plausible.
-        self._base = {s: (18.0 + 2.5 * i % 12, 40.0 + 7 * i % 35) for i, s in enumerate(self.sensors)}
+        self._base = {s: (18.0 + 2.5 * i % 12, 40.0 + 7 * i % 35)
+                      for i, s in enumerate(self.sensors)}
         self._recent: deque[dict[str, Any]] = deque(maxlen=200)
         self._next_id = 0
 
@@ -98,7 +100,8 @@ class SimulatedSource(Source):
         elif fault == "late_rate":
             rec["ts"] = utc_iso(event_time - rng.uniform(60, 180))
         elif fault == "outlier_rate":
-            rec["temperature"] = round(rec["temperature"] + rng.choice((-1, 1)) * rng.uniform(25, 40), 2)
+            jump = rng.choice((-1, 1)) * rng.uniform(25, 40)
+            rec["temperature"] = round(rec["temperature"] + jump, 2)
         else:
             kind = rng.randrange(3)
             if kind == 0:

@@ -1,0 +1,108 @@
+"""Tests for streamdash.cli: exit codes, one-line errors, version, check-config, run."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from streamdash import __version__
+from streamdash.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None, timeout=60):
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "streamdash.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=ROOT)
+
+
+def test_version(capsys):
+    """--version prints the package version."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_help_lists_commands(capsys):
+    """--help names the commands."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "run" in out and "check-config" in out
+
+
+def test_check_config_valid_and_invalid(tmp_path, capsys):
+    """check-config exits 0 for a valid file and 2 with a one-line reason naming the key."""
+    good = tmp_path / "good.yaml"
+    good.write_text("source:\n  type: simulated\n  interval: 1\n  seed: 3\n")
+    assert main(["check-config", str(good)]) == 0
+    assert "valid" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source:\n  interval: -1\n")
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "source.interval" in err
+
+
+def test_check_config_unknown_source_key(tmp_path, capsys):
+    """Keys a component validates (here the simulator's) are checked too."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source:\n  seeed: 1\n")
+    assert main(["check-config", str(bad)]) == 2
+    assert "source.seeed" in capsys.readouterr().err
+
+
+def test_bad_flag_value_is_one_line_no_traceback():
+    """A bad flag value prints one line on stderr and exits 2 (real process)."""
+    proc = run_cli("run", "--interval", "0.01")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert "source.interval" in proc.stderr
+
+
+def test_bad_env_value_exits_2():
+    """A bad STREAMDASH_* variable is reported like a bad flag."""
+    proc = run_cli("--port", "8050", env={"STREAMDASH_QUEUE__POLICY": "nope"})
+    assert proc.returncode == 2 and "queue.policy" in proc.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_run_serves_dashboard_and_stops_on_sigterm(tmp_path):
+    """`streamdash --port P` serves / and /health, and exits 0 on SIGTERM after stopping."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamdash.cli", "--port", str(port),
+                             "--interval", "0.2", "--data-dir", str(tmp_path),
+                             "--log-format", "json"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert b"streamdash" in r.read()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert '"msg": "runtime stopped"' in err

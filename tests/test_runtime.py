@@ -1,0 +1,145 @@
+"""Tests for streamdash.runtime.Runtime: lifecycle, accounting, health."""
+
+import time
+
+import pytest
+
+from streamdash.config import Settings
+from streamdash.models import ProcessResult
+from streamdash.runtime import Runtime
+from streamdash.sources.simulator import SimulatedSource
+from streamdash.testing import FailingSource, ListSource
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def fast(**extra):
+    return Settings({"source.interval": 0.1, **extra})
+
+
+def test_simulator_run_counts_add_up():
+    """A runtime on the simulator ingests ≥ 100 records and in = accepted + rejected + dropped."""
+    source = SimulatedSource(seed=1, batch_size=50, invalid_rate=0.05, count=400)
+    rt = Runtime(fast(), source)
+    with rt:
+        assert wait_for(lambda: rt.counts()["in"] >= 400)
+    c = rt.counts()
+    assert c["in"] == 400
+    assert c["accepted"] >= 100
+    assert c["in"] == c["accepted"] + c["rejected"] + c["dropped"]
+    assert len(rt.buffer) == c["accepted"]
+    assert rt.quarantine.total == c["rejected"] > 0
+
+
+def test_start_and_stop_are_idempotent():
+    """start() twice runs one pair of threads; stop() twice is harmless; restart works."""
+    rt = Runtime(fast(), ListSource([[{"id": 1}]], loop=True))
+    rt.start()
+    producer_thread = rt.producer._thread
+    rt.start()
+    assert rt.producer._thread is producer_thread and rt.running
+    rt.stop()
+    rt.stop()
+    assert not rt.running and not rt.producer.alive and not rt.consumer.alive
+    rt.start()
+    assert wait_for(lambda: rt.producer.alive)
+    rt.stop()
+
+
+def test_stop_drains_the_queue():
+    """Batches queued before stop() are processed, not lost."""
+    class Slow:
+        def process(self, records, batch):
+            time.sleep(0.05)
+            return ProcessResult(list(records))
+
+    batches = [[{"id": i}] for i in range(10)]
+    rt = Runtime(Settings({"source.interval": 0.1}), ListSource(batches), Slow())
+    for _ in range(10):
+        rt.producer.fetch_once()  # fill the queue before the consumer runs
+    rt.start()
+    rt.stop(drain_timeout=5)
+    c = rt.counts()
+    assert c["in"] == 10 and c["accepted"] == 10 and c["dropped"] == 0
+
+
+def test_drain_timeout_counts_leftovers_as_dropped():
+    """What the consumer could not drain in time is counted as dropped."""
+    class Slow:
+        def process(self, records, batch):
+            time.sleep(0.2)
+            return ProcessResult(list(records))
+
+    rt = Runtime(Settings({"source.interval": 3600}), ListSource([[{"id": i}] for i in range(20)]),
+                 Slow())
+    for _ in range(20):
+        rt.producer.fetch_once()
+    rt.start()
+    rt.stop(drain_timeout=0.3)
+    c = rt.counts()
+    assert c["dropped"] > 0
+    assert c["in"] == 20 and c["in"] == c["accepted"] + c["dropped"]
+
+
+def test_context_manager_and_health_ok():
+    """Inside `with`, health is ok with live threads; afterwards it is down."""
+    with Runtime(fast(), ListSource([[{"id": 1}]], loop=True)) as rt:
+        assert wait_for(lambda: rt.counts()["accepted"] > 0)
+        h = rt.health()
+        assert h["status"] == "ok"
+        assert h["components"]["producer"]["alive"] and h["components"]["queue"]["capacity"] == 100
+        assert h["uptime_s"] >= 0
+    assert rt.health()["status"] == "down"
+
+
+def test_health_goes_down_when_source_fails_and_recovers():
+    """Three consecutive failed fetches mark the pipeline down; one success clears it."""
+    rt = Runtime(fast(), FailingSource("x"))
+    with rt:
+        assert wait_for(lambda: rt.health()["status"] == "down")
+        assert rt.health()["components"]["source"]["consecutive_failures"] >= 3
+
+
+def test_degraded_on_first_failure():
+    """A single failed fetch degrades the status without marking it down."""
+    rt = Runtime(Settings({"source.interval": 3600}), ListSource([OSError("x")]))
+    with rt:
+        assert wait_for(lambda: rt.source_health.snapshot()["failures"] == 1)
+        assert rt.health()["status"] == "degraded"
+
+
+def test_batch_listener_and_events():
+    """Batch listeners see every processed batch; event topics feed the recent logs."""
+    rt = Runtime(fast(), ListSource([[{"id": 1}, {"id": 2}]]))
+    seen = []
+    rt.add_batch_listener(lambda batch, result: seen.append(len(result.accepted)))
+    rt.events.publish("ingest_error", {"reason": "boom"})
+    rt.events.publish("window", [{"key": "a"}, {"key": "b"}])
+    with rt:
+        assert wait_for(lambda: seen == [2])
+    assert rt.ingest_errors.recent()[0]["reason"] == "boom"
+    assert [w["key"] for w in rt.windows.recent()] == ["b", "a"]
+
+
+def test_two_runtimes_are_independent():
+    """Several runtimes in one process share no state."""
+    a = Runtime(fast(), ListSource([[{"id": 1}]]))
+    b = Runtime(fast(), ListSource([[{"id": 1}, {"id": 2}]]))
+    with a, b:
+        assert wait_for(lambda: a.counts()["accepted"] == 1 and b.counts()["accepted"] == 2)
+    assert a.metrics is not b.metrics and a.buffer is not b.buffer
+
+
+def test_default_source_comes_from_settings():
+    """Without a source, the runtime builds the configured one (the simulator by default)."""
+    rt = Runtime(Settings({"source": {"type": "simulated", "seed": 3, "batch_size": 5}}))
+    assert rt.source.kind == "simulated" and rt.source.batch_size == 5
+    with pytest.raises(Exception, match="source.type"):
+        Runtime(Settings({"source.type": "nope"}))

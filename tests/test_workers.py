@@ -1,0 +1,202 @@
+"""Tests for streamdash.pipeline.workers: producer schedule, queue policies, consumer, restarts."""
+
+import queue
+import threading
+import time
+
+from streamdash.metrics import Metrics
+from streamdash.models import Batch, ProcessResult
+from streamdash.pipeline.chain import RequiredFields
+from streamdash.pipeline.workers import Consumer, Producer, SourceHealth, SupervisedThread
+from streamdash.store.quarantine import Quarantine
+from streamdash.store.ring import RingBuffer
+from streamdash.testing import FailingSource, ListSource
+
+
+def make_producer(source, q, policy="block", interval=0.01):
+    metrics = Metrics()
+    return Producer(source, q, metrics, SourceHealth(), interval=interval, policy=policy), metrics
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_fetch_once_queues_batch_with_fetch_time():
+    """One fetch puts one batch with its records, source name and fetch time on the queue."""
+    q = queue.Queue(10)
+    producer, metrics = make_producer(ListSource([[{"id": 1}, {"id": 2}]], name="s"), q)
+    before = time.time()
+    assert producer.fetch_once() == 2
+    batch = q.get_nowait()
+    assert [r["id"] for r in batch.records] == [1, 2]
+    assert batch.source == "s" and batch.fetched_at >= before
+    assert metrics.counter("records_in") == 2 and metrics.counter("batches_in") == 1
+
+
+def test_empty_fetch_queues_nothing():
+    """An empty poll is counted as a fetch but queues no batch."""
+    q = queue.Queue(10)
+    producer, metrics = make_producer(ListSource([]), q)
+    assert producer.fetch_once() == 0
+    assert q.empty() and metrics.counter("fetches") == 1
+
+
+def test_drop_oldest_counts_every_dropped_record():
+    """With drop_oldest, a full queue discards the oldest batch and counts batch and records."""
+    q = queue.Queue(2)
+    batches = [[{"id": i}] * (i + 1) for i in range(4)]  # sizes 1, 2, 3, 4
+    producer, metrics = make_producer(ListSource(batches), q, policy="drop_oldest")
+    for _ in range(4):
+        producer.fetch_once()
+    kept = [len(q.get_nowait().records) for _ in range(2)]
+    assert kept == [3, 4]
+    assert metrics.counter("batches_dropped") == 2
+    assert metrics.counter("records_dropped") == 3
+    assert metrics.counter("records_in") == 10
+
+
+def test_block_policy_waits_and_measures_blocked_time():
+    """With block, the producer waits for room; the time blocked is a counter."""
+    q = queue.Queue(1)
+    producer, metrics = make_producer(ListSource([[{"id": 1}], [{"id": 2}]]), q)
+    producer.fetch_once()
+    t = threading.Thread(target=producer.fetch_once)
+    t.start()
+    time.sleep(0.3)
+    assert t.is_alive()  # blocked on the full queue
+    q.get_nowait()
+    t.join(5)
+    assert q.get_nowait().records == [{"id": 2}]
+    assert metrics.counter("producer_blocked_seconds") >= 0.2
+    assert metrics.counter("records_dropped") == 0
+
+
+def test_block_policy_drops_and_counts_when_stopping():
+    """A producer stopped while blocked drops its batch, counted, instead of hanging."""
+    q = queue.Queue(1)
+    producer, metrics = make_producer(ListSource([[{"id": 1}], [{"id": 2}, {"id": 3}]]), q)
+    producer.fetch_once()
+    producer.stopping.set()
+    assert producer.fetch_once() == 2
+    assert metrics.counter("records_dropped") == 2 and metrics.counter("batches_dropped") == 1
+
+
+def test_failed_fetch_updates_source_health():
+    """A failing source is counted and tracked (consecutive failures, last error), not fatal."""
+    q = queue.Queue(1)
+    producer, metrics = make_producer(FailingSource("down"), q)
+    producer.fetch_once()
+    producer.fetch_once()
+    health = producer.health.snapshot()
+    assert health["consecutive_failures"] == 2 and "unreachable" in health["last_error"]
+    assert metrics.counter("fetch_errors") == 2 and health["last_success"] is None
+
+
+def test_unexpected_source_exception_is_a_failed_fetch(caplog):
+    """A bug in a source (any exception) is logged with its traceback and the producer goes on."""
+    q = queue.Queue(1)
+    producer, metrics = make_producer(ListSource([ZeroDivisionError("boom"), [{"id": 1}]]), q)
+    producer.fetch_once()
+    producer.fetch_once()
+    assert metrics.counter("fetch_errors") == 1 and q.qsize() == 1
+    assert any(r.exc_info for r in caplog.records)
+    assert producer.health.snapshot()["consecutive_failures"] == 0
+
+
+def test_producer_keeps_its_schedule():
+    """The producer polls about every `interval` seconds and stops promptly."""
+    q = queue.Queue(1000)
+    source = ListSource([[{"id": 1}]], loop=True)
+    producer, _ = make_producer(source, q, interval=0.05)
+    producer.start()
+    producer.start()  # idempotent
+    time.sleep(0.5)
+    producer.stop()
+    assert producer.join(2)
+    assert 4 <= source.calls <= 14
+
+
+def make_consumer(processor=None, q=None):
+    metrics = Metrics()
+    q = q or queue.Queue(10)
+    consumer = Consumer(q, processor or RequiredFields(("id",)), RingBuffer(100), Quarantine(),
+                        metrics)
+    return consumer, q, metrics
+
+
+def test_consumer_stores_accepted_and_quarantines_rejected():
+    """handle() stores accepted records, quarantines rejections with reasons, counts both."""
+    consumer, _, metrics = make_consumer()
+    seen = []
+    consumer.listeners.append(lambda batch, result: seen.append(len(result.accepted)))
+    consumer.handle(Batch([{"id": 1}, {"x": 2}, "junk"], time.time(), "s", time.monotonic()))
+    assert [r["id"] for _, r in consumer.buffer.snapshot()] == [1]
+    reasons = [r.reasons[0]["rule"] for r in consumer.quarantine.recent()]
+    assert sorted(reasons) == ["object", "required"]
+    assert metrics.counter("records_accepted") == 1 and metrics.counter("records_rejected") == 2
+    snap = metrics.snapshot()["histograms"]
+    assert snap["batch_processing_seconds"]["count"] == 1
+    assert snap["end_to_end_latency_seconds"]["count"] == 1
+    assert seen == [1]
+
+
+def test_consumer_counts_other_outcomes():
+    """Outcomes reported by the processor become records_<outcome> counters."""
+    class Dedup:
+        def process(self, records, batch):
+            return ProcessResult(records[:1], [], {"duplicate": len(records) - 1})
+
+    consumer, _, metrics = make_consumer(Dedup())
+    consumer.handle(Batch([{"id": 1}] * 3, time.time()))
+    assert metrics.counter("records_duplicate") == 2 and metrics.counter("records_accepted") == 1
+
+
+def test_crashed_consumer_restarts_and_loses_nothing():
+    """A processor crash quarantines the batch, restarts the thread with backoff, and goes on."""
+    class CrashOnce:
+        def __init__(self):
+            self.calls = 0
+
+        def process(self, records, batch):
+            self.calls += 1
+            if self.calls == 1:
+                raise RuntimeError("rule exploded")
+            return ProcessResult(list(records))
+
+    consumer, q, metrics = make_consumer(CrashOnce())
+    consumer.start()
+    q.put(Batch([{"id": 1}, {"id": 2}], time.time()))
+    q.put(Batch([{"id": 3}], time.time()))
+    assert wait_for(lambda: metrics.counter("records_accepted") == 1)
+    consumer.stop()
+    assert consumer.join(5)
+    assert consumer.restarts == 1 and metrics.counter("thread_restarts") == 1
+    assert metrics.counter("records_rejected") == 2
+    assert consumer.quarantine.recent()[0].reasons[0]["rule"] == "processing_error"
+
+
+def test_supervised_thread_backs_off_between_restarts():
+    """Repeated crashes are restarted with growing delays, and stop() ends the wait."""
+    class Crasher(SupervisedThread):
+        def __init__(self):
+            super().__init__("crasher", Metrics(), backoff_max=0.2)
+            self.times = []
+
+        def loop(self):
+            self.times.append(time.monotonic())
+            raise ValueError("again")
+
+    t = Crasher()
+    t.start()
+    assert wait_for(lambda: len(t.times) >= 4)
+    t.stop()
+    assert t.join(2) and not t.alive
+    gaps = [b - a for a, b in zip(t.times, t.times[1:], strict=False)]
+    assert gaps[1] > gaps[0] * 1.5
+    assert t.restarts >= 3
