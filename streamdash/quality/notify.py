@@ -35,9 +35,10 @@ USER_AGENT = "streamdash-alerts"
 
 
 def mask_url(url: str) -> str:
-    """``url`` safe for logs: credentials, query values and path beyond the first part hidden.
+    """``url`` safe for logs: credentials, the path and query values hidden.
 
-    ``https://hooks.slack.com/services/T0/B0/XyZ`` → ``https://hooks.slack.com/services/***``.
+    Webhook URLs carry their token in the path (Slack, Discord) or the query:
+    ``https://hooks.slack.com/services/T0/B0/XyZ`` → ``https://hooks.slack.com/***``.
     """
     try:
         parts = urlsplit(url)
@@ -48,10 +49,7 @@ def mask_url(url: str) -> str:
     netloc = ("***@" if parts.username or parts.password else "") + host
     if port:
         netloc += f":{port}"
-    segments = [p for p in parts.path.split("/") if p]
-    path = "/" + segments[0] if segments else ""
-    if len(segments) > 1:
-        path += "/***"
+    path = "/***" if parts.path.strip("/") else ""
     query = ""
     if parts.query:
         query = "?" + "&".join(f"{kv.split('=', 1)[0]}=***" for kv in parts.query.split("&"))

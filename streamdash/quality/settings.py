@@ -10,7 +10,7 @@
       default_rules: true      # false: only the rules below
       history: 1000            # transitions kept in memory
       rules: [...]             # see quality/rules.py; same name as a default = override it
-      notify:
+      webhook:                 # ("webhook" in the key makes the settings log mask the URLs)
         urls: []               # webhook URLs (list, or comma-separated text for env vars)
         receiver: streamdash
         timeout: 5s
@@ -40,7 +40,7 @@ from .notify import WebhookNotifier, mask_url
 from .rules import parse_duration, parse_rules
 
 _KEYS = ("enabled", "interval", "window", "baseline", "default_rules", "history", "rules",
-         "notify")
+         "webhook")
 _NOTIFY_KEYS = ("urls", "receiver", "timeout", "retries", "backoff", "backoff_max",
                 "repeat_interval", "queue", "external_url")
 
@@ -81,15 +81,15 @@ def _check_keys(section: str, raw: Mapping[str, Any], known: tuple[str, ...]) ->
 
 def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time.time
                    ) -> WebhookNotifier | None:
-    """The webhook notifier of ``alerts.notify``, or ``None`` when no URL is configured."""
+    """The webhook notifier of ``alerts.webhook``, or ``None`` when no URL is configured."""
     raw = raw or {}
     if not isinstance(raw, Mapping):
-        raise ConfigError("alerts.notify", f"expected a mapping, got {raw!r}")
-    _check_keys("alerts.notify", raw, _NOTIFY_KEYS)
-    urls = _urls("alerts.notify.urls", raw.get("urls"))
+        raise ConfigError("alerts.webhook", f"expected a mapping, got {raw!r}")
+    _check_keys("alerts.webhook", raw, _NOTIFY_KEYS)
+    urls = _urls("alerts.webhook.urls", raw.get("urls"))
     if not urls:
         return None
-    k = "alerts.notify."
+    k = "alerts.webhook."
     receiver = raw.get("receiver", "streamdash")
     if not isinstance(receiver, str) or not receiver:
         raise ConfigError(k + "receiver", f"expected a name, got {receiver!r}")
@@ -127,7 +127,7 @@ def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = 
                                                raw.get("default_rules", True)))
     return QualityMonitor(
         rules, metrics=metrics, source_health=source_health, events=events, clock=clock,
-        notifier=build_notifier(raw.get("notify"), metrics, clock),
+        notifier=build_notifier(raw.get("webhook"), metrics, clock),
         interval=parse_duration("alerts.interval", raw.get("interval", 1), allow_zero=False),
         window=parse_duration("alerts.window", raw.get("window", 60), allow_zero=False),
         baseline=parse_duration("alerts.baseline", raw.get("baseline", "10m")),

@@ -1,0 +1,151 @@
+"""Sliding-window quality metrics computed from counter samples and batch statistics."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from streamdash.quality.metrics import (
+    BatchStats,
+    QualityWindow,
+    event_time,
+    null_counters,
+    pick,
+)
+
+T0 = 1_700_000_000.0
+
+
+def counters(**kw: float) -> dict[str, float]:
+    """A full counter sample with the given values (others 0)."""
+    return pick(kw)
+
+
+def test_rates_are_computed_over_the_window_only():
+    """Counts older than the window no longer weigh on the rates."""
+    w = QualityWindow(window=10, baseline=0)
+    w.add(T0, counters(), {})
+    # 100 records with 50 duplicates in the first 10 s, then 100 clean records.
+    w.add(T0 + 10, counters(records_in=100, records_accepted=50, records_duplicate=50), {})
+    assert w.compute(T0 + 10)["duplicate_rate"] == 0.5
+    w.add(T0 + 20, counters(records_in=200, records_accepted=150, records_duplicate=50), {})
+    out = w.compute(T0 + 20)
+    assert out["duplicate_rate"] == 0.0 and out["records"] == 100
+    assert out["throughput"] == 10.0
+
+
+def test_every_outcome_rate_uses_processed_records():
+    """Duplicate, late, invalid and filtered rates divide by the records processed."""
+    w = QualityWindow(window=60, baseline=0)
+    w.add(T0, counters(), {})
+    w.add(T0 + 5, counters(records_in=110, records_accepted=60, records_duplicate=10,
+                           records_late=10, records_rejected=10, records_filtered=10,
+                           records_dropped=11, fetches=3, fetch_errors=1), {})
+    out = w.compute(T0 + 5)
+    assert out["records"] == 100
+    assert (out["duplicate_rate"], out["late_rate"], out["invalid_rate"],
+            out["filtered_rate"]) == (0.1, 0.1, 0.1, 0.1)
+    assert out["dropped_rate"] == 0.1 and out["fetch_error_rate"] == 0.25
+
+
+def test_no_records_means_no_data():
+    """With nothing processed in the window the rates are None (no data), not zero."""
+    w = QualityWindow(window=10, baseline=0)
+    w.add(T0, counters(records_in=5, records_accepted=5), {"accepted": 5, "null_records": 1})
+    w.add(T0 + 20, counters(records_in=5, records_accepted=5), {"accepted": 5, "null_records": 1})
+    out = w.compute(T0 + 20)
+    assert out["null_rate"] is None and out["duplicate_rate"] is None
+    assert out["fetch_error_rate"] is None and out["throughput"] == 0.0
+    assert QualityWindow(5).compute(T0) == {}
+
+
+def test_null_rates_overall_and_per_field():
+    """null_rate counts records with any null; null_rate.<field> counts that field's nulls."""
+    stats = BatchStats()
+    stats.observe([{"a": None, "b": None}, {"a": None, "b": 1}, {"a": 1, "b": 2}, {"a": 2}])
+    w = QualityWindow(window=10, baseline=0)
+    w.add(T0, counters(), {})
+    w.add(T0 + 1, counters(), null_counters(stats.snapshot()))
+    out = w.compute(T0 + 1, fields=["c"])
+    assert out["null_rate"] == 0.5
+    assert out["null_rate.a"] == 0.5 and out["null_rate.b"] == 0.25
+    assert out["null_rate.c"] == 0.0
+
+
+def test_batch_stats_prefer_the_chains_null_counts():
+    """When the processing result carries per-field ``nulls`` they are used as given."""
+    stats = BatchStats()
+
+    class Result:
+        accepted = [{"a": None}, {"a": 1}]
+        nulls = {"a": 1, "b": 2}
+
+    stats(None, Result())
+    snap = stats.snapshot()
+    assert snap["nulls"] == {"a": 1, "b": 2} and snap["accepted"] == 2
+    assert snap["null_records"] == 1
+
+
+def test_freshness_event_age_and_fetch_age():
+    """event_age is now minus the newest event time; fetch_age counts from the last success."""
+    stats = BatchStats(time_field="ts")
+    stats.observe([{"ts": "2023-11-14T22:13:10.000Z"}, {"ts": T0 - 5}, {"ts": "bad"}, "x",
+                   {"ts": None}])
+    newest = stats.snapshot()["newest_event"]
+    assert newest == T0 - 5
+    w = QualityWindow(window=10, baseline=0)
+    w.add(T0, counters(), {})
+    out = w.compute(T0 + 2, newest_event=newest, last_success=T0 - 1, watch_since=T0 - 100)
+    assert out["event_age_seconds"] == 7.0 and out["fetch_age_seconds"] == 3.0
+    # Before any success, the age counts from when watching began.
+    out = w.compute(T0 + 2, watch_since=T0 - 100)
+    assert out["fetch_age_seconds"] == 102.0 and out["event_age_seconds"] is None
+
+
+def test_throughput_drop_against_trailing_baseline():
+    """throughput_drop compares the window's rate with the baseline period before it."""
+    w = QualityWindow(window=10, baseline=30)
+    total = 0
+    for i in range(0, 31, 5):  # 10 records/s for 30 s
+        w.add(T0 + i, counters(records_in=total), {})
+        total += 50
+    assert w.compute(T0 + 30)["throughput_drop"] is not None
+    total -= 50
+    for i in range(35, 41, 5):  # then 2 records/s
+        total += 10
+        w.add(T0 + i, counters(records_in=total), {})
+    out = w.compute(T0 + 40)
+    assert out["throughput"] == pytest.approx(2.0)
+    assert out["throughput_drop"] == pytest.approx(0.8)
+
+
+def test_throughput_drop_needs_enough_history():
+    """Without at least half a baseline of history before the window there is no drop value."""
+    w = QualityWindow(window=10, baseline=60)
+    w.add(T0, counters(), {})
+    w.add(T0 + 15, counters(records_in=100), {})
+    assert w.compute(T0 + 15)["throughput_drop"] is None
+
+
+def test_old_samples_are_pruned_and_repeated_times_replace():
+    """Samples beyond window + baseline are dropped; a repeated time replaces the last sample."""
+    w = QualityWindow(window=10, baseline=10)
+    for i in range(100):
+        w.add(T0 + i, counters(records_in=i), {})
+    assert len(w) <= 22
+    w.add(T0 + 99, counters(records_in=1000), {})
+    assert w.compute(T0 + 99)["throughput"] == pytest.approx((1000 - 89) / 10)
+    with pytest.raises(ValueError):
+        QualityWindow(0)
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("2023-11-14T22:13:20.500Z", T0 + 0.5), ("2023-11-14T23:13:20+01:00", T0),
+    ("2023-11-14T22:13:20", T0), (T0, T0), (int(T0 * 1000), T0), (str(T0), T0),
+    (datetime.fromtimestamp(T0, tz=timezone.utc), T0), (datetime(2023, 11, 14, 22, 13, 20), T0),
+    ("yesterday", None), (None, None), (True, None), (float("nan"), None), ([1], None),
+])
+def test_event_time_forms(value, expected):
+    """Event times may be ISO-8601 text, epoch seconds or milliseconds, or datetimes."""
+    assert event_time(value) == expected

@@ -1,0 +1,248 @@
+"""Rule parsing and the pure alert state machine, driven with made-up times."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamdash.errors import ConfigError
+from streamdash.quality.rules import (
+    AlertState,
+    Rule,
+    alert_view,
+    default_rules,
+    parse_duration,
+    parse_rule,
+    parse_rules,
+    step,
+    transition_view,
+)
+from streamdash.testing import FakeClock
+
+T0 = 1_700_000_000.0
+
+
+def run(rule: Rule, values: list[tuple[float, float | None]]):
+    """Step ``rule`` through ``(time, value)`` pairs; returns the final state and transitions."""
+    st, transitions = AlertState(), []
+    for now, value in values:
+        st, tr = step(rule, st, value, now)
+        if tr is not None:
+            transitions.append(tr)
+    return st, transitions
+
+
+def test_pending_then_firing_after_for():
+    """A true condition goes pending at once and fires only when it has held for ``for``."""
+    rule = Rule("nulls", "null_rate", ">", 0.05, for_=10)
+    clock = FakeClock(T0)
+    st, tr = step(rule, AlertState(), 0.2, clock())
+    assert (st.state, tr.previous, tr.state.state) == ("pending", "inactive", "pending")
+    assert st.active_at == T0 and st.starts_at is None
+    clock.advance(9.9)
+    st, tr = step(rule, st, 0.3, clock())
+    assert st.state == "pending" and tr is None
+    clock.advance(0.1)
+    st, tr = step(rule, st, 0.4, clock())
+    assert st.state == "firing" and tr.previous == "pending"
+    assert st.starts_at == T0 + 10 and st.fired_value == 0.4 and st.last_evaluated == T0 + 10
+
+
+def test_pending_clears_when_condition_goes_false():
+    """A pending alert whose condition turns false returns to inactive without firing."""
+    rule = Rule("nulls", "null_rate", ">", 0.05, for_=10)
+    st, trs = run(rule, [(T0, 0.2), (T0 + 5, 0.01), (T0 + 20, 0.01)])
+    assert st.state == "inactive" and st.active_at is None
+    assert [(t.previous, t.state.state) for t in trs] == [("inactive", "pending"),
+                                                         ("pending", "inactive")]
+
+
+def test_for_zero_fires_immediately_and_resolves_when_false():
+    """With ``for: 0`` the first true evaluation fires; the first false one resolves."""
+    rule = Rule("down", "fetch_age_seconds", ">", 15, severity="critical")
+    st, trs = run(rule, [(T0, 16.0), (T0 + 1, 17.0), (T0 + 2, 0.5)])
+    assert [(t.previous, t.state.state, t.at) for t in trs] == [
+        ("inactive", "firing", T0), ("firing", "resolved", T0 + 2)]
+    assert st.starts_at == T0 and st.ends_at == T0 + 2 and st.value == 0.5
+
+
+def test_flapping_with_keep_firing_for_gives_one_firing_and_one_resolve():
+    """An input flapping around the threshold fires once and resolves once with keep_firing_for."""
+    rule = Rule("dups", "duplicate_rate", ">", 0.02, keep_firing_for=5)
+    values = [(T0 + i, 0.5 if i % 2 == 0 else 0.0) for i in range(20)]   # flaps every second
+    values += [(T0 + 20 + i, 0.0) for i in range(10)]                   # then calm
+    st, trs = run(rule, values)
+    assert [t.state.state for t in trs] == ["firing", "resolved"]
+    # The last true value was at T0+18; false since T0+19; resolved 5 s later.
+    assert st.starts_at == T0 and st.ends_at == T0 + 24
+
+
+def test_flapping_without_keep_firing_for_fires_each_time():
+    """Without keep_firing_for the same flapping input resolves and re-fires each time."""
+    rule = Rule("dups", "duplicate_rate", ">", 0.02)
+    _, trs = run(rule, [(T0 + i, 0.5 if i % 2 == 0 else 0.0) for i in range(6)])
+    assert [t.state.state for t in trs] == ["firing", "resolved"] * 3
+
+
+def test_resolved_alert_fires_again_through_pending():
+    """After resolving, a new true condition starts a new pending period and a new starts_at."""
+    rule = Rule("nulls", "null_rate", ">", 0.05, for_=2)
+    st, trs = run(rule, [(T0, 0.1), (T0 + 2, 0.1), (T0 + 3, 0.0), (T0 + 10, 0.1),
+                         (T0 + 12, 0.1)])
+    assert [t.state.state for t in trs] == ["pending", "firing", "resolved", "pending", "firing"]
+    assert st.starts_at == T0 + 12 and st.ends_at is None and st.active_at == T0 + 10
+
+
+@pytest.mark.parametrize("op,threshold,value,holds", [
+    (">", 1, 2, True), (">", 1, 1, False), (">=", 1, 1, True), ("<", 1, 0.5, True),
+    ("<=", 1, 1, True), ("<=", 1, 1.5, False), ("==", 0, 0, True), ("!=", 0, 0, False),
+])
+def test_every_operator(op, threshold, value, holds):
+    """Each comparison operator compares ``value op threshold``."""
+    assert Rule("r", "throughput", op, threshold).holds(value) is holds
+
+
+def test_no_data_keep_last_keeps_state():
+    """With no data and ``keep_last`` the state (firing here) stays, flagged as no data."""
+    rule = Rule("nulls", "null_rate", ">", 0.05)
+    st, trs = run(rule, [(T0, 0.5), (T0 + 1, None), (T0 + 60, None)])
+    assert st.state == "firing" and st.no_data and st.last_evaluated == T0 + 60
+    assert len(trs) == 1 and st.value == 0.5
+
+
+def test_no_data_ok_resolves():
+    """With no data and ``ok`` a firing alert resolves (the condition counts as false)."""
+    rule = Rule("nulls", "null_rate", ">", 0.05, no_data="ok")
+    st, trs = run(rule, [(T0, 0.5), (T0 + 1, None)])
+    assert [t.state.state for t in trs] == ["firing", "resolved"] and st.ends_at == T0 + 1
+    assert st.value is None and st.no_data
+
+
+def test_no_data_alerting_fires():
+    """With no data and ``alerting`` the alert goes pending then fires, with no value."""
+    rule = Rule("fresh", "event_age_seconds", ">", 30, for_=5, no_data="alerting")
+    st, trs = run(rule, [(T0, None), (T0 + 5, None)])
+    assert [t.state.state for t in trs] == ["pending", "firing"]
+    assert st.value is None and st.starts_at == T0 + 5
+    assert "n/a" in rule.render_summary(None)
+
+
+def test_views_are_json_ready_with_utc_millisecond_times():
+    """Alert and transition views carry the fields, labels and ISO-8601 ms UTC times."""
+    rule = Rule("nulls", "null_rate", ">", 0.05, labels={"team": "data"},
+                summary="Null rate {value:.1%} above {threshold:.0%}", description="see {metric}")
+    st, trs = run(rule, [(T0 + 0.1234, 0.25)])
+    view = transition_view(trs[0])
+    assert view["starts_at"] == "2023-11-14T22:13:20.123Z" and view["ends_at"] is None
+    assert view["at"] == view["last_evaluated"] == view["starts_at"]
+    assert view["labels"] == {"alertname": "nulls", "severity": "warning", "team": "data"}
+    assert view["annotations"] == {"summary": "Null rate 25.0% above 5%",
+                                   "description": "see null_rate"}
+    assert view["fingerprint"] == rule.fingerprint and len(rule.fingerprint) == 16
+    assert alert_view(rule, st)["state"] == "firing"
+
+
+def test_fingerprint_is_stable_and_depends_on_labels():
+    """The fingerprint is the same for the same label set and differs when labels differ."""
+    a = Rule("nulls", "null_rate", ">", 0.05, labels={"team": "a"})
+    assert a.fingerprint == Rule("nulls", "null_rate", ">", 0.9, labels={"team": "a"}).fingerprint
+    assert a.fingerprint != Rule("nulls", "null_rate", ">", 0.05, labels={"team": "b"}).fingerprint
+
+
+def test_defaults_ship_enabled_with_sensible_thresholds():
+    """The default rules cover nulls, duplicates, late, invalid and a critical source-down."""
+    rules = {r.name: r for r in parse_rules(None, fetch_interval=5.0)}
+    assert rules["null_rate_high"].threshold == 0.05
+    assert rules["duplicate_rate_high"].threshold == 0.02
+    assert rules["late_rate_high"].threshold == 0.05
+    assert rules["invalid_rate_high"].threshold == 0.01
+    down = rules["source_down"]
+    assert (down.metric, down.op, down.threshold, down.severity) == (
+        "fetch_age_seconds", ">", 15.0, "critical")
+    assert len(default_rules(1.0)) == len(rules)
+
+
+def test_configured_rule_overrides_or_disables_a_default_and_adds_new_ones():
+    """A rule named like a default changes only what it sets; enabled: false removes it."""
+    rules = {r.name: r for r in parse_rules([
+        {"name": "null_rate_high", "threshold": 0.2, "for": "1m"},
+        {"name": "late_rate_high", "enabled": False},
+        {"name": "slow", "metric": "throughput", "op": "<", "threshold": 1, "severity": "info",
+         "keep_firing_for": "30s", "no_data": "ok", "labels": {"team": "ops"}},
+    ], fetch_interval=1.0)}
+    assert "late_rate_high" not in rules
+    nulls = rules["null_rate_high"]
+    assert (nulls.threshold, nulls.for_, nulls.keep_firing_for) == (0.2, 60.0, 30.0)
+    assert nulls.summary.startswith("Null rate")
+    slow = rules["slow"]
+    assert (slow.op, slow.keep_firing_for, slow.no_data, slow.labels) == (
+        "<", 30.0, "ok", {"team": "ops"})
+    assert [r.name for r in parse_rules([], fetch_interval=1, include_defaults=False)] == []
+
+
+@pytest.mark.parametrize("rule,key,words", [
+    ({"name": "x", "metric": "nope", "op": ">", "threshold": 1}, "alerts.rules[x].metric",
+     "unknown metric"),
+    ({"name": "x", "metric": "null_rate", "op": "=>", "threshold": 1}, "alerts.rules[x].op",
+     "unknown operator"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "for": -1},
+     "alerts.rules[x].for", "non-negative"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "keep_firing_for": "-5s"},
+     "alerts.rules[x].keep_firing_for", "non-negative"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": "high"},
+     "alerts.rules[x].threshold", "number"),
+    ({"name": "x", "metric": "null_rate", "op": ">"}, "alerts.rules[x].threshold", "required"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "severity": "fatal"},
+     "alerts.rules[x].severity", "info, warning, critical"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "no_data": "ignore"},
+     "alerts.rules[x].no_data", "keep_last"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "summary": "{nope}"},
+     "alerts.rules[x].summary", "bad template"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "labels": {"a-b": "1"}},
+     "alerts.rules[x].labels.a-b", "label names"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "colour": "red"},
+     "alerts.rules[x].colour", "unknown rule setting"),
+    ({"metric": "null_rate", "op": ">", "threshold": 1}, "alerts.rules[0].name", "name"),
+    ({"name": "x", "metric": "null_rate", "op": ">", "threshold": 1, "enabled": "no"},
+     "alerts.rules[x].enabled", "true or false"),
+])
+def test_invalid_rules_raise_config_error_naming_the_rule(rule, key, words):
+    """Each invalid rule setting is a ConfigError whose key names the rule and the field."""
+    with pytest.raises(ConfigError) as err:
+        parse_rules([rule], fetch_interval=1.0)
+    assert err.value.key == key and words in str(err.value)
+
+
+def test_duplicate_names_and_non_list_rules_are_rejected():
+    """Two rules with one name, or rules that are not a list, are ConfigErrors."""
+    rule = {"name": "x", "metric": "null_rate", "op": ">", "threshold": 1}
+    with pytest.raises(ConfigError, match="duplicate rule name 'x'"):
+        parse_rules([rule, rule], fetch_interval=1.0)
+    with pytest.raises(ConfigError, match="expected a list"):
+        parse_rules({"x": rule}, fetch_interval=1.0)
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_rule("x > 1", "alerts.rules[0]")
+
+
+def test_per_field_null_metric_is_accepted():
+    """``null_rate.<field>`` is a valid metric for any field name."""
+    rule = parse_rule({"name": "t", "metric": "null_rate.temperature", "op": ">",
+                       "threshold": 0.1}, "alerts.rules[t]")
+    assert rule.metric == "null_rate.temperature"
+
+
+@pytest.mark.parametrize("text,seconds", [(5, 5.0), (0.5, 0.5), ("30s", 30.0), ("5m", 300.0),
+                                          ("4h", 14400.0), ("250ms", 0.25), ("1d", 86400.0),
+                                          ("2", 2.0)])
+def test_durations(text, seconds):
+    """Durations are seconds or a number with ms/s/m/h/d."""
+    assert parse_duration("k", text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["soon", None, True, "-1s", float("inf")])
+def test_bad_durations(bad):
+    """Unparseable, negative or infinite durations are ConfigErrors naming the key."""
+    with pytest.raises(ConfigError) as err:
+        parse_duration("alerts.window", bad)
+    assert err.value.key == "alerts.window"
+    with pytest.raises(ConfigError, match="positive"):
+        parse_duration("alerts.window", 0, allow_zero=False)
