@@ -16,7 +16,7 @@ from .metrics import Metrics
 from .pipeline import Processor, build_processor
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
-from .sources import Source, build_source
+from .sources import Source, build_source, poll_interval
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog
 from .store.ring import RingBuffer
@@ -53,12 +53,16 @@ class Runtime:
         self.events.subscribe("ingest_error", self.ingest_errors.extend_from)
         self.events.subscribe("window", self.windows.extend_from)
         self.events.subscribe("late", self.late.extend_from)
+        # Network sources report every failed attempt; they publish on our bus when bound.
+        bind_events = getattr(self.source, "bind_events", None)
+        if callable(bind_events):
+            bind_events(self.events)
         self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
         self.processor = processor or build_processor(self.settings, self.source.hints)
         self.source_health = SourceHealth()
         backoff_max = self.settings.get("runtime.restart_backoff_max")
         self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
-                                 interval=self.settings.interval,
+                                 interval=poll_interval(self.settings.interval, self.source),
                                  policy=self.settings.get("queue.policy"), clock=clock,
                                  monotonic=monotonic, backoff_max=backoff_max)
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
@@ -105,6 +109,9 @@ class Runtime:
             if drain_timeout is None:
                 drain_timeout = self.settings.get("runtime.drain_timeout")
             self.producer.stop()
+            interrupt = getattr(self.source, "interrupt", None)
+            if callable(interrupt):  # end a source's retry wait now rather than after it
+                interrupt()
             self.producer.join(timeout=drain_timeout + 5)
             self.consumer.stop_after_drain(drain_timeout)
             self.consumer.join(timeout=drain_timeout + 5)

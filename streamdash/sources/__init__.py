@@ -6,14 +6,19 @@ To add a source kind, register a builder ``(name, params, settings) -> Source`` 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError
+from . import presets
 from .base import FieldHints, Source, positive_int, rate, take_params
+from .http import HttpSource, build_http
 from .simulator import DEFAULT_RATES, SimulatedSource
+
+log = logging.getLogger("streamdash.sources")
 
 Builder = Callable[[str, dict[str, Any], Settings], Source]
 
@@ -36,7 +41,21 @@ def build_simulator(name: str, params: dict[str, Any], settings: Settings) -> So
     return SimulatedSource(name, spread=settings.interval, clock=time.time, **p)
 
 
-BUILDERS: dict[str, Builder] = {"simulated": build_simulator}
+BUILDERS: dict[str, Builder] = {"simulated": build_simulator, "http": build_http,
+                                **presets.builders()}
+
+
+def poll_interval(configured: float, source: Source) -> float:
+    """The producer's interval: the configured one, raised to the source's ``min_interval``.
+
+    Presets declare the shortest interval their API's rate limits (or update rate) justify.
+    """
+    floor = float(getattr(source, "min_interval", 0.0) or 0.0)
+    if configured < floor:
+        log.warning("interval %.3g s is shorter than %s allows; polling every %.3g s",
+                    configured, source.name, floor)
+        return floor
+    return configured
 
 
 def build_source(settings: Settings) -> Source:
@@ -52,4 +71,5 @@ def build_source(settings: Settings) -> Source:
     return builder(name, params, settings)
 
 
-__all__ = ["BUILDERS", "FieldHints", "SimulatedSource", "Source", "build_source"]
+__all__ = ["BUILDERS", "FieldHints", "HttpSource", "SimulatedSource", "Source", "build_source",
+           "poll_interval"]

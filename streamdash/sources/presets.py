@@ -1,0 +1,198 @@
+"""Ready-made ``http`` sources for public JSON APIs, selectable by name (``--source NAME``).
+
+A preset supplies the URL, query parameters, record path, field map, a schema and the shortest
+poll interval the API's published limits (or update rate) justify. Every ``http`` setting can
+still be given and overrides the preset's: ``url``, ``records_path``, ``min_interval`` replace
+it; ``params`` and ``fields`` are merged over it (name by name).
+
+* ``usgs-earthquakes`` — USGS summary GeoJSON feed of the past hour. The feed is regenerated
+  about once a minute and every poll returns the whole hour, so consecutive polls overlap and
+  ids repeat by design (de-duplicate on ``id``).
+* ``open-meteo`` — Open-Meteo forecast API, ``current`` conditions: one record per poll. Its
+  ``time`` is local to the requested ``timezone``; the response's ``utc_offset_seconds``
+  converts it to UTC. Free use is limited to 600 calls/min and 10,000/day; ``current`` values
+  change every 15 minutes.
+* ``coinbase-spot`` — Coinbase spot price (``/v2/prices/BTC-USD/spot``): ``data.amount`` is
+  text and becomes a float; the response has no time, so ``time`` is the poll time. Public
+  data endpoints allow 10,000 requests an hour per IP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import Settings
+from .base import FieldHints, Source
+from .http import HttpSource, http_kwargs
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything needed to poll one public API."""
+
+    name: str
+    description: str
+    url: str
+    records_path: str
+    fields: dict[str, Any]
+    hints: FieldHints
+    schema: dict[str, Any]
+    min_interval: float
+    params: dict[str, str] = field(default_factory=dict)
+    docs: str = ""
+
+    def settings(self) -> dict[str, Any]:
+        """The preset as ``source`` settings of an ``http`` source."""
+        return {"url": self.url, "records_path": self.records_path,
+                "fields": dict(self.fields), "params": dict(self.params),
+                "min_interval": self.min_interval}
+
+
+def _schema(fields: dict[str, dict[str, Any]], key: str | None, event_time: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"fields": fields, "event_time": event_time, "unknown": "keep"}
+    if key:
+        out["key"] = key
+    return out
+
+
+USGS = Preset(
+    name="usgs-earthquakes",
+    description="USGS earthquakes of the past hour (GeoJSON summary feed, updated every minute)",
+    url="https://earthquake.usgs.gov/earthquakes/feed/v1.0/summary/all_hour.geojson",
+    records_path="features",
+    fields={
+        "id": "id:str",
+        "time": "properties.time:timestamp_ms",
+        "updated": "properties.updated:timestamp_ms",
+        "mag": "properties.mag:float",
+        "mag_type": "properties.magType:str",
+        "place": "properties.place:str",
+        "type": "properties.type:str",
+        "status": "properties.status:str",
+        "net": "properties.net:str",
+        "tsunami": "properties.tsunami:int",
+        "sig": "properties.sig:int",
+        "lon": "geometry.coordinates.0:float",
+        "lat": "geometry.coordinates.1:float",
+        "depth_km": "geometry.coordinates.2:float",
+        "url": "properties.url:str",
+    },
+    hints=FieldHints(value_field="mag", key_field="net", time_field="time",
+                     required=("id", "time"), numeric_fields=("mag", "lon", "lat", "depth_km")),
+    schema=_schema({
+        "id": {"type": "str", "required": True},
+        "time": {"type": "timestamp", "required": True},
+        "updated": {"type": "timestamp", "nullable": True},
+        "mag": {"type": "float", "nullable": True, "min": -2.0, "max": 10.0},
+        "mag_type": {"type": "str", "nullable": True},
+        "place": {"type": "str", "nullable": True},
+        "type": {"type": "str", "nullable": True},
+        "status": {"type": "str", "nullable": True,
+                   "allowed": ["automatic", "reviewed", "deleted"]},
+        "net": {"type": "str", "nullable": True},
+        "tsunami": {"type": "int", "nullable": True, "allowed": [0, 1]},
+        "sig": {"type": "int", "nullable": True, "min": 0},
+        "lon": {"type": "float", "required": True, "min": -180.0, "max": 180.0},
+        "lat": {"type": "float", "required": True, "min": -90.0, "max": 90.0},
+        "depth_km": {"type": "float", "nullable": True, "min": -10.0, "max": 1000.0},
+        "url": {"type": "str", "nullable": True},
+    }, key="id", event_time="time"),
+    min_interval=60.0,
+    docs="https://earthquake.usgs.gov/earthquakes/feed/v1.0/geojson.php",
+)
+
+OPEN_METEO = Preset(
+    name="open-meteo",
+    description="Open-Meteo current weather (temperature, humidity, wind) for one place",
+    url="https://api.open-meteo.com/v1/forecast",
+    params={"latitude": "52.52", "longitude": "13.41", "timezone": "GMT",
+            "current": "temperature_2m,relative_humidity_2m,wind_speed_10m,"
+                       "wind_direction_10m,precipitation"},
+    records_path="current",
+    fields={
+        "time": {"path": "time", "type": "timestamp", "utc_offset": "$.utc_offset_seconds"},
+        "interval_s": "interval:int",
+        "temperature": "temperature_2m:float",
+        "humidity": "relative_humidity_2m:float",
+        "wind_speed": "wind_speed_10m:float",
+        "wind_direction": "wind_direction_10m:float",
+        "precipitation": "precipitation:float",
+        "latitude": "$.latitude:float",
+        "longitude": "$.longitude:float",
+        "timezone": "$.timezone:str",
+    },
+    hints=FieldHints(value_field="temperature", key_field="", time_field="time",
+                     required=("time",),
+                     numeric_fields=("temperature", "humidity", "wind_speed", "precipitation")),
+    schema=_schema({
+        "time": {"type": "timestamp", "required": True},
+        "interval_s": {"type": "int", "nullable": True},
+        "temperature": {"type": "float", "nullable": True, "min": -90.0, "max": 60.0},
+        "humidity": {"type": "float", "nullable": True, "min": 0.0, "max": 100.0},
+        "wind_speed": {"type": "float", "nullable": True, "min": 0.0, "max": 500.0},
+        "wind_direction": {"type": "float", "nullable": True, "min": 0.0, "max": 360.0},
+        "precipitation": {"type": "float", "nullable": True, "min": 0.0},
+        "latitude": {"type": "float", "required": True, "min": -90.0, "max": 90.0},
+        "longitude": {"type": "float", "required": True, "min": -180.0, "max": 180.0},
+        "timezone": {"type": "str", "nullable": True},
+    }, key="time", event_time="time"),
+    min_interval=60.0,
+    docs="https://open-meteo.com/en/docs",
+)
+
+COINBASE = Preset(
+    name="coinbase-spot",
+    description="Coinbase spot price of BTC in USD (change the pair in the URL)",
+    url="https://api.coinbase.com/v2/prices/BTC-USD/spot",
+    records_path="data",
+    fields={"price": "amount:float", "base": "base:str", "currency": "currency:str",
+            "time": "@fetched_at"},
+    hints=FieldHints(value_field="price", key_field="base", time_field="time",
+                     required=("price", "time"), numeric_fields=("price",)),
+    schema=_schema({
+        "price": {"type": "float", "required": True, "min": 0.0},
+        "base": {"type": "str", "required": True},
+        "currency": {"type": "str", "required": True},
+        "time": {"type": "timestamp", "required": True},
+    }, key=None, event_time="time"),
+    min_interval=1.0,
+    docs="https://docs.cdp.coinbase.com/coinbase-app/track-apis/prices",
+)
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (USGS, OPEN_METEO, COINBASE)}
+
+
+def preset_params(preset: Preset, params: dict[str, Any]) -> dict[str, Any]:
+    """The preset's settings with the user's laid over (``params``/``fields`` merged)."""
+    merged = preset.settings()
+    for key, value in params.items():
+        if key in ("params", "fields") and isinstance(value, dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_preset(preset_name: str, name: str, params: dict[str, Any],
+                 settings: Settings) -> Source:
+    """An :class:`HttpSource` configured by the preset, overridden by ``params``."""
+    preset = PRESETS[preset_name]
+    kwargs = http_kwargs(preset_params(preset, params))
+    # The preset's hints and schema describe its own field map: keep them when the user only
+    # added fields, drop them when a preset field was redefined (or the map replaced).
+    user_fields = params.get("fields") or {}
+    own_fields = isinstance(user_fields, dict) and not set(user_fields) & set(preset.fields)
+    return HttpSource(name or preset.name, preset=preset.name,
+                      hints=preset.hints if own_fields else None,
+                      schema=dict(preset.schema) if own_fields else None, **kwargs)
+
+
+def builders() -> dict[str, Any]:
+    """One registry builder per preset."""
+    def make(preset_name: str):
+        def build(name: str, params: dict[str, Any], settings: Settings) -> Source:
+            return build_preset(preset_name, name, params, settings)
+        build.__doc__ = PRESETS[preset_name].description
+        return build
+    return {n: make(n) for n in PRESETS}

@@ -1,0 +1,99 @@
+"""Sources inside a real Runtime: ≥1,000 records end to end, error-log wiring and health."""
+
+from __future__ import annotations
+
+import time
+
+from streamdash.config import Settings
+from streamdash.runtime import Runtime
+
+from .httpserver import Reply, json_reply
+
+PAGES, PER_PAGE = 8, 150
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` (the pipeline runs in its own threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def http_settings(url: str, **extra) -> Settings:
+    return Settings({"source": {"type": "http", "name": "api", "url": url,
+                                "records_path": "data.items", "interval": 0.1,
+                                "fields": {"id": "id:int", "value": "reading:float",
+                                           "ts": "at:timestamp_ms"},
+                                "backoff_base": 0.001, "backoff_max": 0.005, **extra},
+                     "buffer": {"capacity": 5000}})
+
+
+def page(n: int) -> dict:
+    items = [{"id": n * PER_PAGE + i, "reading": str(i / 10), "at": 1_700_000_000_000 + i}
+             for i in range(PER_PAGE)]
+    return {"data": {"items": items}}
+
+
+def test_http_source_ingests_1200_records_into_the_ring_buffer_exactly(server):
+    """1,200 records over HTTP (a 500 retried midway) all reach the buffer, counted exactly."""
+    replies = [json_reply(page(n)) for n in range(PAGES)]
+    replies.insert(3, Reply(500, b"transient"))
+    server.route("/feed", *replies, then=json_reply({"data": {"items": []}}))
+    rt = Runtime(http_settings(server.url("/feed")))
+    with rt:
+        assert wait_for(lambda: rt.counts()["accepted"] >= PAGES * PER_PAGE)
+        assert wait_for(lambda: len(server.hits("/feed")) > PAGES + 2)
+    total = PAGES * PER_PAGE
+    counts = rt.counts()
+    assert counts["in"] == counts["accepted"] == total
+    assert sum(v for k, v in counts.items() if k not in ("in", "accepted")) == 0
+    records = [r for _, r in rt.buffer.snapshot()]
+    assert [r["id"] for r in records] == list(range(total))
+    assert records[1] == {"id": 1, "value": 0.1, "ts": "2023-11-14T22:13:20.001Z"}
+    assert rt.metrics.snapshot()["counters"].get("fetch_errors", 0) == 0
+    errors = rt.ingest_errors.recent()
+    assert len(errors) == 1 and errors[0]["kind"] == "server_error"
+    assert errors[0]["source"] == "api" and errors[0]["status"] == 500
+
+
+def test_failing_api_is_reported_in_health_without_secrets(server):
+    """A failing source shows consecutive failures and its last error; no secret leaks."""
+    server.route("/feed", Reply(503, b"down for maintenance"))
+    settings = http_settings(server.url("/feed"), max_tries=2,
+                             headers={"X-Api-Key": "very-secret-key-1"},
+                             params={"token": "very-secret-token-2"})
+    rt = Runtime(settings)
+    with rt:
+        assert wait_for(lambda: rt.source_health.snapshot()["consecutive_failures"] >= 3)
+        health = rt.health()
+    source = health["components"]["source"]
+    assert health["status"] == "down"
+    assert "HTTP 503" in source["last_error"] and source["last_success"] is None
+    assert rt.ingest_errors.total >= 6
+    text = repr(health) + repr(rt.ingest_errors.recent())
+    assert "very-secret-key-1" not in text and "very-secret-token-2" not in text
+    assert source["headers"] == {"X-Api-Key": "***"} and "token=***" in source["url"]
+
+
+def test_preset_min_interval_raises_a_shorter_configured_interval():
+    """A preset's minimum interval (the API's rate limit) wins over a shorter configured one."""
+    rt = Runtime(Settings({"source": {"type": "usgs-earthquakes", "interval": 5}}))
+    assert rt.producer.interval == 60.0
+    rt.source.close()
+    rt2 = Runtime(Settings({"source": {"type": "coinbase-spot", "interval": 5}}))
+    assert rt2.producer.interval == 5.0
+    rt2.source.close()
+
+
+def test_stop_interrupts_a_long_retry_wait(server):
+    """Stopping the runtime while the source waits out a Retry-After returns within seconds."""
+    server.route("/feed", Reply(503, headers={"Retry-After": "25"}))
+    rt = Runtime(http_settings(server.url("/feed"), max_time=60))
+    rt.start()
+    assert wait_for(lambda: rt.ingest_errors.total >= 1)
+    rt.stop(drain_timeout=0.5)
+    # Without the interrupt the producer would still sleep in its 25 s wait after stop's join.
+    assert not rt.producer.alive
