@@ -1,0 +1,220 @@
+"""Periodic metrics snapshots: rates over the last interval, for history and the log summary.
+
+The :class:`Reporter` thread wakes every ``storage.snapshot_interval`` seconds (default 10),
+turns the runtime's cumulative counters into the figures an operator charts (throughput,
+latency percentiles, error and data-quality rates, queue and buffer fill, drops, restarts),
+keeps the recent ones in memory, hands each to the history store when there is one, and logs an
+INFO summary every ``log.summary_interval`` seconds. On ``stop()`` it takes one last snapshot, so
+the final figures reach the store before it is flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .logs import log_event
+from .metrics import Metrics
+
+log = logging.getLogger("streamdash.reporter")
+
+#: Every value a snapshot holds, with its meaning (the query API and CLI accept these names).
+SNAPSHOT_FIELDS: dict[str, str] = {
+    "throughput_in": "records fetched per second over the interval",
+    "throughput_out": "records accepted (stored) per second over the interval",
+    "latency_p50": "fetch → visible latency, median of recent batches (s)",
+    "latency_p95": "fetch → visible latency, 95th percentile of recent batches (s)",
+    "latency_p99": "fetch → visible latency, 99th percentile of recent batches (s)",
+    "batch_p50": "per-batch processing time, median of recent batches (s)",
+    "batch_p95": "per-batch processing time, 95th percentile (s)",
+    "batch_p99": "per-batch processing time, 99th percentile (s)",
+    "fetch_p95": "source fetch time, 95th percentile of recent fetches (s)",
+    "error_rate": "failed fetches / fetch attempts over the interval",
+    "invalid_rate": "quarantined / processed records over the interval",
+    "duplicate_rate": "duplicates / processed records over the interval",
+    "late_rate": "late / processed records over the interval",
+    "filtered_rate": "filtered / processed records over the interval",
+    "null_rate": "records with at least one null field / processed records over the interval",
+    "queue_depth": "batches waiting between producer and consumer",
+    "queue_fill": "queue depth / queue capacity",
+    "buffer_fill": "records held / buffer capacity",
+    "dropped": "records dropped over the interval (queue policy or shutdown)",
+    "restarts": "pipeline thread restarts so far (this run)",
+    "records_in": "records fetched so far (this run)",
+    "records_accepted": "records accepted so far (this run)",
+    "records_rejected": "records quarantined so far (this run)",
+    "records_duplicate": "duplicates so far (this run)",
+    "records_late": "late records so far (this run)",
+    "records_filtered": "filtered records so far (this run)",
+    "records_dropped": "records dropped so far (this run)",
+    "fetch_errors": "failed fetches so far (this run)",
+    "interval_s": "seconds this snapshot covers",
+}
+
+_PROCESSED = ("accepted", "rejected", "duplicate", "filtered", "late")
+
+
+def _rate(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else 0.0
+
+
+def derive(prev: dict[str, float], cur: dict[str, Any], seconds: float) -> dict[str, float]:
+    """One snapshot from two metrics snapshots ``seconds`` apart (``prev`` counters may be {}).
+
+    Pure: rates are deltas over the interval; percentiles come from the histograms' recent
+    observations; gauges are read as they are now.
+    """
+    c, g, h = cur["counters"], cur["gauges"], cur["histograms"]
+
+    def delta(name: str) -> float:
+        return max(0.0, c.get(name, 0) - prev.get(name, 0))
+
+    processed = sum(delta(f"records_{o}") for o in _PROCESSED)
+    attempts = delta("fetches") + delta("fetch_errors")
+    lat = h.get("end_to_end_latency_seconds", {})
+    batch = h.get("batch_processing_seconds", {})
+    fetch = h.get("fetch_seconds", {})
+    qcap, bcap = g.get("queue_capacity") or 0, g.get("buffer_capacity") or 0
+    per_s = 1 / seconds if seconds > 0 else 0.0
+    out = {
+        "throughput_in": delta("records_in") * per_s,
+        "throughput_out": delta("records_accepted") * per_s,
+        "latency_p50": lat.get("p50"), "latency_p95": lat.get("p95"),
+        "latency_p99": lat.get("p99"),
+        "batch_p50": batch.get("p50"), "batch_p95": batch.get("p95"),
+        "batch_p99": batch.get("p99"), "fetch_p95": fetch.get("p95"),
+        "error_rate": _rate(delta("fetch_errors"), attempts),
+        "invalid_rate": _rate(delta("records_rejected"), processed),
+        "duplicate_rate": _rate(delta("records_duplicate"), processed),
+        "late_rate": _rate(delta("records_late"), processed),
+        "filtered_rate": _rate(delta("records_filtered"), processed),
+        "null_rate": _rate(delta("records_with_null"), processed),
+        "queue_depth": g.get("queue_depth", 0),
+        "queue_fill": _rate(g.get("queue_depth", 0), qcap),
+        "buffer_fill": _rate(g.get("buffer_size", 0), bcap),
+        "dropped": delta("records_dropped"),
+        "restarts": c.get("thread_restarts", 0),
+        "fetch_errors": c.get("fetch_errors", 0),
+        "interval_s": seconds,
+    }
+    for name in ("in", "accepted", "rejected", "duplicate", "late", "filtered", "dropped"):
+        out[f"records_{name}"] = c.get(f"records_{name}", 0)
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def count_nulls(metrics: Metrics) -> Callable[[Any, Any], None]:
+    """A batch listener counting processed records with a null field (``records_with_null``)."""
+
+    def listener(batch: Any, result: Any) -> None:
+        records = list(result.accepted) + [r.record for r in result.rejected]
+        n = sum(1 for r in records if isinstance(r, dict) and any(v is None for v in r.values()))
+        if n:
+            metrics.inc("records_with_null", n)
+
+    return listener
+
+
+class Reporter:
+    """Takes a snapshot every ``interval`` s on its own thread; see the module docstring.
+
+    ``sink(values, ts)`` receives each snapshot (the history store's ``record_snapshot``).
+    ``recent`` keeps the last ``keep`` snapshots for the API when nothing is persisted.
+    """
+
+    def __init__(self, metrics: Metrics, interval: float = 10.0, *,
+                 sink: Callable[[dict[str, Any], float], Any] | None = None,
+                 summary_interval: float = 60.0, keep: int = 720, source: str = "",
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.metrics = metrics
+        self.interval = interval
+        self.sink = sink
+        self.summary_interval = summary_interval
+        self.source = source
+        self.clock = clock
+        self.monotonic = monotonic
+        self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+        self._prev: dict[str, float] = {}
+        self._prev_at: float | None = None
+        self._summary_prev: dict[str, float] = {}
+        self._summary_at: float | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Reporter:
+        """Start the snapshot thread (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        self._stopping.clear()
+        now = self.monotonic()
+        with self._lock:
+            self._prev = dict(self.metrics.snapshot()["counters"])
+            self._prev_at = self._summary_at = now
+            self._summary_prev = dict(self._prev)
+        self._thread = threading.Thread(target=self._run, name="streamdash-reporter",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop the thread, then take the final snapshot (idempotent)."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(5)
+        self._thread = None
+        self.snapshot()
+        self._summary(force=True)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                self.snapshot()
+                self._summary()
+            except Exception:  # a bad metric must not end the reporting
+                log.exception("metrics snapshot failed")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Take one snapshot now: derive it, keep it, hand it to the sink; returns it."""
+        ts, now = self.clock(), self.monotonic()
+        cur = self.metrics.snapshot()
+        with self._lock:
+            seconds = now - self._prev_at if self._prev_at is not None else 0.0
+            values = derive(self._prev, cur, seconds)
+            self._prev, self._prev_at = dict(cur["counters"]), now
+            self.recent.append({"ts": ts, **values})
+        if self.sink is not None:
+            self.sink(values, ts)
+        return values
+
+    def _summary(self, force: bool = False) -> None:
+        if self.summary_interval <= 0 and not force:
+            return
+        now = self.monotonic()
+        if not force and self._summary_at is not None \
+                and now - self._summary_at < self.summary_interval:
+            return
+        cur = self.metrics.snapshot()
+        seconds = now - (self._summary_at or now)
+        values = derive(self._summary_prev, cur, seconds)
+        self._summary_prev, self._summary_at = dict(cur["counters"]), now
+        log_event(log, logging.INFO, "pipeline summary", source=self.source,
+                  seconds=round(seconds, 1), records_in=values["records_in"],
+                  accepted=values["records_accepted"], rejected=values["records_rejected"],
+                  throughput_in=round(values["throughput_in"], 2),
+                  invalid_rate=round(values["invalid_rate"], 4),
+                  error_rate=round(values["error_rate"], 4), latency_p95=values["latency_p95"],
+                  queue_depth=values["queue_depth"], dropped=values["dropped"],
+                  restarts=values["restarts"])
+
+    def series(self, names: list[str], since: float, until: float,
+               limit: int) -> dict[str, list[tuple[float, Any]]]:
+        """The in-memory snapshots as ``name → [(ts, value), …]`` (same shape as the store)."""
+        with self._lock:
+            rows = [r for r in self.recent if since <= r["ts"] <= until]
+        return {n: [(r["ts"], r.get(n)) for r in rows][-limit:] for n in names}

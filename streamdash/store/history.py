@@ -1,0 +1,538 @@
+"""SQLite persistence of what the pipeline did: metrics snapshots, alerts, quarantine, errors.
+
+One :class:`History` per runtime writes ``<data_dir>/history.sqlite3`` (WAL mode) from its own
+thread. Publishers (event-bus subscribers, the metrics reporter) only put items on a bounded
+queue and return at once, so the pipeline never waits on disk; when that queue is full the item
+is dropped and counted (``dropped`` in :meth:`History.status`). When SQLite fails (disk full,
+database locked by another process, file removed) the writer logs it, keeps what it could not
+write (bounded, counted when it must let go), reports the problem in ``status()`` (and so in
+``/health``) and retries with backoff; the pipeline runs on regardless.
+
+Readers (:class:`HistoryReader`: the HTTP API, ``streamdash metrics``) open their own read-only
+connections, which WAL lets run beside the writer.
+
+Tables (``ts`` is epoch seconds, UTC)::
+
+    snapshots(ts, data)                          one row per metrics snapshot, data = JSON object
+    alerts(id, ts, rule, state, severity, data)  alert transitions
+    dlq(id, ts, source, reasons, record)         quarantined records
+    errors(id, ts, source, kind, message, data)  ingestion errors
+    runs(id, started, stopped, version)          one row per runtime start (restarts)
+
+Retention (``storage.retention_days``, default 7) is applied at start and every
+``storage.prune_interval`` seconds; each event table is also capped at ``storage.max_rows``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..logs import log_event
+
+log = logging.getLogger("streamdash.history")
+
+FILENAME = "history.sqlite3"
+SCHEMA_VERSION = 1
+EVENT_TABLES = ("alerts", "dlq", "errors")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS snapshots (ts REAL NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS snapshots_ts ON snapshots (ts);
+CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY, ts REAL NOT NULL, rule TEXT,
+                                   state TEXT, severity TEXT, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
+CREATE TABLE IF NOT EXISTS dlq (id INTEGER PRIMARY KEY, ts REAL NOT NULL, source TEXT,
+                                reasons TEXT NOT NULL, record TEXT);
+CREATE INDEX IF NOT EXISTS dlq_ts ON dlq (ts);
+CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, ts REAL NOT NULL, source TEXT,
+                                   kind TEXT, message TEXT, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS errors_ts ON errors (ts);
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started REAL NOT NULL, stopped REAL,
+                                 version TEXT);
+"""
+
+
+# -- settings ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StorageOptions:
+    """The ``storage.*`` settings (an open section validated here)."""
+
+    enabled: bool = True
+    snapshot_interval: float = 10.0
+    retention_days: float = 7.0
+    prune_interval: float = 3600.0
+    queue_size: int = 10_000
+    max_rows: int = 1_000_000
+    busy_timeout: float = 2.0
+
+
+_LIMITS = {"snapshot_interval": (0.05, 86400.0), "retention_days": (0.0001, 36500.0),
+           "prune_interval": (1.0, 86400.0), "queue_size": (10, 10_000_000),
+           "max_rows": (100, 1_000_000_000), "busy_timeout": (0.0, 60.0)}
+
+
+def storage_options(section: dict[str, Any]) -> StorageOptions:
+    """Validate the ``storage`` settings section; a bad key or value raises ``ConfigError``."""
+    defaults = StorageOptions()
+    known = sorted(StorageOptions.__dataclass_fields__)
+    values: dict[str, Any] = {}
+    for key, raw in (section or {}).items():
+        dotted = f"storage.{key}"
+        if key not in known:
+            raise ConfigError(dotted, f"unknown setting (known in 'storage': {', '.join(known)})")
+        if key == "enabled":
+            if not isinstance(raw, bool):
+                raise ConfigError(dotted, f"expected true or false, got {raw!r}")
+            values[key] = raw
+            continue
+        kind = type(getattr(defaults, key))
+        lo, hi = _LIMITS[key]
+        if isinstance(raw, bool):
+            raise ConfigError(dotted, f"expected a number, got {raw!r}")
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(dotted, f"expected {'an integer' if kind is int else 'a number'}, "
+                                      f"got {raw!r}") from None
+        if kind is int and isinstance(raw, float) and raw != value:
+            raise ConfigError(dotted, f"expected an integer, got {raw!r}")
+        if not lo <= value <= hi:
+            raise ConfigError(dotted, f"must be between {lo:g} and {hi:g}, got {raw!r}")
+        values[key] = value
+    return StorageOptions(**values)
+
+
+def database_path(data_dir: str | os.PathLike) -> Path:
+    """Where the history database of ``data_dir`` lives."""
+    return Path(data_dir) / FILENAME
+
+
+# -- event payloads --------------------------------------------------------------------------------
+def event_time(payload: Any, default: float) -> float:
+    """Epoch seconds of an event: its ``ts``/``at``/``time`` field (epoch or ISO) or ``default``."""
+    if isinstance(payload, dict):
+        for key in ("ts", "at_ts", "at", "time", "starts_at"):
+            value = payload.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            if isinstance(value, str):
+                try:
+                    return datetime.fromisoformat(value.replace("z", "Z")).timestamp()
+                except ValueError:
+                    continue
+    return default
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _text(payload: dict[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = payload.get(key)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _rows(kind: str, ts: float, payload: Any) -> tuple[str, tuple[Any, ...]]:
+    """The INSERT statement and parameters for one queued item."""
+    data = payload if isinstance(payload, dict) else {"value": payload}
+    if kind == "snapshot":
+        return "INSERT INTO snapshots (ts, data) VALUES (?, ?)", (ts, _json(payload))
+    if kind == "alerts":
+        return ("INSERT INTO alerts (ts, rule, state, severity, data) VALUES (?, ?, ?, ?, ?)",
+                (ts, _text(data, "rule", "name", "alertname"), _text(data, "state", "status"),
+                 _text(data, "severity", "level"), _json(data)))
+    if kind == "dlq":
+        return ("INSERT INTO dlq (ts, source, reasons, record) VALUES (?, ?, ?, ?)",
+                (ts, _text(data, "source"), _json(data.get("reasons", [])),
+                 _json(data.get("record"))))
+    if kind == "errors":
+        return ("INSERT INTO errors (ts, source, kind, message, data) VALUES (?, ?, ?, ?, ?)",
+                (ts, _text(data, "source"), _text(data, "kind", "type"),
+                 _text(data, "reason", "message", "error"), _json(data)))
+    if kind == "run_start":
+        return "INSERT INTO runs (started, version) VALUES (?, ?)", (ts, _text(data, "version"))
+    if kind == "run_stop":
+        return ("UPDATE runs SET stopped = ? WHERE id = (SELECT MAX(id) FROM runs)", (ts,))
+    raise ValueError(f"unknown history item kind {kind!r}")
+
+
+# -- reading ---------------------------------------------------------------------------------------
+class StorageUnavailable(Exception):
+    """The history database cannot be read (missing, unreadable, corrupt); the message says why."""
+
+
+class HistoryReader:
+    """Read-only queries on a history database; every call opens its own connection."""
+
+    def __init__(self, path: str | os.PathLike, timeout: float = 5.0):
+        self.path = Path(path)
+        self.timeout = timeout
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StorageUnavailable(f"no history database at {self.path}")
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=self.timeout)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open {self.path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _select(self, sql: str, params: Iterable[Any]) -> list[sqlite3.Row]:
+        conn = self._connect()
+        try:
+            return conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot read {self.path}: {exc}") from None
+        finally:
+            conn.close()
+
+    def metrics(self, names: Iterable[str], since: float, until: float,
+                limit: int = 10_000) -> dict[str, list[tuple[float, float | None]]]:
+        """``name → [(ts, value), …]`` oldest first, the newest ``limit`` points per name."""
+        out: dict[str, list[tuple[float, float | None]]] = {}
+        for name in names:
+            rows = self._select(
+                "SELECT ts, json_extract(data, ?) AS v FROM snapshots WHERE ts >= ? AND ts <= ? "
+                "ORDER BY ts DESC LIMIT ?", (f'$."{name}"', since, until, limit))
+            out[name] = [(r["ts"], r["v"]) for r in reversed(rows)]
+        return out
+
+    def snapshots(self, since: float, until: float, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Whole snapshots (``{"ts": …, **values}``) oldest first, the newest ``limit``."""
+        rows = self._select("SELECT ts, data FROM snapshots WHERE ts >= ? AND ts <= ? "
+                            "ORDER BY ts DESC LIMIT ?", (since, until, limit))
+        return [{"ts": r["ts"], **json.loads(r["data"])} for r in reversed(rows)]
+
+    def events(self, table: str, since: float, until: float,
+               limit: int = 1000) -> list[dict[str, Any]]:
+        """Rows of ``alerts``, ``dlq`` or ``errors`` newest first, JSON columns decoded."""
+        if table not in EVENT_TABLES:
+            raise ValueError(f"unknown history table {table!r}")
+        rows = self._select(f"SELECT * FROM {table} WHERE ts >= ? AND ts <= ? "  # noqa: S608
+                            "ORDER BY ts DESC, id DESC LIMIT ?", (since, until, limit))
+        out = []
+        for row in rows:
+            item = dict(row)
+            for key in ("data", "reasons", "record"):
+                if isinstance(item.get(key), str):
+                    item[key] = json.loads(item[key])
+            out.append(item)
+        return out
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every runtime start (and stop, when it was clean), oldest first."""
+        return [dict(r) for r in self._select("SELECT * FROM runs ORDER BY id", ())]
+
+    def count(self, table: str) -> int:
+        """Rows in one table."""
+        if table not in EVENT_TABLES + ("snapshots", "runs"):
+            raise ValueError(f"unknown history table {table!r}")
+        return self._select(f"SELECT COUNT(*) AS n FROM {table}", ())[0]["n"]  # noqa: S608
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` answer (``"ok"`` when sound)."""
+        return self._select("PRAGMA integrity_check", ())[0][0]
+
+
+# -- writing ---------------------------------------------------------------------------------------
+class History:
+    """Persists snapshots and events from its own thread; see the module docstring.
+
+    ``start()`` opens the database (creating it) and starts the writer; ``stop()`` writes what is
+    queued (bounded by ``timeout``) and joins. Both are idempotent. ``connect`` is injectable so
+    tests can impose real SQLite limits (e.g. ``PRAGMA max_page_count`` for a full disk).
+    """
+
+    def __init__(self, path: str | os.PathLike, options: StorageOptions | None = None, *,
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 connect: Callable[..., sqlite3.Connection] = sqlite3.connect):
+        self.path = Path(path)
+        self.options = options or StorageOptions()
+        self.clock = clock
+        self.monotonic = monotonic
+        self.reader = HistoryReader(self.path)
+        self._connect_fn = connect
+        self._queue: queue.Queue = queue.Queue(self.options.queue_size)
+        self._pending: list[tuple[str, float, Any]] = []
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # guards the status fields below
+        self._written = 0
+        self._dropped = 0
+        self._error: str | None = None
+        self._error_since: float | None = None
+        self._errors = 0
+        self._last_write: float | None = None
+        self._last_snapshot: float | None = None
+        self._failures = 0
+        self._retry_at = 0.0
+        self._next_prune = 0.0
+        self._last_error_log = -1e18
+        self._stop_timeout = 3.0
+
+    # -- publishing (any thread; never blocks) ---------------------------------------------------
+    def put(self, kind: str, payload: Any, ts: float | None = None) -> bool:
+        """Queue one item for writing; False (and counted as dropped) when the queue is full."""
+        item = (kind, self.clock() if ts is None else ts, payload)
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            with self._lock:
+                self._dropped += 1
+            return False
+
+    def record_snapshot(self, values: dict[str, Any], ts: float | None = None) -> bool:
+        """Queue one metrics snapshot (``name → number``)."""
+        return self.put("snapshot", values, ts)
+
+    def on_alert(self, payload: Any) -> None:
+        """Event-bus subscriber for ``alert`` (one transition)."""
+        self.put("alerts", payload, event_time(payload, self.clock()))
+
+    def on_ingest_error(self, payload: Any) -> None:
+        """Event-bus subscriber for ``ingest_error`` (one failed attempt)."""
+        self.put("errors", payload, event_time(payload, self.clock()))
+
+    def on_rejections(self, payload: Any) -> None:
+        """Event-bus subscriber for ``rejections`` (a list of quarantined records)."""
+        now = self.clock()
+        for item in payload if isinstance(payload, list) else [payload]:
+            self.put("dlq", item, event_time(item, now))
+
+    def subscriptions(self) -> dict[str, Callable[[Any], None]]:
+        """Event-bus topic → subscriber, for the runtime to wire."""
+        return {"alert": self.on_alert, "ingest_error": self.on_ingest_error,
+                "rejections": self.on_rejections}
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> History:
+        """Start the writer thread (it opens the database); records this run in ``runs``."""
+        if self._thread is not None and self._thread.is_alive():
+            return self
+        from .. import __version__
+
+        self._stopping.clear()
+        self.put("run_start", {"version": __version__})
+        self._thread = threading.Thread(target=self._run, name="streamdash-history", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> bool:
+        """Write what is queued (at most ``timeout`` s), close, join; True when all was written."""
+        if self._thread is None:
+            return True
+        self.put("run_stop", {})
+        self._stop_timeout = timeout
+        self._stopping.set()
+        self._thread.join(timeout + 1)
+        self._thread = None
+        with self._lock:
+            left = len(self._pending) + self._queue.qsize()
+        if left:
+            with self._lock:
+                self._dropped += left
+            log_event(log, logging.ERROR, "history items not written at shutdown",
+                      items=left, path=str(self.path), error=self._error)
+        return left == 0
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the writer thread; True when it has ended."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @property
+    def alive(self) -> bool:
+        """True while the writer thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> History:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def status(self) -> dict[str, Any]:
+        """Health of the store: ``ok``, the last error, counts written/dropped/pending."""
+        with self._lock:
+            return {"enabled": True, "ok": self._error is None, "path": str(self.path),
+                    "error": self._error, "error_since": self._error_since,
+                    "errors": self._errors, "written": self._written, "dropped": self._dropped,
+                    "pending": len(self._pending), "queue": {"depth": self._queue.qsize(),
+                                                             "capacity": self._queue.maxsize},
+                    "last_write_at": self._last_write, "last_snapshot_at": self._last_snapshot,
+                    "writer_alive": self.alive}
+
+    # -- the writer thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._take(timeout=0.2)
+            if self._pending and self.monotonic() >= self._retry_at:
+                self._flush()
+            if self._conn is not None and self.clock() >= self._next_prune:
+                self._prune()
+        # Shutdown: write everything queued; a failing store gets a few quick retries.
+        deadline = self.monotonic() + self._stop_timeout
+        while True:
+            self._take(timeout=0)
+            if not self._pending:
+                break
+            self._flush()
+            if self._pending:
+                if self.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
+        self._close()
+
+    def _take(self, timeout: float) -> None:
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return
+        batch = [item]
+        while len(batch) < 5000:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        with self._lock:
+            self._pending.extend(batch)
+            overflow = len(self._pending) - self.options.queue_size
+            if overflow > 0:  # failing for long: keep the newest, count what we let go
+                del self._pending[:overflow]
+                self._dropped += overflow
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect_fn(str(self.path), timeout=self.options.busy_timeout,
+                                isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.options.busy_timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode is {mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(SCHEMA)
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _flush(self) -> None:
+        with self._lock:
+            items = list(self._pending)
+        try:
+            if self._conn is None:
+                self._conn = self._open()
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for kind, ts, payload in items:
+                    conn.execute(*_rows(kind, ts, payload))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK") if conn.in_transaction else None
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            return
+        snaps = [ts for kind, ts, _ in items if kind == "snapshot"]
+        with self._lock:
+            del self._pending[:len(items)]
+            self._written += len(items)
+            self._last_write = self.clock()
+            if snaps:
+                self._last_snapshot = max(snaps)
+            recovered, self._error, self._error_since = self._error, None, None
+            self._failures = 0
+        if recovered:
+            log_event(log, logging.WARNING, "history storage recovered", path=str(self.path),
+                      was=recovered)
+
+    def _failed(self, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        with self._lock:
+            first = self._error is None
+            self._error = message
+            self._errors += 1
+            self._error_since = self._error_since or self.clock()
+            self._failures += 1
+            delay = min(30.0, 0.25 * 2 ** (self._failures - 1))
+        self._retry_at = self.monotonic() + delay
+        self._close()  # reopen on the next attempt (the file may be gone or replaced)
+        now = self.monotonic()
+        if first or now - self._last_error_log >= 60:
+            self._last_error_log = now
+            log_event(log, logging.ERROR, "history storage failing; the pipeline continues",
+                      path=str(self.path), error=message, pending=len(self._pending),
+                      retry_in_s=round(delay, 2))
+
+    def _prune(self) -> None:
+        cutoff = self.clock() - self.options.retention_days * 86400
+        self._next_prune = self.clock() + self.options.prune_interval
+        try:
+            conn = self._conn
+            assert conn is not None
+            removed = 0
+            for table in ("snapshots",) + EVENT_TABLES:
+                removed += conn.execute(f"DELETE FROM {table} WHERE ts < ?",  # noqa: S608
+                                        (cutoff,)).rowcount
+            for table in EVENT_TABLES:
+                removed += conn.execute(f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM "  # noqa: S608
+                                        f"{table}) - ?", (self.options.max_rows,)).rowcount
+            removed += conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,)).rowcount
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return
+        if removed:
+            log_event(log, logging.INFO, "history pruned", rows=removed,
+                      retention_days=self.options.retention_days)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+
+def disabled_status(reason: str = "no data_dir configured") -> dict[str, Any]:
+    """``status()`` of a runtime without persistence."""
+    return {"enabled": False, "ok": True, "reason": reason}
+
+
+def build_history(settings: Any, options: StorageOptions | None = None, *,
+                  clock: Callable[[], float] = time.time,
+                  monotonic: Callable[[], float] = time.monotonic) -> History | None:
+    """The history store the settings ask for: ``None`` without a ``data_dir`` or when
+    ``storage.enabled`` is false."""
+    options = options or storage_options(settings.section("storage"))
+    data_dir = settings.get("data_dir")
+    if not options.enabled or not data_dir:
+        return None
+    return History(database_path(data_dir), options, clock=clock, monotonic=monotonic)

@@ -1,0 +1,218 @@
+"""Tests for streamdash.store.history: SQLite persistence from its own thread, with real SQLite."""
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from streamdash.config import Settings
+from streamdash.errors import ConfigError
+from streamdash.models import utc_iso
+from streamdash.store.history import (
+    History,
+    HistoryReader,
+    StorageOptions,
+    StorageUnavailable,
+    build_history,
+    database_path,
+    event_time,
+    storage_options,
+)
+
+#: A recent time, so the default 7-day retention keeps what the tests write.
+T0 = time.time() - 3600
+
+
+def wait_for(predicate, timeout=10.0):
+    """Poll ``predicate`` until true (or fail after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):
+    """Snapshots, alerts, quarantined records and ingestion errors are written and queryable."""
+    path = database_path(tmp_path)
+    with History(path) as history:
+        history.record_snapshot({"throughput_in": 12.5, "queue_depth": 3}, ts=T0)
+        history.record_snapshot({"throughput_in": 20.0, "queue_depth": 1}, ts=T0 + 10)
+        history.on_alert({"name": "nulls", "state": "firing", "severity": "warning",
+                          "at": utc_iso(T0 + 1)})
+        history.on_rejections([{"at": T0 + 5, "source": "sim", "record": {"id": 1},
+                                "reasons": [{"field": "value", "rule": "type"}]}])
+        history.on_ingest_error({"ts": T0 + 6, "source": "api", "kind": "http",
+                                 "reason": "HTTP 500", "url": "http://127.0.0.1/x"})
+    reader = HistoryReader(path)
+    assert reader.metrics(["throughput_in"], T0, T0 + 20) == {
+        "throughput_in": [(T0, 12.5), (T0 + 10, 20.0)]}
+    assert reader.metrics(["queue_depth"], T0 + 5, T0 + 20) == {"queue_depth": [(T0 + 10, 1)]}
+    assert [s["ts"] for s in reader.snapshots(T0, T0 + 20, limit=1)] == [T0 + 10]
+    alert = reader.events("alerts", T0, T0 + 20)[0]
+    assert (alert["rule"], alert["state"], alert["severity"]) == ("nulls", "firing", "warning")
+    assert alert["ts"] == pytest.approx(T0 + 1, abs=0.001)
+    dlq = reader.events("dlq", T0, T0 + 20)[0]
+    assert dlq["record"] == {"id": 1} and dlq["reasons"][0]["rule"] == "type"
+    err = reader.events("errors", T0, T0 + 20)[0]
+    assert (err["source"], err["kind"], err["message"]) == ("api", "http", "HTTP 500")
+    assert reader.integrity_check() == "ok"
+
+
+def test_database_is_in_wal_mode(tmp_path):
+    """The store switches the database to WAL so readers never block the writer."""
+    path = database_path(tmp_path)
+    with History(path):
+        pass
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_history_survives_a_restart_and_counts_runs(tmp_path):
+    """A second store on the same file keeps the first one's rows and records a second run."""
+    path = database_path(tmp_path)
+    with History(path) as first:
+        first.record_snapshot({"records_in": 5}, ts=T0)
+    with History(path) as second:
+        second.record_snapshot({"records_in": 7}, ts=T0 + 1)
+    reader = HistoryReader(path)
+    assert reader.metrics(["records_in"], T0, T0 + 1)["records_in"] == [(T0, 5), (T0 + 1, 7)]
+    runs = reader.runs()
+    assert len(runs) == 2 and all(r["stopped"] is not None for r in runs)
+
+
+def test_retention_prunes_old_rows_and_caps_tables(tmp_path):
+    """Rows older than the retention are deleted, and event tables keep at most max_rows."""
+    now = [1_000_000.0]
+    options = StorageOptions(retention_days=1, max_rows=100, prune_interval=1)
+    path = database_path(tmp_path)
+    with History(path, options, clock=lambda: now[0]) as history:
+        history.record_snapshot({"x": 1}, ts=now[0] - 3 * 86400)
+        history.record_snapshot({"x": 2}, ts=now[0] - 10)
+        for i in range(150):
+            history.on_ingest_error({"ts": now[0] - 5, "reason": f"e{i}"})
+        wait_for(lambda: history.status()["written"] >= 153)
+        now[0] += 2  # the next prune is due
+        wait_for(lambda: HistoryReader(path).count("errors") == 100
+                 and HistoryReader(path).count("snapshots") == 1)
+    reader = HistoryReader(path)
+    assert reader.metrics(["x"], 0, 2e6)["x"] == [(now[0] - 12, 2)]
+    assert reader.events("errors", 0, 2e6, limit=1)[0]["message"] == "e149"
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
+    """Publishing never blocks: beyond the queue's capacity items are dropped and counted."""
+    history = History(database_path(tmp_path), StorageOptions(queue_size=10))
+    accepted = [history.put("errors", {"reason": str(i)}) for i in range(15)]
+    assert accepted.count(True) == 10 and history.status()["dropped"] == 5
+    history.start()
+    history.stop()
+    assert HistoryReader(history.path).count("errors") == 10
+
+
+class PageLimit:
+    """A connect function imposing ``PRAGMA max_page_count`` (a real SQLITE_FULL) when set."""
+
+    def __init__(self):
+        self.max_pages = None
+
+    def __call__(self, *args, **kwargs):
+        conn = sqlite3.connect(*args, **kwargs)
+        if self.max_pages is not None:
+            conn.execute(f"PRAGMA max_page_count = {self.max_pages}")
+        return conn
+
+
+def test_disk_full_is_reported_logged_and_recovered(tmp_path, caplog):
+    """A full disk marks the store unhealthy and is logged; items are kept and written later."""
+    limit = PageLimit()
+    limit.max_pages = 3  # too small for the schema: every write fails with SQLITE_FULL
+    history = History(database_path(tmp_path), StorageOptions(), connect=limit)
+    with caplog.at_level("ERROR", logger="streamdash.history"):
+        history.start()
+        history.record_snapshot({"records_in": 1}, ts=T0)
+        wait_for(lambda: not history.status()["ok"])
+    status = history.status()
+    assert "full" in status["error"] and status["pending"] >= 1 and status["errors"] >= 1
+    assert any("history storage failing" in r.getMessage() for r in caplog.records)
+    limit.max_pages = None
+    wait_for(lambda: history.status()["ok"], timeout=15)
+    history.stop()
+    assert HistoryReader(history.path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 1)]
+
+
+def test_locked_database_is_reported_and_recovered(tmp_path):
+    """Another connection holding the write lock is reported as 'locked'; the store catches up."""
+    path = database_path(tmp_path)
+    history = History(path, StorageOptions(busy_timeout=0.1)).start()
+    wait_for(lambda: history.status()["written"] >= 1)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        history.record_snapshot({"records_in": 9}, ts=T0)
+        wait_for(lambda: not history.status()["ok"])
+        assert "locked" in history.status()["error"]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    wait_for(lambda: history.status()["ok"], timeout=15)
+    history.stop()
+    assert HistoryReader(path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 9)]
+
+
+def test_publishing_from_many_threads_is_safe(tmp_path):
+    """Concurrent publishers lose nothing: every item is written exactly once."""
+    history = History(database_path(tmp_path)).start()
+
+    def publish(n):
+        for i in range(200):
+            history.on_ingest_error({"reason": f"{n}-{i}"})
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert history.stop() is True
+    assert HistoryReader(history.path).count("errors") == 800
+
+
+def test_reader_reports_a_missing_database():
+    """Reading a data dir without history raises StorageUnavailable naming the path."""
+    with pytest.raises(StorageUnavailable, match="no history database"):
+        HistoryReader("/nonexistent/history.sqlite3").metrics(["x"], 0, 1)
+
+
+def test_storage_options_are_validated():
+    """Unknown keys and bad values in the storage section name the key."""
+    assert storage_options({"snapshot_interval": 2, "enabled": False}) == StorageOptions(
+        enabled=False, snapshot_interval=2.0)
+    for section, key in [({"bogus": 1}, "storage.bogus"),
+                         ({"enabled": "yes"}, "storage.enabled"),
+                         ({"snapshot_interval": 0}, "storage.snapshot_interval"),
+                         ({"retention_days": "x"}, "storage.retention_days"),
+                         ({"queue_size": 10.5}, "storage.queue_size"),
+                         ({"max_rows": True}, "storage.max_rows")]:
+        with pytest.raises(ConfigError) as err:
+            storage_options(section)
+        assert err.value.key == key
+
+
+def test_build_history_needs_a_data_dir_and_enabled_storage(tmp_path):
+    """No data_dir or storage.enabled=false means no store; otherwise one in the data dir."""
+    assert build_history(Settings()) is None
+    assert build_history(Settings({"data_dir": str(tmp_path),
+                                   "storage": {"enabled": False}})) is None
+    history = build_history(Settings({"data_dir": str(tmp_path)}))
+    assert history is not None and history.path == tmp_path / "history.sqlite3"
+
+
+def test_event_time_reads_epoch_and_iso_fields():
+    """Event times come from ts/at fields as epoch or ISO-8601, else the default."""
+    assert event_time({"ts": 5}, 1.0) == 5.0
+    assert event_time({"at": "1970-01-01T00:00:10Z"}, 1.0) == 10.0
+    assert event_time({"at": "garbage"}, 1.0) == 1.0
+    assert event_time([1, 2], 3.0) == 3.0
