@@ -90,8 +90,8 @@ class QualityMonitor:
         """Start evaluating (and the notifier) unless already running or disabled."""
         if not self.enabled or (self._thread is not None and self._thread.is_alive()):
             return
-        if self.watch_since is None:
-            self.watch_since = self.clock()
+        # The first sample is the baseline the first evaluation's window is measured from.
+        self.sample()
         self.stopping.clear()
         if self.notifier is not None:
             self.notifier.start()
