@@ -57,3 +57,5 @@ class ProcessResult:
     accepted: list[dict[str, Any]]
     rejected: list[Rejection] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    #: Nulls seen per field among the valid records (not an outcome: null values are kept).
+    nulls: dict[str, int] = field(default_factory=dict)

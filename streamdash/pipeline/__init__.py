@@ -1,16 +1,45 @@
-"""Processing: the chain applied to each batch, and the producer/consumer threads."""
+"""Processing: schema validation, the transformation rules, windows, and the worker threads.
+
+:func:`build_processor` reads the ``schema`` and ``transforms`` settings sections (see
+``docs/pipeline.md``); without a schema one is derived from the source's :class:`FieldHints`.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable
 
 from ..config import Settings
 from ..sources.base import FieldHints
 from .chain import Processor, RequiredFields
+from .processor import Pipeline, build_rules, default_transforms
+from .schema import Schema, Validator, default_schema, schema_from_settings
 
 
-def build_processor(settings: Settings, hints: FieldHints) -> Processor:
-    """The processing chain configured by the settings (defaults from the source's hints)."""
-    required = settings.get("pipeline.required")
-    return RequiredFields(tuple(hints.required if required is None else required))
+def build_processor(settings: Settings, hints: FieldHints, *,
+                    publish: Callable[[str, Any], None] | None = None,
+                    clock: Callable[[], float] = time.time,
+                    monotonic: Callable[[], float] = time.monotonic) -> Pipeline:
+    """The processing chain configured by the settings (defaults from the source's hints).
+
+    ``publish(topic, payload)`` receives closed windows and late records (the runtime passes
+    its event bus's ``publish``).
+    """
+    raw_schema = settings.get("schema")
+    if raw_schema:
+        schema = schema_from_settings(raw_schema)
+    else:
+        required = settings.get("pipeline.required")
+        if required is not None:
+            hints = dataclasses.replace(hints, required=tuple(required))
+        schema = default_schema(hints)
+    items = settings.get("transforms")
+    if items is None:
+        items = default_transforms(schema, hints)
+    rules = build_rules(items, schema, hints, publish=publish, clock=clock)
+    return Pipeline(schema, rules, clock=clock, monotonic=monotonic)
 
 
-__all__ = ["Processor", "RequiredFields", "build_processor"]
+__all__ = ["Pipeline", "Processor", "RequiredFields", "Schema", "Validator", "build_processor",
+           "default_schema", "schema_from_settings"]

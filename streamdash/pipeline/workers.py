@@ -257,8 +257,16 @@ class Consumer(SupervisedThread):
             except queue.Empty:
                 if self.stopping.is_set():
                     return
+                self.idle()
                 continue
             self.handle(batch)
+
+    def idle(self) -> None:
+        """The queue is empty: let the processor close what is due in processing time (idle
+        windows), when it has a ``tick()``."""
+        tick = getattr(self.processor, "tick", None)
+        if tick is not None:
+            tick()
 
     def handle(self, batch: Batch) -> ProcessResult:
         """Process one batch: store accepted records, quarantine rejections, count everything."""

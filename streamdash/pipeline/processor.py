@@ -1,0 +1,224 @@
+"""The configured processor: schema validation, then the ordered transformation rules.
+
+``transforms`` in the settings is an ordered list; each item names one rule with its
+parameters, either as ``{dedup: {ttl: 600}}``, as ``{rule: dedup, ttl: 600}`` or as the bare
+name ``dedup`` (all defaults)::
+
+    transforms:
+      - dedup: {key: id, ttl: 600, max_keys: 1000000}
+      - filter: {field: value, op: gt, value: -50}
+      - convert: {field: value, unit_field: unit, to: C}
+      - derive: {field: feels_like, expr: "value * 1.8 + 32", when: {field: unit, op: eq, value: C}}
+      - outlier: {field: value, key: sensor, window: 100, threshold: 3}
+      - late: {lateness: 30}
+      - window: {kind: tumbling, size: 10, key: sensor, field: value, idle_timeout: 60}
+
+Without a ``transforms`` setting the chain is ``dedup`` (when the schema has a key), then
+``late`` and a 10 s tumbling ``window`` on the source's value field per key (when the schema
+has an event time). ``transforms: []`` means no rules.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from ..models import Batch, ProcessResult, Rejection
+from ..sources.base import FieldHints
+from .expr import Expression
+from .schema import Schema, Unparsed, Validator
+from .transforms import (BatchContext, Convert, Dedup, Derive, Filter, Late, Outlier, Watermark,
+                         conditions)
+from .windows import Windows, window_from_params
+
+PARAMS: dict[str, tuple[str, ...]] = {
+    "dedup": ("key", "ttl", "max_keys"),
+    "filter": ("field", "op", "value", "all", "any"),
+    "derive": ("field", "expr", "when"),
+    "convert": ("field", "unit_field", "to"),
+    "outlier": ("field", "key", "window", "threshold", "min_count", "flag", "z_field"),
+    "late": ("lateness",),
+    "window": ("kind", "size", "slide", "idle_timeout", "field", "key", "lateness"),
+}
+
+Rule = Callable[[list, list, BatchContext], tuple[list, list]]
+Publish = Callable[[str, Any], None]
+
+
+class Pipeline:
+    """Validates a batch against the schema, quarantines the invalid records with every
+    reason, and runs the rules in order (see the module docstring).
+
+    ``publish(topic, payload)`` receives closed windows (``window``) and late records
+    (``late``); the runtime passes its event bus. ``tick()`` (called by the consumer when the
+    queue is idle) closes idle windows; ``flush()`` closes every window.
+    """
+
+    def __init__(self, schema: Schema, rules: list[Any], *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.schema = schema
+        self.validator = Validator(schema)
+        self.rules = rules
+        self.clock = clock
+        self.monotonic = monotonic
+        self.windows = [r for r in rules if isinstance(r, Windows)]
+        self.nulls: dict[str, int] = {}
+
+    def process(self, records: list[Any], batch: Batch) -> ProcessResult:
+        """Validate and transform one batch; every input ends in exactly one outcome."""
+        now = self.clock()
+        ctx = BatchContext(now=now, mono=self.monotonic(), source=batch.source)
+        ok, times, bad, nulls = self.validator.run(records)
+        rejected = [self.rejection(r, batch.source, now) for r in bad] if bad else []
+        for rule in self.rules:
+            ok, times = rule(ok, times, ctx)
+        for name, n in nulls.items():
+            self.nulls[name] = self.nulls.get(name, 0) + n
+        return ProcessResult(ok, rejected, ctx.counts, nulls)
+
+    def rejection(self, record: Any, source: str, at: float) -> Rejection:
+        """A quarantine entry for an invalid input, with every reason found."""
+        reasons = self.validator.reasons(record) or [
+            {"field": None, "rule": "invalid", "value": None}]  # never lose a record
+        raw = record.text if isinstance(record, Unparsed) else record
+        return Rejection(raw, reasons, source, at)
+
+    def tick(self) -> int:
+        """Close windows idle for longer than their timeout; returns how many closed."""
+        mono = self.monotonic()
+        return sum(w.tick(mono) for w in self.windows)
+
+    def flush(self) -> int:
+        """Close every open window (end of input or shutdown)."""
+        return sum(w.flush() for w in self.windows)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of every rule, and null counts per field since start."""
+        out: dict[str, Any] = {"nulls": dict(self.nulls)}
+        for i, rule in enumerate(self.rules):
+            name = rule.name if rule.name not in out else f"{rule.name}_{i}"
+            out[name] = rule.stats()
+        return out
+
+
+# -- building from settings ------------------------------------------------------------------
+
+def _number(key: str, value: Any, lo: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(key, f"expected a number, got {value!r}")
+    if value < lo:
+        raise ConfigError(key, f"must be ≥ {lo:g}, got {value!r}")
+    return float(value)
+
+
+def _whole(key: str, value: Any, lo: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(key, f"expected a whole number ≥ {lo}, got {value!r}")
+    return value
+
+
+def _name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"expected a field name, got {value!r}")
+    return value
+
+
+def split_rule(item: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """``(name, params)`` of one ``transforms`` item (three accepted spellings)."""
+    if isinstance(item, str):
+        name, params = item, {}
+    elif isinstance(item, dict) and "rule" in item:
+        params = {k: v for k, v in item.items() if k != "rule"}
+        name = item["rule"]
+    elif isinstance(item, dict) and len(item) == 1:
+        name, params = next(iter(item.items()))
+        params = {} if params is None else params
+    else:
+        raise ConfigError(where, f"expected a rule name or {{name: {{params}}}}, got {item!r}")
+    if name not in PARAMS:
+        raise ConfigError(where, f"unknown rule {name!r} (known: {', '.join(PARAMS)})")
+    if not isinstance(params, dict):
+        raise ConfigError(f"{where}.{name}", f"expected a mapping of parameters, got {params!r}")
+    unknown = sorted(set(params) - set(PARAMS[name]))
+    if unknown:
+        raise ConfigError(f"{where}.{name}.{unknown[0]}",
+                          f"unknown parameter (known: {', '.join(PARAMS[name])})")
+    return name, params
+
+
+def default_transforms(schema: Schema, hints: FieldHints) -> list[Any]:
+    """The chain used when ``transforms`` is not set (see the module docstring)."""
+    items: list[Any] = []
+    if schema.key:
+        items.append("dedup")
+    if schema.event_time:
+        items.append("late")
+        value = hints.value_field
+        if value and schema.field(value) is not None:
+            items.append("window")
+    return items
+
+
+def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publish | None,
+                clock: Callable[[], float]) -> list[Any]:
+    """The rule objects for the ``transforms`` list; ``ConfigError`` names the bad item."""
+    if not isinstance(items, list):
+        raise ConfigError("transforms", f"expected a list of rules, got {items!r}")
+    sink = (lambda topic: (lambda payload: publish(topic, payload))) if publish else \
+        (lambda topic: None)
+    watermark: Watermark | None = None
+    rules: list[Any] = []
+    for i, item in enumerate(items):
+        where = f"transforms[{i}]"
+        name, p = split_rule(item, where)
+        at = f"{where}.{name}"
+        if name in ("late", "window") and not schema.event_time:
+            raise ConfigError(at, "needs an event time: set schema.event_time")
+        if name == "dedup":
+            key = _name(f"{at}.key", p.get("key", schema.key))
+            spec = schema.field(key)
+            if spec is None or spec.type == "any":
+                raise ConfigError(f"{at}.key", f"field {key!r} must be declared in the schema "
+                                               "with a scalar type")
+            rules.append(Dedup(key, ttl=_number(f"{at}.ttl", p.get("ttl", 600.0)),
+                               max_keys=_whole(f"{at}.max_keys", p.get("max_keys", 1_000_000)),
+                               clock=None if schema.event_time else clock))
+        elif name == "filter":
+            cond = {k: v for k, v in p.items()}
+            rules.append(Filter(conditions(cond, at)))
+        elif name == "derive":
+            target = _name(f"{at}.field", p.get("field"))
+            when = conditions(p["when"], f"{at}.when") if p.get("when") is not None else None
+            rules.append(Derive(target, Expression(p.get("expr"), f"{at}.expr"), when))
+        elif name == "convert":
+            to = p.get("to")
+            try:
+                rules.append(Convert(_name(f"{at}.field", p.get("field", hints.value_field)),
+                                     _name(f"{at}.unit_field", p.get("unit_field", "unit")),
+                                     to))
+            except ConfigError as exc:
+                raise ConfigError(f"{at}.to", exc.problem) from None
+        elif name == "outlier":
+            rules.append(Outlier(
+                _name(f"{at}.field", p.get("field", hints.value_field)),
+                p.get("key", hints.key_field or None),
+                window=_whole(f"{at}.window", p.get("window", 100), 2),
+                threshold=_number(f"{at}.threshold", p.get("threshold", 3.0)),
+                min_count=_whole(f"{at}.min_count", p.get("min_count", 10), 2),
+                flag=_name(f"{at}.flag", p.get("flag", "outlier")),
+                z_field=p.get("z_field")))
+        elif name == "late":
+            watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
+            rules.append(Late(watermark, sink("late")))
+        else:  # window
+            own = watermark is None
+            wm = watermark or Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
+            if not own and "lateness" in p:
+                raise ConfigError(f"{at}.lateness", "set the lateness on the late rule, which "
+                                                    "this window follows")
+            rules.append(window_from_params(
+                p, at, wm, _name(f"{at}.field", p.get("field", hints.value_field)),
+                p.get("key", hints.key_field or None), sink("window"), own, _number))
+    return rules

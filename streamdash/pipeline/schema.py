@@ -1,0 +1,502 @@
+"""Declarative record schema and the validator compiled from it.
+
+A :class:`Schema` lists fields with a ``type`` (``str``, ``int``, ``float``, ``bool``,
+``timestamp``, ``scalar`` or ``any``), ``required``, ``nullable``, ``min``/``max``,
+``max_length``, ``allowed`` values and a ``pattern``; plus the record ``key`` (the id used for
+de-duplication), the ``event_time`` field and what to do with ``unknown`` fields (``keep``,
+``drop``, ``reject``). It is read from the ``schema`` settings section
+(:func:`schema_from_settings`) or derived from a source's hints (:func:`default_schema`).
+
+:class:`Validator` compiles the schema once into a specialised batch function: Python source
+generated from a fixed template in which every name is chosen here (``F0``, ``MIN0`` …) and
+every user value — field names, bounds, allowed sets, patterns — is bound as a constant in the
+function's namespace, never pasted into the source. The compiled loop only decides *whether*
+a record is valid; a rejected record is then re-examined by :meth:`Validator.reasons`, a plain
+interpreter of the same rules that lists *every* reason. The two are kept in agreement by a
+property test.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..errors import ConfigError
+from ..sources.base import FieldHints
+from .chain import excerpt
+from .timestamps import MILLIS, UNITS, TimestampParser, is_canonical, parse_time_setting
+
+TYPES = ("str", "int", "float", "bool", "timestamp", "scalar", "any")
+ALIASES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool",
+           "datetime": "timestamp", "time": "timestamp"}
+UNKNOWN = ("keep", "drop", "reject")
+FIELD_KEYS = ("type", "required", "nullable", "min", "max", "max_length", "allowed", "pattern",
+              "unit")
+SCHEMA_KEYS = ("fields", "key", "event_time", "unknown")
+INF = math.inf
+
+
+class Unparsed:
+    """A raw input line that is not valid JSON; kept whole so it can be quarantined."""
+
+    __slots__ = ("text", "error")
+
+    def __init__(self, text: str, error: str = ""):
+        self.text = text
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Unparsed({self.text!r})"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """The rules of one field (see the module docstring)."""
+
+    name: str
+    type: str = "any"
+    required: bool = True
+    nullable: bool = False
+    min: Any = None
+    max: Any = None
+    max_length: int | None = None
+    allowed: frozenset | None = None
+    pattern: str | None = None
+    unit: str = "auto"  # timestamps given as numbers: auto, s or ms
+
+    def __post_init__(self) -> None:
+        where = f"schema.fields.{self.name}"
+        if self.type not in TYPES:
+            raise ConfigError(f"{where}.type", f"unknown type {self.type!r} "
+                                               f"(known: {', '.join(TYPES)})")
+        if (self.min is not None or self.max is not None) \
+                and self.type not in ("int", "float", "timestamp"):
+            raise ConfigError(f"{where}.min", f"min/max apply to int, float and timestamp "
+                                              f"fields, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ConfigError(f"{where}.min", f"min {self.min!r} is greater than max {self.max!r}")
+        if self.max_length is not None and self.type not in ("str", "scalar", "any"):
+            raise ConfigError(f"{where}.max_length", "max_length applies to str fields")
+        if self.pattern is not None:
+            if self.type != "str":
+                raise ConfigError(f"{where}.pattern", "pattern applies to str fields")
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ConfigError(f"{where}.pattern", f"invalid regular expression: {exc}") \
+                    from None
+        if self.unit not in UNITS:
+            raise ConfigError(f"{where}.unit", f"must be one of {', '.join(UNITS)}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Fields, the record key, the event-time field and the unknown-field policy."""
+
+    fields: tuple[FieldSpec, ...] = ()
+    key: str | None = None
+    event_time: str | None = None
+    unknown: str = "keep"
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            dup = next(n for n in names if names.count(n) > 1)
+            raise ConfigError(f"schema.fields.{dup}", "declared twice")
+        if self.unknown not in UNKNOWN:
+            raise ConfigError("schema.unknown", f"must be one of {', '.join(UNKNOWN)}, "
+                                                f"got {self.unknown!r}")
+        if self.key is not None:
+            spec = self.field(self.key)
+            if spec is None:
+                raise ConfigError("schema.key", f"field {self.key!r} is not declared in "
+                                                "schema.fields")
+            if spec.type == "any":
+                raise ConfigError("schema.key", f"field {self.key!r} must have a scalar type "
+                                                "(str, int, float, bool, timestamp or scalar)")
+        if self.event_time is not None:
+            spec = self.field(self.event_time)
+            if spec is None:
+                raise ConfigError("schema.event_time", f"field {self.event_time!r} is not "
+                                                       "declared in schema.fields")
+            if spec.type != "timestamp" or not spec.required or spec.nullable:
+                raise ConfigError("schema.event_time", f"field {self.event_time!r} must be a "
+                                  "required, non-nullable timestamp")
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The spec of field ``name`` (``None`` when not declared)."""
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Declared field names, in order."""
+        return tuple(f.name for f in self.fields)
+
+
+# -- building schemas ------------------------------------------------------------------------
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    return value
+
+
+def _bound(key: str, value: Any, ftype: str) -> Any:
+    if value is None:
+        return None
+    if ftype == "timestamp":
+        return parse_time_setting(key, value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or (isinstance(value, float) and math.isnan(value)):
+        raise ConfigError(key, f"expected a number, got {value!r}")
+    return value
+
+
+def field_from_settings(name: str, raw: Any) -> FieldSpec:
+    """One field from its settings (a mapping, or just the type name)."""
+    where = f"schema.fields.{name}"
+    if isinstance(raw, str) or raw is None:
+        raw = {"type": raw or "any"}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(where, f"expected a mapping of rules or a type name, got {raw!r}")
+    unknown = sorted(set(raw) - set(FIELD_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}", f"unknown rule (known: {', '.join(FIELD_KEYS)})")
+    ftype = raw.get("type", "any")
+    if not isinstance(ftype, str):
+        raise ConfigError(f"{where}.type", f"expected a type name, got {ftype!r}")
+    ftype = ALIASES.get(ftype, ftype)
+    if ftype not in TYPES:
+        raise ConfigError(f"{where}.type", f"unknown type {ftype!r} (known: {', '.join(TYPES)})")
+    allowed = raw.get("allowed")
+    if allowed is not None:
+        if not isinstance(allowed, list) or not allowed:
+            raise ConfigError(f"{where}.allowed", f"expected a non-empty list, got {allowed!r}")
+        if any(isinstance(a, (dict, list)) for a in allowed):
+            raise ConfigError(f"{where}.allowed", "allowed values must be scalars")
+        allowed = frozenset(allowed)
+    max_length = raw.get("max_length")
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
+                                   or max_length < 0):
+        raise ConfigError(f"{where}.max_length", f"expected a whole number ≥ 0, got {max_length!r}")
+    pattern = raw.get("pattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise ConfigError(f"{where}.pattern", f"expected a regular expression, got {pattern!r}")
+    return FieldSpec(name=name, type=ftype,
+                     required=_bool(f"{where}.required", raw.get("required", True)),
+                     nullable=_bool(f"{where}.nullable", raw.get("nullable", False)),
+                     min=_bound(f"{where}.min", raw.get("min"), ftype),
+                     max=_bound(f"{where}.max", raw.get("max"), ftype),
+                     max_length=max_length, allowed=allowed, pattern=pattern,
+                     unit=str(raw.get("unit", "auto")))
+
+
+def schema_from_settings(raw: Any) -> Schema:
+    """A :class:`Schema` from the ``schema`` settings section; ``ConfigError`` names the rule."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("schema", f"expected a mapping with 'fields', got {raw!r}")
+    unknown = sorted(set(raw) - set(SCHEMA_KEYS))
+    if unknown:
+        raise ConfigError(f"schema.{unknown[0]}", f"unknown setting (known: {', '.join(SCHEMA_KEYS)})")
+    fields = raw.get("fields")
+    if not isinstance(fields, Mapping) or not fields:
+        raise ConfigError("schema.fields", "expected a mapping of field name → rules")
+    for opt in ("key", "event_time"):
+        if raw.get(opt) is not None and not isinstance(raw.get(opt), str):
+            raise ConfigError(f"schema.{opt}", f"expected a field name, got {raw.get(opt)!r}")
+    return Schema(fields=tuple(field_from_settings(str(n), r) for n, r in fields.items()),
+                  key=raw.get("key"), event_time=raw.get("event_time"),
+                  unknown=str(raw.get("unknown", "keep")))
+
+
+def default_schema(hints: FieldHints) -> Schema:
+    """A schema derived from a source's hints, for when none is configured.
+
+    Required fields must be present with a scalar value; the time field is a timestamp
+    (required when the source says so); numeric fields are optional, nullable finite numbers.
+    ``id`` (when required) is the de-duplication key.
+    """
+    specs: dict[str, FieldSpec] = {}
+    for name in hints.required:
+        specs[name] = FieldSpec(name, "scalar", required=True)
+    if hints.time_field:
+        req = hints.time_field in hints.required
+        specs[hints.time_field] = FieldSpec(hints.time_field, "timestamp", required=req)
+    for name in hints.numeric_fields:
+        specs[name] = FieldSpec(name, "float", required=name in hints.required, nullable=True)
+    time_spec = specs.get(hints.time_field) if hints.time_field else None
+    return Schema(fields=tuple(specs.values()),
+                  key="id" if "id" in hints.required else None,
+                  event_time=hints.time_field if time_spec and time_spec.required else None)
+
+
+# -- the validator ---------------------------------------------------------------------------
+
+class _Source:
+    """Accumulates generated lines with indentation."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+FAIL = "bad_append(rec); continue"
+
+
+class Validator:
+    """The schema compiled into a fast batch check plus an exhaustive reason finder.
+
+    ``run(records)`` returns ``(valid, times, invalid, nulls)``: the valid records in order,
+    their event times (epoch seconds; ``None`` per record when the schema has no event time),
+    the invalid inputs in order, and null counts per nullable field. Timestamps that are not
+    already in the canonical form are rewritten, on valid records only, to
+    ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC).
+    """
+
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self.parsers = {f.name: TimestampParser(f.unit) for f in schema.fields
+                        if f.type == "timestamp"}
+        self.patterns = {f.name: re.compile(f.pattern) for f in schema.fields if f.pattern}
+        self.known = frozenset(schema.names)
+        self.source_code, self._run = self._compile()
+
+    # The generated loop.  Each field i reads ``v = rec.get(F{i}, MISSING)`` and runs the
+    # checks its spec asks for; any failure appends the record to ``bad`` and moves on.
+    def _compile(self) -> tuple[str, Callable]:
+        schema = self.schema
+        ns: dict[str, Any] = {"MISSING": _MISSING, "DICT": dict, "STR": str, "INT": int,
+                              "FLOAT": float, "BOOL": bool, "INF": INF, "MILLIS_GET": MILLIS.get,
+                              "KNOWN": self.known, "KNOWN_HAS_ALL": self.known.issuperset,
+                              "DROP_UNKNOWN": self._drop_unknown,
+                              "IS_CANONICAL": is_canonical}
+        src = _Source()
+        nullable = [i for i, f in enumerate(schema.fields) if f.nullable]
+        src.add(0, "def run(records):")
+        src.add(1, "ok = []; ok_append = ok.append")
+        src.add(1, "times = []; times_append = times.append")
+        src.add(1, "bad = []; bad_append = bad.append")
+        src.add(1, "fixes = []")
+        for i in nullable:
+            src.add(1, f"n{i} = 0")
+        src.add(1, "for rec in records:")
+        src.add(2, "if type(rec) is not DICT:")
+        src.add(3, FAIL)
+        if schema.unknown == "reject":
+            src.add(2, "if not KNOWN_HAS_ALL(rec):")
+            src.add(3, FAIL)
+        for i, spec in enumerate(schema.fields):
+            ns[f"F{i}"] = spec.name
+            self._emit_field(src, ns, i, spec)
+        if schema.unknown == "drop":
+            src.add(2, "if not KNOWN_HAS_ALL(rec):")
+            src.add(3, "DROP_UNKNOWN(rec)")
+        src.add(2, "ok_append(rec)")
+        et = schema.names.index(schema.event_time) if schema.event_time else None
+        src.add(2, f"times_append(t{et})" if et is not None else "times_append(None)")
+        src.add(1, "return ok, times, bad, fixes, {" +
+                ", ".join(f"F{i}: n{i}" for i in nullable) + "}")
+        code = src.text()
+        exec(compile(code, f"<streamdash schema validator {id(self):x}>", "exec"), ns)  # noqa: S102 - generated from a fixed template, no user text
+        return code, ns["run"]
+
+    def _emit_field(self, src: _Source, ns: dict[str, Any], i: int, spec: FieldSpec) -> None:
+        src.add(2, f"v = rec.get(F{i}, MISSING)")
+        if spec.required and not spec.nullable and spec.type != "any":
+            # Neither None nor MISSING passes a type check: skip the two branches.
+            d = 2
+        else:
+            src.add(2, "if v is None:")
+            if spec.nullable:
+                src.add(3, f"n{i} += 1")
+            else:
+                src.add(3, FAIL)
+            src.add(2, "elif v is MISSING:")
+            src.add(3, FAIL if spec.required else "pass")
+            src.add(2, "else:")
+            d = 3
+            src.add(d, "pass")
+        t = spec.type
+        if t == "str":
+            src.add(d, "if type(v) is not STR:")
+            src.add(d + 1, FAIL)
+        elif t == "int":
+            src.add(d, "if type(v) is not INT:")
+            src.add(d + 1, FAIL)
+        elif t == "float":
+            src.add(d, "tv = type(v)")
+            src.add(d, "if tv is FLOAT:")
+            src.add(d + 1, "if not -INF < v < INF:")
+            src.add(d + 2, FAIL)
+            src.add(d, "elif tv is not INT:")
+            src.add(d + 1, FAIL)
+        elif t == "bool":
+            src.add(d, "if type(v) is not BOOL:")
+            src.add(d + 1, FAIL)
+        elif t == "scalar":
+            src.add(d, "tv = type(v)")
+            src.add(d, "if tv is FLOAT:")
+            src.add(d + 1, "if not -INF < v < INF:")
+            src.add(d + 2, FAIL)
+            src.add(d, "elif tv is not STR and tv is not INT and tv is not BOOL:")
+            src.add(d + 1, FAIL)
+        elif t == "timestamp":
+            parser = self.parsers[spec.name]
+            ns[f"SECONDS_GET{i}"] = parser.seconds.get
+            ns[f"SLOW{i}"] = parser.slow
+            # Fast path: canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose second is cached.
+            src.add(d, "if type(v) is STR and len(v) == 24 and v[23] == 'Z' and v[19] == '.':")
+            src.add(d + 1, f"b = SECONDS_GET{i}(v[:19]); m = MILLIS_GET(v[20:23])")
+            src.add(d + 1, "if b is not None and m is not None:")
+            src.add(d + 2, f"t{i} = (b + m) / 1000")
+            src.add(d + 1, "else:")
+            src.add(d + 2, f"t{i} = SLOW{i}(v)")
+            src.add(d + 2, f"if t{i} is None:")
+            src.add(d + 3, FAIL)
+            src.add(d + 2, "if not IS_CANONICAL(v):")
+            src.add(d + 3, f"fixes.append((rec, F{i}, t{i}))")
+            src.add(d, "else:")
+            src.add(d + 1, f"t{i} = SLOW{i}(v)")
+            src.add(d + 1, f"if t{i} is None:")
+            src.add(d + 2, FAIL)
+            src.add(d + 1, f"fixes.append((rec, F{i}, t{i}))")
+            if spec.min is not None:
+                ns[f"MIN{i}"] = spec.min
+                src.add(d, f"if t{i} < MIN{i}:")
+                src.add(d + 1, FAIL)
+            if spec.max is not None:
+                ns[f"MAX{i}"] = spec.max
+                src.add(d, f"if t{i} > MAX{i}:")
+                src.add(d + 1, FAIL)
+        if t != "timestamp":
+            if spec.min is not None:
+                ns[f"MIN{i}"] = spec.min
+                src.add(d, f"if v < MIN{i}:")
+                src.add(d + 1, FAIL)
+            if spec.max is not None:
+                ns[f"MAX{i}"] = spec.max
+                src.add(d, f"if v > MAX{i}:")
+                src.add(d + 1, FAIL)
+            if spec.max_length is not None:
+                ns[f"MAXLEN{i}"] = spec.max_length
+                src.add(d, f"if type(v) is STR and len(v) > MAXLEN{i}:")
+                src.add(d + 1, FAIL)
+            if spec.allowed is not None:
+                ns[f"ALLOWED{i}"] = spec.allowed
+                ns[f"ALLOWED_HAS{i}"] = _allowed_check(spec.allowed)
+                src.add(d, f"if not ALLOWED_HAS{i}(v):")
+                src.add(d + 1, FAIL)
+            if spec.pattern is not None:
+                ns[f"PATTERN{i}"] = self.patterns[spec.name].fullmatch
+                src.add(d, f"if PATTERN{i}(v) is None:")
+                src.add(d + 1, FAIL)
+
+    def _drop_unknown(self, rec: dict[str, Any]) -> None:
+        for k in [k for k in rec if k not in self.known]:
+            del rec[k]
+
+    def run(self, records: list[Any]) -> tuple[list[dict], list, list[Any], dict[str, int]]:
+        """Split ``records`` into valid and invalid ones (see the class docstring)."""
+        ok, times, bad, fixes, nulls = self._run(records)
+        if fixes:
+            self._apply_fixes(fixes, bad)
+        return ok, times, bad, {k: n for k, n in nulls.items() if n}
+
+    @staticmethod
+    def _apply_fixes(fixes: list[tuple[dict, str, float]], bad: list[Any]) -> None:
+        from ..models import utc_iso
+
+        rejected = {id(r) for r in bad}
+        for rec, name, t in fixes:
+            if id(rec) not in rejected:
+                rec[name] = utc_iso(t)
+
+    def reasons(self, rec: Any) -> list[dict[str, Any]]:
+        """Every reason ``rec`` is invalid (``[]`` when it is valid); never raises."""
+        if isinstance(rec, Unparsed):
+            return [{"field": None, "rule": "json", "value": excerpt(rec.text)}]
+        if type(rec) is not dict:
+            return [{"field": None, "rule": "object", "value": excerpt(rec)}]
+        out: list[dict[str, Any]] = []
+        if self.schema.unknown == "reject":
+            for k in rec:
+                if k not in self.known:
+                    out.append({"field": str(k), "rule": "unknown", "value": excerpt(rec[k])})
+        for spec in self.schema.fields:
+            out.extend(self._field_reasons(spec, rec))
+        return out
+
+    def _field_reasons(self, spec: FieldSpec, rec: dict[str, Any]) -> list[dict[str, Any]]:
+        name = spec.name
+        if name not in rec:
+            return [{"field": name, "rule": "required", "value": None}] if spec.required else []
+        v = rec[name]
+        if v is None:
+            return [] if spec.nullable else [{"field": name, "rule": "null", "value": None}]
+
+        def reason(rule: str) -> list[dict[str, Any]]:
+            return [{"field": name, "rule": rule, "value": excerpt(v)}]
+
+        t = spec.type
+        tv = type(v)
+        type_ok = {"str": tv is str, "int": tv is int, "bool": tv is bool,
+                   "float": tv is float or tv is int,
+                   "scalar": tv in (float, int, str, bool)}.get(t, True)
+        if not type_ok:
+            return reason("type")
+        if tv is float and t in ("float", "scalar") and not math.isfinite(v):
+            return reason("finite")
+        if t == "timestamp":
+            tval = self.parsers[name](v)
+            if tval is None:
+                return reason("timestamp")
+            v_cmp = tval
+        else:
+            v_cmp = v
+        out: list[dict[str, Any]] = []
+        if spec.min is not None and v_cmp < spec.min:
+            out += reason("min")
+        if spec.max is not None and v_cmp > spec.max:
+            out += reason("max")
+        if spec.max_length is not None and tv is str and len(v) > spec.max_length:
+            out += reason("max_length")
+        if spec.allowed is not None and not _allowed_check(spec.allowed)(v):
+            out += reason("allowed")
+        if spec.pattern is not None and self.patterns[name].fullmatch(v) is None:
+            out += reason("pattern")
+        return out
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+def _allowed_check(allowed: frozenset) -> Callable[[Any], bool]:
+    """Membership that tells ``True`` from ``1`` (a plain set test does not)."""
+    bools = frozenset(a for a in allowed if type(a) is bool)
+    others = frozenset(a for a in allowed if type(a) is not bool)
+    if not bools and all(type(a) is str for a in others):
+        # The common case (allowed strings): one exact membership test.
+        def check_str(v: Any) -> bool:
+            return type(v) is str and v in others
+        return check_str
+
+    def check(v: Any) -> bool:
+        try:
+            return v in (bools if type(v) is bool else others)
+        except TypeError:  # unhashable (a nested object or list)
+            return False
+    return check

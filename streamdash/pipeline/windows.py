@@ -1,0 +1,187 @@
+"""Event-time windows per key: tumbling and sliding, with count, mean, min, max and p95.
+
+Windows are aligned to the Unix epoch (a 10 s window starts at a multiple of 10 s). A window
+is emitted when the watermark passes its end (``watermark >= end``), when the stream has been
+idle for ``idle_timeout`` seconds of processing time (so a stream that stops does not hold its
+last windows forever), or on :meth:`Windows.flush` (shutdown, end of a file). Emitted windows
+are ``{key, start, end, count, mean, min, max, p95, closed_by}`` dicts with ISO-8601 UTC times.
+
+Open windows are kept as ``start → {key → [values]}``: adding a value is one list append, and
+the aggregates are computed once, in C (``sum``, ``min``, ``max``, ``sorted``), when the window
+closes. A window emitted by the idle timeout that later receives records opens again and is
+emitted again (``closed_by`` tells which emission is which).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from ..models import utc_iso
+from .transforms import BatchContext, Sink, Watermark
+
+KINDS = ("tumbling", "sliding")
+
+
+class Windows:
+    """Aggregates ``field`` per ``key`` over event-time windows of ``size`` seconds.
+
+    ``slide`` (sliding windows) must divide ``size``; each value then belongs to
+    ``size / slide`` windows. Null and non-numeric values are not aggregated.
+    """
+
+    name = "window"
+
+    def __init__(self, value_field: str, key: str | None, watermark: Watermark, *,
+                 size: float = 10.0, slide: float | None = None, idle_timeout: float = 60.0,
+                 sink: Sink | None = None, advance_watermark: bool = False):
+        if size <= 0:
+            raise ConfigError("window.size", f"must be > 0, got {size!r}")
+        if slide is not None:
+            if slide <= 0 or slide > size:
+                raise ConfigError("window.slide", f"must be > 0 and ≤ size ({size}), got {slide!r}")
+            ratio = size / slide
+            if abs(ratio - round(ratio)) > 1e-9:
+                raise ConfigError("window.slide", f"must divide size ({size}) evenly, got {slide!r}")
+        self.field = value_field
+        self.key = key
+        self.watermark = watermark
+        self.size = size
+        self.slide = slide if slide is not None and slide != size else None
+        self.idle_timeout = idle_timeout
+        self.sink = sink
+        self.advance_watermark = advance_watermark
+        self.open: dict[float, dict[Any, list[float]]] = {}
+        self.last_input: float | None = None
+        self.emitted = 0
+        self._iso: dict[float, str] = {}
+
+    def __call__(self, records: list[dict], times: list, ctx: BatchContext) -> tuple[list, list]:
+        if records:
+            self.last_input = ctx.mono
+            if self.slide is None:
+                self._add_tumbling(records, times)
+            else:
+                self._add_sliding(records, times)
+        self.close(ctx)
+        return records, times
+
+    def _add_tumbling(self, records: list[dict], times: list) -> None:
+        open_, size, vf, kf = self.open, self.size, self.field, self.key
+        advance = self.advance_watermark
+        mx = self.watermark.max_time
+        last_start = None
+        slot: dict[Any, list[float]] = {}
+        for rec, t in zip(records, times):
+            v = rec.get(vf)
+            if v is None or (type(v) is not float and type(v) is not int):
+                continue
+            if advance and t > mx:
+                mx = t
+            start = (t // size) * size
+            if start != last_start:
+                slot = open_.get(start)
+                if slot is None:
+                    slot = open_[start] = {}
+                last_start = start
+            k = rec.get(kf) if kf else None
+            values = slot.get(k)
+            if values is None:
+                slot[k] = [v]
+            else:
+                values.append(v)
+        if advance:
+            self.watermark.max_time = mx
+
+    def _add_sliding(self, records: list[dict], times: list) -> None:
+        open_, size, slide, vf, kf = self.open, self.size, self.slide, self.field, self.key
+        steps = int(round(size / slide))
+        for rec, t in zip(records, times):
+            v = rec.get(vf)
+            if v is None or (type(v) is not float and type(v) is not int):
+                continue
+            if self.advance_watermark:
+                self.watermark.advance(t)
+            last = (t // slide) * slide
+            k = rec.get(kf) if kf else None
+            for j in range(steps):
+                start = last - j * slide
+                slot = open_.get(start)
+                if slot is None:
+                    slot = open_[start] = {}
+                values = slot.get(k)
+                if values is None:
+                    slot[k] = [v]
+                else:
+                    values.append(v)
+
+    def close(self, ctx: BatchContext | None = None) -> int:
+        """Emit the windows the watermark has passed; returns how many."""
+        wm = self.watermark.value
+        size = self.size
+        due = [s for s in self.open if s + size <= wm]
+        if not due:
+            return 0
+        return self._emit(sorted(due), "watermark")
+
+    def tick(self, mono: float) -> int:
+        """Emit every open window when no record arrived for ``idle_timeout`` seconds."""
+        if self.open and self.last_input is not None \
+                and mono - self.last_input >= self.idle_timeout:
+            return self._emit(sorted(self.open), "idle")
+        return 0
+
+    def flush(self) -> int:
+        """Emit every open window now (end of input, shutdown)."""
+        return self._emit(sorted(self.open), "flush") if self.open else 0
+
+    def _emit(self, starts: list[float], why: str) -> int:
+        out: list[dict[str, Any]] = []
+        size = self.size
+        for start in starts:
+            slot = self.open.pop(start)
+            start_iso, end_iso = self._time(start), self._time(start + size)
+            for key, values in slot.items():
+                n = len(values)
+                ordered = sorted(values)
+                out.append({"key": key, "start": start_iso, "end": end_iso, "count": n,
+                            "mean": sum(values) / n, "min": ordered[0], "max": ordered[-1],
+                            "p95": ordered[max(0, math.ceil(0.95 * n) - 1)],
+                            "closed_by": why})
+        self.emitted += len(out)
+        if self.sink is not None and out:
+            self.sink(out)
+        return len(out)
+
+    def _time(self, t: float) -> str:
+        iso = self._iso.get(t)
+        if iso is None:
+            if len(self._iso) > 10_000:
+                self._iso.clear()
+            iso = self._iso[t] = utc_iso(t)
+        return iso
+
+    def stats(self) -> dict[str, Any]:
+        """Windows emitted and open."""
+        return {"emitted": self.emitted, "open": sum(len(s) for s in self.open.values())}
+
+
+def window_from_params(params: dict[str, Any], where: str, watermark: Watermark,
+                       value_field: str, key: str | None, sink: Sink | None,
+                       advance: bool, number: Callable[[str, Any, float], float]) -> Windows:
+    """Build :class:`Windows` from validated rule parameters (see ``processor.py``)."""
+    kind = params.get("kind", "tumbling")
+    if kind not in KINDS:
+        raise ConfigError(f"{where}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    size = number(f"{where}.size", params.get("size", 10.0), 1e-3)
+    slide = params.get("slide")
+    if kind == "sliding":
+        if slide is None:
+            raise ConfigError(f"{where}.slide", "a sliding window needs a slide (seconds)")
+        slide = number(f"{where}.slide", slide, 1e-3)
+    elif slide is not None:
+        raise ConfigError(f"{where}.slide", "only sliding windows take a slide")
+    return Windows(value_field, key, watermark, size=size, slide=slide,
+                   idle_timeout=number(f"{where}.idle_timeout", params.get("idle_timeout", 60.0), 0),
+                   sink=sink, advance_watermark=advance)
