@@ -45,7 +45,7 @@ class Runtime:
         self.metrics = Metrics()
         self.events = EventBus()
         self.buffer = RingBuffer(self.settings.get("buffer.capacity"))
-        self.quarantine = Quarantine()
+        self.quarantine = Quarantine(events=self.events)  # publishes on ``rejections``
         # Bounded in-memory views for the dashboard and API, fed through the event bus.
         self.ingest_errors = RecentLog(500)
         self.windows = RecentLog(2000)
@@ -58,7 +58,9 @@ class Runtime:
         if callable(bind_events):
             bind_events(self.events)
         self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
-        self.processor = processor or build_processor(self.settings, self.source.hints)
+        self.processor = processor or build_processor(
+            self.settings, self.source.hints, publish=self.events.publish, clock=clock,
+            monotonic=monotonic)
         self.source_health = SourceHealth()
         backoff_max = self.settings.get("runtime.restart_backoff_max")
         self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
@@ -115,6 +117,12 @@ class Runtime:
             self.producer.join(timeout=drain_timeout + 5)
             self.consumer.stop_after_drain(drain_timeout)
             self.consumer.join(timeout=drain_timeout + 5)
+            flush = getattr(self.processor, "flush", None)
+            if flush is not None and not self.consumer.alive:
+                try:
+                    flush()  # emit the windows still open: the stream is over
+                except Exception:
+                    log.exception("flushing the processor's open windows failed")
             self.monitor.stop()
             self.monitor.join(timeout=2)  # a hanging webhook receiver must not hold shutdown
             left = self._drop_queued()
