@@ -49,6 +49,11 @@ class Preset:
                 "min_interval": self.min_interval}
 
 
+def opt(ftype: str, **rules: Any) -> dict[str, Any]:
+    """Schema rules of a field the API may omit or send as null."""
+    return {"type": ftype, "required": False, "nullable": True, **rules}
+
+
 def _schema(fields: dict[str, dict[str, Any]], key: str | None, event_time: str) -> dict[str, Any]:
     out: dict[str, Any] = {"fields": fields, "event_time": event_time, "unknown": "keep"}
     if key:
@@ -83,20 +88,19 @@ USGS = Preset(
     schema=_schema({
         "id": {"type": "str", "required": True},
         "time": {"type": "timestamp", "required": True},
-        "updated": {"type": "timestamp", "nullable": True},
-        "mag": {"type": "float", "nullable": True, "min": -2.0, "max": 10.0},
-        "mag_type": {"type": "str", "nullable": True},
-        "place": {"type": "str", "nullable": True},
-        "type": {"type": "str", "nullable": True},
-        "status": {"type": "str", "nullable": True,
-                   "allowed": ["automatic", "reviewed", "deleted"]},
-        "net": {"type": "str", "nullable": True},
-        "tsunami": {"type": "int", "nullable": True, "allowed": [0, 1]},
-        "sig": {"type": "int", "nullable": True, "min": 0},
+        "updated": opt("timestamp"),
+        "mag": opt("float", min=-2.0, max=10.0),
+        "mag_type": opt("str"),
+        "place": opt("str"),
+        "type": opt("str"),
+        "status": opt("str", allowed=["automatic", "reviewed", "deleted"]),
+        "net": opt("str"),
+        "tsunami": opt("int", allowed=[0, 1]),
+        "sig": opt("int", min=0),
         "lon": {"type": "float", "required": True, "min": -180.0, "max": 180.0},
         "lat": {"type": "float", "required": True, "min": -90.0, "max": 90.0},
-        "depth_km": {"type": "float", "nullable": True, "min": -10.0, "max": 1000.0},
-        "url": {"type": "str", "nullable": True},
+        "depth_km": opt("float", min=-10.0, max=1000.0),
+        "url": opt("str"),
     }, key="id", event_time="time"),
     min_interval=60.0,
     docs="https://earthquake.usgs.gov/earthquakes/feed/v1.0/geojson.php",
@@ -127,15 +131,15 @@ OPEN_METEO = Preset(
                      numeric_fields=("temperature", "humidity", "wind_speed", "precipitation")),
     schema=_schema({
         "time": {"type": "timestamp", "required": True},
-        "interval_s": {"type": "int", "nullable": True},
-        "temperature": {"type": "float", "nullable": True, "min": -90.0, "max": 60.0},
-        "humidity": {"type": "float", "nullable": True, "min": 0.0, "max": 100.0},
-        "wind_speed": {"type": "float", "nullable": True, "min": 0.0, "max": 500.0},
-        "wind_direction": {"type": "float", "nullable": True, "min": 0.0, "max": 360.0},
-        "precipitation": {"type": "float", "nullable": True, "min": 0.0},
+        "interval_s": opt("int"),
+        "temperature": opt("float", min=-90.0, max=60.0),
+        "humidity": opt("float", min=0.0, max=100.0),
+        "wind_speed": opt("float", min=0.0, max=500.0),
+        "wind_direction": opt("float", min=0.0, max=360.0),
+        "precipitation": opt("float", min=0.0),
         "latitude": {"type": "float", "required": True, "min": -90.0, "max": 90.0},
         "longitude": {"type": "float", "required": True, "min": -180.0, "max": 180.0},
-        "timezone": {"type": "str", "nullable": True},
+        "timezone": opt("str"),
     }, key="time", event_time="time"),
     min_interval=60.0,
     docs="https://open-meteo.com/en/docs",
