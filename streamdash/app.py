@@ -7,8 +7,7 @@ from pathlib import Path
 from dash import Dash
 
 from .config import Settings
-from .dashboard.callbacks import register_callbacks
-from .dashboard.layout import build_layout
+from .dashboard import install_dashboard
 from .runtime import Runtime
 from .server.routes import register_routes
 from .sources import Source
@@ -35,13 +34,9 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
     """
     settings = settings or Settings()
     runtime = runtime or Runtime(settings, source)
-    hints = runtime.source.hints
-    value_field = settings.get("dashboard.value_field") or hints.value_field
     app = Dash(__name__, title="streamdash", assets_folder=assets_folder(), serve_locally=True,
                update_title=None)
-    label = f"{runtime.source.name} ({runtime.source.kind})"
-    app.layout = build_layout("streamdash", label, settings.get("dashboard.refresh"))
-    register_callbacks(app, runtime, value_field)
+    app.live = install_dashboard(app, runtime, settings)  # type: ignore[attr-defined]
     register_routes(app.server, runtime)
     app.runtime = runtime  # type: ignore[attr-defined]
     if start:

@@ -1,1 +1,28 @@
-"""The Dash dashboard: layout (no I/O), figures (pure), callbacks (thin glue)."""
+"""The Dash dashboard: layout (no I/O), figures/tables/alerts (pure), live snapshots, callbacks."""
+
+from __future__ import annotations
+
+from dash import Dash
+
+from ..config import Settings
+from ..runtime import Runtime
+from .callbacks import register_callbacks
+from .layout import build_layout
+from .live import LiveView
+from .options import dashboard_options
+
+
+def install_dashboard(app: Dash, runtime: Runtime, settings: Settings) -> LiveView:
+    """Give ``app`` the dashboard layout and callbacks for ``runtime``; returns its LiveView.
+
+    The dashboard's settings (``dashboard`` section) are validated here: an unknown key or a
+    bad value raises ``ConfigError`` naming it.
+    """
+    options = dashboard_options(settings, runtime.source.hints)
+    live = LiveView(runtime, options)
+    # The KPI labels name the window the quality monitor computes its rates over.
+    window = getattr(getattr(runtime, "monitor", None), "window", None)
+    app.layout = build_layout("streamdash", f"{runtime.source.name} ({runtime.source.kind})",
+                              options, getattr(window, "window", 60.0))
+    register_callbacks(app, live)
+    return live

@@ -1,28 +1,73 @@
-"""Pure functions that turn runtime snapshots into what the dashboard shows."""
+"""Pure functions that turn runtime snapshots into what the dashboard shows.
+
+Nothing here reads the runtime or Dash state: every function takes plain values and returns
+plain values (texts, Plotly figure dicts, ``extendData`` payloads), so each is testable alone.
+Texts that came from the stream (keys, field names) go through :func:`plot_text` before Plotly
+sees them, because Plotly interprets a few HTML-like tags in trace names and titles.
+"""
 
 from __future__ import annotations
 
+import bisect
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
 from ..models import utc_iso
 
-
-def kpis(records: Iterable[dict[str, Any]], counts: dict[str, int], value_field: str,
-         rate: float | None, last_stored_at: float | None, now: float) -> dict[str, str]:
-    """Formatted KPI texts: total records, records/s, latest and mean value, last update."""
-    values = [v for r in records if _is_number(v := r.get(value_field))]
-    latest = values[-1] if values else None
-    mean = sum(values) / len(values) if values else None
-    return {
-        "total": f"{counts.get('accepted', 0):,}",
-        "rate": "–" if rate is None else f"{rate:,.1f}",
-        "latest": _fmt(latest),
-        "mean": _fmt(mean),
-        "updated": last_update_text(last_stored_at, now),
-    }
+#: Colours of the status badge (Bootstrap contextual colours).
+STATUS_COLORS = {"ok": "success", "degraded": "warning", "down": "danger"}
+#: Quality rates charted, in trace order: (the quality monitor's metric, legend label).
+QUALITY_SERIES = (("invalid_rate", "invalid %"), ("duplicate_rate", "duplicate %"),
+                  ("late_rate", "late %"), ("null_rate", "null %"))
+#: How many refresh intervals without new records make the data stale.
+STALE_AFTER_INTERVALS = 3
+HISTOGRAM_BINS = 30
 
 
+# -- small formatting helpers --------------------------------------------------------------------
+def is_number(v: Any) -> bool:
+    """True for finite ints and floats (not bools, not NaN/inf)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def fmt_number(v: float | None, digits: int = 2) -> str:
+    """``1,234.57`` or ``–`` for no value."""
+    return "–" if v is None else f"{v:,.{digits}f}"
+
+
+def fmt_pct(v: float | None) -> str:
+    """A fraction as a percentage (``0.0123`` → ``1.23 %``) or ``–``."""
+    return "–" if v is None else f"{100 * v:.2f} %"
+
+
+def plot_text(text: Any) -> str:
+    """Text safe for Plotly labels: its HTML-like tags are escaped so they show literally."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def epoch_of(value: Any) -> float | None:
+    """Epoch seconds from epoch numbers or ISO-8601 text (``Z`` or offset); else ``None``."""
+    if is_number(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return dt.timestamp() if dt.tzinfo else None
+    return None
+
+
+def iso_of(value: Any) -> str | None:
+    """An ISO-8601 UTC text for an epoch number; ISO text passes through unchanged."""
+    if is_number(value):
+        return utc_iso(float(value))
+    return value if isinstance(value, str) else None
+
+
+# -- header ----------------------------------------------------------------------------------------
 def last_update_text(last: float | None, now: float) -> str:
     """``2026-01-02T03:04:05.678Z (3 s ago)`` or ``never``."""
     if last is None:
@@ -30,9 +75,234 @@ def last_update_text(last: float | None, now: float) -> str:
     return f"{utc_iso(last)} ({max(0, int(now - last))} s ago)"
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def status_badge(status: str) -> tuple[str, str]:
+    """Badge text and Bootstrap colour for a runtime health status."""
+    return status.upper(), STATUS_COLORS.get(status, "secondary")
 
 
-def _fmt(v: float | None) -> str:
-    return "–" if v is None else f"{v:,.2f}"
+def stale_message(last_new: float | None, since: float | None, now: float,
+                  interval: float) -> str | None:
+    """Why the data is stale (no new records for more than 3 intervals), or ``None`` if fresh.
+
+    ``last_new`` is when records last arrived, ``since`` when the runtime started (a stream that
+    never delivered is stale once 3 intervals have passed since the start).
+    """
+    limit = STALE_AFTER_INTERVALS * interval
+    ref = last_new if last_new is not None else since
+    if ref is None or now - ref <= limit:
+        return None
+    if last_new is None:
+        return f"No records received in the {int(now - ref)} s since the start."
+    return (f"Data is stale: no new records for {int(now - ref)} s "
+            f"(more than {STALE_AFTER_INTERVALS} intervals of {interval:g} s).")
+
+
+def refresh_props(value: float | None) -> tuple[int, int]:
+    """``dcc.Interval`` (interval ms, max_intervals) for a refresh choice; 0/None pauses."""
+    if not value:
+        return 3_600_000, 0
+    return int(max(float(value), 0.1) * 1000), -1
+
+
+# -- KPI cards -------------------------------------------------------------------------------------
+def kpi_texts(summary: dict[str, Any]) -> dict[str, str]:
+    """Formatted KPI card texts from a view summary (see ``LiveView.summary``)."""
+    alerts = summary.get("active_alerts")
+    return {
+        "total": f"{summary['records_in']:,}",
+        "rate": "–" if summary.get("rate") is None else f"{summary['rate']:,.1f}",
+        "latest": fmt_number(summary.get("latest")),
+        "mean": fmt_number(summary.get("mean")),
+        "invalid": fmt_pct(summary.get("invalid")),
+        "duplicate": fmt_pct(summary.get("duplicate")),
+        "late": fmt_pct(summary.get("late")),
+        "errors": f"{summary.get('errors_5min', 0):,}",
+        "alerts": "–" if alerts is None else f"{alerts:,}",
+    }
+
+
+def count_since(items: Iterable[dict[str, Any]], since: float, field: str = "at") -> int:
+    """How many items have a time (epoch or ISO text in ``field``) at or after ``since``."""
+    return sum(1 for i in items if (t := epoch_of(i.get(field))) is not None and t >= since)
+
+
+# -- time series -----------------------------------------------------------------------------------
+def series_action(state: dict[str, Any] | None, epoch: str, server_seq: int, value_field: str,
+                  key_field: str) -> str:
+    """What a client needs: ``reset`` (full figure), ``extend`` (new points) or ``none``.
+
+    The client must be reset when it has nothing yet, watched another server (``epoch``, e.g.
+    before a restart), changed fields, or holds a sequence number *ahead* of the server's.
+    """
+    if not state or state.get("epoch") != epoch or state.get("fields") != [value_field, key_field]:
+        return "reset"
+    seq = state.get("seq", 0)
+    if seq > server_seq:
+        return "reset"
+    return "none" if seq == server_seq else "extend"
+
+
+def group_points(items: Sequence[tuple[int, dict[str, Any]]], value_field: str, key_field: str,
+                 time_field: str) -> dict[str, tuple[list[Any], list[Any]]]:
+    """``(seq, record)`` items → ``{key: (xs, ys)}`` in order of first appearance.
+
+    x is the record's time field (or its sequence number when no time field is known); y is
+    the value when numeric, else ``None`` (a gap, so nulls stay visible as breaks).
+    """
+    groups: dict[str, tuple[list[Any], list[Any]]] = {}
+    for seq, rec in items:
+        key = str(rec.get(key_field, "")) if key_field else value_field
+        xs, ys = groups.get(key) or groups.setdefault(key, ([], []))
+        xs.append(rec.get(time_field) if time_field else seq)
+        v = rec.get(value_field)
+        ys.append(v if is_number(v) else None)
+    return groups
+
+
+def series_figure(groups: dict[str, tuple[list[Any], list[Any]]], value_field: str,
+                  key_field: str) -> dict[str, Any]:
+    """The whole time-series figure: one line per key, in ``groups`` order."""
+    data = [{"type": "scatter", "mode": "lines", "name": plot_text(key), "x": xs, "y": ys,
+             "line": {"width": 1.5}, "connectgaps": False}
+            for key, (xs, ys) in groups.items()]
+    title = plot_text(value_field) + (f" by {plot_text(key_field)}" if key_field else "")
+    return {"data": data, "layout": _layout(title, f"{value_field}|{key_field}",
+                                            yaxis={"title": {"text": plot_text(value_field)}})}
+
+
+def series_extend(groups: dict[str, tuple[list[Any], list[Any]]], keys: Sequence[str],
+                  max_points: int) -> list[Any] | None:
+    """The ``extendData`` payload for new points, or ``None`` when a key has no trace yet."""
+    index = {k: i for i, k in enumerate(keys)}
+    if any(k not in index for k in groups):
+        return None
+    order = list(groups)
+    return [{"x": [groups[k][0] for k in order], "y": [groups[k][1] for k in order]},
+            [index[k] for k in order], max_points]
+
+
+def points_per_trace(capacity: int, n_keys: int) -> int:
+    """Points each trace keeps so the chart holds about what the buffer holds."""
+    return max(100, math.ceil(capacity / max(1, n_keys)))
+
+
+# -- window aggregates -----------------------------------------------------------------------------
+def windows_figure(windows: Sequence[dict[str, Any]], value_field: str) -> dict[str, Any]:
+    """Window means per key with a shaded min–max band (windows oldest first)."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for w in windows:
+        by_key.setdefault(str(w.get("key", "")), []).append(w)
+    data: list[dict[str, Any]] = []
+    for i, (key, ws) in enumerate(by_key.items()):
+        color = PALETTE[i % len(PALETTE)]
+        xs = [iso_of(w.get("end")) for w in ws]
+        name = plot_text(key) or "all"
+        common = {"type": "scatter", "x": xs, "legendgroup": name, "hoverinfo": "skip",
+                  "showlegend": False, "mode": "lines", "line": {"width": 0}}
+        data.append({**common, "name": f"{name} min", "y": [w.get("min") for w in ws]})
+        data.append({**common, "name": f"{name} max", "y": [w.get("max") for w in ws],
+                     "fill": "tonexty", "fillcolor": _alpha(color, 0.18)})
+        data.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": xs,
+                     "legendgroup": name, "y": [w.get("mean") for w in ws],
+                     "line": {"color": color, "width": 2}, "marker": {"size": 4},
+                     "customdata": [[w.get("count"), w.get("p95")] for w in ws],
+                     "hovertemplate": "mean %{y:.2f}<br>n %{customdata[0]} · p95 "
+                                      "%{customdata[1]:.2f}<extra>" + name + "</extra>"})
+    layout = _layout(f"Window mean of {plot_text(value_field)} (band: min–max)", "windows")
+    if not data:
+        layout["annotations"] = [_empty_note("No closed windows yet")]
+    return {"data": data, "layout": layout}
+
+
+# -- data quality ----------------------------------------------------------------------------------
+def quality_figure(series: dict[str, list[Any]],
+                   thresholds: dict[str, list[tuple[str, str, float, str]]]) -> dict[str, Any]:
+    """Quality rates (%) over time, with every alert threshold on them as a dashed line.
+
+    ``series`` is column-wise like ``QualityMonitor.series()`` (``at`` ISO times and one list of
+    fractions per metric); ``thresholds`` is ``QualityMonitor.thresholds()``.
+    """
+    colors = {m: PALETTE[i] for i, (m, _) in enumerate(QUALITY_SERIES)}
+    data = [{"type": "scatter", "mode": "lines", "name": label, "x": list(series.get("at", [])),
+             "y": _percent(_column(series, metric)), "line": {"color": colors[metric],
+                                                             "width": 1.5}}
+            for metric, label in QUALITY_SERIES]
+    layout = _layout("Data quality (% over the alert window)", "quality",
+                     yaxis={"title": {"text": "%"}, "rangemode": "tozero"})
+    lines = [(m, name, op, thr) for m, _ in QUALITY_SERIES for name, op, thr, _sev
+             in thresholds.get(m, ())]
+    layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
+                         "y0": 100 * thr, "y1": 100 * thr,
+                         "line": {"dash": "dash", "width": 1, "color": colors[m]}}
+                        for m, _, _, thr in lines]
+    layout["annotations"] = [{"xref": "paper", "x": 1, "xanchor": "right", "yref": "y",
+                              "y": 100 * thr, "yanchor": "bottom", "showarrow": False,
+                              "text": f"{plot_text(name)} {op} {100 * thr:g} %",
+                              "font": {"size": 10, "color": colors[m]}}
+                             for m, name, op, thr in lines]
+    return {"data": data, "layout": layout}
+
+
+def quality_extend(series: dict[str, list[Any]], since_ts: float,
+                   max_points: int) -> list[Any] | None:
+    """``extendData`` for the quality points newer than ``since_ts`` (``None`` when none)."""
+    start = bisect.bisect_right(series.get("ts", []), since_ts)
+    if start >= len(series.get("ts", [])):
+        return None
+    xs = series["at"][start:]
+    return [{"x": [xs] * len(QUALITY_SERIES),
+             "y": [_percent(_column(series, m)[start:]) for m, _ in QUALITY_SERIES]},
+            list(range(len(QUALITY_SERIES))), max_points]
+
+
+def _column(series: dict[str, list[Any]], metric: str) -> list[Any]:
+    # A metric the monitor does not compute yet is all gaps, as long as the time axis.
+    return series.get(metric) or [None] * len(series.get("ts", []))
+
+
+def _percent(values: Sequence[float | None]) -> list[float | None]:
+    return [None if v is None else round(100 * v, 3) for v in values]
+
+
+# -- histogram -------------------------------------------------------------------------------------
+def histogram_figure(values: Sequence[float], value_field: str,
+                     bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
+    """A histogram of recent values, binned here so the browser gets ``bins`` bars only."""
+    layout = _layout(f"Recent {plot_text(value_field)} values (n = {len(values):,})",
+                     "histogram", bargap=0.05)
+    if not values:
+        layout["annotations"] = [_empty_note("No numeric values yet")]
+        return {"data": [], "layout": layout}
+    lo, hi = min(values), max(values)
+    width = (hi - lo) / bins or 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    centers = [round(lo + (i + 0.5) * width, 6) for i in range(bins)]
+    data = [{"type": "bar", "x": centers, "y": counts, "width": width,
+             "marker": {"color": PALETTE[0]}, "name": plot_text(value_field),
+             "hovertemplate": "%{x:.2f}: %{y}<extra></extra>"}]
+    return {"data": data, "layout": layout}
+
+
+# -- shared ----------------------------------------------------------------------------------------
+PALETTE = ("#0d6efd", "#fd7e14", "#198754", "#6f42c1", "#d63384", "#20c997", "#6c757d",
+           "#ffc107", "#0dcaf0", "#dc3545")
+
+
+def _alpha(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _empty_note(text: str) -> dict[str, Any]:
+    return {"text": text, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+            "showarrow": False, "font": {"color": "#6c757d"}}
+
+
+def _layout(title: str, revision: str, **extra: Any) -> dict[str, Any]:
+    # uirevision keeps the user's zoom and legend choices across updates of the same chart.
+    return {"title": {"text": title, "font": {"size": 14}}, "uirevision": revision,
+            "margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "height": 320,
+            "legend": {"orientation": "h", "y": -0.2}, "paper_bgcolor": "#fff",
+            "plot_bgcolor": "#fff", "xaxis": {"gridcolor": "#eee"}, **extra}

@@ -1,12 +1,38 @@
-"""The dashboard layout (no I/O: everything it shows comes from callbacks)."""
+"""The dashboard layout (no I/O: everything it shows later comes from callbacks).
+
+Every component that changes is created once here and only its props are updated afterwards
+(Dash ≥ 4.2 remounts children returned anew on every tick): the alert banners are a fixed set
+of slots whose ``is_open``/``color``/``children`` (plain text) change.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-KPI_IDS = (("total", "Records ingested"), ("rate", "Records/s"), ("latest", "Latest value"),
-           ("mean", "Mean value"))
+from .figures import refresh_props
+from .options import REFRESH_CHOICES, DashboardOptions
+from .tables import ERROR_COLUMNS, QUARANTINE_COLUMNS, column
+
+#: KPI card ids and labels; ``{w}`` is the quality monitor's window in seconds (the rates and
+#: records/s it computes are over that window, the same numbers the alert rules see).
+KPI_IDS = (("total", "Records ingested"), ("rate", "Records/s ({w})"), ("latest", "Latest value"),
+           ("mean", "Mean (buffer)"), ("invalid", "Invalid % ({w})"),
+           ("duplicate", "Duplicate % ({w})"), ("late", "Late % ({w})"),
+           ("errors", "Ingest errors (5 min)"), ("alerts", "Active alerts"))
+#: Banner slots for firing alerts (more firing alerts are summarised in one line below them).
+ALERT_SLOTS = 5
+CHARTS = (("chart-series", "Live values"), ("chart-histogram", "Distribution"),
+          ("chart-windows", "Window aggregates"), ("chart-quality", "Data quality"))
+ALERT_COLUMNS = [column("at", "time (UTC)", width=200), column("rule", minWidth=160),
+                 column("change", "transition", width=170), column("severity", width=110),
+                 column("value", width=100, filter="agNumberColumnFilter"),
+                 column("threshold", width=110, filter="agNumberColumnFilter"),
+                 column("summary", flex=1, minWidth=240)]
 
 
 def kpi_card(kpi_id: str, label: str) -> dbc.Col:
@@ -14,20 +40,100 @@ def kpi_card(kpi_id: str, label: str) -> dbc.Col:
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div(label, className="sd-kpi-label"),
         html.Div("–", id=f"kpi-{kpi_id}", className="sd-kpi-value"),
-    ]), className="sd-kpi shadow-sm"), xs=6, md=3)
+    ]), className="sd-kpi shadow-sm h-100"), xs=6, md=4, xl=True)
 
 
-def build_layout(title: str, source_label: str, refresh_s: float) -> html.Div:
-    """The page: header with last-update time, KPI cards, and the refresh timer."""
+def refresh_options(default: float) -> list[dict[str, Any]]:
+    """Refresh picker choices (1, 2, 5, 10 s, paused) plus the configured one if different."""
+    choices = sorted(set(REFRESH_CHOICES) | ({float(default)} if default else set()))
+    return [{"label": f"{c:g} s", "value": c} for c in choices] + [{"label": "Paused",
+                                                                    "value": 0}]
+
+
+def field_options(fields: Sequence[str]) -> list[dict[str, str]]:
+    """Dropdown options for field names (shown as text)."""
+    return [{"label": f, "value": f} for f in fields]
+
+
+def grid(grid_id: str, columns: list[dict[str, Any]], height: int = 300) -> dag.AgGrid:
+    """A sortable, filterable, resizable AG Grid; rows arrive from callbacks."""
+    return dag.AgGrid(
+        id=grid_id, rowData=[], columnDefs=columns,
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 80},
+        # Field names come from the stream: dots must not be read as nested paths.
+        dashGridOptions={"suppressFieldDotNotation": True, "animateRows": False,
+                         "enableCellTextSelection": True},
+        className="ag-theme-alpine", style={"height": f"{height}px", "width": "100%"})
+
+
+def _card(title: str, body: Any, **col: Any) -> dbc.Col:
+    return dbc.Col(dbc.Card([dbc.CardHeader(title, className="sd-card-title"),
+                             dbc.CardBody(body, className="p-2")],
+                            className="shadow-sm h-100"), **col)
+
+
+def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Header:
+    picker = dcc.Dropdown(id="refresh-picker", options=refresh_options(opts.refresh),
+                          value=opts.refresh, clearable=False, searchable=False,
+                          style={"minWidth": "7rem"})
+    return html.Header(dbc.Row([
+        dbc.Col(html.H1(title, className="h3 mb-0"), width="auto"),
+        dbc.Col(html.Span(source_label, id="source-label", className="text-muted"),
+                width="auto"),
+        dbc.Col(dbc.Badge("…", id="status-badge", color="secondary", className="sd-status"),
+                width="auto"),
+        dbc.Col(html.Span(["Last update: ", html.Span("never", id="last-update",
+                                                      className="sd-updated")]),
+                className="ms-auto", width="auto"),
+        dbc.Col(html.Label(["Refresh ", picker], className="d-flex align-items-center gap-2 "
+                                                           "mb-0"), width="auto"),
+    ], align="center", className="py-3 g-3"))
+
+
+def _controls(opts: DashboardOptions) -> dbc.Row:
+    def dropdown(dd_id: str, label: str, value: str, placeholder: str) -> dbc.Col:
+        return dbc.Col(html.Label([label, dcc.Dropdown(
+            id=dd_id, options=field_options([value] if value else []), value=value or None,
+            clearable=dd_id == "key-field", placeholder=placeholder)], className="w-100"),
+            xs=12, md=4, lg=3)
+    return dbc.Row([dropdown("value-field", "Value field", opts.value_field, "numeric field"),
+                    dropdown("key-field", "Key field (one line per key)", opts.key_field,
+                             "no key: one line")], className="g-3 mb-3")
+
+
+def build_layout(title: str, source_label: str, opts: DashboardOptions,
+                 rate_window: float = 60.0) -> dbc.Container:
+    """The whole page: header, alerts, KPIs, field pickers, charts, tables, timer and stores.
+
+    ``rate_window`` (seconds) is the window the quality rates are computed over (for labels).
+    """
+    window = f"{rate_window:g} s"
+    interval, max_intervals = refresh_props(opts.refresh)
+    graphs = {cid: dcc.Graph(id=cid, config={"displaylogo": False}, style={"height": "320px"},
+                             figure={"data": [], "layout": {"height": 320}})
+              for cid, _ in CHARTS}
     return dbc.Container([
-        html.Header(dbc.Row([
-            dbc.Col(html.H1(title, className="h3 mb-0"), width="auto"),
-            dbc.Col(html.Span(source_label, id="source-label", className="text-muted")),
-            dbc.Col(html.Span(["Last update: ", html.Span("never", id="last-update",
-                                                          className="sd-updated")]),
-                    width="auto"),
-        ], align="center", className="py-3")),
-        dbc.Row([kpi_card(i, label) for i, label in KPI_IDS], className="g-3"),
-        dcc.Interval(id="tick", interval=int(max(refresh_s, 0.1) * 1000),
-                     disabled=refresh_s <= 0),
-    ], fluid=True)
+        _header(title, source_label, opts),
+        dbc.Alert("", id="stale-warning", color="warning", is_open=False, className="sd-stale"),
+        html.Div([dbc.Alert("", id=f"alert-slot-{i}", is_open=False, color="danger",
+                            className="sd-alert mb-2") for i in range(ALERT_SLOTS)]
+                 + [html.Div("", id="alert-more", className="text-danger small mb-2")],
+                 id="alert-banners"),
+        dbc.Row([kpi_card(i, label.format(w=window)) for i, label in KPI_IDS],
+                className="g-3 mb-3"),
+        _controls(opts),
+        dbc.Row([_card(CHARTS[0][1], graphs["chart-series"], lg=8),
+                 _card(CHARTS[1][1], graphs["chart-histogram"], lg=4)], className="g-3 mb-3"),
+        dbc.Row([_card(CHARTS[2][1], graphs["chart-windows"], lg=6),
+                 _card(CHARTS[3][1], graphs["chart-quality"], lg=6)], className="g-3 mb-3"),
+        dbc.Row([_card("Alert history", grid("grid-alerts", ALERT_COLUMNS, 220), xs=12)],
+                className="g-3 mb-3"),
+        dbc.Row([_card("Latest records", grid("grid-latest", [], 320), xs=12)],
+                className="g-3 mb-3"),
+        dbc.Row([_card("Quarantined records", grid("grid-quarantine", QUARANTINE_COLUMNS), lg=6),
+                 _card("Ingestion errors", grid("grid-errors", ERROR_COLUMNS), lg=6)],
+                className="g-3 mb-4"),
+        dcc.Interval(id="tick", interval=interval, max_intervals=max_intervals),
+        dcc.Store(id="series-state"), dcc.Store(id="panel-state"), dcc.Store(id="table-state"),
+        dcc.Store(id="alert-state"),
+    ], fluid=True, className="pb-4")

@@ -1,0 +1,267 @@
+"""The dashboard's view of one runtime: incremental, cached snapshots shared by every viewer.
+
+Callbacks never walk the whole buffer per tick. :class:`LiveView` follows the ring buffer by
+sequence number (O(new records) per update), keeps running sums per value field, samples data
+quality from every processed batch, and caches what all viewers share for the current data
+version, computed once under a lock (many concurrent viewers → one computation, no pile-up).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+from ..runtime import Runtime
+from ..store.ring import RingBuffer
+from . import figures, tables
+from .options import DashboardOptions
+
+#: Seconds covered by the ingestion-error KPI.
+RECENT_WINDOW = 300.0
+#: Quality metrics charted, in trace order (names of the monitor's metrics).
+QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
+#: Records sampled to find key-field candidates, and most distinct values a key may have.
+KEY_SAMPLE, MAX_KEYS = 200, 30
+#: Value fields whose running sums are kept at once (least recently used one is dropped).
+MAX_TRACKED_FIELDS = 8
+
+
+class RollingValues:
+    """Numeric values of one field over the records the buffer holds, kept in step by seq.
+
+    ``sync()`` reads only records newer than the last one seen and drops those the buffer has
+    overwritten, so mean/latest/recent cost O(new records), not O(buffer).
+    """
+
+    def __init__(self, field: str, capacity: int):
+        self.field = field
+        self.capacity = capacity
+        self.seq = 0
+        self.latest: float | None = None
+        self._values: deque[tuple[int, float]] = deque()
+        self._sum = 0.0
+
+    def sync(self, buffer: RingBuffer) -> None:
+        """Catch up with ``buffer`` (rebuilding when it went backwards, e.g. a new buffer)."""
+        if buffer.last_seq < self.seq:
+            self.__init__(self.field, self.capacity)  # type: ignore[misc]
+        for seq, rec in buffer.after(self.seq):
+            v = rec.get(self.field)
+            if figures.is_number(v):
+                self._values.append((seq, float(v)))
+                self._sum += v
+                self.latest = float(v)
+            self.seq = seq
+        oldest_held = buffer.last_seq - self.capacity
+        while self._values and self._values[0][0] <= oldest_held:
+            self._sum -= self._values.popleft()[1]
+
+    @property
+    def mean(self) -> float | None:
+        """Mean of the numeric values the buffer holds (``None`` when there are none)."""
+        return self._sum / len(self._values) if self._values else None
+
+    def recent(self, n: int) -> list[float]:
+        """The newest ``n`` values, oldest first."""
+        out = [v for _, v in itertools.islice(reversed(self._values), n)]
+        out.reverse()
+        return out
+
+
+class LiveView:
+    """Snapshots of ``runtime`` for the dashboard, shared by all viewers of one app.
+
+    ``epoch`` identifies this view: a client that saw another one (server restarted) is reset.
+    Per-client state (the last sequence number a browser holds) lives in the browser's
+    ``dcc.Store``; this object only keeps what every viewer shares.
+    """
+
+    def __init__(self, runtime: Runtime, options: DashboardOptions):
+        self.runtime = runtime
+        self.options = options
+        self.epoch = uuid.uuid4().hex[:12]
+        self._lock = threading.Lock()
+        self._fields: OrderedDict[str, RollingValues] = OrderedDict()
+        self._cache: dict[str, tuple[Any, Any]] = {}
+
+    # -- shared, cached snapshots ------------------------------------------------------------------
+    def _cached(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
+        """The value cached under ``name`` for ``key``, built once (under the lock) when stale."""
+        with self._lock:
+            hit = self._cache.get(name)
+            if hit is not None and hit[0] == key:
+                return hit[1]
+            value = build()
+            self._cache[name] = (key, value)
+            return value
+
+    def _rolling(self, field: str) -> RollingValues:
+        """The running values of ``field``, synced with the buffer (caller holds the lock)."""
+        rv = self._fields.pop(field, None) or RollingValues(field, self.runtime.buffer.capacity)
+        self._fields[field] = rv
+        while len(self._fields) > MAX_TRACKED_FIELDS:
+            self._fields.popitem(last=False)
+        rv.sync(self.runtime.buffer)
+        return rv
+
+    @property
+    def monitor(self) -> Any:
+        """The runtime's quality monitor, or ``None`` when this runtime has none."""
+        return getattr(self.runtime, "monitor", None)
+
+    def summary(self, value_field: str, refresh: float | None) -> dict[str, Any]:
+        """Header and KPI figures for ``value_field`` (recomputed at most once a second).
+
+        The data counts as stale after 3 intervals without new records, the interval being
+        the longer of the source's fetch interval and the viewer's refresh.
+        """
+        now = self.runtime.clock()
+        interval = max(self.runtime.settings.interval, refresh or 0)
+        key = (self.runtime.buffer.last_seq, value_field, interval, int(now))
+        return self._cached(f"summary:{value_field}", key,
+                            lambda: self._summary(value_field, interval, now))
+
+    def _summary(self, value_field: str, interval: float, now: float) -> dict[str, Any]:
+        rt, monitor = self.runtime, self.monitor
+        rv = self._rolling(value_field)
+        rates = monitor.rates() if monitor is not None else {}
+        last_new = rt.metrics.gauge("last_stored_at")
+        return {"status": rt.health()["status"], "records_in": rt.counts()["in"],
+                "rate": rates.get("throughput"), "latest": rv.latest, "mean": rv.mean,
+                "invalid": rates.get("invalid_rate"), "duplicate": rates.get("duplicate_rate"),
+                "late": rates.get("late_rate"),
+                "errors_5min": figures.count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
+                "active_alerts": len(monitor.active()) if monitor is not None else None,
+                "updated": figures.last_update_text(last_new, now),
+                "stale": figures.stale_message(last_new, rt.started_at, now, interval)}
+
+    def histogram(self, value_field: str) -> tuple[Any, dict[str, Any]]:
+        """(version, histogram figure) of the newest values of ``value_field``."""
+        key = [self.runtime.buffer.last_seq, value_field]
+        return key, self._cached(f"hist:{value_field}", key, lambda: figures.histogram_figure(
+            self._rolling(value_field).recent(self.options.histogram_points), value_field))
+
+    def windows(self, value_field: str) -> tuple[Any, dict[str, Any]]:
+        """(version, window-aggregates figure) of the newest closed windows."""
+        log = self.runtime.windows
+        key = [log.total, value_field]
+
+        def build() -> dict[str, Any]:
+            items = log.recent(self.options.chart_windows)
+            items.reverse()
+            label = items[-1].get("field", value_field) if items else value_field
+            return figures.windows_figure(items, label)
+        return key, self._cached("windows", key, build)
+
+    def quality_series(self) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
+        """The monitor's recent quality metrics, its thresholds, and their signature."""
+        monitor = self.monitor
+        if monitor is None:
+            return {"at": [], "ts": []}, {}, ""
+        key = getattr(monitor, "evaluations", 0)
+        return self._cached("quality", key, lambda: _quality_snapshot(
+            monitor, self.options.quality_points))
+
+    def quality(self, state: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The quality chart update for a client: ``figure`` (reset) or ``extend``, or None."""
+        series, thresholds, signature = self.quality_series()
+        fresh = state and state.get("epoch") == self.epoch and state.get("sig") == signature
+        if fresh:
+            ext = figures.quality_extend(series, state["ts"], self.options.quality_points)
+            if ext is None:
+                return None
+            return {"extend": ext, "state": {**state, "ts": series["ts"][-1]}}
+        return {"figure": figures.quality_figure(series, thresholds),
+                "state": {"epoch": self.epoch, "sig": signature,
+                          "ts": series["ts"][-1] if series["ts"] else 0}}
+
+    def alerts(self, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(firing alerts, newest ``limit`` transitions) from the monitor (empty without one)."""
+        monitor = self.monitor
+        if monitor is None:
+            return [], []
+        key = getattr(monitor, "evaluations", 0)
+        return self._cached("alerts", key, lambda: (monitor.active(), monitor.history(limit)))
+
+    # -- per-client incremental series -------------------------------------------------------------
+    def series(self, state: dict[str, Any] | None, value_field: str,
+               key_field: str) -> dict[str, Any] | None:
+        """What a client's time series needs: ``{"extend"|"figure": …, "state": …}`` or None.
+
+        ``extend`` carries only the points after the client's sequence number; ``figure`` is a
+        full reset (first load, field change, new key, restart, or a client ahead of the buffer).
+        """
+        buf, opts = self.runtime.buffer, self.options
+        action = figures.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
+        if action == "none":
+            return None
+        if action == "extend":
+            assert state is not None
+            items = buf.after(state["seq"])
+            if not items:
+                return None
+            if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
+                groups = figures.group_points(items, value_field, key_field, opts.time_field)
+                ext = figures.series_extend(groups, state["keys"], state["max"])
+                if ext is not None:
+                    return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
+        items = buf.snapshot()
+        groups = figures.group_points(items, value_field, key_field, opts.time_field)
+        keys = list(groups)
+        return {"figure": figures.series_figure(groups, value_field, key_field),
+                "state": {"epoch": self.epoch, "seq": items[-1][0] if items else 0,
+                          "fields": [value_field, key_field], "keys": keys,
+                          "max": figures.points_per_trace(buf.capacity, len(keys))}}
+
+    # -- tables ------------------------------------------------------------------------------------
+    def table_versions(self) -> dict[str, int]:
+        """A version per table; a table is re-sent only when its version changed."""
+        rt = self.runtime
+        return {"latest": rt.buffer.last_seq, "quarantine": rt.quarantine.total,
+                "errors": rt.ingest_errors.total}
+
+    def latest_records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Column definitions and rows of the newest records (bounded)."""
+        key = self.runtime.buffer.last_seq
+        return self._cached("latest", key, lambda: tables.latest_records(
+            self.runtime.buffer.after(0, limit=self.options.table_rows)))
+
+    def quarantine_rows(self) -> list[dict[str, Any]]:
+        """Rows of the newest quarantined records with their reasons (bounded)."""
+        q = self.runtime.quarantine
+        return self._cached("quarantine", q.total, lambda: tables.quarantine_rows(
+            q.to_dicts(self.options.table_rows)))
+
+    def error_rows(self) -> list[dict[str, Any]]:
+        """Rows of the newest ingestion errors (bounded)."""
+        log = self.runtime.ingest_errors
+        return self._cached("errors", log.total, lambda: tables.error_rows(
+            log.recent(self.options.table_rows)))
+
+    def field_names(self) -> tuple[list[str], list[str]]:
+        """(numeric fields, key candidates) seen in the newest records, hints first.
+
+        A text field is offered as key only when it has few distinct values (one line per
+        key); unique ids would draw thousands of lines.
+        """
+        hints = self.runtime.source.hints
+        recent = [r for _, r in self.runtime.buffer.after(0, limit=KEY_SAMPLE)]
+        rec = recent[-1] if recent else {}
+        numeric = _unique([self.options.value_field, *hints.numeric_fields]
+                          + [k for k, v in rec.items() if figures.is_number(v)])
+        texts = [k for k, v in rec.items() if isinstance(v, str) and k != self.options.time_field]
+        keys = [k for k in texts if len({str(r.get(k)) for r in recent}) <= MAX_KEYS]
+        return numeric, _unique([self.options.key_field, hints.key_field, *keys])
+
+def _quality_snapshot(monitor: Any, limit: int) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
+    series = monitor.series(QUALITY_METRICS, limit)
+    thresholds = {m: list(v) for m, v in monitor.thresholds().items() if m in QUALITY_METRICS}
+    return series, thresholds, repr(sorted(thresholds.items()))
+
+
+def _unique(names: list[str]) -> list[str]:
+    return [n for n in dict.fromkeys(str(n) for n in names if n)]

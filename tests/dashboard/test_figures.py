@@ -1,0 +1,150 @@
+"""Tests for streamdash.dashboard.figures (pure figure and text builders)."""
+
+import json
+
+from streamdash.dashboard import figures
+
+T0 = 1_700_000_000.0
+
+
+def test_formatting_helpers():
+    """Numbers, percentages and missing values format for humans; bools and NaN are not numbers."""
+    assert figures.fmt_number(1234.567) == "1,234.57" and figures.fmt_number(None) == "–"
+    assert figures.fmt_pct(0.0123) == "1.23 %" and figures.fmt_pct(None) == "–"
+    assert figures.is_number(3) and not figures.is_number(True)
+    assert not figures.is_number(float("nan")) and not figures.is_number("1")
+
+
+def test_plot_text_escapes_markup():
+    """Stream-provided labels reach Plotly with their tags escaped (shown literally)."""
+    assert figures.plot_text("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+    assert figures.plot_text("a & b") == "a &amp; b"
+
+
+def test_epoch_and_iso_conversions():
+    """ISO texts with Z or an offset and epoch numbers convert both ways; naive texts do not."""
+    assert figures.epoch_of("2023-11-14T22:13:20.000Z") == T0
+    assert figures.epoch_of("2023-11-14T23:13:20+01:00") == T0
+    assert figures.epoch_of(T0) == T0
+    assert figures.epoch_of("2023-11-14T22:13:20") is None and figures.epoch_of("x") is None
+    assert figures.iso_of(T0) == "2023-11-14T22:13:20.000Z" and figures.iso_of(None) is None
+
+
+def test_last_update_and_status_badge():
+    """The last update shows UTC time and age; the badge maps health to a colour."""
+    assert figures.last_update_text(T0, T0 + 3.9) == "2023-11-14T22:13:20.000Z (3 s ago)"
+    assert figures.last_update_text(None, T0) == "never"
+    assert figures.status_badge("ok") == ("OK", "success")
+    assert figures.status_badge("degraded") == ("DEGRADED", "warning")
+    assert figures.status_badge("down") == ("DOWN", "danger")
+
+
+def test_stale_message_after_three_intervals():
+    """Data is stale only once more than 3 intervals pass without new records."""
+    assert figures.stale_message(T0, T0, T0 + 15, 5) is None
+    msg = figures.stale_message(T0, T0, T0 + 16, 5)
+    assert msg and "no new records for 16 s" in msg
+    assert figures.stale_message(None, T0, T0 + 10, 5) is None
+    assert "since the start" in figures.stale_message(None, T0, T0 + 20, 5)
+    assert figures.stale_message(None, None, T0, 5) is None
+
+
+def test_refresh_props_pause_and_intervals():
+    """A refresh choice becomes interval ms; 0 or None pauses (max_intervals 0)."""
+    assert figures.refresh_props(2) == (2000, -1)
+    assert figures.refresh_props(0)[1] == 0 and figures.refresh_props(None)[1] == 0
+
+
+def test_kpi_texts():
+    """KPI texts format counts, rates, values and alerts; missing ones show a dash."""
+    k = figures.kpi_texts({"records_in": 12345, "rate": 4.04, "latest": 21.5, "mean": None,
+                           "invalid": 0.5, "duplicate": 0.0, "late": None, "errors_5min": 2,
+                           "active_alerts": 1})
+    assert k == {"total": "12,345", "rate": "4.0", "latest": "21.50", "mean": "–",
+                 "invalid": "50.00 %", "duplicate": "0.00 %", "late": "–", "errors": "2",
+                 "alerts": "1"}
+    assert figures.kpi_texts({"records_in": 0, "active_alerts": None})["alerts"] == "–"
+
+
+def test_count_since():
+    """Items are counted when their time (ISO or epoch) is at or after the limit."""
+    items = [{"at": T0 - 10}, {"at": "2023-11-14T22:13:20.000Z"}, {"at": T0 + 5}, {"at": None}]
+    assert figures.count_since(items, T0) == 2
+
+
+def test_series_action():
+    """Reset on first load, other epoch, changed fields or a client ahead; else extend/none."""
+    state = {"epoch": "e", "fields": ["v", "k"], "seq": 10}
+    assert figures.series_action(None, "e", 10, "v", "k") == "reset"
+    assert figures.series_action(state, "other", 10, "v", "k") == "reset"
+    assert figures.series_action(state, "e", 10, "w", "k") == "reset"
+    assert figures.series_action(state, "e", 5, "v", "k") == "reset"
+    assert figures.series_action(state, "e", 10, "v", "k") == "none"
+    assert figures.series_action(state, "e", 12, "v", "k") == "extend"
+
+
+def test_group_points_and_full_figure():
+    """Points split by key (time field as x, non-numbers as gaps); names are escaped."""
+    items = [(1, {"k": "a", "v": 1.0, "t": "T1"}), (2, {"k": "<b>", "v": "x", "t": "T2"}),
+             (3, {"k": "a", "v": None, "t": "T3"}), (4, {"k": "a", "v": 2, "t": "T4"})]
+    groups = figures.group_points(items, "v", "k", "t")
+    assert groups == {"a": (["T1", "T3", "T4"], [1.0, None, 2]), "<b>": (["T2"], [None])}
+    fig = figures.series_figure(groups, "v", "k")
+    assert [t["name"] for t in fig["data"]] == ["a", "&lt;b&gt;"]
+    assert fig["layout"]["uirevision"] == "v|k"
+    assert figures.group_points(items[:1], "v", "", "") == {"v": ([1], [1.0])}
+
+
+def test_series_extend_payload():
+    """extendData carries only the new points with trace indices and maxPoints; a new key → None."""
+    groups = {"b": (["T5"], [5.0]), "a": (["T6"], [6.0])}
+    assert figures.series_extend(groups, ["a", "b"], 500) == [
+        {"x": [["T5"], ["T6"]], "y": [[5.0], [6.0]]}, [1, 0], 500]
+    assert figures.series_extend({"c": ([1], [1])}, ["a", "b"], 500) is None
+    assert figures.points_per_trace(10_000, 5) == 2000 and figures.points_per_trace(50, 1) == 100
+
+
+def test_windows_figure_band_and_mean():
+    """Each key gets a min line, a filled max line (the band) and a mean line."""
+    ws = [{"key": "a", "start": T0, "end": T0 + 10, "count": 3, "mean": 2.0, "min": 1.0,
+           "max": 3.0, "p95": 2.9}, {"key": "a", "end": "2023-11-14T22:13:40.000Z",
+                                     "mean": 2.5, "min": 2.0, "max": 3.5}]
+    fig = figures.windows_figure(ws, "v")
+    lo, hi, mean = fig["data"]
+    assert lo["y"] == [1.0, 2.0] and hi["fill"] == "tonexty" and mean["y"] == [2.0, 2.5]
+    assert mean["x"] == ["2023-11-14T22:13:30.000Z", "2023-11-14T22:13:40.000Z"]
+    assert figures.windows_figure([], "v")["layout"]["annotations"]
+
+
+def test_quality_figure_and_threshold_lines():
+    """Quality rates are drawn in %, each alert threshold as a dashed line with a label."""
+    series = {"at": ["A1", "A2"], "ts": [1.0, 2.0], "invalid_rate": [None, 0.5],
+              "null_rate": [0.1, 0.2]}
+    thresholds = {"null_rate": [("null_rate_high", ">", 0.05, "warning")]}
+    fig = figures.quality_figure(series, thresholds)
+    names = [t["name"] for t in fig["data"]]
+    assert names == ["invalid %", "duplicate %", "late %", "null %"]
+    assert fig["data"][0]["y"] == [None, 50.0] and fig["data"][3]["y"] == [10.0, 20.0]
+    (shape,) = fig["layout"]["shapes"]
+    assert shape["y0"] == 5.0 and shape["line"]["dash"] == "dash"
+    assert "null_rate_high" in fig["layout"]["annotations"][0]["text"]
+
+
+def test_quality_extend_only_new_points():
+    """Only quality points newer than the client's timestamp are sent."""
+    series = {"at": ["A1", "A2", "A3"], "ts": [1.0, 2.0, 3.0], "invalid_rate": [0, 0.1, 0.2]}
+    ext = figures.quality_extend(series, 1.0, 300)
+    assert ext[0]["x"][0] == ["A2", "A3"] and ext[0]["y"][0] == [10.0, 20.0]
+    assert ext[0]["y"][1] == [None, None] and ext[1] == [0, 1, 2, 3] and ext[2] == 300
+    assert figures.quality_extend(series, 3.0, 300) is None
+
+
+def test_histogram_bins_on_server():
+    """Values are binned server-side: bar counts add up and the payload stays small."""
+    values = [float(i % 10) for i in range(1000)]
+    fig = figures.histogram_figure(values, "v", bins=10)
+    (bar,) = fig["data"]
+    assert sum(bar["y"]) == 1000 and len(bar["x"]) == 10 and bar["y"][0] == 100
+    assert len(json.dumps(fig)) < 2000
+    assert figures.histogram_figure([], "v")["data"] == []
+    assert sum(figures.histogram_figure([5.0, 5.0], "v")["data"][0]["y"]) == 2

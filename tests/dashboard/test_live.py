@@ -1,0 +1,174 @@
+"""Tests for streamdash.dashboard.live (incremental, cached snapshots of a runtime)."""
+
+import threading
+
+import pytest
+
+from streamdash.config import Settings
+from streamdash.dashboard import figures
+from streamdash.dashboard.live import LiveView, RollingValues
+from streamdash.dashboard.options import dashboard_options
+from streamdash.runtime import Runtime
+from streamdash.store.ring import RingBuffer
+from streamdash.testing import FakeClock, ListSource
+
+T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def view():
+    clock = FakeClock(T0)
+    settings = Settings({"buffer.capacity": 100, "source.interval": 1})
+    rt = Runtime(settings, ListSource([]), clock=clock)
+    live = LiveView(rt, dashboard_options(settings, rt.source.hints))
+    yield live
+    rt.stop()
+
+
+def recs(n, start=0, key=lambda i: f"k{i % 2}"):
+    return [{"id": i, "key": key(i), "value": float(i), "ts": f"T{i}"}
+            for i in range(start, start + n)]
+
+
+def test_rolling_values_follow_the_buffer():
+    """Mean and latest cover exactly the records the buffer holds, updated by new seqs only."""
+    buf = RingBuffer(4)
+    rv = RollingValues("v", 4)
+    buf.extend([{"v": 1}, {"v": None}, {"v": 3}])
+    rv.sync(buf)
+    assert rv.mean == 2 and rv.latest == 3
+    buf.extend([{"v": 5}, {"v": 7}, {"v": "x"}])  # 1, None, 3 leave the buffer (cap 4)
+    rv.sync(buf)
+    assert rv.mean == 5 and rv.latest == 7 and rv.recent(5) == [3.0, 5.0, 7.0]
+    other = RingBuffer(4)  # a buffer behind the tracker (e.g. after a restart): rebuilt
+    other.append({"v": 10})
+    rv.sync(other)
+    assert rv.mean == 10 and rv.seq == 1
+
+
+def test_series_reset_then_extend_only_new_points(view):
+    """The first call resets with the whole buffer; later calls send only new points."""
+    view.runtime.buffer.extend(recs(10))
+    first = view.series(None, "value", "key")
+    assert "figure" in first and first["state"]["seq"] == 10
+    assert first["state"]["keys"] == ["k0", "k1"] and first["state"]["max"] == 100
+    assert view.series(first["state"], "value", "key") is None
+    view.runtime.buffer.extend(recs(3, 10))
+    nxt = view.series(first["state"], "value", "key")
+    payload, indices, max_points = nxt["extend"]
+    assert payload["x"] == [["T10", "T12"], ["T11"]] and indices == [0, 1] and max_points == 100
+    assert nxt["state"]["seq"] == 13 and "figure" not in nxt
+
+
+def test_series_resets_on_new_key_restart_field_change_and_gap(view):
+    """A new key, a client ahead of the server, another epoch, new fields or a gap reset."""
+    buf = view.runtime.buffer
+    buf.extend(recs(4))
+    state = view.series(None, "value", "key")["state"]
+    buf.extend(recs(1, 4, key=lambda i: "new"))
+    assert "figure" in view.series(state, "value", "key")
+    assert "figure" in view.series({**state, "seq": 999}, "value", "key")
+    assert "figure" in view.series({**state, "epoch": "old"}, "value", "key")
+    assert "figure" in view.series(state, "value", "")
+    buf.extend(recs(150, 5))  # the client missed records the buffer no longer holds
+    gap = view.series(state, "value", "key")
+    assert "figure" in gap and len(gap["figure"]["data"][0]["x"]) + len(
+        gap["figure"]["data"][1]["x"]) == 100
+
+
+def test_summary_counts_and_staleness(view):
+    """The summary has counts, latest/mean of the field, and flags stale data."""
+    rt = view.runtime
+    rt.buffer.extend(recs(4))
+    rt.metrics.add_many({"records_in": 5})
+    rt.metrics.set_gauge("last_stored_at", T0)
+    s = view.summary("value", 5)
+    assert s["records_in"] == 5 and s["latest"] == 3.0 and s["mean"] == 1.5
+    assert s["status"] == "down" and s["stale"] is None  # not started: threads are down
+    rt.clock.advance(16)
+    assert "no new records for 16 s" in view.summary("value", 5)["stale"]
+    assert view.summary("value", 10)["stale"] is None  # a 10 s refresh tolerates 30 s
+
+
+def test_summary_is_computed_once_for_concurrent_viewers(view, monkeypatch):
+    """Many viewers asking at once for the same data version cause one computation."""
+    calls = []
+    real = view._summary
+
+    def counting(*a):
+        calls.append(1)
+        return real(*a)
+    monkeypatch.setattr(view, "_summary", counting)
+    threads = [threading.Thread(target=view.summary, args=("value", 5)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+
+
+def test_histogram_and_windows_versions(view):
+    """Histogram and window charts carry a version that changes only with their data."""
+    rt = view.runtime
+    rt.buffer.extend(recs(10))
+    v1, fig = view.histogram("value")
+    assert sum(fig["data"][0]["y"]) == 10 and view.histogram("value")[0] == v1
+    rt.buffer.extend(recs(1, 10))
+    assert view.histogram("value")[0] != v1
+    w1, wfig = view.windows("value")
+    assert wfig["data"] == []
+    rt.events.publish("window", [{"key": "k0", "start": T0, "end": T0 + 10, "count": 2,
+                                  "mean": 1.0, "min": 0.0, "max": 2.0, "p95": 2.0}])
+    w2, wfig = view.windows("value")
+    assert w2 != w1 and wfig["data"][2]["y"] == [1.0]
+
+
+def test_quality_chart_reset_then_extend(view):
+    """The quality chart resets first, then receives only the monitor's new evaluations."""
+    monitor = view.runtime.monitor
+    monitor.evaluate(T0)
+    view.runtime.metrics.add_many({"records_in": 10, "records_accepted": 9, "records_rejected": 1})
+    monitor.evaluate(T0 + 1)
+    first = view.quality(None)
+    assert first["figure"]["data"][0]["y"] == [None, 10.0] and first["state"]["ts"] == T0 + 1
+    assert first["figure"]["layout"]["shapes"]  # the default invalid_rate threshold line
+    assert view.quality(first["state"]) is None
+    monitor.evaluate(T0 + 2)
+    nxt = view.quality(first["state"])
+    assert nxt["extend"][0]["x"][0] == ["2023-11-14T22:13:22.000Z"]
+    assert nxt["state"]["ts"] == T0 + 2
+
+
+def test_tables_and_field_names(view):
+    """Tables are bounded and versioned; key candidates exclude unique ids."""
+    rt = view.runtime
+    rt.buffer.extend(recs(150))
+    cols, rows = view.latest_records()
+    assert len(rows) == view.options.table_rows and rows[0]["#"] == 150
+    assert view.table_versions() == {"latest": 150, "quarantine": 0, "errors": 0}
+    rt.events.publish("ingest_error", {"at": T0, "source": "s", "reason": "boom"})
+    assert view.error_rows()[0]["reason"] == "boom"
+    assert view.quarantine_rows() == []
+    numeric, keys = view.field_names()
+    assert numeric[0] == "value" and "id" in numeric
+    assert keys == ["key"]  # 'ts' is the time field; 'key' has two values
+
+
+def test_alerts_read_from_monitor(view):
+    """Firing alerts and history come from the runtime's quality monitor."""
+    monitor = view.runtime.monitor
+    monitor.evaluate(T0)
+    view.runtime.metrics.add_many({"records_in": 10, "records_accepted": 5, "records_rejected": 5})
+    monitor.evaluate(T0 + 1)  # invalid_rate_high pending
+    monitor.evaluate(T0 + 17)  # its 'for' (15 s) has passed: firing
+    active, history = view.alerts(10)
+    assert any(a["name"] == "invalid_rate_high" for a in active)
+    assert history and history[0]["state"] == "firing"
+
+
+def test_without_a_monitor_the_view_still_works(view, monkeypatch):
+    """A runtime without a monitor yields no alerts, an empty quality chart and '–' KPIs."""
+    monkeypatch.setattr(LiveView, "monitor", property(lambda self: None))
+    assert view.alerts(5) == ([], [])
+    assert view.quality(None)["figure"]["data"][0]["x"] == []
+    assert figures.kpi_texts(view.summary("value", 5))["alerts"] == "–"

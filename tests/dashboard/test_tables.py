@@ -1,0 +1,45 @@
+"""Tests for streamdash.dashboard.tables (AG Grid rows and columns)."""
+
+from streamdash.dashboard import tables
+
+
+def test_cells_are_text_or_numbers():
+    """Numbers stay numbers, None is blank, bools and nested values become text."""
+    assert tables.cell(3.5) == 3.5 and tables.cell(None) == "" and tables.cell(True) == "true"
+    assert tables.cell({"a": [1, "é"]}) == '{"a":[1,"é"]}'
+    assert tables.cell("<script>x</script>") == "<script>x</script>"  # grid renders it as text
+
+
+def test_latest_records_newest_first_with_columns():
+    """Rows come newest first with their seq; columns are the union of fields in order."""
+    cols, rows = tables.latest_records([(1, {"a": 1}), (2, {"a": 2, "b.c": {"x": 1}})])
+    assert [c["field"] for c in cols] == ["#", "a", "b.c"]
+    assert rows == [{"#": 2, "a": 2, "b.c": '{"x":1}'}, {"#": 1, "a": 1}]
+
+
+def test_latest_records_caps_columns():
+    """Records with very many fields show at most MAX_COLUMNS columns (plus seq)."""
+    cols, _ = tables.latest_records([(1, {f"f{i}": i for i in range(100)})])
+    assert len(cols) == tables.MAX_COLUMNS + 1
+
+
+def test_quarantine_rows_show_reasons():
+    """Each rejection shows its time, source, every reason and the record as JSON text."""
+    rows = tables.quarantine_rows([{"at": "2026-01-01T00:00:00.000Z", "source": "sim",
+                                    "reasons": [{"field": "temperature", "rule": "type",
+                                                 "value": "'abc'"},
+                                                {"field": None, "rule": "object"}],
+                                    "record": {"temperature": "abc"}}])
+    assert rows == [{"at": "2026-01-01T00:00:00.000Z", "source": "sim",
+                     "reasons": "temperature: type (value 'abc'); record: object",
+                     "record": '{"temperature":"abc"}'}]
+
+
+def test_error_rows_format_time():
+    """Ingestion errors keep every documented field; epoch times become ISO UTC."""
+    (row,) = tables.error_rows([{"at": 1_700_000_000.0, "source": "api", "url": "http://x",
+                                 "kind": "http", "reason": "503", "status": 503,
+                                 "attempt": 2, "next_delay": 1.5}])
+    assert row["at"] == "2023-11-14T22:13:20.000Z" and row["status"] == 503
+    assert set(row) == set(tables.ERROR_FIELDS)
+    assert tables.error_rows([{}])[0]["at"] == ""
