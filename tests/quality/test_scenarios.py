@@ -1,0 +1,271 @@
+"""End-to-end alert scenarios on a real Runtime: source → producer → consumer → monitor.
+
+The runtime runs its real threads with a fake wall clock. To make every timestamp exact, the
+test is the scheduler: the source interval and the monitor interval are long, and each step
+advances the clock, fetches through the real producer (``fetch_once``), waits until the
+consumer and the monitor's batch listener have handled everything, then evaluates.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from streamdash.config import Settings
+from streamdash.models import ProcessResult, utc_iso
+from streamdash.quality.metrics import event_time
+from streamdash.runtime import Runtime
+from streamdash.sources.base import FieldHints
+from streamdash.sources.http import HttpSource
+from streamdash.sources.retry import RetryPolicy
+from streamdash.sources.simulator import FAULTS, SimulatedSource
+from streamdash.testing import FakeClock
+
+T0 = 1_700_000_000.0
+CLEAN = {fault: 0.0 for fault in FAULTS}
+
+
+class DedupLate:
+    """A minimal processing chain for these scenarios: exact-duplicate ids and late events.
+
+    (The full chain is issue 4's; the monitor only needs the outcome counts it reports.)
+    """
+
+    def __init__(self, lateness: float = 30.0):
+        self.lateness = lateness
+        self.seen: set[str] = set()
+
+    def process(self, records, batch):
+        accepted, counts = [], {"duplicate": 0, "late": 0}
+        for rec in records:
+            if rec["id"] in self.seen:
+                counts["duplicate"] += 1
+                continue
+            self.seen.add(rec["id"])
+            if event_time(rec["ts"]) < batch.fetched_at - self.lateness:
+                counts["late"] += 1
+                continue
+            accepted.append(rec)
+        return ProcessResult(accepted, [], counts)
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the pipeline"
+        time.sleep(0.005)
+
+
+class Scenario:
+    """A started Runtime driven step by step under a fake clock."""
+
+    def __init__(self, source, rules: list[dict], *, window: float = 2.0, processor=None,
+                 clock: FakeClock | None = None):
+        self.clock = clock or FakeClock(T0)
+        settings = Settings({"source.interval": 3600,
+                             "alerts": {"interval": 3600, "window": window, "baseline": 0,
+                                        "rules": rules}})
+        self.rt = Runtime(settings, source, processor, clock=self.clock)
+        self.monitor = self.rt.monitor
+        self.rt.start()
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until every fetched batch went through the consumer and the batch listener."""
+        m = self.rt.metrics
+        wait_until(lambda: m.counter("batches_processed") >= m.counter("batches_in")
+                   and self.monitor.stats.snapshot()["accepted"] >= m.counter("records_accepted"))
+
+    def step(self, seconds: float = 1.0, fetches: int = 1) -> list[dict]:
+        """Advance the clock, fetch ``fetches`` batches, settle, evaluate; returns transitions."""
+        self.clock.advance(seconds)
+        for _ in range(fetches):
+            self.rt.producer.fetch_once()
+        self.settle()
+        return self.monitor.evaluate()
+
+    def run(self, steps: int, **kw) -> list[dict]:
+        """Several steps; all their transitions in order."""
+        out = []
+        for _ in range(steps):
+            out += self.step(**kw)
+        return out
+
+    def close(self) -> None:
+        self.rt.stop(drain_timeout=1)
+
+
+@pytest.fixture
+def scenarios():
+    """Creates scenarios and stops their runtimes after the test."""
+    made: list[Scenario] = []
+
+    def make(*a, **kw) -> Scenario:
+        made.append(Scenario(*a, **kw))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def at(seconds: float) -> str:
+    """The ISO-8601 form of ``T0 + seconds``."""
+    return utc_iso(T0 + seconds)
+
+
+def simulator(clock: FakeClock, **rates: float) -> SimulatedSource:
+    """A deterministic simulator on the fake clock with every fault off unless given."""
+    return SimulatedSource(seed=7, batch_size=50, spread=1.0, clock=clock,
+                           **{**CLEAN, **rates})
+
+
+def test_null_spike_fires_then_resolves_when_the_rate_falls(scenarios):
+    """A null-rate spike goes pending, fires after ``for``, and resolves when nulls stop."""
+    clock = FakeClock(T0)
+    sc = scenarios(simulator(clock), [{"name": "null_rate_high", "for": 2,
+                                       "keep_firing_for": 0}], clock=clock)
+    assert sc.run(3) == [] and sc.monitor.rates()["null_rate"] == 0.0
+    sc.rt.source.set_rates(null_rate=0.5)
+    (pending,) = sc.step()                                   # T0+4
+    assert pending["state"] == "pending" and pending["active_at"] == at(4)
+    assert sc.step() == []                                   # T0+5: still pending
+    (firing,) = sc.step()                                    # T0+6: held for 2 s
+    assert firing["state"] == "firing" and firing["starts_at"] == at(6)
+    assert firing["active_at"] == at(4) and firing["value"] > 0.05
+    assert sc.monitor.rates()["null_rate.temperature"] > 0
+    sc.rt.source.set_rates(null_rate=0.0)
+    assert sc.step() == []                                   # T0+7: window still has nulls
+    (resolved,) = sc.step()                                  # T0+8: 2 s window is clean
+    assert resolved["state"] == "resolved" and resolved["ends_at"] == at(8)
+    assert resolved["starts_at"] == at(6) and resolved["last_evaluated"] == at(8)
+    assert [h["state"] for h in sc.monitor.history()] == ["resolved", "firing", "pending"]
+    assert sc.monitor.active() == []
+
+
+def test_duplicate_spike_fires_and_resolves(scenarios):
+    """A burst of exact duplicates fires duplicate_rate_high at once and resolves after it."""
+    clock = FakeClock(T0)
+    sc = scenarios(simulator(clock), [{"name": "duplicate_rate_high", "for": 0,
+                                       "keep_firing_for": 1}], processor=DedupLate(), clock=clock)
+    assert sc.run(2) == []
+    sc.rt.source.set_rates(duplicate_rate=0.3)
+    (firing,) = sc.step()                                    # T0+3
+    assert firing["state"] == "firing" and firing["starts_at"] == at(3)
+    assert firing["active_at"] == at(3) and firing["fired_value"] > 0.02
+    assert sc.rt.counts()["duplicate"] > 0
+    sc.rt.source.set_rates(duplicate_rate=0.0)
+    transitions = sc.run(4)                                  # T0+4 … T0+7
+    assert [t["state"] for t in transitions] == ["resolved"]
+    # Clean from T0+4: the window is clean at T0+5, and keep_firing_for holds it 1 s more.
+    assert transitions[0]["ends_at"] == at(6)
+
+
+def test_late_burst_fires_late_rate_alert(scenarios):
+    """A burst of late-arriving events fires late_rate_high; freshness stays measured."""
+    clock = FakeClock(T0)
+    sc = scenarios(simulator(clock), [{"name": "late_rate_high", "for": 1,
+                                       "keep_firing_for": 0}], processor=DedupLate(), clock=clock)
+    assert sc.run(2) == []
+    sc.rt.source.set_rates(late_rate=0.4)
+    trs = sc.run(2)                                          # T0+3 pending, T0+4 firing
+    assert [(t["state"], t["at"]) for t in trs] == [("pending", at(3)), ("firing", at(4))]
+    assert trs[1]["starts_at"] == at(4) and trs[1]["active_at"] == at(3)
+    assert 0.05 < sc.monitor.rates()["late_rate"] < 1
+    assert sc.rt.counts()["late"] > 0
+    # Late records are not accepted, so the newest event time is a fresh one (≤ 1 s old).
+    assert sc.monitor.rates()["event_age_seconds"] <= 1.0
+    sc.rt.source.set_rates(late_rate=0.0)
+    (resolved,) = sc.run(3)                                  # T0+5 mixed, T0+6 clean window
+    assert resolved["state"] == "resolved" and resolved["ends_at"] == at(6)
+
+
+class RecordServer:
+    """A local JSON API serving a simulator's batches; ``stop()`` makes it stop answering."""
+
+    def __init__(self, source: SimulatedSource, port: int = 0):
+        self.source = source
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                body = json.dumps(outer.source.fetch()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_source_down_fires_and_resolves_when_the_server_answers_again(scenarios):
+    """When the HTTP server stops answering, source_down fires after 3 intervals; it resolves
+    when the server answers again."""
+    clock = FakeClock(T0)
+    api = RecordServer(simulator(clock))
+    source = HttpSource("api", url=f"http://127.0.0.1:{api.port}/records",
+                        hints=FieldHints(value_field="temperature", time_field="ts"),
+                        retry=RetryPolicy(max_tries=1), connect_timeout=1, read_timeout=2,
+                        clock=clock)
+    # Steps of 1 s stand for fetch intervals: down = no success for 3 of them.
+    sc = scenarios(source, [{"name": "source_down", "threshold": 3}], clock=clock)
+    try:
+        assert sc.run(2) == [] and sc.monitor.rates()["fetch_age_seconds"] == 0.0
+        last_success = clock()                               # T0+2
+        api.stop()
+        assert sc.run(3) == []                               # ages 1, 2, 3 s: not yet
+        assert sc.rt.metrics.counter("fetch_errors") == 3
+        (firing,) = sc.step()                                # T0+6: 4 s without success
+        assert firing["state"] == "firing" and firing["severity"] == "critical"
+        assert firing["starts_at"] == at(6) and firing["value"] == clock() - last_success
+        assert sc.step() == []                               # still down, still firing
+        api = RecordServer(api.source, port=api.port)        # answers again
+        (resolved,) = sc.step()                              # T0+8
+        assert resolved["state"] == "resolved" and resolved["ends_at"] == at(8)
+        assert resolved["starts_at"] == at(6)
+        assert sc.rt.health()["components"]["alerts"]["firing"] == 0
+    finally:
+        api.stop()
+
+
+def test_no_data_is_kept_then_resolved_by_fresh_data(scenarios):
+    """With no records in the window the firing alert keeps its state (default keep_last)."""
+    clock = FakeClock(T0)
+    sc = scenarios(simulator(clock, null_rate=0.5), [{"name": "null_rate_high", "for": 0,
+                                                      "keep_firing_for": 0}], clock=clock)
+    (firing,) = sc.step()
+    assert firing["state"] == "firing"
+    assert sc.run(3, fetches=0) == []                        # nothing fetched: no data
+    assert sc.monitor.rates()["null_rate"] is None
+    assert sc.monitor.active()[0]["no_data"] is True
+    sc.rt.source.set_rates(null_rate=0.0)
+    (resolved,) = sc.step()
+    assert resolved["state"] == "resolved" and resolved["ends_at"] == at(5)
+
+
+def test_transitions_reach_the_event_bus_as_json(scenarios):
+    """Every transition is published on the ``alert`` topic as a JSON-ready dict."""
+    clock = FakeClock(T0)
+    sc = scenarios(simulator(clock, null_rate=0.5), [{"name": "null_rate_high", "for": 1,
+                                                      "keep_firing_for": 0}], clock=clock)
+    seen: list[dict] = []
+    sc.rt.events.subscribe("alert", seen.append)
+    sc.run(2)
+    assert [(e["state"], e["at"]) for e in seen] == [("pending", at(1)), ("firing", at(2))]
+    assert json.loads(json.dumps(seen)) == seen
