@@ -1,4 +1,11 @@
-"""Fixtures for the quality tests: a real webhook receiver on 127.0.0.1."""
+"""Fixtures for the quality tests: a webhook receiver on 127.0.0.1 and fake-clock scenarios.
+
+A ``Scenario`` is a started Runtime with its real threads and a fake wall clock. To make every
+timestamp exact, the test is the scheduler: the source interval and the monitor interval are
+long, and each step advances the clock, fetches through the real producer (``fetch_once``),
+waits until the consumer and the monitor's batch listener have handled everything, then
+evaluates.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from streamdash.config import Settings
+from streamdash.runtime import Runtime
+from streamdash.sources.simulator import FAULTS, SimulatedSource
+from streamdash.testing import FakeClock
+
+T0 = 1_700_000_000.0
+CLEAN = {fault: 0.0 for fault in FAULTS}
 
 
 class Receiver:
@@ -71,3 +86,70 @@ def receiver():
     r = Receiver()
     yield r
     r.close()
+
+
+def wait_until(predicate, timeout: float = 10.0) -> None:
+    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the pipeline"
+        time.sleep(0.005)
+
+
+class Scenario:
+    """A started Runtime driven step by step under a fake clock."""
+
+    def __init__(self, source, rules: list[dict], *, window: float = 2.0, processor=None,
+                 clock: FakeClock | None = None):
+        self.clock = clock or FakeClock(T0)
+        settings = Settings({"source.interval": 3600,
+                             "alerts": {"interval": 3600, "window": window, "baseline": 0,
+                                        "rules": rules}})
+        self.rt = Runtime(settings, source, processor, clock=self.clock)
+        self.monitor = self.rt.monitor
+        self.rt.start()
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until every fetched batch went through the consumer and the batch listener."""
+        m = self.rt.metrics
+        wait_until(lambda: m.counter("batches_processed") >= m.counter("batches_in")
+                   and self.monitor.stats.snapshot()["accepted"] >= m.counter("records_accepted"))
+
+    def step(self, seconds: float = 1.0, fetches: int = 1) -> list[dict]:
+        """Advance the clock, fetch ``fetches`` batches, settle, evaluate; returns transitions."""
+        self.clock.advance(seconds)
+        for _ in range(fetches):
+            self.rt.producer.fetch_once()
+        self.settle()
+        return self.monitor.evaluate()
+
+    def run(self, steps: int, **kw) -> list[dict]:
+        """Several steps; all their transitions in order."""
+        out = []
+        for _ in range(steps):
+            out += self.step(**kw)
+        return out
+
+    def close(self) -> None:
+        self.rt.stop(drain_timeout=1)
+
+
+@pytest.fixture
+def scenarios():
+    """Creates scenarios and stops their runtimes after the test."""
+    made: list[Scenario] = []
+
+    def make(*a, **kw) -> Scenario:
+        made.append(Scenario(*a, **kw))
+        return made[-1]
+
+    yield make
+    for s in made:
+        s.close()
+
+
+def simulator(clock: FakeClock, **rates: float) -> SimulatedSource:
+    """A deterministic simulator on the fake clock with every fault off unless given."""
+    return SimulatedSource(seed=7, batch_size=50, spread=1.0, clock=clock,
+                           **{**CLEAN, **rates})

@@ -1,32 +1,24 @@
 """End-to-end alert scenarios on a real Runtime: source → producer → consumer → monitor.
 
-The runtime runs its real threads with a fake wall clock. To make every timestamp exact, the
-test is the scheduler: the source interval and the monitor interval are long, and each step
-advances the clock, fetches through the real producer (``fetch_once``), waits until the
-consumer and the monitor's batch listener have handled everything, then evaluates.
+See ``Scenario`` in ``conftest.py``: real threads, a fake wall clock, the test as scheduler, so
+every timestamp is exact.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
-from streamdash.config import Settings
 from streamdash.models import ProcessResult, utc_iso
 from streamdash.quality.metrics import event_time
-from streamdash.runtime import Runtime
 from streamdash.sources.base import FieldHints
 from streamdash.sources.http import HttpSource
 from streamdash.sources.retry import RetryPolicy
-from streamdash.sources.simulator import FAULTS, SimulatedSource
+from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FakeClock
 
-T0 = 1_700_000_000.0
-CLEAN = {fault: 0.0 for fault in FAULTS}
+from .conftest import T0, simulator
 
 
 class DedupLate:
@@ -53,76 +45,9 @@ class DedupLate:
         return ProcessResult(accepted, [], counts)
 
 
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for the pipeline"
-        time.sleep(0.005)
-
-
-class Scenario:
-    """A started Runtime driven step by step under a fake clock."""
-
-    def __init__(self, source, rules: list[dict], *, window: float = 2.0, processor=None,
-                 clock: FakeClock | None = None):
-        self.clock = clock or FakeClock(T0)
-        settings = Settings({"source.interval": 3600,
-                             "alerts": {"interval": 3600, "window": window, "baseline": 0,
-                                        "rules": rules}})
-        self.rt = Runtime(settings, source, processor, clock=self.clock)
-        self.monitor = self.rt.monitor
-        self.rt.start()
-        self.settle()
-
-    def settle(self) -> None:
-        """Wait until every fetched batch went through the consumer and the batch listener."""
-        m = self.rt.metrics
-        wait_until(lambda: m.counter("batches_processed") >= m.counter("batches_in")
-                   and self.monitor.stats.snapshot()["accepted"] >= m.counter("records_accepted"))
-
-    def step(self, seconds: float = 1.0, fetches: int = 1) -> list[dict]:
-        """Advance the clock, fetch ``fetches`` batches, settle, evaluate; returns transitions."""
-        self.clock.advance(seconds)
-        for _ in range(fetches):
-            self.rt.producer.fetch_once()
-        self.settle()
-        return self.monitor.evaluate()
-
-    def run(self, steps: int, **kw) -> list[dict]:
-        """Several steps; all their transitions in order."""
-        out = []
-        for _ in range(steps):
-            out += self.step(**kw)
-        return out
-
-    def close(self) -> None:
-        self.rt.stop(drain_timeout=1)
-
-
-@pytest.fixture
-def scenarios():
-    """Creates scenarios and stops their runtimes after the test."""
-    made: list[Scenario] = []
-
-    def make(*a, **kw) -> Scenario:
-        made.append(Scenario(*a, **kw))
-        return made[-1]
-
-    yield make
-    for s in made:
-        s.close()
-
-
 def at(seconds: float) -> str:
     """The ISO-8601 form of ``T0 + seconds``."""
     return utc_iso(T0 + seconds)
-
-
-def simulator(clock: FakeClock, **rates: float) -> SimulatedSource:
-    """A deterministic simulator on the fake clock with every fault off unless given."""
-    return SimulatedSource(seed=7, batch_size=50, spread=1.0, clock=clock,
-                           **{**CLEAN, **rates})
 
 
 def test_null_spike_fires_then_resolves_when_the_rate_falls(scenarios):
