@@ -1,7 +1,8 @@
 """End-to-end alert scenarios on a real Runtime: source → producer → consumer → monitor.
 
 See ``Scenario`` in ``conftest.py``: real threads, a fake wall clock, the test as scheduler, so
-every timestamp is exact.
+every timestamp is exact. The processing chain is the configured one (schema validation, dedup
+on ``id``, late events against the ``ts`` watermark), so the counters are the pipeline's own.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from streamdash.models import ProcessResult, utc_iso
-from streamdash.quality.metrics import event_time
+from streamdash.models import utc_iso
 from streamdash.sources.base import FieldHints
 from streamdash.sources.http import HttpSource
 from streamdash.sources.retry import RetryPolicy
@@ -19,30 +19,6 @@ from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FakeClock
 
 from .conftest import T0, simulator
-
-
-class DedupLate:
-    """A minimal processing chain for these scenarios: exact-duplicate ids and late events.
-
-    (The full chain is issue 4's; the monitor only needs the outcome counts it reports.)
-    """
-
-    def __init__(self, lateness: float = 30.0):
-        self.lateness = lateness
-        self.seen: set[str] = set()
-
-    def process(self, records, batch):
-        accepted, counts = [], {"duplicate": 0, "late": 0}
-        for rec in records:
-            if rec["id"] in self.seen:
-                counts["duplicate"] += 1
-                continue
-            self.seen.add(rec["id"])
-            if event_time(rec["ts"]) < batch.fetched_at - self.lateness:
-                counts["late"] += 1
-                continue
-            accepted.append(rec)
-        return ProcessResult(accepted, [], counts)
 
 
 def at(seconds: float) -> str:
@@ -77,7 +53,7 @@ def test_duplicate_spike_fires_and_resolves(scenarios):
     """A burst of exact duplicates fires duplicate_rate_high at once and resolves after it."""
     clock = FakeClock(T0)
     sc = scenarios(simulator(clock), [{"name": "duplicate_rate_high", "for": 0,
-                                       "keep_firing_for": 1}], processor=DedupLate(), clock=clock)
+                                       "keep_firing_for": 1}], clock=clock)
     assert sc.run(2) == []
     sc.rt.source.set_rates(duplicate_rate=0.3)
     (firing,) = sc.step()                                    # T0+3
@@ -95,7 +71,7 @@ def test_late_burst_fires_late_rate_alert(scenarios):
     """A burst of late-arriving events fires late_rate_high; freshness stays measured."""
     clock = FakeClock(T0)
     sc = scenarios(simulator(clock), [{"name": "late_rate_high", "for": 1,
-                                       "keep_firing_for": 0}], processor=DedupLate(), clock=clock)
+                                       "keep_firing_for": 0}], clock=clock)
     assert sc.run(2) == []
     sc.rt.source.set_rates(late_rate=0.4)
     trs = sc.run(2)                                          # T0+3 pending, T0+4 firing
