@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 from ..errors import ConfigError
 from ..sources.base import FieldHints
 from .chain import excerpt
-from .timestamps import MILLIS, UNITS, TimestampParser, is_canonical, parse_time_setting
+from .timestamps import TAILS, UNITS, TimestampParser, is_canonical, parse_time_setting
 
 TYPES = ("str", "int", "float", "bool", "timestamp", "scalar", "any")
 ALIASES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool",
@@ -273,7 +273,7 @@ class Validator:
     def _compile(self) -> tuple[str, Callable]:
         schema = self.schema
         ns: dict[str, Any] = {"MISSING": _MISSING, "DICT": dict, "STR": str, "INT": int,
-                              "FLOAT": float, "BOOL": bool, "INF": INF, "MILLIS_GET": MILLIS.get,
+                              "FLOAT": float, "BOOL": bool, "INF": INF, "TAILS": TAILS,
                               "KNOWN": self.known, "KNOWN_HAS_ALL": self.known.issuperset,
                               "DROP_UNKNOWN": self._drop_unknown,
                               "IS_CANONICAL": is_canonical}
@@ -292,9 +292,17 @@ class Validator:
         if schema.unknown == "reject":
             src.add(2, "if not KNOWN_HAS_ALL(rec):")
             src.add(3, FAIL)
+        # Required fields are read with rec[F] (much cheaper than rec.get); a missing one
+        # raises KeyError, caught once around the whole record (free in 3.11 when not raised).
+        src.add(2, "try:")
+        inner = _Source()
         for i, spec in enumerate(schema.fields):
             ns[f"F{i}"] = spec.name
-            self._emit_field(src, ns, i, spec)
+            self._emit_field(inner, ns, i, spec)
+        for line in inner.lines:
+            src.lines.append("    " + line)
+        src.add(2, "except KeyError:")
+        src.add(3, FAIL)
         if schema.unknown == "drop":
             src.add(2, "if not KNOWN_HAS_ALL(rec):")
             src.add(3, "DROP_UNKNOWN(rec)")
@@ -308,10 +316,19 @@ class Validator:
         return code, ns["run"]
 
     def _emit_field(self, src: _Source, ns: dict[str, Any], i: int, spec: FieldSpec) -> None:
-        src.add(2, f"v = rec.get(F{i}, MISSING)")
+        if spec.required:
+            src.add(2, f"v = rec[F{i}]")
+        else:
+            src.add(2, f"v = rec.get(F{i}, MISSING)")
         if spec.required and not spec.nullable and spec.type != "any":
-            # Neither None nor MISSING passes a type check: skip the two branches.
+            # None fails every type check: no separate branch.
             d = 2
+        elif spec.required:
+            src.add(2, "if v is None:")
+            src.add(3, f"n{i} += 1" if spec.nullable else FAIL)
+            src.add(2, "else:")
+            d = 3
+            src.add(d, "pass")
         else:
             src.add(2, "if v is None:")
             if spec.nullable:
@@ -349,24 +366,18 @@ class Validator:
             src.add(d + 1, FAIL)
         elif t == "timestamp":
             parser = self.parsers[spec.name]
-            ns[f"SECONDS_GET{i}"] = parser.seconds.get
+            ns[f"PREFIXES{i}"] = parser.prefixes
             ns[f"SLOW{i}"] = parser.slow
-            # Fast path: canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose second is cached.
-            src.add(d, "if type(v) is STR and len(v) == 24 and v[23] == 'Z' and v[19] == '.':")
-            src.add(d + 1, f"b = SECONDS_GET{i}(v[:19]); m = MILLIS_GET(v[20:23])")
-            src.add(d + 1, "if b is not None and m is not None:")
-            src.add(d + 2, f"t{i} = (b + m) / 1000")
-            src.add(d + 1, "else:")
-            src.add(d + 2, f"t{i} = SLOW{i}(v)")
-            src.add(d + 2, f"if t{i} is None:")
-            src.add(d + 3, FAIL)
-            src.add(d + 2, "if not IS_CANONICAL(v):")
-            src.add(d + 3, f"fixes.append((rec, F{i}, t{i}))")
-            src.add(d, "else:")
+            # Fast path: a canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose 22-character prefix is
+            # cached; anything else (a miss, another shape or type) raises and goes slow.
+            src.add(d, "try:")
+            src.add(d + 1, f"t{i} = (PREFIXES{i}[v[:22]] + TAILS[v[22:]]) / 1000")
+            src.add(d, "except (KeyError, TypeError, IndexError):")
             src.add(d + 1, f"t{i} = SLOW{i}(v)")
             src.add(d + 1, f"if t{i} is None:")
             src.add(d + 2, FAIL)
-            src.add(d + 1, f"fixes.append((rec, F{i}, t{i}))")
+            src.add(d + 1, "if not IS_CANONICAL(v):")
+            src.add(d + 2, f"fixes.append((rec, F{i}, t{i}))")
             if spec.min is not None:
                 ns[f"MIN{i}"] = spec.min
                 src.add(d, f"if t{i} < MIN{i}:")
@@ -390,8 +401,11 @@ class Validator:
                 src.add(d + 1, FAIL)
             if spec.allowed is not None:
                 ns[f"ALLOWED{i}"] = spec.allowed
-                ns[f"ALLOWED_HAS{i}"] = _allowed_check(spec.allowed)
-                src.add(d, f"if not ALLOWED_HAS{i}(v):")
+                if all(type(a) is str for a in spec.allowed):  # inline the common case
+                    src.add(d, f"if type(v) is not STR or v not in ALLOWED{i}:")
+                else:
+                    ns[f"ALLOWED_HAS{i}"] = _allowed_check(spec.allowed)
+                    src.add(d, f"if not ALLOWED_HAS{i}(v):")
                 src.add(d + 1, FAIL)
             if spec.pattern is not None:
                 ns[f"PATTERN{i}"] = self.patterns[spec.name].fullmatch

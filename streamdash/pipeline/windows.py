@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..models import utc_iso
-from .transforms import BatchContext, Sink, Watermark
+from .transforms import BatchContext, Sink, Watermark, column
 
 KINDS = ("tumbling", "sliding")
 
@@ -73,8 +73,8 @@ class Windows:
         mx = self.watermark.max_time
         last_start = None
         slot: dict[Any, list[float]] = {}
-        for rec, t in zip(records, times):
-            v = rec.get(vf)
+        keys = column(records, kf) if kf else [None] * len(records)
+        for v, t, k in zip(column(records, vf), times, keys):
             if v is None or (type(v) is not float and type(v) is not int):
                 continue
             if advance and t > mx:
@@ -85,7 +85,6 @@ class Windows:
                 if slot is None:
                     slot = open_[start] = {}
                 last_start = start
-            k = rec.get(kf) if kf else None
             values = slot.get(k)
             if values is None:
                 slot[k] = [v]

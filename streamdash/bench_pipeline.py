@@ -1,0 +1,312 @@
+"""``streamdash bench pipeline``: the configured pipeline over the sensor-stream workload.
+
+Runs the real processor (built by :func:`~streamdash.pipeline.build_processor` from settings,
+exactly as the runtime does) through a real :class:`~streamdash.pipeline.workers.Consumer`
+(ring buffer, quarantine, metrics, event bus with the runtime's recent-window and late stores)
+over a JSON Lines file in batches of 1,000 lines, then prints records/s, per-batch latency
+(JSON decoding + processing) p50/p99, peak RSS and the totals, and checks the totals against
+``../shared/bench/CONTRACT.md`` (exit status 1 when they differ). ``--reference`` also runs a
+hand-written plain loop of the contract semantics in a child process, for the ratio.
+
+The default settings are the contract's pipeline: schema, dedup, °F→°C, late (30 s), 10 s
+tumbling windows per sensor (:data:`BENCH_SETTINGS`); ``--config FILE`` replaces them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import queue
+import resource
+import subprocess
+import sys
+import time
+from itertools import islice
+from typing import Any
+
+#: The contract pipeline, as a user would write it in YAML (see docs/benchmarks.md).
+BENCH_SETTINGS: dict[str, Any] = {
+    "schema": {
+        "key": "id",
+        "event_time": "ts",
+        "fields": {
+            "id": "str",
+            "sensor": "str",
+            "ts": "timestamp",
+            "value": {"type": "float", "nullable": True},
+            "unit": {"type": "str", "allowed": ["C", "F"]},
+        },
+    },
+    "transforms": [
+        {"dedup": {"key": "id"}},
+        {"convert": {"field": "value", "unit_field": "unit", "to": "C"}},
+        {"late": {"lateness": 30}},
+        {"window": {"kind": "tumbling", "size": 10, "key": "sensor", "field": "value"}},
+    ],
+}
+
+#: Reference totals of CONTRACT.md for N = 1,000,000.
+CONTRACT_TOTALS = {"total": 1_000_000, "invalid": 5_134, "dup": 9_993, "null": 10_161,
+                   "late": 4_934, "aggregated": 969_778, "windows": 100_077}
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux), to report whole-process throughput."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000) -> dict[str, Any]:
+    """Run the configured pipeline over ``path``; the totals and the measured figures."""
+    from .config import Settings
+    from .events import EventBus
+    from .metrics import Metrics
+    from .models import Batch
+    from .pipeline import build_processor
+    from .pipeline.jsonl import decode_lines
+    from .pipeline.workers import Consumer
+    from .sources.base import FieldHints
+    from .store.quarantine import Quarantine
+    from .store.recent import RecentLog
+    from .store.ring import RingBuffer
+
+    settings = settings or Settings(BENCH_SETTINGS)
+    hints = FieldHints(value_field="value", key_field="sensor", time_field="ts",
+                       required=("id", "sensor", "ts"))
+    events, metrics = EventBus(), Metrics()
+    windows_log, late_log = RecentLog(2000), RecentLog(1000)
+    events.subscribe("window", windows_log.extend_from)
+    events.subscribe("late", late_log.extend_from)
+    totals = {"windows": 0, "aggregated": 0, "null": 0}
+    value_field = "value"
+
+    def count_windows(items: list[dict[str, Any]]) -> None:
+        totals["windows"] += len(items)
+        totals["aggregated"] += sum(w["count"] for w in items)
+
+    events.subscribe("window", count_windows)
+    processor = build_processor(settings, hints, publish=events.publish)
+    consumer = Consumer(queue.Queue(), processor, RingBuffer(settings.get("buffer.capacity")),
+                        Quarantine(events=events), metrics)
+
+    def count_nulls(batch: Any, result: Any) -> None:
+        totals["null"] += sum(1 for r in result.accepted if r.get(value_field) is None)
+
+    consumer.listeners.append(count_nulls)
+    latencies: list[float] = []
+    perf = time.perf_counter
+    handle = consumer.handle
+    lines_in = 0
+    started, cpu_started = perf(), time.process_time()
+    with open(path, "rb") as f:
+        while True:
+            lines = list(islice(f, batch_size))
+            if not lines:
+                break
+            t0 = perf()
+            records = decode_lines(lines)
+            handle(Batch(records, time.time(), "bench", t0))
+            latencies.append(perf() - t0)
+            lines_in += len(lines)
+    processor.flush()
+    elapsed = perf() - started
+    cpu = time.process_time() - cpu_started
+    c = metrics.snapshot()["counters"]
+    got = {"total": lines_in, "invalid": int(c.get("records_rejected", 0)),
+           "dup": int(c.get("records_duplicate", 0)), "null": totals["null"],
+           "late": int(c.get("records_late", 0)), "aggregated": totals["aggregated"],
+           "windows": totals["windows"]}
+    latencies.sort()
+    n = len(latencies)
+    return {"totals": got, "elapsed_s": elapsed, "records_per_s": lines_in / elapsed,
+            "cpu_s": cpu, "records_per_cpu_s": lines_in / cpu,
+            "batches": n,
+            "batch_p50_ms": latencies[n // 2] * 1000 if n else None,
+            "batch_p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else None,
+            "batch_max_ms": latencies[-1] * 1000 if n else None,
+            "accounting_ok": _identity(c, lines_in)}
+
+
+def _identity(c: dict[str, float], lines_in: int) -> bool:
+    outcomes = sum(c.get(f"records_{o}", 0) for o in
+                   ("accepted", "rejected", "duplicate", "filtered", "late"))
+    return outcomes == lines_in
+
+
+def reference_loop(path: str) -> dict[str, Any]:
+    """The contract semantics as a plain hand-written loop (orjson + dicts), for the ratio."""
+    from datetime import datetime, timezone
+
+    import orjson
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    invalid = dup = null = late = aggregated = windows = 0
+    seen: set[str] = set()
+    max_ts = None
+    open_windows: dict[float, dict[str, list[float]]] = {}
+    utc = timezone.utc
+    with open(path, "rb") as f:
+        for line in f:
+            try:
+                r = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                invalid += 1
+                continue
+            if type(r) is not dict or "value" not in r:
+                invalid += 1
+                continue
+            i, s, ts, v, u = r.get("id"), r.get("sensor"), r.get("ts"), r["value"], r.get("unit")
+            if type(i) is not str or type(s) is not str or type(ts) is not str \
+                    or u not in ("C", "F") or type(u) is not str \
+                    or (v is not None and type(v) is not float and type(v) is not int):
+                invalid += 1
+                continue
+            try:
+                d = datetime.fromisoformat(ts[:-1] + "+00:00" if ts.endswith("Z") else ts)
+            except ValueError:
+                invalid += 1
+                continue
+            t = (d if d.tzinfo else d.replace(tzinfo=utc)).timestamp()
+            if i in seen:
+                dup += 1
+                continue
+            seen.add(i)
+            if v is None:
+                null += 1
+                continue
+            if u == "F":
+                v = (v - 32) * 5 / 9
+            if max_ts is None or t > max_ts:
+                max_ts = t
+                wm = max_ts - 30
+                for start in [st for st in open_windows if st + 10 <= wm]:
+                    windows += len(open_windows.pop(start))
+            if t < max_ts - 30:
+                late += 1
+                continue
+            aggregated += 1
+            start = (t // 10) * 10
+            slot = open_windows.get(start)
+            if slot is None:
+                slot = open_windows[start] = {}
+            w = slot.get(s)
+            if w is None:
+                slot[s] = [1, v, v, v]
+            else:
+                w[0] += 1
+                w[1] += v
+                if v < w[2]:
+                    w[2] = v
+                if v > w[3]:
+                    w[3] = v
+    windows += sum(len(slot) for slot in open_windows.values())
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    total = invalid + dup + null + late + aggregated
+    return {"totals": {"total": total, "invalid": invalid, "dup": dup, "null": null,
+                       "late": late, "aggregated": aggregated, "windows": windows},
+            "elapsed_s": elapsed, "records_per_s": total / elapsed, "cpu_s": cpu,
+            "records_per_cpu_s": total / cpu, "peak_rss_mib": peak_rss_mib(),
+            "process_s": process_age()}
+
+
+def cmd_bench_pipeline(args: argparse.Namespace) -> int:
+    """Run the benchmark, print the figures (text or JSON); 1 when totals differ."""
+    from .config import load_settings
+
+    settings = load_settings(args.config, environ={}) if args.config else None
+    if args.no_gc_freeze is False:
+        gc.freeze()  # the interpreter's own objects need no scanning (what a server does at start)
+    result = run_pipeline(args.file, settings, args.batch_size)
+    result["peak_rss_mib"] = peak_rss_mib()
+    result["process_s"] = process_age()
+    if result["process_s"]:
+        result["records_per_s_whole_process"] = result["totals"]["total"] / result["process_s"]
+    expected = None
+    if result["totals"]["total"] == CONTRACT_TOTALS["total"] and not args.config:
+        expected = CONTRACT_TOTALS
+    if args.reference:
+        out = subprocess.run([sys.executable, "-m", "streamdash.bench_pipeline", "--reference",
+                              args.file], capture_output=True, text=True, check=True)
+        ref = json.loads(out.stdout)
+        result["reference"] = ref
+        result["ratio_vs_reference"] = result["records_per_s"] / ref["records_per_s"]
+        result["cpu_ratio_vs_reference"] = result["records_per_cpu_s"] / ref["records_per_cpu_s"]
+        if expected is None and not args.config:
+            expected = ref["totals"]
+    result["expected"] = expected
+    result["totals_ok"] = expected is None or expected == result["totals"]
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(format_report(args.file, result))
+    return 0 if result["totals_ok"] and result["accounting_ok"] else 1
+
+
+def format_report(path: str, r: dict[str, Any]) -> str:
+    """The human-readable report."""
+    lines = [f"pipeline benchmark: {path}",
+             f"  records/s          {r['records_per_s']:,.0f}  ({r['totals']['total']:,} records "
+             f"in {r['elapsed_s']:.2f} s, read + decode + process)",
+             f"  per CPU second     {r['records_per_cpu_s']:,.0f}  ({r['cpu_s']:.2f} s CPU; "
+             "steadier than wall time on a shared machine)"]
+    if r.get("records_per_s_whole_process"):
+        lines.append(f"  whole process      {r['records_per_s_whole_process']:,.0f} records/s "
+                     f"({r['process_s']:.2f} s including interpreter start and imports)")
+    lines += [f"  batch latency      p50 {r['batch_p50_ms']:.2f} ms  p99 {r['batch_p99_ms']:.2f} ms"
+              f"  max {r['batch_max_ms']:.2f} ms  ({r['batches']} batches)",
+              f"  peak RSS           {r['peak_rss_mib']:.0f} MiB",
+              "  totals             " + "  ".join(f"{k} {v:,}" for k, v in r["totals"].items())]
+    if "reference" in r:
+        ref = r["reference"]
+        lines.append(f"  hand-written loop  {ref['records_per_s']:,.0f} records/s "
+                     f"({ref['records_per_cpu_s']:,.0f} per CPU s), peak RSS "
+                     f"{ref['peak_rss_mib']:.0f} MiB → pipeline/loop = "
+                     f"{r['ratio_vs_reference']:.2f}× wall, {r['cpu_ratio_vs_reference']:.2f}× CPU")
+    if r["expected"] is None:
+        lines.append("  totals check       skipped (not the 1,000,000-record contract file; "
+                     "use --reference to check against the hand-written loop)")
+    else:
+        lines.append("  totals check       " + ("OK (exact)" if r["totals_ok"] else
+                                                f"MISMATCH, expected {r['expected']}"))
+    lines.append("  accounting         " + ("in = accepted + invalid + duplicate + filtered + late"
+                                            if r["accounting_ok"] else "BROKEN"))
+    return "\n".join(lines)
+
+
+def register(group: Any) -> None:
+    """Add ``pipeline`` to the ``streamdash bench`` group."""
+    p = group.add_parser("pipeline", help="the configured pipeline over a JSON Lines workload",
+                         description=__doc__.split("\n\n")[1])
+    p.add_argument("--file", required=True, metavar="FILE",
+                   help="JSON Lines workload (e.g. from ../shared/bench/gen_sensors.py)")
+    p.add_argument("--config", metavar="FILE",
+                   help="settings with schema/transforms (default: the contract pipeline)")
+    p.add_argument("--batch-size", type=int, default=1000, metavar="N",
+                   help="lines per batch (default 1000)")
+    p.add_argument("--reference", action="store_true",
+                   help="also run the hand-written loop (child process) and print the ratio")
+    p.add_argument("--no-gc-freeze", action="store_true",
+                   help="do not gc.freeze() the start-up objects before running")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=cmd_bench_pipeline)
+
+
+if __name__ == "__main__":  # the reference loop, run as a child process
+    if len(sys.argv) == 3 and sys.argv[1] == "--reference":
+        print(json.dumps(reference_loop(sys.argv[2])))
+    else:
+        sys.exit("usage: python -m streamdash.bench_pipeline --reference FILE")
