@@ -63,7 +63,7 @@ def register_subcommands(group: Any, name: str) -> None:
 
 
 #: Group name → modules with a ``register(subparsers)`` function adding their subcommands.
-EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ()}
+EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",)}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
