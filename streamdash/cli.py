@@ -63,7 +63,8 @@ def register_subcommands(group: Any, name: str) -> None:
 
 
 #: Group name → modules with a ``register(subparsers)`` function adding their subcommands.
-EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",)}
+EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",
+                                                    "streamdash.quality.bench")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -114,12 +115,15 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a settings file, including the parts their components validate."""
+    from .metrics import Metrics
     from .pipeline import build_processor
+    from .quality import build_monitor
     from .sources import build_source
 
     settings = load_settings(args.file, environ={})
     source = build_source(settings)
     build_processor(settings, source.hints)
+    build_monitor(settings, metrics=Metrics())  # the alerts section: rules and webhooks
     source.close()
     print(f"{args.file}: valid")
     return 0

@@ -152,8 +152,7 @@ class QualityWindow:
 
     def _at(self, t: float) -> Sample:
         """The newest sample taken at or before ``t`` (the oldest when none is)."""
-        times = [s.t for s in self._samples]
-        i = bisect_right(times, t) - 1
+        i = bisect_right(self._samples, t, key=_sample_time) - 1
         return self._samples[max(i, 0)]
 
     def compute(self, now: float, *, newest_event: float | None = None,
@@ -212,6 +211,10 @@ class QualityWindow:
         if base <= 0:
             return None
         return 1.0 - current / base
+
+
+def _sample_time(sample: Sample) -> float:
+    return sample.t
 
 
 def _ratio(part: float, whole: float) -> float | None:

@@ -325,29 +325,28 @@ def step(rule: Rule, current: AlertState, value: float | None, now: float
         value = None
     else:
         cond = rule.holds(value)
-    base = replace(current, last_evaluated=now, no_data=no_data, value=value)
+    # Collect the changes and build the next state once (replace() is the hot spot here).
+    changes: dict[str, Any] = {"last_evaluated": now, "no_data": no_data, "value": value}
     s = current.state
     if cond:
         if s in ("inactive", "resolved"):
-            nxt = replace(base, state="pending", active_at=now, keep_firing_since=None,
-                          starts_at=None, ends_at=None)
+            changes.update(state="pending", active_at=now, keep_firing_since=None,
+                           starts_at=None, ends_at=None)
             if rule.for_ <= 0:
-                nxt = replace(nxt, state="firing", starts_at=now, fired_value=value)
+                changes.update(state="firing", starts_at=now, fired_value=value)
         elif s == "pending" and now - (current.active_at or now) >= rule.for_:
-            nxt = replace(base, state="firing", starts_at=now, fired_value=value)
+            changes.update(state="firing", starts_at=now, fired_value=value)
         else:  # still pending, or firing (condition back before keep_firing_for ran out)
-            nxt = replace(base, keep_firing_since=None)
-    else:
-        if s == "pending":
-            nxt = replace(base, state="inactive", active_at=None)
-        elif s == "firing":
-            since = current.keep_firing_since if current.keep_firing_since is not None else now
-            if now - since >= rule.keep_firing_for:
-                nxt = replace(base, state="resolved", ends_at=now, keep_firing_since=None)
-            else:
-                nxt = replace(base, keep_firing_since=since)
+            changes["keep_firing_since"] = None
+    elif s == "pending":
+        changes.update(state="inactive", active_at=None)
+    elif s == "firing":
+        since = current.keep_firing_since if current.keep_firing_since is not None else now
+        if now - since >= rule.keep_firing_for:
+            changes.update(state="resolved", ends_at=now, keep_firing_since=None)
         else:
-            nxt = base
+            changes["keep_firing_since"] = since
+    nxt = AlertState(**{**current.__dict__, **changes})
     if nxt.state == s:
         return nxt, None
     return nxt, Transition(rule, s, nxt, now)

@@ -100,11 +100,11 @@ class Scenario:
     """A started Runtime driven step by step under a fake clock."""
 
     def __init__(self, source, rules: list[dict], *, window: float = 2.0, processor=None,
-                 clock: FakeClock | None = None):
+                 clock: FakeClock | None = None, settings: dict | None = None):
         self.clock = clock or FakeClock(T0)
         settings = Settings({"source.interval": 3600,
                              "alerts": {"interval": 3600, "window": window, "baseline": 0,
-                                        "rules": rules}})
+                                        "rules": rules}, **(settings or {})})
         self.rt = Runtime(settings, source, processor, clock=self.clock)
         self.monitor = self.rt.monitor
         self.rt.start()

@@ -170,3 +170,20 @@ def test_transitions_reach_the_event_bus_as_json(scenarios):
     sc.run(2)
     assert [(e["state"], e["at"]) for e in seen] == [("pending", at(1)), ("firing", at(2))]
     assert json.loads(json.dumps(seen)) == seen
+
+
+def test_transitions_are_persisted_when_a_data_dir_is_set(scenarios, tmp_path):
+    """With persistence configured, every transition lands in the SQLite history."""
+    clock = FakeClock(T0)
+    sc = scenarios(simulator(clock, null_rate=0.5), [{"name": "null_rate_high", "for": 1,
+                                                      "keep_firing_for": 0}], clock=clock,
+                   settings={"data_dir": str(tmp_path)})
+    sc.run(2)
+    sc.rt.source.set_rates(null_rate=0.0)
+    sc.run(3)
+    sc.close()  # stopping flushes the history writer
+    rows = sc.rt.history.reader.events("alerts", T0 - 1, T0 + 100)
+    assert [(r["state"], r["ts"]) for r in rows] == [
+        ("resolved", T0 + 4), ("firing", T0 + 2), ("pending", T0 + 1)]
+    assert rows[0]["data"]["ends_at"] == at(4) and rows[0]["data"]["starts_at"] == at(2)
+    assert rows[0]["rule"] == "null_rate_high" and rows[0]["severity"] == "warning"
