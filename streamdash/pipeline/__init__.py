@@ -18,15 +18,18 @@ from .schema import Schema, Validator, default_schema, schema_from_settings
 
 
 def build_processor(settings: Settings, hints: FieldHints, *,
+                    source_schema: dict[str, Any] | None = None,
                     publish: Callable[[str, Any], None] | None = None,
                     clock: Callable[[], float] = time.time,
                     monotonic: Callable[[], float] = time.monotonic) -> Pipeline:
     """The processing chain configured by the settings (defaults from the source's hints).
 
+    The schema is the ``schema`` setting, else the source's own (``source_schema``: a preset
+    describes its records in the same form), else one derived from ``hints``.
     ``publish(topic, payload)`` receives closed windows and late records (the runtime passes
     its event bus's ``publish``).
     """
-    raw_schema = settings.get("schema")
+    raw_schema = settings.get("schema") or source_schema
     if raw_schema:
         schema = schema_from_settings(raw_schema)
     else:

@@ -299,7 +299,7 @@ class Validator:
         for i, spec in enumerate(schema.fields):
             ns[f"F{i}"] = spec.name
             self._emit_field(inner, ns, i, spec)
-        for line in inner.lines:
+        for line in inner.lines or ["        pass"]:
             src.lines.append("    " + line)
         src.add(2, "except KeyError:")
         src.add(3, FAIL)

@@ -1,0 +1,106 @@
+"""``streamdash dlq export``: the quarantined records (dead-letter queue) as JSON Lines.
+
+Reads the history database of the data folder (``<data_dir>/history.sqlite3``, table ``dlq``;
+it may be in use by a running app: reads go beside the writer), or, with ``--from-url``, the
+``/api/dlq`` endpoint of a running app (which answers from its history, or from its in-memory
+quarantine when it persists nothing). Each line is
+``{"at": ISO-8601, "source": …, "reasons": [{field, rule, value}, …], "record": …}``, oldest
+first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from .errors import ConfigError
+
+EXIT_UNAVAILABLE = 1
+
+
+def register(sub: Any) -> None:
+    """Add the ``dlq`` command group (``dlq export``) to the ``streamdash`` parser."""
+    dlq = sub.add_parser("dlq", help="the dead-letter queue (quarantined records)",
+                         description="The dead-letter queue: records rejected by validation.")
+    dlq.set_defaults(func=lambda args: dlq.print_help() or 2)
+    group = dlq.add_subparsers(dest="dlq_command", metavar="ACTION")
+    p = group.add_parser("export", help="write quarantined records as JSON Lines",
+                         description=__doc__.split("\n\n")[1])
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding history.sqlite3 "
+                   "(default: data_dir from the settings)")
+    p.add_argument("--config", metavar="FILE", help="YAML settings file (for data_dir)")
+    p.add_argument("--from-url", metavar="URL",
+                   help="read /api/dlq of a running app instead (e.g. http://127.0.0.1:8050)")
+    p.add_argument("--since", default="30d",
+                   help="start: ISO-8601 time or span ago like 15m, 2h, 7d (default 30d)")
+    p.add_argument("--until", help="end: ISO-8601 time, span ago, or now (default now)")
+    p.add_argument("--limit", type=int, default=1_000_000, help="newest records at most")
+    p.add_argument("--out", "-o", metavar="FILE", help="output file (default: standard output)")
+    p.set_defaults(func=cmd_export)
+
+
+def from_database(data_dir: str, since: float, until: float, limit: int) -> list[dict[str, Any]]:
+    """DLQ rows of the history database, oldest first, as export items."""
+    from .models import utc_iso
+    from .store.history import HistoryReader, database_path
+
+    rows = HistoryReader(database_path(data_dir)).events("dlq", since, until, limit)
+    return [{"at": utc_iso(r["ts"]), "source": r.get("source"), "reasons": r.get("reasons"),
+             "record": r.get("record")} for r in reversed(rows)]
+
+
+def from_url(base: str, since: str, until: str | None, limit: int) -> list[dict[str, Any]]:
+    """DLQ items from a running app's ``/api/dlq``, oldest first, as export items."""
+    import requests
+
+    params = {"since": since, "limit": str(min(limit, 10_000))}
+    if until:
+        params["until"] = until
+    url = base.rstrip("/") + "/api/dlq"
+    try:
+        resp = requests.get(url, params=params, timeout=10)
+    except requests.RequestException as exc:
+        raise LookupError(f"cannot reach {url}: {exc}") from None
+    if resp.status_code != 200:
+        raise LookupError(f"{url} answered HTTP {resp.status_code}: {resp.text[:200]}")
+    items = resp.json().get("items", [])
+    out = []
+    for item in reversed(items):
+        at = item.get("at") or item.get("ts")
+        out.append({"at": at, "source": item.get("source"), "reasons": item.get("reasons"),
+                    "record": item.get("record")})
+    return out
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export the DLQ; 1 with a one-line reason when there is nothing to read."""
+    from .config import load_settings
+    from .store.history import StorageUnavailable
+    from .store.quarantine import write_jsonl
+    from .timespec import parse_range
+
+    if args.limit < 1:
+        raise ConfigError("--limit", f"must be ≥ 1, got {args.limit}")
+    try:
+        if args.from_url:
+            items = from_url(args.from_url, args.since, args.until, args.limit)
+        else:
+            data_dir = args.data_dir or load_settings(args.config).get("data_dir")
+            try:
+                since, until = parse_range(args.since, args.until, time.time(), "30d")
+            except ValueError as exc:
+                raise ConfigError("--since", str(exc)) from None
+            items = from_database(data_dir, since, until, args.limit)
+    except (StorageUnavailable, LookupError) as exc:
+        print(f"streamdash: dlq export: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if args.out:
+        with open(args.out, "wb") as f:
+            n = write_jsonl(items, f)
+    else:
+        n = write_jsonl(items, sys.stdout.buffer)
+        sys.stdout.flush()
+    print(f"streamdash: exported {n} quarantined record(s)", file=sys.stderr)
+    return 0

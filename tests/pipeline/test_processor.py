@@ -1,0 +1,240 @@
+"""The configured processor: settings → chain, accounting, the contract workload, the runtime."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamdash.config import Settings
+from streamdash.errors import ConfigError
+from streamdash.models import Batch
+from streamdash.pipeline import build_processor
+from streamdash.pipeline.jsonl import decode_lines
+from streamdash.pipeline.processor import split_rule
+from streamdash.runtime import Runtime
+from streamdash.sources.base import FieldHints
+from streamdash.sources.simulator import SimulatedSource
+from streamdash.testing import FakeClock, ListSource
+
+from .workload import contract_totals, generate
+
+CONTRACT = {
+    "schema": {"key": "id", "event_time": "ts",
+               "fields": {"id": "str", "sensor": "str", "ts": "timestamp",
+                          "value": {"type": "float", "nullable": True},
+                          "unit": {"type": "str", "allowed": ["C", "F"]}}},
+    "transforms": [{"dedup": {"key": "id"}},
+                   {"convert": {"field": "value", "unit_field": "unit", "to": "C"}},
+                   {"late": {"lateness": 30}},
+                   {"window": {"kind": "tumbling", "size": 10, "key": "sensor",
+                               "field": "value"}}],
+}
+HINTS = FieldHints(value_field="value", key_field="sensor", time_field="ts",
+                   required=("id", "sensor", "ts"))
+
+
+def batch(records):
+    return Batch(records, 0.0, "test")
+
+
+def outcomes(result):
+    return len(result.accepted) + len(result.rejected) + sum(result.counts.values())
+
+
+def test_contract_workload_matches_an_independent_loop():
+    """At N = 20,000 the configured pipeline reproduces CONTRACT.md's totals and windows."""
+    lines = generate(20_000)
+    expected = contract_totals(lines)
+    windows = []
+    proc = build_processor(Settings(CONTRACT), HINTS,
+                           publish=lambda t, p: windows.extend(p) if t == "window" else None)
+    got = dict(total=0, invalid=0, dup=0, null=0, late=0)
+    for i in range(0, len(lines), 1000):
+        chunk = lines[i:i + 1000]
+        result = proc.process(decode_lines(chunk), batch(chunk))
+        assert outcomes(result) == len(chunk)
+        got["total"] += len(chunk)
+        got["invalid"] += len(result.rejected)
+        got["dup"] += result.counts["duplicate"]
+        got["late"] += result.counts["late"]
+        got["null"] += sum(1 for r in result.accepted if r["value"] is None)
+    proc.flush()
+    got["aggregated"] = sum(w["count"] for w in windows)
+    got["windows"] = len(windows)
+    assert got == expected["totals"]
+    assert got["invalid"] > 0 and got["dup"] > 0 and got["late"] > 0 and got["null"] > 0
+    by_key = {(w["key"], w["start"]): w for w in windows}
+    assert len(by_key) == len(windows)
+    from streamdash.models import utc_iso
+    for (sensor, start), (n, total, lo, hi) in expected["windows"].items():
+        w = by_key[(sensor, utc_iso(start))]
+        assert (w["count"], w["min"], w["max"]) == (n, lo, hi)
+        assert w["mean"] == pytest.approx(total / n)
+
+
+def test_quarantine_reasons_for_the_contract_faults():
+    """Bad JSON, a string value, a missing sensor and a bad time each get their reason."""
+    proc = build_processor(Settings(CONTRACT), HINTS)
+    good = b'{"id":"1","sensor":"s","ts":"2024-06-01T00:00:00.000Z","value":1.0,"unit":"C"}'
+    lines = [b"{not json", good.replace(b"1.0", b'"abc"'), good.replace(b'"sensor":"s",', b""),
+             good.replace(b"2024-06-01T00:00:00.000Z", b"not-a-time")]
+    result = proc.process(decode_lines(lines), batch(lines))
+    reasons = [[(r["field"], r["rule"]) for r in rej.reasons] for rej in result.rejected]
+    assert reasons == [[(None, "json")], [("value", "type")], [("sensor", "required")],
+                       [("ts", "timestamp")]]
+    assert result.rejected[0].record == "{not json" and result.rejected[0].source == "test"
+
+
+record_st = st.one_of(
+    st.fixed_dictionaries({"id": st.sampled_from(["a", "b", "c", "d"]),
+                           "sensor": st.sampled_from(["s1", "s2"]),
+                           "ts": st.integers(0, 200).map(lambda s: 1717200000 + s * 1.0),
+                           "value": st.one_of(st.none(), st.floats(-100, 100)),
+                           "unit": st.sampled_from(["C", "F"])}),
+    st.dictionaries(st.sampled_from(["id", "sensor", "ts", "value", "unit"]),
+                    st.one_of(st.none(), st.text(max_size=3), st.integers(), st.booleans())),
+    st.text(max_size=5), st.integers(),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(record_st, max_size=30), max_size=6))
+def test_accounting_identity_holds_for_any_batches(batches):
+    """For any batches, in = accepted + invalid + duplicate + filtered + late, per batch and in
+    total, and no record is both accepted and quarantined."""
+    cfg = dict(CONTRACT, transforms=CONTRACT["transforms"][:1] + [
+        {"filter": {"field": "sensor", "op": "ne", "value": "s2"}}] + CONTRACT["transforms"][1:])
+    proc = build_processor(Settings(cfg), HINTS)
+    total_in = total_out = 0
+    for records in batches:
+        result = proc.process(records, batch(records))
+        assert outcomes(result) == len(records)
+        accepted = {id(r) for r in result.accepted}
+        assert not accepted & {id(r.record) for r in result.rejected}
+        assert all(r.reasons for r in result.rejected)
+        total_in += len(records)
+        total_out += outcomes(result)
+    assert total_in == total_out
+
+
+def test_transforms_from_settings_in_every_spelling():
+    """Rules are given as {name: params}, {rule: name, …} or a bare name, in order."""
+    cfg = {"schema": CONTRACT["schema"], "transforms": [
+        "dedup", {"rule": "filter", "field": "value", "op": "gt", "value": 0},
+        {"derive": {"field": "f", "expr": "value * 9 / 5 + 32"}},
+        {"outlier": {"field": "value", "key": "sensor", "window": 10, "min_count": 2}},
+        {"late": None}, {"window": {"kind": "sliding", "size": 10, "slide": 5}}]}
+    proc = build_processor(Settings(cfg), HINTS)
+    assert [r.name for r in proc.rules] == ["dedup", "filter", "derive", "outlier", "late",
+                                            "window"]
+    recs = [{"id": str(i), "sensor": "s", "ts": 1717200000.0 + i, "value": float(i - 1),
+             "unit": "C"} for i in range(5)]
+    result = proc.process(recs, batch(recs))
+    assert result.counts["filtered"] == 2 and len(result.accepted) == 3
+    assert result.accepted[0]["f"] == pytest.approx(33.8) and "outlier" in result.accepted[0]
+    stats = proc.stats()
+    assert stats["filter"] == {"filtered": 2} and stats["derive"]["derived"] == 3
+
+
+@pytest.mark.parametrize("transforms,key", [
+    ("dedup", "transforms"),
+    ([{"smooth": {}}], "transforms[0]"),
+    ([{"dedup": {"ttl": -1}}], "transforms[0].dedup.ttl"),
+    ([{"dedup": {"key": "nope"}}], "transforms[0].dedup.key"),
+    ([{"dedup": {"colour": 1}}], "transforms[0].dedup.colour"),
+    ([{"derive": {"field": "x", "expr": "__import__('os')"}}], "transforms[0].derive.expr"),
+    ([{"derive": {"expr": "value"}}], "transforms[0].derive.field"),
+    ([{"convert": {"to": "parsec"}}], "transforms[0].convert.to"),
+    ([{"window": {"kind": "hopping"}}], "transforms[0].window.kind"),
+    ([{"window": {"kind": "sliding"}}], "transforms[0].window.slide"),
+    ([{"window": {"slide": 5}}], "transforms[0].window.slide"),
+    ([{"late": {}}, {"window": {"lateness": 5}}], "transforms[1].window.lateness"),
+    ([{"outlier": {"window": 1}}], "transforms[0].outlier.window"),
+    ([{"filter": {"field": "v", "op": "gt"}}], "transforms[0].filter.value"),
+    ([{"dedup": {}, "late": {}}], "transforms[0]"),
+    ([{"dedup": "fast"}], "transforms[0].dedup"),
+])
+def test_bad_transforms_are_config_errors_naming_the_rule(transforms, key):
+    """A wrong rule list raises ConfigError naming the item and parameter."""
+    with pytest.raises(ConfigError) as err:
+        build_processor(Settings({"schema": CONTRACT["schema"], "transforms": transforms}), HINTS)
+    assert err.value.key == key
+
+
+def test_time_rules_need_an_event_time():
+    """late and window without schema.event_time are ConfigErrors."""
+    cfg = {"schema": {"fields": {"v": "float"}}, "transforms": ["late"]}
+    with pytest.raises(ConfigError) as err:
+        build_processor(Settings(cfg), HINTS)
+    assert err.value.key == "transforms[0].late"
+    assert split_rule({"rule": "late"}, "x") == ("late", {})
+
+
+def test_default_chain_and_source_schema():
+    """Without settings the chain is dedup, late, window; a source schema is used when given."""
+    proc = build_processor(Settings(), SimulatedSource.hints)
+    assert [r.name for r in proc.rules] == ["dedup", "late", "window"]
+    assert build_processor(Settings({"transforms": []}), SimulatedSource.hints).rules == []
+    plain = build_processor(Settings(), FieldHints())
+    assert plain.rules == [] and plain.schema.fields == ()
+    own = build_processor(Settings(), FieldHints(), source_schema=CONTRACT["schema"])
+    assert own.schema.key == "id"
+    legacy = build_processor(Settings({"pipeline.required": ["a"]}), FieldHints())
+    assert legacy.validator.run([{}])[2] == [{}]
+
+
+def test_tick_closes_idle_windows_and_runtime_stop_flushes():
+    """Processor.tick() emits windows after the idle timeout on the injected monotonic clock."""
+    mono = FakeClock(0.0)
+    out = []
+    cfg = dict(CONTRACT, transforms=[{"late": {}}, {"window": {"size": 10, "idle_timeout": 5,
+                                                               "key": "sensor"}}])
+    proc = build_processor(Settings(cfg), HINTS, publish=lambda t, p: out.extend(p),
+                           monotonic=mono)
+    rec = {"id": "1", "sensor": "s", "ts": "2024-06-01T00:00:01.000Z", "value": 1.0, "unit": "C"}
+    proc.process([rec], batch([rec]))
+    assert proc.tick() == 0
+    mono.advance(5)
+    assert proc.tick() == 1 and out[0]["closed_by"] == "idle"
+
+
+def test_simulator_with_injected_faults_end_to_end():
+    """On the runtime, the simulator's invalid records are quarantined with the right reasons,
+    duplicates and late records are counted, windows are emitted and every count adds up."""
+    source = SimulatedSource(seed=7, batch_size=200, count=2000, invalid_rate=0.03,
+                             duplicate_rate=0.03, late_rate=0.03, null_rate=0.05)
+    rt = Runtime(Settings({"source.interval": 0.1}), source)
+    published = []
+    rt.events.subscribe("rejections", published.extend)
+    with rt:
+        deadline = time.monotonic() + 20
+        while rt.metrics.counter("batches_processed") < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    c = rt.counts()
+    assert c["in"] == 2000
+    assert c["in"] == (c["accepted"] + c["rejected"] + c["duplicate"] + c["filtered"]
+                       + c["late"] + c["dropped"])
+    assert c["rejected"] > 0 and c["duplicate"] > 0 and c["late"] > 0
+    reasons = rt.quarantine.by_reason()
+    assert set(reasons) == {"temperature:type", "sensor:required", "ts:timestamp"}
+    assert sum(reasons.values()) == c["rejected"] == len(published)
+    assert rt.windows.total > 0 and rt.late.total == c["late"]
+    assert rt.processor.stats()["nulls"]["temperature"] > 0
+    window = rt.windows.recent(1)[0]
+    assert {"key", "start", "end", "count", "mean", "min", "max", "p95"} <= set(window)
+    assert rt.metrics.snapshot()["histograms"]["batch_processing_seconds"]["count"] >= 10
+
+
+def test_runtime_counts_outcomes_with_a_list_source():
+    """Duplicates from a list source are counted as duplicates on the runtime's metrics."""
+    rt = Runtime(Settings({"source.interval": 0.1}),
+                 ListSource([[{"id": 1}, {"id": 1}, {"id": 2}, "junk"]]))
+    with rt:
+        deadline = time.monotonic() + 10
+        while rt.metrics.counter("batches_processed") < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    c = rt.counts()
+    assert (c["in"], c["accepted"], c["duplicate"], c["rejected"]) == (4, 2, 1, 1)
