@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="YAML settings file")
     check.set_defaults(func=cmd_check_config)
 
+    from . import dlq_cli  # `streamdash dlq export`: quarantined records as JSON Lines
+
+    dlq_cli.register(sub)
+
     # Groups whose subcommands live in their own modules (each adds a parser to the group).
     bench = sub.add_parser("bench", help="benchmarks (pipeline, dashboard)",
                            description="Benchmarks that print measured figures.")
