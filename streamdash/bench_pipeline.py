@@ -236,7 +236,7 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     if result["process_s"]:
         result["records_per_s_whole_process"] = result["totals"]["total"] / result["process_s"]
     expected = None
-    if result["totals"]["total"] == CONTRACT_TOTALS["total"] and not args.config:
+    if result["totals"]["total"] == CONTRACT_TOTALS["total"]:
         expected = CONTRACT_TOTALS
     if args.reference:
         out = subprocess.run([sys.executable, "-m", "streamdash.bench_pipeline", "--reference",
@@ -245,7 +245,7 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
         result["reference"] = ref
         result["ratio_vs_reference"] = result["records_per_s"] / ref["records_per_s"]
         result["cpu_ratio_vs_reference"] = result["records_per_cpu_s"] / ref["records_per_cpu_s"]
-        if expected is None and not args.config:
+        if expected is None:
             expected = ref["totals"]
     result["expected"] = expected
     result["totals_ok"] = expected is None or expected == result["totals"]

@@ -1,0 +1,65 @@
+"""`streamdash bench pipeline` on a small generated workload."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from streamdash.bench_pipeline import CONTRACT_TOTALS, format_report, reference_loop, run_pipeline
+
+from .pipeline.workload import contract_totals, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_workload(path: Path, n: int) -> list[bytes]:
+    lines = generate(n)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return lines
+
+
+def test_pipeline_and_reference_agree_with_the_contract_loop(tmp_path):
+    """Both the benchmarked pipeline and the hand-written loop reproduce the contract totals."""
+    data = tmp_path / "w.jsonl"
+    lines = write_workload(data, 5000)
+    expected = contract_totals(lines)["totals"]
+    result = run_pipeline(str(data))
+    assert result["totals"] == expected and result["accounting_ok"]
+    assert result["batches"] == 5 and result["batch_p99_ms"] >= result["batch_p50_ms"] > 0
+    assert reference_loop(str(data))["totals"] == expected
+    assert set(CONTRACT_TOTALS) == set(expected)
+
+
+def test_cli_prints_figures_and_checks_totals(tmp_path):
+    """The command prints records/s, batch p50/p99 and RSS, and exits 0 when totals match."""
+    data = tmp_path / "w.jsonl"
+    write_workload(data, 3000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "streamdash.cli", "bench", "pipeline", "--file",
+                           str(data), "--reference", "--json"], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["totals_ok"] and result["expected"] == result["reference"]["totals"]
+    assert result["records_per_s"] > 0 and result["peak_rss_mib"] > 0
+    assert "ratio_vs_reference" in result
+    text = format_report(str(data), result)
+    assert "p99" in text and "OK (exact)" in text
+
+
+def test_cli_exits_non_zero_when_totals_differ(tmp_path):
+    """A pipeline configured differently from the contract fails the totals check."""
+    data = tmp_path / "w.jsonl"
+    write_workload(data, 2000)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("schema:\n  key: id\n  event_time: ts\n  fields: {id: str, sensor: str, "
+                   "ts: timestamp, value: {type: float, nullable: true}, unit: str}\n"
+                   "transforms: [late, {window: {size: 10, key: sensor, field: value}}]\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "streamdash.cli", "bench", "pipeline", "--file",
+                           str(data), "--config", str(cfg), "--reference"], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=ROOT)
+    assert proc.returncode == 1 and "MISMATCH" in proc.stdout
