@@ -59,8 +59,8 @@ class Runtime:
             bind_events(self.events)
         self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
         self.processor = processor or build_processor(
-            self.settings, self.source.hints, publish=self.events.publish, clock=clock,
-            monotonic=monotonic)
+            self.settings, self.source.hints, source_schema=getattr(self.source, "schema", None),
+            publish=self.events.publish, clock=clock, monotonic=monotonic)
         self.source_health = SourceHealth()
         backoff_max = self.settings.get("runtime.restart_backoff_max")
         self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
