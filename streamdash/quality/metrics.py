@@ -58,8 +58,10 @@ def event_time(value: Any) -> float | None:
 class BatchStats:
     """Cumulative per-batch counts the quality metrics need; a ``runtime`` batch listener.
 
-    Uses ``result.nulls`` (per-field null counts from the processing chain) when the chain
-    provides it, else counts ``None`` values in the accepted records itself.
+    Counts ``None`` values in the *accepted* records itself. (The processing chain's
+    ``result.nulls`` covers every valid record, duplicates and late ones included; dividing
+    that by the accepted count could even exceed 1, so numerator and denominator come from
+    the same records here.)
     """
 
     def __init__(self, time_field: str = ""):
@@ -71,10 +73,10 @@ class BatchStats:
         self.newest_event: float | None = None
 
     def __call__(self, batch: Any, result: Any) -> None:
-        self.observe(result.accepted, getattr(result, "nulls", None))
+        self.observe(result.accepted)
 
-    def observe(self, records: list[Any], nulls: Mapping[str, int] | None = None) -> None:
-        """Count one batch of accepted records (``nulls``: the chain's per-field counts)."""
+    def observe(self, records: list[Any]) -> None:
+        """Count one batch of accepted records."""
         per_field: dict[str, int] = {}
         null_records = 0
         newest: float | None = None
@@ -92,8 +94,6 @@ class BatchStats:
                 t = event_time(rec.get(tf))
                 if t is not None and (newest is None or t > newest):
                     newest = t
-        if nulls is not None:
-            per_field = {str(k): int(v) for k, v in nulls.items()}
         with self._lock:
             self.accepted += len(records)
             self.null_records += null_records

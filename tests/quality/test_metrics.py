@@ -73,18 +73,17 @@ def test_null_rates_overall_and_per_field():
     assert out["null_rate.c"] == 0.0
 
 
-def test_batch_stats_prefer_the_chains_null_counts():
-    """When the processing result carries per-field ``nulls`` they are used as given."""
+def test_batch_stats_count_accepted_records_only():
+    """Nulls are counted in the accepted records, whatever the chain reports for all valid ones."""
     stats = BatchStats()
 
     class Result:
         accepted = [{"a": None}, {"a": 1}]
-        nulls = {"a": 1, "b": 2}
+        nulls = {"a": 5, "b": 2}  # the chain's count over valid records (duplicates too)
 
     stats(None, Result())
     snap = stats.snapshot()
-    assert snap["nulls"] == {"a": 1, "b": 2} and snap["accepted"] == 2
-    assert snap["null_records"] == 1
+    assert snap["nulls"] == {"a": 1} and snap["accepted"] == 2 and snap["null_records"] == 1
 
 
 def test_freshness_event_age_and_fetch_age():
