@@ -166,7 +166,7 @@ def series_figure(groups: dict[str, tuple[list[Any], list[Any]]], value_field: s
              "line": {"width": 1.5}, "connectgaps": False}
             for key, (xs, ys) in groups.items()]
     title = plot_text(value_field) + (f" by {plot_text(key_field)}" if key_field else "")
-    return {"data": data, "layout": _layout(title, f"{value_field}|{key_field}",
+    return {"data": data, "layout": _layout(title, f"{value_field}|{key_field}", showlegend=True,
                                             yaxis={"title": {"text": plot_text(value_field)}})}
 
 
@@ -302,7 +302,8 @@ def _empty_note(text: str) -> dict[str, Any]:
 
 def _layout(title: str, revision: str, **extra: Any) -> dict[str, Any]:
     # uirevision keeps the user's zoom and legend choices across updates of the same chart.
-    return {"title": {"text": title, "font": {"size": 14}}, "uirevision": revision,
+    return {"title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+            "uirevision": revision,
             "margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "height": 320,
             "legend": {"orientation": "h", "y": -0.2}, "paper_bgcolor": "#fff",
             "plot_bgcolor": "#fff", "xaxis": {"gridcolor": "#eee"}, **extra}

@@ -59,7 +59,9 @@ def grid(grid_id: str, columns: list[dict[str, Any]], height: int = 300) -> dag.
     """A sortable, filterable, resizable AG Grid; rows arrive from callbacks."""
     return dag.AgGrid(
         id=grid_id, rowData=[], columnDefs=columns,
-        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 80},
+        # No type inference: a stream may put text in a numeric field; show it as it came.
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 80,
+                       "cellDataType": False},
         # Field names come from the stream: dots must not be read as nested paths.
         dashGridOptions={"suppressFieldDotNotation": True, "animateRows": False,
                          "enableCellTextSelection": True},
@@ -73,9 +75,11 @@ def _card(title: str, body: Any, **col: Any) -> dbc.Col:
 
 
 def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Header:
-    picker = dcc.Dropdown(id="refresh-picker", options=refresh_options(opts.refresh),
-                          value=opts.refresh, clearable=False, searchable=False,
-                          style={"minWidth": "7rem"})
+    picker = dbc.RadioItems(id="refresh-picker", options=refresh_options(opts.refresh),
+                            value=opts.refresh, inline=True, className="btn-group",
+                            inputClassName="btn-check",
+                            labelClassName="btn btn-outline-secondary btn-sm",
+                            labelCheckedClassName="active")
     return html.Header(dbc.Row([
         dbc.Col(html.H1(title, className="h3 mb-0"), width="auto"),
         dbc.Col(html.Span(source_label, id="source-label", className="text-muted"),
@@ -85,8 +89,8 @@ def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Heade
         dbc.Col(html.Span(["Last update: ", html.Span("never", id="last-update",
                                                       className="sd-updated")]),
                 className="ms-auto", width="auto"),
-        dbc.Col(html.Label(["Refresh ", picker], className="d-flex align-items-center gap-2 "
-                                                           "mb-0"), width="auto"),
+        dbc.Col(html.Div([html.Span("Refresh"), picker],
+                         className="d-flex align-items-center gap-2"), width="auto"),
     ], align="center", className="py-3 g-3"))
 
 
@@ -109,7 +113,8 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
     """
     window = f"{rate_window:g} s"
     interval, max_intervals = refresh_props(opts.refresh)
-    graphs = {cid: dcc.Graph(id=cid, config={"displaylogo": False}, style={"height": "320px"},
+    config = {"displaylogo": False, "displayModeBar": "hover"}
+    graphs = {cid: dcc.Graph(id=cid, config=config, style={"height": "320px"},
                              figure={"data": [], "layout": {"height": 320}})
               for cid, _ in CHARTS}
     return dbc.Container([

@@ -1,0 +1,148 @@
+"""Browser tests of the live dashboard (dash_duo, headless Chromium): real user flows."""
+
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from streamdash.app import create_app
+from streamdash.config import Settings
+from streamdash.sources.simulator import SimulatedSource
+from streamdash.testing import ListSource
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
+XSS_IMG = "<img src=x onerror=\"window.__xss=1;document.title='pwned'\">"
+XSS_SCRIPT = "<script>window.__xss=2;document.title='pwned'</script>"
+# Fast alerting so a rule fires and resolves within a few seconds.
+FAST_ALERTS = {"window": 1, "interval": 0.25, "rules": [
+    {"name": "null_rate_high", "for": 0, "keep_firing_for": 0},
+    {"name": "source_down", "enabled": False}]}
+
+
+@pytest.fixture
+def make_app():
+    """Build apps for a test and always stop their runtimes afterwards."""
+    apps = []
+
+    def make(source, **values):
+        settings = Settings({"source.interval": 0.2, "dashboard.refresh": 1, **values})
+        apps.append(create_app(settings, source))
+        return apps[-1]
+    yield make
+    for app in apps:
+        app.runtime.stop()
+
+
+def simulator(**rates):
+    return SimulatedSource(seed=7, batch_size=10, spread=0.2, **rates)
+
+
+def number(dash_duo, selector):
+    text = dash_duo.find_element(selector).text.replace(",", "")
+    return int(text) if text.isdigit() else -1
+
+
+def trace_lengths(dash_duo):
+    return dash_duo.driver.execute_script(
+        "const g = document.querySelector('#chart-series .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => t.x.length) : [];")
+
+
+def wait(dash_duo, cond, msg, timeout=10):
+    dash_duo._wait_for(lambda _: cond(), timeout=timeout, msg=msg)
+
+
+def grid_text(dash_duo, grid_id):
+    # AG Grid renders rows only once its element is on screen: scroll to it, then read.
+    el = dash_duo.find_element(f"#{grid_id}")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+    return el.text
+
+
+def click_refresh(dash_duo, label):
+    dash_duo.driver.find_element(
+        By.XPATH, f"//*[@id='refresh-picker']//label[normalize-space()='{label}']").click()
+
+
+def test_kpis_chart_pause_and_resume(dash_duo, make_app):
+    """KPIs and the time series (one line per sensor) grow across ticks, freeze while paused
+    and move again on resume; the browser console stays empty."""
+    dash_duo.start_server(make_app(simulator()))
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted")
+    wait(dash_duo, lambda: len(trace_lengths(dash_duo)) == 5, "no line per sensor")
+    first_total, first_points = number(dash_duo, "#kpi-total"), sum(trace_lengths(dash_duo))
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > first_total, "KPI did not move")
+    wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > first_points, "chart did not grow")
+    assert dash_duo.find_element("#status-badge").text == "OK"
+    assert "s ago" in dash_duo.find_element("#last-update").text
+    click_refresh(dash_duo, "Paused")
+    time.sleep(1.2)  # let a tick already in flight land
+    frozen = (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
+              sum(trace_lengths(dash_duo)))
+    time.sleep(2)
+    assert (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
+            sum(trace_lengths(dash_duo))) == frozen
+    click_refresh(dash_duo, "1 s")
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > frozen[0], "resume did not update")
+    wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > frozen[2], "chart did not resume")
+    assert dash_duo.get_logs() == []
+
+
+def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app):
+    """A high null rate fires a banner (rule, value vs threshold); the screenshot with alerts
+    and quarantined records is saved to docs/img/dashboard.png; the banner goes once nulls stop."""
+    source = SimulatedSource(seed=3, batch_size=10, spread=0.2, null_rate=0.0,
+                             invalid_rate=0.05, duplicate_rate=0.03, late_rate=0.0)
+    dash_duo.driver.set_window_size(1440, 2300)
+    dash_duo.start_server(make_app(source, alerts=FAST_ALERTS))
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted")
+    assert _banner(dash_duo) == ""
+    source.set_rates(null_rate=0.3)
+    wait(dash_duo, lambda: "null_rate_high" in _banner(dash_duo), "no banner appeared")
+    assert "threshold 0.05" in _banner(dash_duo) and "since" in _banner(dash_duo)
+    wait(dash_duo, lambda: "required" in grid_text(dash_duo, "grid-quarantine"),
+         "no quarantined record for the screenshot")
+    dash_duo.driver.execute_script("window.scrollTo(0, 0)")
+    time.sleep(1.5)  # a few more ticks so every chart has some history
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    dash_duo.driver.save_screenshot(str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 50_000
+    source.set_rates(null_rate=0.0)
+    wait(dash_duo, lambda: _banner(dash_duo) == "", "banner did not disappear", timeout=15)
+    assert "firing → resolved" in grid_text(dash_duo, "grid-alerts")
+    assert dash_duo.get_logs() == []
+
+
+def _banner(dash_duo):
+    # A closed dbc.Alert leaves the DOM: read through JS so a vanished slot reads as "".
+    return dash_duo.driver.execute_script(
+        "const el = document.getElementById('alert-slot-0'); return el ? el.innerText : '';")
+
+
+def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
+    """A rejected record shows with its reason; markup from the stream stays text; a stopped
+    source raises the stale warning."""
+    batches = [[{"id": 1, "key": XSS_SCRIPT, "value": 1.5, "note": XSS_IMG},
+                {"key": "k", "value": 2.0, "note": XSS_IMG},  # no id: rejected
+                {"id": 3, "key": XSS_SCRIPT, "value": 2.5, "note": "ok"}]]
+    dash_duo.start_server(make_app(ListSource(batches)))
+    wait(dash_duo, lambda: "id: required" in grid_text(dash_duo, "grid-quarantine"),
+         "quarantine table does not show the rejection reason")
+    assert '"note":"<img src=x' in grid_text(dash_duo, "grid-quarantine")
+    wait(dash_duo, lambda: XSS_IMG in grid_text(dash_duo, "grid-latest"),
+         "latest records do not show the markup as text")
+    legend = dash_duo.find_element("#chart-series")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView()", legend)
+    legend = legend.text
+    assert "<script>window.__xss=2" in legend  # the key is shown literally in the legend
+    assert dash_duo.driver.title == "streamdash"
+    assert dash_duo.driver.execute_script("return window.__xss === undefined")
+    assert dash_duo.driver.execute_script("return document.querySelectorAll('img').length") == 0
+    dash_duo.driver.execute_script("window.scrollTo(0, 0)")
+    wait(dash_duo, lambda: dash_duo.find_element("#stale-warning").is_displayed(),
+         "no stale warning after the source stopped")
+    assert "no new records" in dash_duo.find_element("#stale-warning").text
+    assert dash_duo.get_logs() == []
