@@ -1,0 +1,442 @@
+"""The ``sse`` source: a Server-Sent Events stream (e.g. Wikimedia EventStreams) read continuously.
+
+The producer polls on a schedule and sources must not block, so the stream is read by the
+source's own reader thread (started by the first ``fetch()`` or :meth:`SseSource.start`,
+stopped and joined by ``close()``) into a bounded buffer that ``fetch()`` drains: each poll
+returns at most ``batch_size`` records, so batches are bounded by size and by the poll interval
+in time. When the buffer is full the oldest events are dropped, and every dropped event is
+counted and reported. The reader reconnects after the stream ends or fails, waiting the
+server's ``retry:`` time (or an exponential full-jitter backoff on repeated failures) and
+sending ``Last-Event-ID`` so the server can resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import requests
+
+from ..config import Settings
+from ..errors import ConfigError, SourceError
+from ..logs import log_event
+from .base import FieldHints, Source, positive_int, take_params
+from .fields import FieldSpec, RecordMapper, ShapeError, extract_records, parse_fields
+from .http import USER_AGENT, body_excerpt, hints_for
+from .ingest_log import IngestLog
+from .options import expand_env, http_url, name_list, number, text, text_map
+from .redact import Redactor, is_secret_name
+from .retry import RetryPolicy
+
+log = logging.getLogger("streamdash.sources.sse")
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    """One dispatched event: its type, data (lines joined by newlines) and last event id."""
+
+    type: str
+    data: str
+    id: str
+
+
+class SseParser:
+    """Incremental parser of the ``text/event-stream`` format (WHATWG HTML, 9.2.6).
+
+    Feed decoded text in arbitrary pieces; complete events come out. ``retry`` holds the
+    server's reconnection time in milliseconds once it sent one; ``last_id`` persists across
+    events (and reconnects) as the spec requires.
+    """
+
+    def __init__(self) -> None:
+        self.last_id = ""
+        self.retry: int | None = None
+        self._pending = ""
+        self._data: list[str] = []
+        self._type = ""
+        self._first = True
+
+    def feed(self, text_: str) -> list[SseEvent]:
+        """Parse more text; returns the events completed by it."""
+        if self._first and text_:
+            self._first = False
+            text_ = text_.removeprefix("\ufeff")
+        buf = self._pending + text_
+        events: list[SseEvent] = []
+        start = 0
+        n = len(buf)
+        i = 0
+        while i < n:
+            ch = buf[i]
+            if ch == "\r" or ch == "\n":
+                if ch == "\r" and i + 1 == n:
+                    break  # a CR at the end may be the first half of CRLF: wait for more
+                line = buf[start:i]
+                i += 2 if ch == "\r" and buf[i + 1] == "\n" else 1
+                start = i
+                event = self._line(line)
+                if event is not None:
+                    events.append(event)
+                continue
+            i += 1
+        self._pending = buf[start:]
+        return events
+
+    def reset_stream(self) -> None:
+        """Forget a half-received event (the connection dropped); keep last_id and retry."""
+        self._pending, self._data, self._type, self._first = "", [], "", True
+
+    def _line(self, line: str) -> SseEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None  # a comment (servers use them as keep-alives)
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._type = value
+        elif name == "id":
+            if "\0" not in value:
+                self.last_id = value
+        elif name == "retry":
+            if value.isdigit():
+                self.retry = int(value)
+        return None
+
+    def _dispatch(self) -> SseEvent | None:
+        data, etype = self._data, self._type
+        self._data, self._type = [], ""
+        if not data:
+            return None
+        return SseEvent(etype or "message", "\n".join(data), self.last_id)
+
+
+class SseSource(Source):
+    """Records from a Server-Sent Events stream, read by a background thread (see module doc)."""
+
+    kind = "sse"
+
+    def __init__(self, name: str = "", *, url: str, params: dict[str, str] | None = None,
+                 headers: dict[str, str] | None = None, records_path: str = "",
+                 fields: tuple[FieldSpec, ...] = (), event_types: tuple[str, ...] = (),
+                 batch_size: int = 1000, buffer_size: int = 10_000,
+                 max_event_bytes: int = 1024 * 1024, connect_timeout: float = 3.0,
+                 read_timeout: float = 60.0, retry: RetryPolicy | None = None,
+                 secret_params: tuple[str, ...] = (), hints: FieldHints | None = None,
+                 on_error: Callable[[dict[str, Any]], None] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 session: requests.Session | None = None):
+        super().__init__(name or "sse")
+        self.url = url
+        self.params = dict(params or {})
+        self.headers = dict(headers or {})
+        self.records_path = records_path
+        self.fields = tuple(fields)
+        self.event_types = tuple(event_types)
+        self.batch_size = batch_size
+        self.buffer_size = buffer_size
+        self.max_event_bytes = max_event_bytes
+        self.timeout = (connect_timeout, read_timeout)
+        self.retry = retry or RetryPolicy(max_tries=0, max_time=0, base=1.0, cap=30.0)
+        self.hints = hints or hints_for(self.fields)
+        self.clock = clock
+        secrets = list(self.headers.values())
+        secrets += [v for k, v in self.params.items() if is_secret_name(k, secret_params)]
+        self.redactor = Redactor(secrets, secret_params)
+        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
+        if on_error is not None:
+            self.errors.add_listener(on_error)
+        self.mapper = RecordMapper(self.fields)
+        self.session = session or requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "text/event-stream",
+                                     "Cache-Control": "no-cache", "Accept-Encoding": "identity"})
+        self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url
+        self.display_url = self.redactor.url(self.full_url)
+        self.parser = SseParser()
+        self._buffer: deque[Any] = deque()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._response: requests.Response | None = None
+        self._failing: str | None = None       # last error while not connected
+        self._ended: str | None = None         # the server told us to stop (HTTP 204)
+        self._dropped_unreported = 0
+        self.connected = False
+        self.stats = {"connects": 0, "reconnects": 0, "events": 0, "records": 0, "malformed": 0,
+                      "skipped_types": 0, "dropped": 0, "too_large": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the reader thread (idempotent; ``fetch()`` calls it)."""
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name=f"streamdash-sse-{self.name}",
+                                            daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the reader (aborting a blocked read) and wait for it to end."""
+        self._stop.set()
+        self._abort()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.session.close()
+
+    interrupt = close
+
+    @property
+    def alive(self) -> bool:
+        """True while the reader thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def bind_events(self, bus: Any) -> None:
+        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic."""
+        self.errors.bind(bus)
+
+    # -- Source protocol ---------------------------------------------------------------------
+    def fetch(self) -> list[dict[str, Any]]:
+        """Up to ``batch_size`` buffered records; SourceError while down with nothing buffered."""
+        self.start()
+        with self._lock:
+            n = min(self.batch_size, len(self._buffer))
+            out = [self._buffer.popleft() for _ in range(n)]
+            dropped, self._dropped_unreported = self._dropped_unreported, 0
+            failing, ended = self._failing, self._ended
+        if dropped:
+            self.errors.report("buffer_full", f"{dropped} event(s) dropped: buffer full "
+                                              f"(buffer_size {self.buffer_size}); poll more "
+                                              f"often or raise batch_size", url=self.full_url,
+                               level=logging.WARNING)
+        if not out and (failing or ended):
+            raise SourceError(f"{self.name}: {ended or failing}", source=self.name,
+                              kind="stream_ended" if ended else "disconnected")
+        self.stats["records"] += len(out)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """URL (secrets stripped), connection state and counters; header values never appear."""
+        with self._lock:
+            buffered = len(self._buffer)
+        return {**super().describe(), "url": self.display_url, "connected": self.connected,
+                "reader_alive": self.alive, "last_event_id": self.parser.last_id,
+                "server_retry_ms": self.parser.retry, "buffered": buffered,
+                "buffer_size": self.buffer_size, "batch_size": self.batch_size,
+                "headers": {k: "***" for k in self.headers},
+                "fields": {f.name: f.text() for f in self.fields},
+                "stats": dict(self.stats), "ingest_errors": self.errors.snapshot()}
+
+    # -- the reader thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                got_events = self._read_stream()
+                failures = 0 if got_events else failures
+                if self._ended:
+                    return
+                wait = self._reconnect_wait(0)
+                log_event(log, logging.INFO, "stream ended; reconnecting", source=self.name,
+                          url=self.display_url, wait=round(wait, 3))
+            except _StreamError as exc:
+                failures += 1
+                wait = self._reconnect_wait(failures)
+                with self._lock:
+                    self._failing = exc.reason
+                self.errors.report(exc.kind, exc.reason, url=self.full_url, status=exc.status,
+                                   attempt=failures, next_delay=wait)
+            except Exception:  # a bug must not kill ingestion silently: log and back off
+                failures += 1
+                wait = self._reconnect_wait(failures)
+                log.exception("sse reader failed", extra={"ctx": {"source": self.name}})
+            finally:
+                self.connected = False
+                self._response = None
+            if self._stop.wait(wait):
+                return
+            self.stats["reconnects"] += 1
+
+    def _reconnect_wait(self, failures: int) -> float:
+        server = (self.parser.retry / 1000.0) if self.parser.retry is not None else None
+        if failures == 0:
+            return server if server is not None else self.retry.base
+        backoff_wait = self.retry.delay(failures)
+        return max(server or 0.0, backoff_wait)
+
+    def _read_stream(self) -> bool:
+        headers = dict(self.headers)
+        if self.parser.last_id:
+            headers["Last-Event-ID"] = self.parser.last_id
+        try:
+            resp = self.session.get(self.url, params=self.params, headers=headers, stream=True,
+                                    timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise _StreamError("timeout", f"timed out connecting: {exc}") from None
+        except requests.RequestException as exc:
+            raise _StreamError("connection", f"connection failed: {exc}") from None
+        self._response = resp
+        if self._stop.is_set():
+            self._abort()
+        with resp:
+            if resp.status_code == 204:
+                # The spec's way for a server to say "do not reconnect".
+                with self._lock:
+                    self._ended = "the server ended the stream (HTTP 204); not reconnecting"
+                self.errors.report("stream_ended", self._ended, url=self.full_url, status=204)
+                return False
+            if resp.status_code != 200:
+                excerpt = body_excerpt(resp.raw.read(1024, decode_content=True) or b"")
+                kind = "rate_limited" if resp.status_code == 429 else "server_error" \
+                    if resp.status_code >= 500 else "client_error"
+                raise _StreamError(kind, f"HTTP {resp.status_code} {resp.reason or ''}".rstrip()
+                                   + (f"; body: {excerpt!r}" if excerpt else ""),
+                                   resp.status_code)
+            self.connected = True
+            self.stats["connects"] += 1
+            with self._lock:
+                self._failing = None
+            self.parser.reset_stream()
+            return self._consume(resp)
+
+    def _consume(self, resp: requests.Response) -> bool:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        got = False
+        try:
+            for chunk in _chunks(resp):
+                if self._stop.is_set():
+                    return got
+                for event in self.parser.feed(decoder.decode(chunk)):
+                    got = True
+                    self._handle(event)
+                if len(self.parser._pending) > self.max_event_bytes:
+                    self.stats["too_large"] += 1
+                    raise _StreamError("too_large", f"an event line exceeds max_event_bytes "
+                                                    f"({self.max_event_bytes})")
+        except (requests.RequestException, OSError, ValueError) as exc:
+            if self._stop.is_set():
+                return got
+            kind = "timeout" if "timed out" in str(exc).lower() else "connection"
+            raise _StreamError(kind, f"stream broke: {exc}") from None
+        return got
+
+    def _handle(self, event: SseEvent) -> None:
+        self.stats["events"] += 1
+        if self.event_types and event.type not in self.event_types:
+            self.stats["skipped_types"] += 1
+            return
+        if len(event.data) > self.max_event_bytes:
+            self.stats["too_large"] += 1
+            self.errors.report("too_large", f"event of {len(event.data)} characters exceeds "
+                                            f"max_event_bytes; id {event.id!r}", url=self.full_url)
+            return
+        try:
+            doc = orjson.loads(event.data)
+            records = self.mapper.map(extract_records(doc, self.records_path), doc, self.clock())
+        except orjson.JSONDecodeError as exc:
+            self.stats["malformed"] += 1
+            self.errors.report("not_json", f"event data is not JSON ({exc}); "
+                                           f"data: {body_excerpt(event.data.encode())!r}",
+                               url=self.full_url)
+            return
+        except ShapeError as exc:
+            self.stats["malformed"] += 1
+            self.errors.report(exc.kind, f"{exc}; data: {body_excerpt(event.data.encode())!r}",
+                               url=self.full_url)
+            return
+        with self._lock:
+            for rec in records:
+                if len(self._buffer) >= self.buffer_size:
+                    self._buffer.popleft()  # keep the newest: a live view wants fresh data
+                    self.stats["dropped"] += 1
+                    self._dropped_unreported += 1
+                self._buffer.append(rec)
+
+    def _abort(self) -> None:
+        """Unblock a read in progress by shutting its socket down.
+
+        Closing the response from this thread would block on the reader's buffer lock; a
+        socket shutdown makes the blocked read return at once, and the reader then closes
+        the response itself.
+        """
+        resp = self._response
+        if resp is None:
+            return
+        sock = getattr(getattr(resp.raw, "_connection", None), "sock", None)
+        if sock is None:  # urllib3 1.x keeps it behind http.client's buffered socket file
+            fp = getattr(getattr(resp.raw, "_fp", None), "fp", None)
+            sock = getattr(getattr(fp, "raw", None), "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
+def _chunks(resp: requests.Response) -> Iterator[bytes]:
+    """Bytes as soon as they arrive.
+
+    ``iter_content(None)`` on urllib3 1.x waits for the whole body when the server does not use
+    chunked encoding, which never ends on a stream; ``read1`` returns what is there now. The
+    request asks for ``identity`` encoding, so the raw bytes are the text.
+    """
+    read1 = getattr(getattr(resp.raw, "_fp", None), "read1", None)
+    if read1 is None:  # pragma: no cover - other transports
+        yield from resp.iter_content(1024)
+        return
+    while True:
+        data = read1(64 * 1024)
+        if not data:
+            return
+        yield data
+
+
+class _StreamError(Exception):
+    def __init__(self, kind: str, reason: str, status: int | None = None):
+        super().__init__(reason)
+        self.kind, self.reason, self.status = kind, reason, status
+
+
+SSE_SPEC: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
+    "url": (None, http_url),
+    "params": ({}, text_map),
+    "headers": ({}, text_map),
+    "secret_params": ([], name_list),
+    "records_path": ("", text),
+    "fields": (None, parse_fields),
+    "event_types": ([], name_list),
+    "batch_size": (1000, positive_int),
+    "buffer_size": (10_000, positive_int),
+    "max_event_bytes": (1024 * 1024, positive_int),
+    "connect_timeout": (3.0, number(0.001, 300)),
+    "read_timeout": (60.0, number(0.001, 3600)),
+    "backoff_base": (1.0, number(0.0, 600)),
+    "backoff_max": (30.0, number(0.0, 3600)),
+}
+
+
+def build_sse(name: str, params: dict[str, Any], settings: Settings) -> Source:
+    """The Server-Sent Events source (``source.type: sse``)."""
+    p = take_params("source", params, SSE_SPEC)
+    if p["url"] is None:
+        raise ConfigError("source.url", "required for an sse source")
+    headers = {k: expand_env(f"source.headers.{k}", v) for k, v in p["headers"].items()}
+    query = {k: expand_env(f"source.params.{k}", v) for k, v in p["params"].items()}
+    return SseSource(name, url=p["url"], params=query, headers=headers,
+                     records_path=p["records_path"], fields=p["fields"] or (),
+                     event_types=tuple(p["event_types"]), batch_size=p["batch_size"],
+                     buffer_size=p["buffer_size"], max_event_bytes=p["max_event_bytes"],
+                     connect_timeout=p["connect_timeout"], read_timeout=p["read_timeout"],
+                     secret_params=tuple(p["secret_params"]),
+                     retry=RetryPolicy(max_tries=0, max_time=0, base=p["backoff_base"],
+                                       cap=p["backoff_max"]))
