@@ -17,6 +17,7 @@ from . import presets
 from .base import FieldHints, Source, positive_int, rate, take_params
 from .http import HttpSource, build_http
 from .simulator import DEFAULT_RATES, SimulatedSource
+from .sse import SseSource, build_sse
 
 log = logging.getLogger("streamdash.sources")
 
@@ -42,7 +43,7 @@ def build_simulator(name: str, params: dict[str, Any], settings: Settings) -> So
 
 
 BUILDERS: dict[str, Builder] = {"simulated": build_simulator, "http": build_http,
-                                **presets.builders()}
+                                "sse": build_sse, **presets.builders()}
 
 
 def poll_interval(configured: float, source: Source) -> float:
@@ -71,5 +72,5 @@ def build_source(settings: Settings) -> Source:
     return builder(name, params, settings)
 
 
-__all__ = ["BUILDERS", "FieldHints", "HttpSource", "SimulatedSource", "Source", "build_source",
-           "poll_interval"]
+__all__ = ["BUILDERS", "FieldHints", "HttpSource", "SimulatedSource", "Source", "SseSource",
+           "build_source", "poll_interval"]
