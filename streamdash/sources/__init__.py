@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from . import presets
 from .base import FieldHints, Source, positive_int, rate, take_params
 from .http import HttpSource, build_http
+from .replay import ReplaySource, build_replay
 from .simulator import DEFAULT_RATES, SimulatedSource
 from .sse import SseSource, build_sse
 
@@ -43,7 +44,8 @@ def build_simulator(name: str, params: dict[str, Any], settings: Settings) -> So
 
 
 BUILDERS: dict[str, Builder] = {"simulated": build_simulator, "http": build_http,
-                                "sse": build_sse, **presets.builders()}
+                                "sse": build_sse, "replay": build_replay,
+                                **presets.builders()}
 
 
 def poll_interval(configured: float, source: Source) -> float:
@@ -72,5 +74,5 @@ def build_source(settings: Settings) -> Source:
     return builder(name, params, settings)
 
 
-__all__ = ["BUILDERS", "FieldHints", "HttpSource", "SimulatedSource", "Source", "SseSource",
-           "build_source", "poll_interval"]
+__all__ = ["BUILDERS", "FieldHints", "HttpSource", "ReplaySource", "SimulatedSource", "Source",
+           "SseSource", "build_source", "poll_interval"]
