@@ -84,11 +84,17 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                    type=str.upper)
     p.add_argument("--log-format", choices=["text", "json"])
+    from .sources.flags import add_source_arguments  # --url, --field, --param, --header …
+
+    add_source_arguments(p)
 
 
 def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLAGS):
     """Load settings with the flags given on the command line laid on top."""
+    from .sources.flags import source_overrides
+
     overrides = {key: getattr(args, dest, None) for dest, key in flags.items()}
+    overrides.update(source_overrides(args))
     return load_settings(getattr(args, "config", None), overrides=overrides)
 
 
