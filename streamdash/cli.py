@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", help="YAML settings file")
     check.set_defaults(func=cmd_check_config)
 
+    from . import metrics_cli  # `streamdash metrics`: the persisted history, no server needed
+
+    metrics_cli.register(sub)
+
     from . import dlq_cli  # `streamdash dlq export`: quarantined records as JSON Lines
 
     dlq_cli.register(sub)
@@ -101,10 +105,13 @@ def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLA
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the pipeline and serve the dashboard until interrupted."""
     from .app import create_app
-    from .logs import configure_logging
+    from .config import with_default_data_dir
+    from .logs import configure_logging, log_settings, secret_values
 
-    settings = settings_from_args(args)
-    configure_logging(settings.get("log.level"), settings.get("log.format"))
+    settings = with_default_data_dir(settings_from_args(args))
+    configure_logging(settings.get("log.level"), settings.get("log.format"),
+                      secrets=secret_values(settings.as_dict()))
+    log_settings(logging.getLogger("streamdash.cli"), settings)
     app = create_app(settings)
     host, port = settings.get("server.host"), settings.get("server.port")
     # SIGTERM (systemd, containers) stops as cleanly as Ctrl-C does.

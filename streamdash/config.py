@@ -91,9 +91,13 @@ OPTIONS: dict[str, Option] = {
     "buffer.capacity": Option(10_000, _number(int, 10, 10_000_000), "records kept in memory"),
     "server.host": Option("127.0.0.1", _text, "address the dashboard listens on"),
     "server.port": Option(8050, _number(int, 0, 65535), "port the dashboard listens on"),
-    "data_dir": Option("streamdash-data", _text, "folder for persisted history"),
+    # Empty by default so library use (create_app(), tests) never writes files; the CLI and
+    # the WSGI entry point fill in DEFAULT_DATA_DIR via with_default_data_dir().
+    "data_dir": Option("", _text, "folder for persisted history ('' = keep it in memory only)"),
     "log.level": Option("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), ""),
     "log.format": Option("text", _choice("text", "json"), "text or JSON lines"),
+    "log.summary_interval": Option(60.0, _number(float, 0, 86400),
+                                   "seconds between INFO pipeline summaries (0 = none)"),
     "runtime.drain_timeout": Option(5.0, _number(float, 0, 300),
                                     "seconds stop() waits for queued batches"),
     "runtime.restart_backoff_max": Option(30.0, _number(float, 0.01, 3600),
@@ -108,6 +112,17 @@ OPTIONS: dict[str, Option] = {
 
 OPEN_SECTIONS = frozenset({"source", "schema", "transforms", "alerts", "storage", "dashboard"})
 SECTIONS = frozenset(k.split(".", 1)[0] for k in OPTIONS if "." in k) | OPEN_SECTIONS
+
+
+#: Where ``streamdash run`` and ``streamdash.wsgi`` keep history when no data_dir is set.
+DEFAULT_DATA_DIR = "streamdash-data"
+
+
+def with_default_data_dir(settings: Settings) -> Settings:
+    """``settings`` with ``data_dir`` set to :data:`DEFAULT_DATA_DIR` when none was configured."""
+    if settings.get("data_dir"):
+        return settings
+    return settings.with_overrides({"data_dir": DEFAULT_DATA_DIR})
 
 
 def defaults() -> dict[str, Any]:
@@ -222,7 +237,8 @@ def validate(tree: dict[str, Any]) -> dict[str, Any]:
     """Check every known key, reject unknown ones, and cast values; returns the tree."""
     for top, value in tree.items():
         if top not in SECTIONS and top not in OPTIONS:
-            raise ConfigError(top, f"unknown setting (known: {', '.join(sorted(SECTIONS | {'data_dir'}))})")
+            known = ", ".join(sorted(SECTIONS | {"data_dir"}))
+            raise ConfigError(top, f"unknown setting (known: {known})")
         if top in SECTIONS and top not in ("schema", "transforms", "alerts") \
                 and not isinstance(value, dict):
             raise ConfigError(top, f"must be a mapping of settings, got {value!r}")

@@ -16,7 +16,9 @@ from .metrics import Metrics
 from .pipeline import Processor, build_processor
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
+from .reporter import Reporter, count_nulls
 from .sources import Source, build_source, poll_interval
+from .store.history import build_history, disabled_status, storage_options
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog
 from .store.ring import RingBuffer
@@ -76,6 +78,18 @@ class Runtime:
                                      source_health=self.source_health, events=self.events,
                                      time_field=self.source.hints.time_field, clock=clock)
         self.add_batch_listener(self.monitor.observe_batch)
+        # Periodic metrics snapshots and, with a data_dir, the SQLite history: its event-bus
+        # subscribers only enqueue, its own thread writes, so the pipeline never waits on disk.
+        storage = storage_options(self.settings.section("storage"))
+        self.history = build_history(self.settings, storage, clock=clock, monotonic=monotonic)
+        if self.history is not None:
+            for topic, subscriber in self.history.subscriptions().items():
+                self.events.subscribe(topic, subscriber)
+        self.reporter = Reporter(self.metrics, storage.snapshot_interval,
+                                 sink=self.history.record_snapshot if self.history else None,
+                                 summary_interval=self.settings.get("log.summary_interval"),
+                                 source=self.source.name, clock=clock, monotonic=monotonic)
+        self.consumer.listeners.append(count_nulls(self.metrics))
         self.metrics.set_gauge("queue_capacity", self.queue.maxsize)
         self.metrics.set_gauge("buffer_capacity", self.buffer.capacity)
         self.started_at: float | None = None
@@ -91,9 +105,12 @@ class Runtime:
             self._running = True
             self.started_at = self.clock()
             self.consumer.drain_deadline = None
+            if self.history is not None:
+                self.history.start()
             self.consumer.start()
             self.producer.start()
             self.monitor.start()
+            self.reporter.start()
             log_event(log, logging.INFO, "runtime started", source=self.source.name,
                       kind=self.source.kind, interval=self.settings.interval,
                       version=__version__)
@@ -126,6 +143,9 @@ class Runtime:
             self.monitor.stop()
             self.monitor.join(timeout=2)  # a hanging webhook receiver must not hold shutdown
             left = self._drop_queued()
+            self.reporter.stop()  # the final snapshot, then flush it and everything queued
+            if self.history is not None:
+                self.history.stop()
             try:
                 self.source.close()
             except Exception:
@@ -172,9 +192,10 @@ class Runtime:
         src = self.source_health.snapshot()
         depth, cap = self.queue.qsize(), self.queue.maxsize
         threads_ok = self._running and self.producer.alive and self.consumer.alive
+        storage = self.history.status() if self.history is not None else disabled_status()
         if not threads_ok or src["consecutive_failures"] >= DOWN_AFTER_FAILURES:
             status = "down"
-        elif src["consecutive_failures"] or depth >= 0.9 * cap:
+        elif src["consecutive_failures"] or depth >= 0.9 * cap or not storage["ok"]:
             status = "degraded"
         else:
             status = "ok"
@@ -189,6 +210,7 @@ class Runtime:
                 "source": {**self.source.describe(), **src},
                 "queue": {"depth": depth, "capacity": cap},
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
+                "storage": storage,
                 "alerts": self.monitor.describe(),
             },
         }

@@ -1,20 +1,47 @@
-"""WSGI entry point for gunicorn: ``gunicorn streamdash.wsgi:server``.
+"""WSGI entry point for gunicorn: ``gunicorn -c gunicorn.conf.py streamdash.wsgi:server``.
 
 Importing this module is the one place with an import-time side effect: it reads the settings
-(``STREAMDASH_CONFIG`` names an optional YAML file), builds the app and starts its runtime.
-Gunicorn imports it in the worker process, so the pipeline threads live where requests are served.
+(``STREAMDASH_CONFIG`` names an optional YAML file; ``data_dir`` defaults to
+``./streamdash-data``), configures logging and builds the app. The runtime's threads are started
+by :func:`start`, which ``gunicorn.conf.py`` calls from ``post_worker_init`` in the worker
+process (threads started in the master before a fork would be lost), and stopped by
+:func:`stop` from ``worker_exit``: stop polling, drain the queue, flush the history.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 
 from .app import create_app
-from .config import load_settings
-from .logs import configure_logging
+from .config import load_settings, with_default_data_dir
+from .logs import configure_logging, log_settings, secret_values
 
-_settings = load_settings()
-configure_logging(_settings.get("log.level"), _settings.get("log.format"))
-app = create_app(_settings)
+_settings = with_default_data_dir(load_settings())
+configure_logging(_settings.get("log.level"), _settings.get("log.format"),
+                  secrets=secret_values(_settings.as_dict()))
+log_settings(logging.getLogger("streamdash.wsgi"), _settings)
+app = create_app(_settings, start=False)
 server = app.server
-atexit.register(app.runtime.stop)
+runtime = app.runtime
+
+
+def start() -> None:
+    """Start the pipeline in this (worker) process; idempotent."""
+    runtime.start()
+
+
+def stop(drain_timeout: float | None = None) -> None:
+    """Stop polling, drain the queue (at most ``drain_timeout`` s), flush the history."""
+    runtime.stop(drain_timeout)
+
+
+@server.before_request
+def _start_if_never_started() -> None:
+    # Under a server without our gunicorn hooks, the first request starts the pipeline
+    # (started_at stays set after stop(), so a request during shutdown does not restart it).
+    if runtime.started_at is None:
+        runtime.start()
+
+
+atexit.register(stop)

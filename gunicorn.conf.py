@@ -1,0 +1,101 @@
+"""Gunicorn settings for streamdash (``gunicorn -c gunicorn.conf.py streamdash.wsgi:server``).
+
+One worker *process* with several threads: every worker process would run its own pipeline,
+queue and ring buffer, so more than one would show each visitor a different, partial stream.
+The runtime's threads are started inside the worker (``post_worker_init``), never in the master
+(threads do not survive ``fork``), and stopped on ``worker_exit``: stop polling, drain the
+queue, flush the history. ``max_requests`` stays 0 (a worker recycled every N requests would
+restart the pipeline and lose what it holds in memory). Settings that would break this are
+refused at start with a message, not silently "fixed".
+"""
+
+import importlib
+import os
+import sys
+
+bind = [f"0.0.0.0:{os.environ.get('PORT', '8050')}"]
+workers = 1  # explicit: the platform's WEB_CONCURRENCY must not add workers
+threads = 8
+worker_class = "gthread"
+max_requests = 0
+max_requests_jitter = 0
+preload_app = False
+# gunicorn ≥ 25's control socket can add workers at run time; streamdash needs exactly one.
+control_socket_disable = True
+timeout = 30
+# SIGTERM: the master waits this long for the worker to drain and flush before killing it.
+# Heroku sends SIGKILL 30 s after SIGTERM; streamdash promises a clean exit within 10 s.
+graceful_timeout = 9
+#: Seconds the worker gives the consumer to finish queued batches at shutdown.
+DRAIN_TIMEOUT = 4.0
+
+
+def _json_logging() -> dict:
+    """Gunicorn's own log lines in the same format as streamdash's when ``log.format`` is json."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        from streamdash.config import load_settings
+
+        settings = load_settings()
+    except Exception:  # a bad setting is reported by the app with a clear message
+        return {}
+    if settings.get("log.format") != "json":
+        return {}
+    # Replaces gunicorn's own handlers of the same names (CONFIG_DEFAULTS in glogging).
+    handler = {"class": "logging.StreamHandler", "formatter": "json"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "streamdash.logs.JsonFormatter"}},
+        "handlers": {"console": {**handler, "stream": "ext://sys.stdout"},
+                     "error_console": {**handler, "stream": "ext://sys.stderr"}},
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["error_console"],
+                                       "propagate": False, "qualname": "gunicorn.error"}},
+    }
+
+
+logconfig_dict = _json_logging()
+
+
+def _app_module(server):
+    uri = server.app.cfg.wsgi_app or (server.app.cfg.args or [""])[0] or ""
+    return uri.split(":", 1)[0]
+
+
+def on_starting(server):
+    """Refuse configurations that would split or recycle the pipeline."""
+    problems = []
+    if server.cfg.workers != 1:
+        problems.append(f"workers must be 1, got {server.cfg.workers} (each worker process "
+                        "would run its own pipeline; add threads instead)")
+    if server.cfg.max_requests:
+        problems.append(f"max_requests must be 0, got {server.cfg.max_requests} (recycling "
+                        "the worker restarts the pipeline)")
+    if problems:
+        for problem in problems:
+            server.log.error("streamdash: refusing to start: %s", problem)
+        sys.exit(3)
+
+
+def nworkers_changed(server, new_value, old_value):
+    """TTIN/TTOU must not add workers: put the count back to one."""
+    if old_value is not None and new_value != 1:  # None: the initial setting (on_starting)
+        server.log.warning("streamdash: keeping 1 worker (asked for %s)", new_value)
+        server.num_workers = 1
+
+
+def post_worker_init(worker):
+    """Start the pipeline in the worker process, where requests are served."""
+    module = sys.modules.get("streamdash.wsgi")
+    if module is None and _app_module(worker) == "streamdash.wsgi":
+        module = importlib.import_module("streamdash.wsgi")
+    if module is not None:
+        module.start()
+
+
+def worker_exit(server, worker):
+    """Stop polling, drain the queue and flush the history before the worker process ends."""
+    module = sys.modules.get("streamdash.wsgi")
+    if module is not None:
+        module.stop(drain_timeout=DRAIN_TIMEOUT)

@@ -1,0 +1,73 @@
+"""Tests for the secret handling in streamdash.logs: masked settings, redacted log lines."""
+
+import io
+import json
+import logging
+
+import pytest
+
+from streamdash.config import Settings
+from streamdash.logs import (
+    MASK,
+    configure_logging,
+    log_event,
+    log_settings,
+    mask_settings,
+    redact,
+    secret_values,
+)
+
+TREE = {
+    "source": {"type": "http", "url": "https://user:pa55word@127.0.0.1/v1?api_key=K3YVALUE&q=1",
+               "headers": {"X-Custom": "HEADERSECRET"}, "token": "TOKENVALUE", "interval": 5},
+    "alerts": {"webhook": {"url": "http://127.0.0.1/services/T0/B0/WEBHOOKTOKEN123"}},
+    "dashboard": {"key_field": "sensor"},
+}
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """Put the ``streamdash`` logger back as it was (other tests rely on caplog seeing it)."""
+    logger = logging.getLogger("streamdash")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
+def test_mask_settings_hides_every_kind_of_secret():
+    """Secret keys, header values, URL passwords, secret query values and webhook paths are masked."""
+    masked = mask_settings(TREE)
+    src = masked["source"]
+    assert src["url"] == f"https://user:{MASK}@127.0.0.1/v1?api_key={MASK}&q=1"
+    assert src["headers"] == {"X-Custom": MASK} and src["token"] == MASK
+    assert src["interval"] == 5 and masked["dashboard"]["key_field"] == "sensor"
+    assert masked["alerts"]["webhook"]["url"] == f"http://127.0.0.1/{MASK}"
+    text = json.dumps(masked)
+    for secret in ("pa55word", "K3YVALUE", "HEADERSECRET", "TOKENVALUE", "WEBHOOKTOKEN123"):
+        assert secret not in text
+
+
+def test_secret_values_lists_what_to_redact():
+    """The raw secret values are collected (longest first) for the log filter."""
+    values = secret_values(TREE)
+    for secret in ("pa55word", "K3YVALUE", "HEADERSECRET", "TOKENVALUE", "WEBHOOKTOKEN123"):
+        assert secret in values
+    assert values == sorted(values, key=len, reverse=True)
+    assert "sensor" not in values and redact("x K3YVALUE y", values) == f"x {MASK} y"
+
+
+def test_log_lines_never_carry_a_configured_secret():
+    """Whatever a component logs, the JSON line parses and the configured secrets are blanked."""
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream, secrets=secret_values(TREE))
+    log = logging.getLogger("streamdash.test.secrets")
+    log_event(log, logging.WARNING, "fetch failed", url=TREE["source"]["url"],
+              reason="401 for key K3YVALUE")
+    log_settings(log, Settings({"log": {"level": "DEBUG"}}))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines[0]["level"] == "WARNING" and lines[0]["ts"].endswith("Z")
+    assert lines[0]["reason"] == f"401 for key {MASK}"
+    assert lines[1]["msg"] == "config loaded" and lines[1]["config"]["log"]["level"] == "DEBUG"
+    assert "K3YVALUE" not in stream.getvalue() and "pa55word" not in stream.getvalue()

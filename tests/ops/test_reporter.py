@@ -1,0 +1,74 @@
+"""Tests for streamdash.reporter: snapshot derivation, the snapshot thread and the log summary."""
+
+import logging
+import time
+
+import pytest
+
+from streamdash.metrics import Metrics
+from streamdash.models import ProcessResult, Rejection
+from streamdash.reporter import SNAPSHOT_FIELDS, Reporter, count_nulls, derive
+
+
+def snapshot(counters, gauges=None, hist=None):
+    """A metrics snapshot shaped like Metrics.snapshot()."""
+    return {"counters": counters, "gauges": gauges or {}, "histograms": hist or {}}
+
+
+def test_derive_turns_counter_deltas_into_rates():
+    """Throughput, error and data-quality rates come from the deltas over the interval."""
+    prev = {"records_in": 100, "records_accepted": 80, "fetches": 10}
+    cur = snapshot({"records_in": 300, "records_accepted": 230, "records_rejected": 20,
+                    "records_duplicate": 10, "records_late": 10, "records_filtered": 10,
+                    "records_with_null": 5, "fetches": 18, "fetch_errors": 2,
+                    "records_dropped": 3, "thread_restarts": 1},
+                   {"queue_depth": 5, "queue_capacity": 100, "buffer_size": 50,
+                    "buffer_capacity": 200},
+                   {"end_to_end_latency_seconds": {"p50": 0.1, "p95": 0.2, "p99": 0.3},
+                    "batch_processing_seconds": {"p50": 0.01, "p95": 0.02, "p99": 0.03}})
+    out = derive(prev, cur, 10.0)
+    assert out["throughput_in"] == 20.0 and out["throughput_out"] == 15.0
+    assert out["invalid_rate"] == pytest.approx(20 / 200)
+    assert out["duplicate_rate"] == out["late_rate"] == out["filtered_rate"] == 0.05
+    assert out["null_rate"] == pytest.approx(5 / 200)
+    assert out["error_rate"] == pytest.approx(2 / 10)
+    assert (out["latency_p50"], out["latency_p95"], out["latency_p99"]) == (0.1, 0.2, 0.3)
+    assert out["batch_p95"] == 0.02 and out["fetch_p95"] is None
+    assert out["queue_fill"] == 0.05 and out["buffer_fill"] == 0.25
+    assert out["dropped"] == 3 and out["restarts"] == 1 and out["records_in"] == 300
+    assert set(out) == set(SNAPSHOT_FIELDS)
+
+
+def test_derive_with_nothing_processed_gives_zero_rates():
+    """No traffic and a zero-length interval give rates of 0, never a division error."""
+    out = derive({}, snapshot({}), 0.0)
+    assert out["throughput_in"] == 0 and out["invalid_rate"] == 0 and out["error_rate"] == 0
+
+
+def test_reporter_snapshots_periodically_and_once_more_on_stop(caplog):
+    """The thread hands snapshots to the sink on schedule and a final one (with a summary) on stop."""
+    metrics = Metrics()
+    got = []
+    reporter = Reporter(metrics, 0.05, sink=lambda values, ts: got.append((ts, values)),
+                        summary_interval=0.05, source="sim")
+    with caplog.at_level(logging.INFO, logger="streamdash.reporter"):
+        reporter.start()
+        metrics.add_many({"records_in": 10, "records_accepted": 10})
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        metrics.inc("records_in", 5)
+        reporter.stop()
+    assert len(got) >= 3 and got[-1][1]["records_in"] == 15
+    assert sum(v["throughput_in"] * v["interval_s"] for _, v in got) == pytest.approx(15, rel=1e-3)
+    assert reporter.series(["records_in"], 0, 2e9, 1)["records_in"][0][1] == 15
+    summaries = [r for r in caplog.records if r.getMessage() == "pipeline summary"]
+    assert summaries and summaries[-1].ctx["records_in"] == 15
+
+
+def test_count_nulls_counts_records_with_a_null_field():
+    """The batch listener counts accepted and rejected records holding a null."""
+    metrics = Metrics()
+    result = ProcessResult([{"a": None}, {"a": 1}], [Rejection({"b": None}, [])])
+    count_nulls(metrics)(None, result)
+    assert metrics.counter("records_with_null") == 2

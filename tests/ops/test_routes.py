@@ -1,0 +1,244 @@
+"""Tests for streamdash.server.routes: probes, /metrics and the JSON query API over real HTTP."""
+
+import json
+import threading
+import time
+
+import pytest
+from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.serving import make_server
+
+from streamdash.config import Settings
+from streamdash.errors import SourceError
+from streamdash.models import utc_iso
+from streamdash.runtime import Runtime
+from streamdash.server.routes import register_routes
+from streamdash.sources.base import FieldHints, Source
+from streamdash.testing import FailingSource, ListSource
+
+API_KEY = "SEKRET-API-KEY-12345"
+SETTINGS = {"source": {"type": "http", "url": f"http://127.0.0.1:9/data?api_key={API_KEY}",
+                       "headers": {"Authorization": "Bearer HEADER-TOKEN-999"}},
+            "source.interval": 0.1, "storage": {"snapshot_interval": 0.1}}
+
+
+class SwitchSource(Source):
+    """A source that answers while ``up`` is set and fails while it is cleared."""
+
+    kind = "switch"
+    hints = FieldHints(value_field="value", key_field="key", required=("id",))
+
+    def __init__(self):
+        super().__init__("switch")
+        self.up = threading.Event()
+        self.up.set()
+        self.n = 0
+
+    def fetch(self):
+        if not self.up.is_set():
+            raise SourceError("connection refused", source=self.name, kind="connection")
+        self.n += 1
+        return [{"id": self.n, "value": 1.0, "key": "a", "note": f"echo {API_KEY}"}]
+
+
+class Server:
+    """A real HTTP server on 127.0.0.1 (port 0) serving the routes of one runtime."""
+
+    def __init__(self, runtime):
+        app = Flask("routes-test")
+        register_routes(app, runtime)
+        self.httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def get(self, path):
+        import requests
+
+        r = requests.get(self.url + path, timeout=10)
+        return r.status_code, r.text
+
+    def json(self, path):
+        status, text = self.get(path)
+        return status, json.loads(text)
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def serve():
+    """Start servers for runtimes; stop servers and runtimes afterwards."""
+    made = []
+
+    def start(runtime):
+        server = Server(runtime)
+        made.append((server, runtime))
+        return server
+
+    yield start
+    for server, runtime in made:
+        server.close()
+        runtime.stop()
+
+
+def wait_json(server, path, predicate, timeout=15.0):
+    """Poll ``path`` until ``predicate(status, body)`` holds; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = server.json(path)
+        if predicate(status, body) or time.monotonic() > deadline:
+            return status, body
+        time.sleep(0.05)
+
+
+def test_health_shape_and_down_then_back_up(serve, tmp_path):
+    """/health is 200 ok, 503 down while the source keeps failing, and 200 again once it answers."""
+    source = SwitchSource()
+    runtime = Runtime(Settings({**SETTINGS, "data_dir": str(tmp_path)}), source)
+    server = serve(runtime.start())
+    status, body = wait_json(server, "/health", lambda s, b: b["status"] == "ok"
+                             and b["components"]["source"]["last_success"])
+    assert status == 200 and body["version"] and body["uptime_s"] >= 0
+    comps = body["components"]
+    assert {"producer", "consumer", "source", "queue", "storage", "alerts"} <= set(comps)
+    assert comps["queue"]["capacity"] == 100 and comps["storage"]["ok"] is True
+    assert comps["alerts"]["firing"] == 0
+    assert {"last_success", "consecutive_failures", "last_error"} <= set(comps["source"])
+    source.up.clear()
+    status, body = wait_json(server, "/health", lambda s, b: s == 503)
+    assert status == 503 and body["status"] == "down"
+    assert "connection refused" in body["components"]["source"]["last_error"]
+    source.up.set()
+    status, body = wait_json(server, "/health", lambda s, b: s == 200 and b["status"] == "ok")
+    assert status == 200 and body["components"]["source"]["consecutive_failures"] == 0
+
+
+def test_liveness_and_readiness(serve):
+    """/health/live is always 200; /health/ready is 503 until a fetch succeeded."""
+    failing = Runtime(Settings({"source.interval": 0.1}), FailingSource("down"))
+    server = serve(failing)
+    assert server.json("/health/ready") == (503, {"status": "not ready", "reason": "not started"})
+    failing.start()
+    time.sleep(0.3)
+    status, body = server.json("/health/ready")
+    assert status == 503 and body["reason"] == "no successful fetch yet"
+    assert server.json("/health/live")[0] == 200
+    ok = Runtime(Settings({"source.interval": 0.1}), ListSource([[{"id": 1}]]))
+    other = serve(ok.start())
+    status, body = wait_json(other, "/health/ready", lambda s, b: s == 200)
+    assert status == 200 and body["status"] == "ready"
+
+
+def test_metrics_endpoint_parses(serve):
+    """/metrics answers the Prometheus text format that prometheus_client's parser reads."""
+    runtime = Runtime(Settings({"source.interval": 0.1}),
+                      ListSource([[{"id": 1, "value": 2}]] * 3))
+    server = serve(runtime.start())
+    wait_json(server, "/health/ready", lambda s, b: s == 200)
+    import requests
+
+    r = requests.get(server.url + "/metrics", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    names = {f.name for f in text_string_to_metric_families(r.text)}
+    assert {"streamdash_records_in", "streamdash_up", "streamdash_fetch_seconds"} <= names
+
+
+BAD = ["/api/metrics?name=nope", "/api/metrics?since=yesterday", "/api/metrics?until=12:00",
+       "/api/metrics?since=1h&until=2h", "/api/metrics?limit=abc", "/api/metrics?limit=0",
+       "/api/metrics?limit=1000000", "/api/metrics?bogus=1", "/api/metrics?since=1h&since=2h",
+       "/api/metrics?name=", "/api/errors?limit=-1", "/api/errors?name=x", "/api/dlq?since=",
+       "/api/dlq?until=soon", "/api/alerts?state=burning", "/api/alerts?limit=99999"]
+
+
+@pytest.mark.parametrize("path", BAD)
+def test_every_bad_parameter_is_a_400_with_a_message(serve, path, tmp_path):
+    """Bad parameters get HTTP 400 and a JSON message naming the parameter, never a 500."""
+    runtime = Runtime(Settings({"data_dir": str(tmp_path)}), ListSource([]))
+    status, body = serve(runtime).json(path)
+    assert status == 400 and body["error"]
+    param = path.split("?")[1].split("=")[0]
+    assert param in body["error"] or "after until" in body["error"]
+
+
+def test_query_results_match_what_was_recorded(serve, tmp_path):
+    """/api/metrics, /api/errors, /api/dlq and /api/alerts return exactly what was persisted."""
+    runtime = Runtime(Settings({**SETTINGS, "data_dir": str(tmp_path),
+                                "storage": {"snapshot_interval": 3600}}), ListSource([]))
+    history = runtime.history
+    history.start()
+    t0 = float(int(time.time()) - 600)  # whole seconds: ISO times in the URL are exact
+    for i in range(5):
+        history.record_snapshot({"throughput_in": float(i), "queue_depth": i}, ts=t0 + i * 60)
+    history.on_ingest_error({"ts": t0, "source": "api", "kind": "http", "reason": "HTTP 503",
+                             "url": f"http://127.0.0.1:9/data?api_key={API_KEY}"})
+    runtime.events.publish("rejections", [{"at": t0 + 1, "source": "api", "record": {"id": 7},
+                                           "reasons": [{"field": "value", "rule": "type"}]}])
+    runtime.events.publish("alert", {"name": "stale", "state": "firing", "severity": "critical",
+                                     "at": utc_iso(t0 + 2)})
+    runtime.events.publish("alert", {"name": "stale", "state": "resolved", "severity": "critical",
+                                     "at": utc_iso(t0 + 3)})
+    server = serve(runtime)
+    deadline = time.monotonic() + 10
+    while history.status()["written"] < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    status, body = server.json(f"/api/metrics?name=throughput_in&since={utc_iso(t0 + 60)}"
+                               f"&until={utc_iso(t0 + 180)}")
+    assert status == 200 and body["from"] == "history"
+    assert [p["value"] for p in body["series"]["throughput_in"]] == [1.0, 2.0, 3.0]
+    status, body = server.json("/api/metrics?name=queue_depth,throughput_in&since=15m&limit=2")
+    assert [p["value"] for p in body["series"]["queue_depth"]] == [3, 4]
+    status, text = server.get("/api/errors?since=1h")
+    errors = json.loads(text)
+    assert status == 200 and errors["count"] == 1 and errors["items"][0]["message"] == "HTTP 503"
+    assert API_KEY not in text
+    dlq = server.json("/api/dlq?since=1h")[1]
+    assert dlq["count"] == 1 and dlq["items"][0]["record"] == {"id": 7}
+    alerts = server.json("/api/alerts?since=1h")[1]
+    assert [a["state"] for a in alerts["items"]] == ["resolved", "firing"]
+    assert [a["state"] for a in server.json("/api/alerts?state=firing")[1]["items"]] == ["firing"]
+    history.stop()
+
+
+def test_api_serves_memory_views_without_storage(serve):
+    """Without a data_dir the API answers from the in-memory snapshots and logs."""
+    runtime = Runtime(Settings({"source.interval": 0.1, "storage": {"snapshot_interval": 0.1}}),
+                      ListSource([[{"id": 1}], [{"value": 3}]]))
+    server = serve(runtime.start())
+    status, body = wait_json(server, "/api/metrics?name=records_in&since=1m",
+                             lambda s, b: any(p["value"] for p in b["series"]["records_in"]))
+    assert status == 200 and body["from"] == "memory"
+    runtime.events.publish("ingest_error", {"ts": time.time(), "reason": "boom"})
+    assert server.json("/api/errors")[1]["items"][0]["reason"] == "boom"
+    assert server.json("/api/dlq")[0] == 200 and server.json("/api/alerts")[0] == 200
+
+
+def test_no_output_carries_a_configured_secret(serve, tmp_path):
+    """/health, /metrics and the API never show the API key or header value, even when echoed."""
+    runtime = Runtime(Settings({**SETTINGS, "data_dir": str(tmp_path)}), SwitchSource())
+    server = serve(runtime.start())
+    wait_json(server, "/health/ready", lambda s, b: s == 200)
+    runtime.events.publish("ingest_error", {"reason": f"401 with api_key={API_KEY}"})
+    runtime.events.publish("rejections", [{"record": {"note": API_KEY}, "reasons": []}])
+    time.sleep(0.5)
+    for path in ("/health", "/metrics", "/api/errors", "/api/dlq", "/api/metrics?since=1m"):
+        status, text = server.get(path)
+        assert status == 200, path
+        assert API_KEY not in text and "HEADER-TOKEN-999" not in text, path
+    assert "***" in server.get("/api/errors")[1]
+
+
+def test_storage_problem_shows_in_health(serve, tmp_path):
+    """A history store that cannot write makes /health degraded (200) and names the error."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    runtime = Runtime(Settings({"source.interval": 0.1, "data_dir": str(blocker / "sub")}),
+                      ListSource([[{"id": 1}]], loop=True))
+    server = serve(runtime.start())
+    status, body = wait_json(server, "/health", lambda s, b: b["status"] == "degraded")
+    assert status == 200 and body["status"] == "degraded"
+    assert body["components"]["storage"]["ok"] is False
+    assert body["components"]["storage"]["error"]
+    status, body = server.json("/api/metrics")
+    assert status == 503 and "unavailable" in body["error"]
