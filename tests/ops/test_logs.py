@@ -37,7 +37,7 @@ def restore_logging():
 
 
 def test_mask_settings_hides_every_kind_of_secret():
-    """Secret keys, header values, URL passwords, secret query values and webhook paths are masked."""
+    """Secret keys, header values, URL passwords, secret query values, webhook paths: masked."""
     masked = mask_settings(TREE)
     src = masked["source"]
     assert src["url"] == f"https://user:{MASK}@127.0.0.1/v1?api_key={MASK}&q=1"

@@ -46,7 +46,7 @@ def test_derive_with_nothing_processed_gives_zero_rates():
 
 
 def test_reporter_snapshots_periodically_and_once_more_on_stop(caplog):
-    """The thread hands snapshots to the sink on schedule and a final one (with a summary) on stop."""
+    """Snapshots reach the sink on schedule, plus a final one (and a summary) on stop."""
     metrics = Metrics()
     got = []
     reporter = Reporter(metrics, 0.05, sink=lambda values, ts: got.append((ts, values)),

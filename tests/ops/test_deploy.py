@@ -1,0 +1,231 @@
+"""Tests of the deployment: the Procfile's web command (gunicorn + gunicorn.conf.py) for real.
+
+Each test starts the exact ``web:`` command of the Procfile in a shell, as Heroku does, with
+``PORT`` set to a free port and the checkout on ``PYTHONPATH``; data goes to a temporary dir.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from streamdash.store.history import HistoryReader, database_path
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBHOOK_TOKEN = "WEBHOOKTOKEN12345"
+
+
+def web_command() -> str:
+    """The Procfile's ``web:`` command line."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("Procfile has no web process")
+
+
+def free_port() -> int:
+    """A port nobody listens on (127.0.0.1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Web:
+    """The Procfile's web process, started in its own session, output captured to files."""
+
+    def __init__(self, tmp_path: Path, data_dir: Path, extra_env=None, args: str = ""):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PORT": str(self.port), "PYTHONPATH": str(ROOT),
+               "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               "STREAMDASH_DATA_DIR": str(data_dir), "STREAMDASH_LOG__FORMAT": "json",
+               "STREAMDASH_SOURCE__INTERVAL": "0.2",
+               "STREAMDASH_STORAGE__SNAPSHOT_INTERVAL": "0.5",
+               "STREAMDASH_ALERTS__WEBHOOK__URLS": f"http://127.0.0.1:9/hooks/{WEBHOOK_TOKEN}",
+               **(extra_env or {})}
+        env.pop("STREAMDASH_CONFIG", None)
+        self.stdout = (tmp_path / f"out-{self.port}.log").open("w+")
+        self.stderr = (tmp_path / f"err-{self.port}.log").open("w+")
+        self.proc = subprocess.Popen(["bash", "-c", f"exec {web_command()} {args}"], cwd=ROOT,
+                                     env=env, stdout=self.stdout, stderr=self.stderr,
+                                     start_new_session=True)
+
+    def output(self) -> str:
+        """Everything written to stdout and stderr so far."""
+        text = ""
+        for f in (self.stdout, self.stderr):
+            f.flush()
+            f.seek(0)
+            text += f.read()
+        return text
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until /health/ready answers 200."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"web process exited:\n{self.output()[-3000:]}"
+            try:
+                if requests.get(self.url + "/health/ready", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:  # bound but the worker is still booting
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"not ready in {timeout} s:\n{self.output()[-3000:]}")
+
+    def get(self, path: str, **kw) -> requests.Response:
+        return requests.get(self.url + path, timeout=10, **kw)
+
+    def kill(self, sig: int) -> None:
+        """Send ``sig`` to the whole process group (master and worker)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def close(self) -> None:
+        self.kill(signal.SIGKILL)
+        self.proc.wait(10)
+        self.stdout.close()
+        self.stderr.close()
+
+
+@pytest.fixture
+def web(tmp_path):
+    """Start web processes; kill any still running at the end."""
+    started = []
+
+    def start(data_dir=None, **kw):
+        w = Web(tmp_path, data_dir or tmp_path / "data", **kw)
+        started.append(w)
+        return w
+
+    yield start
+    for w in started:
+        w.close()
+
+
+def find_prop(layout, comp_id, prop):
+    """The value of ``prop`` on the component ``comp_id`` in a serialised Dash layout."""
+    stack = [layout]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and props.get("id") == comp_id:
+                return props.get(prop)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def call_tick_callback(w: Web) -> dict:
+    """Invoke the dashboard's largest refresh-tick callback the way the browser does."""
+    layout = w.get("/_dash-layout").json()
+    deps = [d for d in w.get("/_dash-dependencies").json()
+            if any(i["property"] == "n_intervals" for i in d["inputs"])]
+    dep = max(deps, key=lambda d: d["output"].count("..."))
+
+    def spec(items, tick=False):
+        return [{"id": i["id"], "property": i["property"],
+                 "value": 1 if tick and i["property"] == "n_intervals"
+                 else find_prop(layout, i["id"], i["property"])} for i in items]
+
+    multi = dep["output"].startswith("..")
+    parts = dep["output"][2:-2].split("...") if multi else [dep["output"]]
+    outputs = [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
+    body = {"output": dep["output"], "outputs": outputs if multi else outputs[0],
+            "inputs": spec(dep["inputs"], tick=True), "state": spec(dep.get("state", [])),
+            "changedPropIds": [f"{i['id']}.n_intervals" for i in dep["inputs"]
+                               if i["property"] == "n_intervals"]}
+    r = requests.post(w.url + "/_dash-update-component", json=body, timeout=30)
+    assert r.status_code == 200, r.text[:2000]
+    return r.json()
+
+
+def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
+    """The Procfile's web command serves /, a callback and /metrics, and exits 0 on SIGTERM in
+    under 10 s with its last metrics snapshot in SQLite and only JSON log lines, secret-free."""
+    data = tmp_path / "data"
+    w = web(data)
+    w.wait_ready()
+    page = w.get("/")
+    assert page.status_code == 200 and "_dash-config" in page.text
+    assert "response" in call_tick_callback(w)
+    health = w.get("/health").json()
+    assert health["status"] in ("ok", "degraded") and health["components"]["storage"]["ok"]
+    scrape = w.get("/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(scrape.text)}
+    assert families["streamdash_records_in"].samples[0].value > 0
+    assert "process_resident_memory_bytes" in families or "python_info" in families
+    if shutil.which("promtool"):
+        check = subprocess.run(["promtool", "check", "metrics"], input=scrape.text, text=True,
+                               capture_output=True, timeout=30)
+        assert check.returncode == 0, check.stdout + check.stderr
+    time.sleep(0.6)  # let at least one periodic snapshot be written
+    term_at = time.time()
+    w.kill(signal.SIGTERM)
+    code = w.proc.wait(15)
+    took = time.time() - term_at
+    assert code == 0 and took < 10, (code, took)
+    reader = HistoryReader(database_path(data))
+    last = reader.snapshots(0, time.time() + 1)[-1]
+    assert last["ts"] >= term_at  # the final snapshot, taken during shutdown, reached the store
+    assert last["records_in"] > 0 and reader.runs()[-1]["stopped"] is not None
+    out = w.output()
+    lines = [line for line in out.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"ts", "level", "logger", "msg"} <= set(r) for r in records)
+    config = next(r for r in records if r["msg"] == "config loaded")["config"]
+    assert config["alerts"]["webhook"]["urls"] == "http://127.0.0.1:9/***"
+    assert any(r["msg"] == "runtime stopped" for r in records)
+    assert WEBHOOK_TOKEN not in out
+
+
+def test_kill_9_then_restart_keeps_history(web, tmp_path):
+    """After kill -9 mid-ingestion the database passes integrity_check, keeps its history and a
+    restart on the same data dir carries on (and shows the pre-crash history in the API)."""
+    data = tmp_path / "data"
+    first = web(data)
+    first.wait_ready()
+    reader = HistoryReader(database_path(data))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if reader.count("snapshots") >= 3:
+            break
+        time.sleep(0.1)
+    first.kill(signal.SIGKILL)
+    first.proc.wait(10)
+    crashed_at = time.time()
+    before = reader.snapshots(0, crashed_at)
+    assert len(before) >= 3
+    conn = sqlite3.connect(database_path(data))  # read-write: replays the WAL like a restart
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    second = web(data)
+    second.wait_ready()
+    body = second.get("/api/metrics?name=records_in&since=10m").json()
+    times = [p["t"] for p in body["series"]["records_in"]]
+    assert [s["ts"] for s in before] == [t for t in times if t <= crashed_at]
+    assert second.get("/health").status_code == 200
+    runs = reader.runs()
+    assert len(runs) == 2 and runs[0]["stopped"] is None  # the crash left its run open
+    second.kill(signal.SIGTERM)
+    assert second.proc.wait(15) == 0
+    assert reader.integrity_check() == "ok"
+
+
+def test_more_than_one_worker_is_refused(web, tmp_path):
+    """Asking gunicorn for two workers stops it at start with a message saying why."""
+    w = web(args="--workers 2")
+    code = w.proc.wait(60)
+    assert code != 0
+    assert "workers must be 1" in w.output()
