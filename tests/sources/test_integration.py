@@ -97,3 +97,19 @@ def test_stop_interrupts_a_long_retry_wait(server):
     rt.stop(drain_timeout=0.5)
     # Without the interrupt the producer would still sleep in its 25 s wait after stop's join.
     assert not rt.producer.alive
+
+
+def test_sse_stream_flows_through_the_runtime_exactly(server):
+    """500 streamed events reach the ring buffer exactly once, in order, via the reader thread."""
+    body = b"".join(f"id: {i}\ndata: {{\"id\": {i}, \"v\": {i % 7}}}\n\n".encode()
+                    for i in range(500))
+    server.route("/events", Reply(200, headers={"Content-Type": "text/event-stream"},
+                                  chunks=[(body[i:i + 997], 0) for i in range(0, len(body), 997)],
+                                  hold=True))
+    rt = Runtime(Settings({"source": {"type": "sse", "url": server.url("/events"),
+                                      "interval": 0.1, "batch_size": 120}}))
+    with rt:
+        assert wait_for(lambda: rt.counts()["accepted"] >= 500)
+    assert rt.counts()["in"] == rt.counts()["accepted"] == 500
+    assert [r["id"] for _, r in rt.buffer.snapshot()] == list(range(500))
+    assert not rt.source.alive and rt.source.stats["dropped"] == 0
