@@ -33,6 +33,20 @@ def kinds(events: list) -> list[str]:
     return [e["kind"] for e in events]
 
 
+@pytest.fixture(autouse=True)
+def logged(caplog):
+    """The ingestion-error log lines of the test (each carries the event's fields)."""
+    caplog.set_level(logging.WARNING, "streamdash")
+    return lambda: [r.ctx for r in caplog.records if r.name == "streamdash.sources"]
+
+
+def assert_logged(logged, events: list) -> None:
+    """Every reported event was also logged, with the same kind, reason and attempt."""
+    lines = logged()
+    assert [(x["kind"], x["reason"], x["attempt"]) for x in lines] == \
+        [(e["kind"], e["reason"], e["attempt"]) for e in events]
+
+
 def test_connection_refused_retried_logged_then_recovers(closed_port, caplog):
     """A refused connection is retried max_tries times, logged with its reason, and recovers."""
     events: list = []
@@ -52,7 +66,7 @@ def test_connection_refused_retried_logged_then_recovers(closed_port, caplog):
     src.close()
 
 
-def test_read_timeout_retried_then_recovers(server):
+def test_read_timeout_retried_then_recovers(server, logged):
     """A server that hangs past the read timeout is retried, then the next poll succeeds."""
     server.route("/data", Reply(delay=2), Reply(delay=2), then=json_reply(ITEMS))
     events: list = []
@@ -64,9 +78,10 @@ def test_read_timeout_retried_then_recovers(server):
     assert "timed out" in events[0]["reason"]
     assert src.fetch() == EXPECTED
     assert len(server.hits("/data")) == 3
+    assert_logged(logged, events)
 
 
-def test_500_is_retried_within_the_same_poll(server):
+def test_500_is_retried_within_the_same_poll(server, logged):
     """A 500 then a good answer yields the records in the same poll, with one error logged."""
     server.route("/data", Reply(500, b"internal oops"), then=json_reply(ITEMS))
     events: list = []
@@ -75,9 +90,10 @@ def test_500_is_retried_within_the_same_poll(server):
     assert kinds(events) == ["server_error"]
     assert events[0]["status"] == 500 and "internal oops" in events[0]["reason"]
     assert len(server.hits("/data")) == 2 and src.stats["retries"] == 1
+    assert_logged(logged, events)
 
 
-def test_503_gives_up_after_max_tries_then_recovers(server):
+def test_503_gives_up_after_max_tries_then_recovers(server, logged):
     """A persistent 503 exhausts max_tries, raises SourceError, and the next healthy poll works."""
     server.route("/data", Reply(503), Reply(503), Reply(503), then=json_reply(ITEMS))
     events: list = []
@@ -88,9 +104,10 @@ def test_503_gives_up_after_max_tries_then_recovers(server):
     assert [e["status"] for e in events] == [503, 503, 503]
     assert len(server.hits("/data")) == 3
     assert src.fetch() == EXPECTED and src.stats["failed_polls"] == 1
+    assert_logged(logged, events)
 
 
-def test_429_retry_after_seconds_is_honoured(server):
+def test_429_retry_after_seconds_is_honoured(server, logged):
     """A 429 with Retry-After waits the server's time (not the jittered backoff), then succeeds."""
     server.route("/data", Reply(429, headers={"Retry-After": "1"}), then=json_reply(ITEMS))
     events: list = []
@@ -99,6 +116,7 @@ def test_429_retry_after_seconds_is_honoured(server):
     assert kinds(events) == ["rate_limited"]
     assert events[0]["next_delay"] == 1.0 and "server asks to wait 1 s" in events[0]["reason"]
     assert len(server.hits("/data")) == 2
+    assert_logged(logged, events)
 
 
 def test_rate_limit_header_in_seconds_is_honoured(server):
@@ -127,7 +145,7 @@ def test_retry_after_beyond_budget_skips_polls_until_due(server):
     assert src.fetch() == EXPECTED
 
 
-def test_404_is_permanent_and_not_retried(server):
+def test_404_is_permanent_and_not_retried(server, logged):
     """A 404 is logged once at ERROR and never retried."""
     server.route("/data", Reply(404, b'{"error": "not found"}'))
     events: list = []
@@ -138,6 +156,9 @@ def test_404_is_permanent_and_not_retried(server):
     assert len(server.hits("/data")) == 1
     assert events[0]["status"] == 404 and events[0]["next_delay"] is None
     assert "not found" in events[0]["reason"]
+    server.route("/data", json_reply(ITEMS))  # fixed on the server side
+    assert src.fetch() == EXPECTED
+    assert_logged(logged, events)
 
 
 @pytest.mark.parametrize("body, kind, words", [
@@ -148,7 +169,8 @@ def test_404_is_permanent_and_not_retried(server):
     (b'{"items": 5}', "records_path", "leads to a number"),
     (b'{"items": [1, 2, 3]}', "not_objects", "list of number values"),
 ])
-def test_malformed_bodies_are_logged_with_excerpt_and_not_retried(server, body, kind, words):
+def test_malformed_bodies_are_logged_with_excerpt_and_not_retried(server, body, kind, words,
+                                                                   logged):
     """Malformed bodies yield an ingestion error with reason and excerpt; the next poll recovers."""
     server.route("/data", Reply(200, body), then=json_reply(ITEMS))
     events: list = []
@@ -160,9 +182,10 @@ def test_malformed_bodies_are_logged_with_excerpt_and_not_retried(server, body, 
     if body:
         assert body_excerpt(body)[:20] in events[0]["reason"]
     assert src.fetch() == EXPECTED
+    assert_logged(logged, events)
 
 
-def test_oversized_body_with_content_length_is_refused_unread(server):
+def test_oversized_body_with_content_length_is_refused_unread(server, logged):
     """A Content-Length above max_bytes is reported as 'response too large' without retry."""
     server.route("/data", Reply(200, b"[" + b"0," * 5000 + b"0]"), then=json_reply(ITEMS))
     events: list = []
@@ -172,9 +195,10 @@ def test_oversized_body_with_content_length_is_refused_unread(server):
     assert err.value.kind == "too_large" and "response too large" in events[0]["reason"]
     assert len(server.hits("/data")) == 1
     assert src.fetch() == EXPECTED
+    assert_logged(logged, events)
 
 
-def test_oversized_streamed_body_is_aborted_while_reading(server):
+def test_oversized_streamed_body_is_aborted_while_reading(server, logged):
     """A body without Content-Length is aborted as soon as it passes max_bytes."""
     chunk = b"x" * 600
     server.route("/data", Reply(200, chunks=[(chunk, 0)] * 50), then=json_reply(ITEMS))
@@ -185,26 +209,29 @@ def test_oversized_streamed_body_is_aborted_while_reading(server):
     assert events[0]["kind"] == "too_large"
     assert "more than 1000 bytes" in events[0]["reason"]
     assert src.fetch() == EXPECTED
+    assert_logged(logged, events)
 
 
-def test_connection_cut_mid_body_is_retried(server):
+def test_connection_cut_mid_body_is_retried(server, logged):
     """A body shorter than its Content-Length (connection cut) counts as a retryable failure."""
     server.route("/data", Reply(200, b'{"items": [', content_length=500), then=json_reply(ITEMS))
     events: list = []
     src = make(server.url("/data"), events)
     assert src.fetch() == EXPECTED
     assert kinds(events) == ["connection"] and "body read failed" in events[0]["reason"]
+    assert_logged(logged, events)
 
 
-def test_empty_list_is_an_empty_poll_not_an_error(server):
+def test_empty_list_is_an_empty_poll_not_an_error(server, logged):
     """An empty record list returns no records and logs nothing."""
     server.route("/data", json_reply({"items": []}))
     events: list = []
     src = make(server.url("/data"), events)
     assert src.fetch() == [] and events == []
+    assert_logged(logged, events)
 
 
-def test_304_after_etag_is_an_empty_poll(server):
+def test_304_after_etag_is_an_empty_poll(server, logged):
     """After an ETag/Last-Modified the source sends validators; a 304 is an empty poll."""
     def conditional(req):
         if req.headers.get("If-None-Match") == '"v1"':
@@ -220,6 +247,7 @@ def test_304_after_etag_is_an_empty_poll(server):
     assert second.headers["If-None-Match"] == '"v1"'
     assert second.headers["If-Modified-Since"] == "Wed, 21 Oct 2026 07:28:00 GMT"
     assert events == [] and src.stats["not_modified"] == 1
+    assert_logged(logged, events)
 
 
 def test_conditional_requests_can_be_turned_off(server):
