@@ -35,7 +35,7 @@ from .fields import (
 )
 from .ingest_log import IngestLog
 from .options import boolean, expand_env, http_url, name_list, number, text, text_map
-from .redact import Redactor, is_secret_name
+from .redact import GuardedSession, Redactor, is_secret_name
 from .retry import RETRY_SPEC, RetryPolicy, policy_from, retry_after, retryable_status
 
 log = logging.getLogger("streamdash.sources.http")
@@ -113,7 +113,7 @@ class HttpSource(Source):
         if on_error is not None:
             self.errors.add_listener(on_error)
         self.mapper = RecordMapper(self.fields)
-        self.session = session or requests.Session()
+        self.session = session or GuardedSession(self.headers)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url
         self.display_url = self.redactor.url(self.full_url)

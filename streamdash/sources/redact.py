@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
+import requests
+
 MASK = "***"
 
 #: Query-parameter names treated as secrets even when not listed in ``secret_params``.
@@ -62,3 +64,22 @@ class Redactor:
             query = urlencode([(k, MASK if is_secret_name(k, self.secret_params) else v)
                                for k, v in pairs], safe="*")
         return self.text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+
+
+class GuardedSession(requests.Session):
+    """A session that drops the source's secret headers when a redirect leaves the host.
+
+    requests itself only strips ``Authorization`` on such redirects; API keys often travel in
+    custom headers (``X-Api-Key``), which must not be handed to whatever host a redirect names.
+    """
+
+    def __init__(self, secret_headers: Iterable[str] = ()):
+        super().__init__()
+        self.secret_headers = tuple(secret_headers)
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest,
+                     response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            for name in self.secret_headers:
+                prepared_request.headers.pop(name, None)

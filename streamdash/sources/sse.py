@@ -33,7 +33,7 @@ from .fields import FieldSpec, RecordMapper, ShapeError, extract_records, parse_
 from .http import USER_AGENT, body_excerpt, hints_for
 from .ingest_log import IngestLog
 from .options import expand_env, http_url, name_list, number, text, text_map
-from .redact import Redactor, is_secret_name
+from .redact import GuardedSession, Redactor, is_secret_name
 from .retry import RetryPolicy
 
 log = logging.getLogger("streamdash.sources.sse")
@@ -158,7 +158,7 @@ class SseSource(Source):
         if on_error is not None:
             self.errors.add_listener(on_error)
         self.mapper = RecordMapper(self.fields)
-        self.session = session or requests.Session()
+        self.session = session or GuardedSession(self.headers)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "text/event-stream",
                                      "Cache-Control": "no-cache", "Accept-Encoding": "identity"})
         self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url

@@ -354,3 +354,20 @@ def test_hints_follow_the_field_map():
     """Without a preset, the first timestamp and numeric fields become the source's hints."""
     hints = hints_for(parse_fields("f", {"name": "n:str", "t": "ts:timestamp_ms", "v": "v:int"}))
     assert (hints.time_field, hints.value_field, hints.numeric_fields) == ("t", "v", ("v",))
+
+
+def test_secret_headers_do_not_follow_a_redirect_to_another_host(server):
+    """A redirect to another host gets no API-key header; a same-host redirect keeps it."""
+    with ScriptedServer() as other:
+        other.route("/elsewhere", json_reply(ITEMS))
+        server.route("/data", Reply(302, headers={"Location": other.url("/elsewhere")}))
+        server.route("/moved", Reply(301, headers={"Location": "/here"}))
+        server.route("/here", json_reply(ITEMS))
+        src = make(server.url("/data"), headers={"X-Api-Key": "key-0123456789",
+                                                 "X-Client": "demo"})
+        assert src.fetch() == EXPECTED
+        hop = other.hits("/elsewhere")[0].headers
+        assert "X-Api-Key" not in hop
+        same = make(server.url("/moved"), headers={"X-Api-Key": "key-0123456789"})
+        assert same.fetch() == EXPECTED
+        assert server.hits("/here")[0].headers["X-Api-Key"] == "key-0123456789"
