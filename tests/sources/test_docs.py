@@ -56,3 +56,16 @@ def test_command_line_examples_build_their_sources(data_files, doc):
         argv = shlex.split(cmd)[1:]
         src = build_source(settings_from_args(build_parser().parse_args(argv)))
         src.close()
+
+
+def test_readme_run_synopsis_lists_only_real_flags():
+    """Every flag in the README's `streamdash [run]` synopsis exists on `streamdash run`."""
+    synopsis = re.search(r"## Running\n\n```\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    run_block = synopsis.group(1).split("streamdash check-config")[0]
+    flags = set(re.findall(r"\[(--[a-z-]+)", run_block)) | set(re.findall(r"\| (--[a-z-]+)",
+                                                                           run_block))
+    parser = build_parser()
+    run = parser._subparsers._group_actions[0].choices["run"]
+    known = {opt for action in run._actions for opt in action.option_strings}
+    assert {"--url", "--field", "--header", "--speed"} <= flags
+    assert flags <= known, flags - known
