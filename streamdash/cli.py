@@ -72,7 +72,8 @@ def register_subcommands(group: Any, name: str) -> None:
 
 #: Group name → modules with a ``register(subparsers)`` function adding their subcommands.
 EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",
-                                                    "streamdash.quality.bench")}
+                                                    "streamdash.quality.bench",
+                                                    "streamdash.dashboard.bench")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

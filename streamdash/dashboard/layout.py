@@ -139,6 +139,6 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
                  _card("Ingestion errors", grid("grid-errors", ERROR_COLUMNS), lg=6)],
                 className="g-3 mb-4"),
         dcc.Interval(id="tick", interval=interval, max_intervals=max_intervals),
-        dcc.Store(id="series-state"), dcc.Store(id="panel-state"), dcc.Store(id="table-state"),
-        dcc.Store(id="alert-state"),
+        # What this browser holds (sequence numbers, versions), so ticks send only news.
+        dcc.Store(id="series-state"), dcc.Store(id="client-state"),
     ], fluid=True, className="pb-4")

@@ -248,6 +248,9 @@ class LiveView:
         A text field is offered as key only when it has few distinct values (one line per
         key); unique ids would draw thousands of lines.
         """
+        return self._cached("fields", self.runtime.buffer.last_seq, self._field_names)
+
+    def _field_names(self) -> tuple[list[str], list[str]]:
         hints = self.runtime.source.hints
         recent = [r for _, r in self.runtime.buffer.after(0, limit=KEY_SAMPLE)]
         rec = recent[-1] if recent else {}

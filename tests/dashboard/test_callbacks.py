@@ -43,11 +43,11 @@ def test_refresh_picker_sets_interval_and_pause(app):
 
 
 def test_header_shows_status_kpis_and_update_time(app):
-    """The header callback returns the status badge, last update and every KPI."""
+    """The tick returns the status badge, last update and every KPI."""
     fill(app, 5)
     app.runtime.metrics.add_many({"records_in": 5})
     app.runtime.metrics.set_gauge("last_stored_at", T0)
-    status, _, out = call(app, "status-badge.children")
+    status, _, out = call(app, "client-state.data")
     assert status == 200 and out["status-badge.children"] == "DOWN"  # runtime not started
     assert out["kpi-total.children"] == "5" and out["kpi-latest.children"] == "4.00"
     assert out["last-update.children"].endswith("(0 s ago)")
@@ -78,41 +78,51 @@ def test_series_resets_when_client_is_ahead(app):
     assert "chart-series.figure" in out and out["series-state.data"]["seq"] == 10
 
 
-def test_series_callback_disables_tick_while_running(app):
-    """The series callback declares running=(tick.disabled, True, False): no pile-up."""
+def test_tick_callbacks_disable_the_interval_while_running(app):
+    """Both tick callbacks declare running=(tick.disabled, True, False): no pile-up."""
     deps = json.loads(app.server.test_client().get("/_dash-dependencies").data)
-    (spec,) = [d for d in deps if "series-state.data" in d["output"]]
-    assert spec["running"] == {"running": {"tick.disabled": True},
-                               "runningOff": {"tick.disabled": False}}
+    ticking = [d for d in deps if any(i["id"] == "tick" for i in d["inputs"])]
+    assert len(ticking) == 2
+    for spec in ticking:
+        assert spec["running"] == {"running": {"tick.disabled": True},
+                                   "runningOff": {"tick.disabled": False}}
+
+
+def test_idle_tick_answers_204(app):
+    """Once the browser holds everything, a tick with no change sends nothing (HTTP 204)."""
+    fill(app, 5)
+    state = call(app, "client-state.data")[2]["client-state.data"]
+    # Only the "N s ago" text could change: freeze the clock so nothing does.
+    assert call(app, "client-state.data", **{"client-state.data": state})[0] == 204
 
 
 def test_panels_send_figures_once_per_change(app):
-    """Windows, histogram and quality figures are sent when they change, else 204."""
+    """Windows, histogram and quality figures are sent when they change, else left alone."""
     fill(app, 50)
     app.runtime.monitor.evaluate(T0)
-    _, _, out = call(app, "panel-state.data")
+    _, _, out = call(app, "client-state.data")
     assert {"chart-windows.figure", "chart-histogram.figure", "chart-quality.figure"} <= set(out)
-    state = out["panel-state.data"]
-    assert call(app, "panel-state.data", **{"panel-state.data": state})[0] == 204
+    state = out["client-state.data"]
     fill(app, 1, 50)
-    _, _, out = call(app, "panel-state.data", **{"panel-state.data": state})
-    assert set(out) == {"chart-histogram.figure", "panel-state.data"}
+    _, _, out = call(app, "client-state.data", **{"client-state.data": state})
+    assert "chart-histogram.figure" in out
+    assert "chart-windows.figure" not in out and "chart-quality.figure" not in out
     app.runtime.monitor.evaluate(T0 + 1)
-    _, _, out = call(app, "panel-state.data", **{"panel-state.data": out["panel-state.data"]})
-    assert set(out) == {"chart-quality.extendData", "panel-state.data"}
+    _, _, out = call(app, "client-state.data", **{"client-state.data": out["client-state.data"]})
+    assert "chart-quality.extendData" in out and "chart-histogram.figure" not in out
 
 
 def test_tables_resend_only_what_changed(app):
     """Grids and field options are sent first, then only the table whose data changed."""
     fill(app, 5)
-    _, _, out = call(app, "table-state.data")
+    _, _, out = call(app, "client-state.data")
     assert len(out["grid-latest.rowData"]) == 5 and out["grid-errors.rowData"] == []
     assert out["key-field.options"] == [{"label": "key", "value": "key"}]
-    state = out["table-state.data"]
-    assert call(app, "table-state.data", **{"table-state.data": state})[0] == 204
+    state = out["client-state.data"]
     app.runtime.events.publish("ingest_error", {"at": T0, "source": "s", "reason": "timeout"})
-    _, _, out = call(app, "table-state.data", **{"table-state.data": state})
-    assert set(out) == {"grid-errors.rowData", "table-state.data"}
+    _, _, out = call(app, "client-state.data", **{"client-state.data": state})
+    assert out["grid-errors.rowData"][0]["reason"] == "timeout"
+    assert "grid-latest.rowData" not in out and "grid-quarantine.rowData" not in out
 
 
 def test_alert_banner_appears_and_disappears(app):
@@ -122,15 +132,15 @@ def test_alert_banner_appears_and_disappears(app):
     metrics.add_many({"records_in": 10, "records_accepted": 5, "records_rejected": 5})
     monitor.evaluate(T0 + 1)
     monitor.evaluate(T0 + 17)
-    _, _, out = call(app, "alert-state.data")
+    _, _, out = call(app, "client-state.data")
     assert out["alert-slot-0.is_open"] is True and out["alert-slot-0.color"] == "warning"
     assert "invalid_rate_high" in out["alert-slot-0.children"]
     assert out["grid-alerts.rowData"][0]["change"] == "pending → firing"
-    state = out["alert-state.data"]
+    state = out["client-state.data"]
     metrics.add_many({"records_in": 1000, "records_accepted": 1000})
     for t in (T0 + 80, T0 + 111, T0 + 112):
         monitor.evaluate(t)
-    _, _, out = call(app, "alert-state.data", **{"alert-state.data": state})
+    _, _, out = call(app, "client-state.data", **{"client-state.data": state})
     assert out["alert-slot-0.is_open"] is False
     assert out["grid-alerts.rowData"][0]["change"] == "firing → resolved"
 

@@ -1,0 +1,57 @@
+"""Tests for streamdash.dashboard.views (what a tick sends besides the time series)."""
+
+import pytest
+
+from streamdash.config import Settings
+from streamdash.dashboard import views
+from streamdash.dashboard.live import LiveView
+from streamdash.dashboard.options import dashboard_options
+from streamdash.runtime import Runtime
+from streamdash.testing import FakeClock, ListSource
+
+
+@pytest.fixture
+def live():
+    rt = Runtime(Settings(), ListSource([]), clock=FakeClock(1_700_000_000.0))
+    yield LiveView(rt, dashboard_options(rt.settings, rt.source.hints))
+    rt.stop()
+
+
+def test_digest_is_stable_and_short():
+    """Equal values give equal 16-hex-digit digests regardless of key order."""
+    assert views.digest({"a": 1, "b": [2]}) == views.digest({"b": [2], "a": 1})
+    assert len(views.digest("x")) == 16 and views.digest(1) != views.digest(2)
+
+
+def test_first_tick_sends_everything_then_only_changes(live):
+    """The first tick fills every output; a repeat with the returned state sends nothing."""
+    live.runtime.buffer.extend({"id": i, "key": "k", "value": float(i)} for i in range(5))
+    out, state = views.tick(live, None, "value", 5)
+    assert set(out) == set(views.TICK_OUTPUTS) - {"chart-quality.extendData"}
+    again, state2 = views.tick(live, state, "value", 5)
+    assert again == {} and state2 == state
+    live.runtime.buffer.append({"id": 9, "key": "k", "value": 9.0})
+    out, _ = views.tick(live, state, "value", 5)
+    assert {"grid-latest.rowData", "chart-histogram.figure", "kpi-latest.children"} <= set(out)
+    assert "grid-quarantine.rowData" not in out and "chart-windows.figure" not in out
+
+
+def test_every_tick_output_exists_in_the_layout(live):
+    """Each output name is a real component property of the page."""
+    from dash import Dash
+
+    from streamdash.dashboard import install_dashboard
+
+    app = Dash(__name__)
+    install_dashboard(app, live.runtime, live.runtime.settings)
+    ids = set()
+
+    def walk(node):
+        if hasattr(node, "id") and getattr(node, "id", None):
+            ids.add(node.id)
+        children = getattr(node, "children", None)
+        for child in children if isinstance(children, list) else [children]:
+            if child is not None and not isinstance(child, (str, int, float)):
+                walk(child)
+    walk(app.layout)
+    assert {name.rsplit(".", 1)[0] for name in views.TICK_OUTPUTS} <= ids
