@@ -28,7 +28,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import ConfigError
-from ..models import utc_iso
 
 MISSING: Any = object()
 FETCHED_AT = "@fetched_at"
@@ -102,12 +101,14 @@ def _bool(v: Any) -> bool:
 
 
 def _epoch(seconds: float) -> str:
+    """Epoch seconds as ``models.utc_iso`` text (isoformat is much faster than strftime)."""
     if not math.isfinite(seconds):
         raise CastError("not a finite time")
     try:
-        return utc_iso(seconds)  # type: ignore[return-value]
+        text = datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
     except (OverflowError, OSError, ValueError):
         raise CastError(f"time out of range: {seconds!r}") from None
+    return text[:-6] + "Z"  # "+00:00" → "Z"
 
 
 def _timestamp_s(v: Any) -> str:
@@ -226,33 +227,46 @@ def parse_fields(key: str, value: Any) -> tuple[FieldSpec, ...]:
     return tuple(parse_field(key, name, spec) for name, spec in value.items())
 
 
+def _fast_parts(parts: tuple[str, ...]) -> tuple[str | int, ...]:
+    return tuple(int(p) if p.lstrip("-").isdigit() else p for p in parts)
+
+
 class RecordMapper:
     """Builds target records from source objects according to ``fields`` (a no-op without)."""
 
     def __init__(self, fields: Iterable[FieldSpec] = ()):
         self.fields = tuple(fields)
         # Pre-split paths once: this runs for every record.
-        self._plan = [(f.name, f.parts, f.from_root, f.path == FETCHED_AT,
+        # Index-like segments become ints for the fast path (JSON object keys are always text,
+        # so an int segment meeting an object falls back to resolve()).
+        self._plan = [(f.name, f.parts, _fast_parts(f.parts), f.from_root, f.path == FETCHED_AT,
                        CASTS.get(f.type), f.utc_offset) for f in self.fields]
 
     def map(self, records: list[Any], root: Any, fetched_at: float) -> list[Any]:
         """Mapped copies of the dict records; anything else passes through untouched."""
         if not self._plan:
             return records
-        fetched = utc_iso(fetched_at)
+        fetched = _epoch(fetched_at)
         out = []
         for rec in records:
             if not isinstance(rec, dict):
                 out.append(rec)  # validation rejects (and so counts) non-objects
                 continue
             target: dict[str, Any] = {}
-            for name, parts, from_root, is_fetched, cast, offset in self._plan:
+            for name, parts, fast, from_root, is_fetched, cast, offset in self._plan:
                 if is_fetched:
                     target[name] = fetched
                     continue
-                value = resolve(root if from_root else rec, parts)
-                if value is MISSING:
-                    continue
+                value = node = root if from_root else rec
+                try:
+                    for part in fast:
+                        if type(part) is int and type(value) is not list:
+                            raise TypeError  # "abc"[0] must not read a character
+                        value = value[part]
+                except (KeyError, IndexError, TypeError):
+                    value = resolve(node, parts)
+                    if value is MISSING:
+                        continue
                 if value is None:
                     target[name] = None
                     continue

@@ -73,6 +73,9 @@ def test_uncastable_values_are_kept_raw_and_missing_paths_left_out():
                  [{"v": "abc", "i": 1.5, "b": "maybe", "t": "yesterday", "z": None}])
     assert out == [{"v": "abc", "i": 1.5, "b": "maybe", "t": "yesterday", "nul": None}]
     assert mapped({"v": "v:float"}, [{"v": True}]) == [{"v": True}]  # a bool is not a number
+    odd = [{"s": "abc", "d": {"0": "zero"}, "l": [1], "n": {"x": 1}}]
+    assert mapped({"a": "s.0", "b": "d.0", "c": "l.x", "e": "n.x.y", "f": "l.-1"}, odd) == \
+        [{"b": "zero", "f": 1}]
 
 
 def test_root_paths_fetch_time_and_utc_offset():
