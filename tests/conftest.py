@@ -7,6 +7,7 @@ must install them (``.ci/run`` does).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -22,6 +23,16 @@ def browser_missing() -> str | None:
             or os.environ.get("DASH_TEST_CHROMEPATH")):
         missing.append("chromium")
     return f"{' and '.join(missing)} not found on PATH" if missing else None
+
+
+@pytest.fixture(autouse=True)
+def _restore_streamdash_logger():
+    """Undo configure_logging() after each test, so caplog sees the next test's records."""
+    logger = logging.getLogger("streamdash")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.propagate, logger.level = saved[1], saved[2]
 
 
 def pytest_configure(config: pytest.Config) -> None:
