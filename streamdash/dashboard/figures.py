@@ -150,12 +150,15 @@ def group_points(items: Sequence[tuple[int, dict[str, Any]]], value_field: str, 
     the value when numeric, else ``None`` (a gap, so nulls stay visible as breaks).
     """
     groups: dict[str, tuple[list[Any], list[Any]]] = {}
-    for seq, rec in items:
+    isfinite = math.isfinite
+    for seq, rec in items:  # the per-tick hot loop: plain type checks, no helper calls
         key = str(rec.get(key_field, "")) if key_field else value_field
-        xs, ys = groups.get(key) or groups.setdefault(key, ([], []))
-        xs.append(rec.get(time_field) if time_field else seq)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [])
+        group[0].append(rec.get(time_field) if time_field else seq)
         v = rec.get(value_field)
-        ys.append(v if is_number(v) else None)
+        group[1].append(v if (type(v) is float or type(v) is int) and isfinite(v) else None)
     return groups
 
 
