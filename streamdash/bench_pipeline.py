@@ -77,6 +77,7 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000) -> dic
     from .models import Batch
     from .pipeline import build_processor
     from .pipeline.jsonl import decode_lines
+    from .pipeline.transforms import column
     from .pipeline.workers import Consumer
     from .sources.base import FieldHints
     from .store.quarantine import Quarantine
@@ -103,7 +104,7 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000) -> dic
                         Quarantine(events=events), metrics)
 
     def count_nulls(batch: Any, result: Any) -> None:
-        totals["null"] += sum(1 for r in result.accepted if r.get(value_field) is None)
+        totals["null"] += column(result.accepted, value_field).count(None)
 
     consumer.listeners.append(count_nulls)
     latencies: list[float] = []

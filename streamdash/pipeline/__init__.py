@@ -21,7 +21,8 @@ def build_processor(settings: Settings, hints: FieldHints, *,
                     source_schema: dict[str, Any] | None = None,
                     publish: Callable[[str, Any], None] | None = None,
                     clock: Callable[[], float] = time.time,
-                    monotonic: Callable[[], float] = time.monotonic) -> Pipeline:
+                    monotonic: Callable[[], float] = time.monotonic,
+                    fuse: bool = True) -> Pipeline:
     """The processing chain configured by the settings (defaults from the source's hints).
 
     The schema is the ``schema`` setting, else the source's own (``source_schema``: a preset
@@ -41,7 +42,7 @@ def build_processor(settings: Settings, hints: FieldHints, *,
     if items is None:
         items = default_transforms(schema, hints)
     rules = build_rules(items, schema, hints, publish=publish, clock=clock)
-    return Pipeline(schema, rules, clock=clock, monotonic=monotonic)
+    return Pipeline(schema, rules, clock=clock, monotonic=monotonic, fuse=fuse)
 
 
 __all__ = ["Pipeline", "Processor", "RequiredFields", "Schema", "Validator", "build_processor",

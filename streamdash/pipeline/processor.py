@@ -53,14 +53,18 @@ class Pipeline:
 
     ``publish(topic, payload)`` receives closed windows (``window``) and late records
     (``late``); the runtime passes its event bus. ``tick()`` (called by the consumer when the
-    queue is idle) closes idle windows; ``flush()`` closes every window.
+    queue is idle) closes idle windows; ``flush()`` closes every window. ``fuse=False`` runs
+    every rule batch by batch (the reference the fused loop is tested against).
     """
 
     def __init__(self, schema: Schema, rules: list[Any], *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, fuse: bool = True):
         self.schema = schema
-        self.validator = Validator(schema)
+        # The leading rules that can are fused into the validator's compiled loop; the rest
+        # run batch by batch after it (same decisions either way; fusion walks the batch once).
+        self.validator = Validator(schema, rules if fuse else ())
         self.rules = rules
+        self.staged = rules[len(self.validator.fused):]
         self.clock = clock
         self.monotonic = monotonic
         self.windows = [r for r in rules if isinstance(r, Windows)]
@@ -70,9 +74,9 @@ class Pipeline:
         """Validate and transform one batch; every input ends in exactly one outcome."""
         now = self.clock()
         ctx = BatchContext(now=now, mono=self.monotonic(), source=batch.source)
-        ok, times, bad, nulls = self.validator.run(records)
+        ok, times, bad, nulls = self.validator.run(records, ctx)
         rejected = [self.rejection(r, batch.source, now) for r in bad] if bad else []
-        for rule in self.rules:
+        for rule in self.staged:
             ok, times = rule(ok, times, ctx)
         for name, n in nulls.items():
             self.nulls[name] = self.nulls.get(name, 0) + n

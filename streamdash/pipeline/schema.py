@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import ConfigError
 from ..sources.base import FieldHints
@@ -253,6 +253,9 @@ FAIL = "bad_append(rec); continue"
 class Validator:
     """The schema compiled into a fast batch check plus an exhaustive reason finder.
 
+    ``rules`` are transformation rules to fuse into the compiled loop (the longest prefix
+    that offers ``fuse()``; :attr:`fused` lists them).
+
     ``run(records)`` returns ``(valid, times, invalid, nulls)``: the valid records in order,
     their event times (epoch seconds; ``None`` per record when the schema has no event time),
     the invalid inputs in order, and null counts per nullable field. Timestamps that are not
@@ -260,17 +263,20 @@ class Validator:
     ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC).
     """
 
-    def __init__(self, schema: Schema):
+    def __init__(self, schema: Schema, rules: Sequence[Any] = ()):
         self.schema = schema
         self.parsers = {f.name: TimestampParser(f.unit) for f in schema.fields
                         if f.type == "timestamp"}
         self.patterns = {f.name: re.compile(f.pattern) for f in schema.fields if f.pattern}
         self.known = frozenset(schema.names)
-        self.source_code, self._run = self._compile()
+        #: Fields every valid record has (read by subscript in fused rules).
+        self.present = frozenset(f.name for f in schema.fields if f.required)
+        self.fused: list[Any] = []
+        self.source_code, self._run = self._compile(list(rules))
 
     # The generated loop.  Each field i reads ``v = rec.get(F{i}, MISSING)`` and runs the
     # checks its spec asks for; any failure appends the record to ``bad`` and moves on.
-    def _compile(self) -> tuple[str, Callable]:
+    def _compile(self, rules: list[Any]) -> tuple[str, Callable]:
         schema = self.schema
         ns: dict[str, Any] = {"MISSING": _MISSING, "DICT": dict, "STR": str, "INT": int,
                               "FLOAT": float, "BOOL": bool, "INF": INF, "TAILS": TAILS,
@@ -279,7 +285,22 @@ class Validator:
                               "IS_CANONICAL": is_canonical}
         src = _Source()
         nullable = [i for i, f in enumerate(schema.fields) if f.nullable]
-        src.add(0, "def run(records):")
+        # Rules that can, run inside the loop (see transforms.py, "Fusion"): the longest
+        # prefix of the chain whose rules offer code.
+        fused: list[tuple[list[str], list[str], list[str]]] = []
+        for j, rule in enumerate(rules):
+            fuse = getattr(rule, "fuse", None)
+            code = fuse(j, self.present, ns) if fuse is not None else None
+            if code is None:
+                break
+            fused.append(code)
+            self.fused.append(rule)
+        keep_times = not rules or len(self.fused) < len(rules)
+        src.add(0, "def run(records, ctx):")
+        src.add(1, "tmax = -INF")
+        for setup, _, _ in fused:
+            for line in setup:
+                src.add(1, line)
         src.add(1, "ok = []; ok_append = ok.append")
         src.add(1, "times = []; times_append = times.append")
         src.add(1, "bad = []; bad_append = bad.append")
@@ -306,9 +327,21 @@ class Validator:
         if schema.unknown == "drop":
             src.add(2, "if not KNOWN_HAS_ALL(rec):")
             src.add(3, "DROP_UNKNOWN(rec)")
-        src.add(2, "ok_append(rec)")
         et = schema.names.index(schema.event_time) if schema.event_time else None
-        src.add(2, f"times_append(t{et})" if et is not None else "times_append(None)")
+        if fused:
+            if et is not None:
+                src.add(2, f"t = t{et}")
+                src.add(2, "if t > tmax:")
+                src.add(3, "tmax = t")
+            for _, body, _ in fused:
+                for line in body:
+                    src.add(2, line)
+        src.add(2, "ok_append(rec)")
+        if keep_times:
+            src.add(2, f"times_append(t{et})" if et is not None else "times_append(None)")
+        for _, _, teardown in fused:
+            for line in teardown:
+                src.add(1, line)
         src.add(1, "return ok, times, bad, fixes, {" +
                 ", ".join(f"F{i}: n{i}" for i in nullable) + "}")
         code = src.text()
@@ -366,12 +399,12 @@ class Validator:
             src.add(d + 1, FAIL)
         elif t == "timestamp":
             parser = self.parsers[spec.name]
-            ns[f"PREFIXES{i}"] = parser.prefixes
+            ns[f"SECONDS{i}"] = parser.seconds
             ns[f"SLOW{i}"] = parser.slow
-            # Fast path: a canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose 22-character prefix is
-            # cached; anything else (a miss, another shape or type) raises and goes slow.
+            # Fast path: a canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose second is cached;
+            # anything else (a miss, another shape or type) raises and goes the slow way.
             src.add(d, "try:")
-            src.add(d + 1, f"t{i} = (PREFIXES{i}[v[:22]] + TAILS[v[22:]]) / 1000")
+            src.add(d + 1, f"t{i} = (SECONDS{i}[v[:19]] + TAILS[v[19:]]) / 1000")
             src.add(d, "except (KeyError, TypeError, IndexError):")
             src.add(d + 1, f"t{i} = SLOW{i}(v)")
             src.add(d + 1, f"if t{i} is None:")
@@ -416,9 +449,12 @@ class Validator:
         for k in [k for k in rec if k not in self.known]:
             del rec[k]
 
-    def run(self, records: list[Any]) -> tuple[list[dict], list, list[Any], dict[str, int]]:
-        """Split ``records`` into valid and invalid ones (see the class docstring)."""
-        ok, times, bad, fixes, nulls = self._run(records)
+    def run(self, records: list[Any], ctx: Any = None) -> tuple[list[dict], list, list[Any],
+                                                                dict[str, int]]:
+        """Split ``records`` into valid and invalid ones (see the class docstring); with fused
+        rules, ``valid`` holds what the last fused rule let through (``times`` is then empty
+        when no rule follows), and ``ctx`` (a ``BatchContext``) receives their counts."""
+        ok, times, bad, fixes, nulls = self._run(records, ctx)
         if fixes:
             self._apply_fixes(fixes, bad)
         return ok, times, bad, {k: n for k, n in nulls.items() if n}

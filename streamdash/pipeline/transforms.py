@@ -14,6 +14,14 @@ Rules keep their own counters in ``stats()``.
 * :class:`Late` — counts and sets aside records older than the event-time watermark
 
 Windows live in :mod:`streamdash.pipeline.windows`.
+
+Fusion: dedup, convert, late and (tumbling) windows also offer ``fuse(j, present)``, which
+returns ``(setup, body, teardown)`` source lines that the schema validator splices into its
+compiled loop (see :class:`~streamdash.pipeline.schema.Validator`), so a batch is walked once,
+each record touched while it is hot in the CPU cache. The fused code makes the same per-record
+decisions in the same order as ``__call__`` and ends in the same ``finish`` method (a test runs
+both ways and compares); names in it are generated (``seen_0``, ``RULE_0`` …), user values are
+bound in the namespace.
 """
 
 from __future__ import annotations
@@ -30,6 +38,14 @@ from ..models import utc_iso
 from .expr import Expression
 
 Sink = Callable[[list[dict[str, Any]]], None]
+#: ``(setup lines, per-record body lines, teardown lines)`` of a fused rule.
+Fused = tuple[list[str], list[str], list[str]]
+
+
+def _read(name: str, const: str, present: frozenset[str]) -> str:
+    """Generated read of field ``name`` (bound as ``const``): a subscript when the schema
+    guarantees the field is present, else ``.get``."""
+    return f"rec[{const}]" if name in present else f"rec.get({const})"
 
 
 def column(records: list[dict[str, Any]], name: str) -> list[Any]:
@@ -117,23 +133,39 @@ class Dedup:
                 fresh_append(k)
             kr(rec)
             kt(t)
+        self.finish(fresh, dups, max(times) if times and times[0] is not None else None, ctx)
+        return keep_r, keep_t
+
+    def finish(self, fresh: list[Any], dups: int, newest: float | None,
+               ctx: BatchContext) -> None:
+        """After a batch: count duplicates, remember the batch's new keys, expire old ones."""
         if dups:
             ctx.counts["duplicate"] += dups
             self.duplicates += dups
-        newest = self._newest(times, ctx)
+        if newest is None:
+            if self.clock is None:  # event time, but nothing new in this batch: time stands
+                newest = self.newest
+            else:  # no event time in the schema: the TTL runs on processing time
+                newest = self.clock()
+        if newest > self.newest:
+            self.newest = newest
         if fresh:
             self.generations.append((newest, fresh))
         self._expire(newest)
-        return keep_r, keep_t
 
-    def _newest(self, times: list, ctx: BatchContext) -> float:
-        if times and times[0] is not None:
-            batch_max = max(times)
-        else:  # no event time in the schema: the TTL runs on processing time
-            batch_max = self.clock() if self.clock else ctx.now
-        if batch_max > self.newest:
-            self.newest = batch_max
-        return batch_max
+    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+        """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
+        ns[f"RULE_{j}"], ns[f"KEY_{j}"] = self, self.key
+        setup = [f"seen_{j} = RULE_{j}.seen; seen_add_{j} = seen_{j}.add",
+                 f"fresh_{j} = []; fresh_append_{j} = fresh_{j}.append; dups_{j} = 0"]
+        body = [f"k_{j} = {_read(self.key, f'KEY_{j}', present)}",
+                f"if k_{j} in seen_{j}:",
+                f"    dups_{j} += 1",
+                "    continue",
+                f"if k_{j} is not None:",
+                f"    seen_add_{j}(k_{j}); fresh_append_{j}(k_{j})"]
+        return setup, body, [f"RULE_{j}.finish(fresh_{j}, dups_{j}, "
+                             "tmax if tmax > -INF else None, ctx)"]
 
     def _expire(self, newest: float) -> None:
         cutoff = self.newest - self.ttl
@@ -370,6 +402,23 @@ class Convert:
         self.unconverted += unconverted
         return records, times
 
+    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+        """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
+        ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"UNIT_{j}": self.unit_field,
+                   f"TO_{j}": self.to})
+        setup = [f"table_get_{j} = RULE_{j}.table.get; conv_{j} = 0; unconv_{j} = 0"]
+        body = [f"u_{j} = {_read(self.unit_field, f'UNIT_{j}', present)}",
+                f"if u_{j} != TO_{j}:",
+                f"    x_{j} = rec.get(FIELD_{j})",
+                f"    if x_{j} is not None:",
+                f"        fn_{j} = table_get_{j}(u_{j}) if type(u_{j}) is STR else None",
+                f"        if fn_{j} is None or (type(x_{j}) is not FLOAT and type(x_{j}) is not INT):",
+                f"            unconv_{j} += 1",
+                "        else:",
+                f"            rec[FIELD_{j}] = fn_{j}(x_{j}); rec[UNIT_{j}] = TO_{j}; conv_{j} += 1"]
+        teardown = [f"RULE_{j}.converted += conv_{j}; RULE_{j}.unconverted += unconv_{j}"]
+        return setup, body, teardown
+
     def stats(self) -> dict[str, Any]:
         """Values converted, and values left in an unknown unit."""
         return {"converted": self.converted, "unconverted": self.unconverted}
@@ -497,13 +546,32 @@ class Late:
             keep_r.append(rec)
             keep_t.append(t)
         wm.max_time = mx
-        ctx.counts["late"] += late
-        self.late += late
+        self.finish(side, ctx)
+        return keep_r, keep_t
+
+    def finish(self, side: list[tuple[dict, float, float]], ctx: BatchContext) -> None:
+        """Count the batch's late records and hand them to the sink."""
+        if not side:
+            return
+        ctx.counts["late"] += len(side)
+        self.late += len(side)
         if self.sink is not None:
             self.sink([{"record": rec, "event_time": utc_iso(t), "watermark": utc_iso(w),
                         "lateness_s": round(w - t, 3), "source": ctx.source}
                        for rec, t, w in side])
-        return keep_r, keep_t
+
+    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+        """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
+        ns[f"RULE_{j}"] = self
+        setup = [f"wm_{j} = RULE_{j}.watermark; lat_{j} = wm_{j}.lateness",
+                 f"mx_{j} = wm_{j}.max_time; cut_{j} = mx_{j} - lat_{j}; side_{j} = []"]
+        body = [f"if t > mx_{j}:",
+                f"    mx_{j} = t; cut_{j} = mx_{j} - lat_{j}",
+                f"elif t < cut_{j}:",
+                f"    side_{j}.append((rec, t, cut_{j}))",
+                "    continue"]
+        teardown = [f"wm_{j}.max_time = mx_{j}", f"RULE_{j}.finish(side_{j}, ctx)"]
+        return setup, body, teardown
 
     def stats(self) -> dict[str, Any]:
         """Late records and the current watermark (ISO)."""

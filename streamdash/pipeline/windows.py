@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..models import utc_iso
-from .transforms import BatchContext, Sink, Watermark, column
+from .transforms import BatchContext, Fused, Sink, Watermark, _read, column
 
 KINDS = ("tumbling", "sliding")
 
@@ -92,6 +92,34 @@ class Windows:
                 values.append(v)
         if advance:
             self.watermark.max_time = mx
+
+    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused | None:
+        """Generated code adding values inside the validator's loop (tumbling windows that
+        follow a late rule only); windows close in the teardown, as after :meth:`__call__`."""
+        if self.slide is not None or self.advance_watermark:
+            return None
+        ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"KEY_{j}": self.key})
+        setup = [f"open_{j} = RULE_{j}.open; size_{j} = RULE_{j}.size",
+                 f"last_start_{j} = None; slot_{j} = None; seen_{j} = 0"]
+        key = _read(self.key, f"KEY_{j}", present) if self.key else "None"
+        body = [f"seen_{j} += 1",
+                f"x_{j} = {_read(self.field, f'FIELD_{j}', present)}",
+                f"if x_{j} is not None and (type(x_{j}) is FLOAT or type(x_{j}) is INT):",
+                f"    start_{j} = (t // size_{j}) * size_{j}",
+                f"    if start_{j} != last_start_{j}:",
+                f"        slot_{j} = open_{j}.get(start_{j})",
+                f"        if slot_{j} is None:",
+                f"            slot_{j} = open_{j}[start_{j}] = {{}}",
+                f"        last_start_{j} = start_{j}",
+                f"    k_{j} = {key}",
+                f"    values_{j} = slot_{j}.get(k_{j})",
+                f"    if values_{j} is None:",
+                f"        slot_{j}[k_{j}] = [x_{j}]",
+                "    else:",
+                f"        values_{j}.append(x_{j})"]
+        teardown = [f"if seen_{j}:", f"    RULE_{j}.last_input = ctx.mono",
+                    f"RULE_{j}.close(ctx)"]
+        return setup, body, teardown
 
     def _add_sliding(self, records: list[dict], times: list) -> None:
         open_, size, slide, vf, kf = self.open, self.size, self.slide, self.field, self.key

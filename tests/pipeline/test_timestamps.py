@@ -47,7 +47,7 @@ def test_fast_path_matches_datetime_exactly():
         ref = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
         assert parser(text) == ref
         assert parser(text) == ref  # second call: from the cache
-    assert parser.prefixes
+    assert parser.seconds
 
 
 def test_fast_path_never_accepts_what_the_slow_path_refuses():
@@ -55,6 +55,7 @@ def test_fast_path_never_accepts_what_the_slow_path_refuses():
     parser = TimestampParser()
     parser("2024-06-01T00:00:00.120Z")
     assert parser("2024-06-01T00:00:00.12xZ") is None
+    assert parser("2024-06-01T00:00:00.-12Z") is None
     assert parser("2024-06-01T00:00:00.12") == pytest.approx(1717200000.12)
     assert parser("2024-06-01T00:00:00.1234Z") == pytest.approx(1717200000.1234)
     assert parser(1717200000) == 1717200000.0
@@ -65,7 +66,7 @@ def test_cache_is_bounded():
     parser = TimestampParser(cache_size=5)
     for s in range(20):
         parser(f"2024-06-01T00:00:{s:02d}.000Z")
-    assert len(parser.prefixes) <= 5
+    assert len(parser.seconds) <= 5
 
 
 def test_canonical_shape_and_settings():
