@@ -190,8 +190,12 @@ def points_per_trace(capacity: int, n_keys: int) -> int:
 
 
 # -- window aggregates -----------------------------------------------------------------------------
-def windows_figure(windows: Sequence[dict[str, Any]], value_field: str) -> dict[str, Any]:
-    """Window means per key with a shaded min–max band (windows oldest first)."""
+def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict[str, Any]:
+    """Window means per key with a shaded min–max band (windows oldest first).
+
+    ``field`` names the aggregated field when known (the window rule, not the value picker,
+    decides what is aggregated).
+    """
     by_key: dict[str, list[dict[str, Any]]] = {}
     for w in windows:
         by_key.setdefault(str(w.get("key", "")), []).append(w)
@@ -211,7 +215,8 @@ def windows_figure(windows: Sequence[dict[str, Any]], value_field: str) -> dict[
                      "customdata": [[w.get("count"), w.get("p95")] for w in ws],
                      "hovertemplate": "mean %{y:.2f}<br>n %{customdata[0]} · p95 "
                                       "%{customdata[1]:.2f}<extra>" + name + "</extra>"})
-    layout = _layout(f"Window mean of {plot_text(value_field)} (band: min–max)", "windows")
+    what = f" of {plot_text(field)}" if field else " per key"
+    layout = _layout(f"Window mean{what} (band: min–max)", "windows")
     if not data:
         layout["annotations"] = [_empty_note("No closed windows yet")]
     return {"data": data, "layout": layout}

@@ -145,16 +145,15 @@ class LiveView:
         return key, self._cached(f"hist:{value_field}", key, lambda: figures.histogram_figure(
             self._rolling(value_field).recent(self.options.histogram_points), value_field))
 
-    def windows(self, value_field: str) -> tuple[Any, dict[str, Any]]:
+    def windows(self) -> tuple[Any, dict[str, Any]]:
         """(version, window-aggregates figure) of the newest closed windows."""
         log = self.runtime.windows
-        key = [log.total, value_field]
+        key = [log.total]
 
         def build() -> dict[str, Any]:
             items = log.recent(self.options.chart_windows)
             items.reverse()
-            label = items[-1].get("field", value_field) if items else value_field
-            return figures.windows_figure(items, label)
+            return figures.windows_figure(items, items[-1].get("field") if items else None)
         return key, self._cached("windows", key, build)
 
     def quality_series(self) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
@@ -209,8 +208,14 @@ class LiveView:
                 ext = figures.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
                     return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
+        # Viewers loading the page together share one full figure per buffer state.
+        return self._cached(f"reset:{value_field}|{key_field}", buf.last_seq,
+                            lambda: self._reset(value_field, key_field))
+
+    def _reset(self, value_field: str, key_field: str) -> dict[str, Any]:
+        buf = self.runtime.buffer
         items = buf.snapshot()
-        groups = figures.group_points(items, value_field, key_field, opts.time_field)
+        groups = figures.group_points(items, value_field, key_field, self.options.time_field)
         keys = list(groups)
         return {"figure": figures.series_figure(groups, value_field, key_field),
                 "state": {"epoch": self.epoch, "seq": items[-1][0] if items else 0,

@@ -57,7 +57,7 @@ def panels(live: LiveView, state: Any, value_field: str) -> tuple[Outputs, Any]:
     """Window, histogram and quality charts, each sent only when its data changed."""
     state = state or {}
     out: Outputs = {}
-    wkey, windows = live.windows(value_field)
+    wkey, windows = live.windows()
     hkey, hist = live.histogram(value_field)
     new = {"windows": [live.epoch, *wkey], "hist": [live.epoch, *hkey]}
     if new["windows"] != state.get("windows"):

@@ -110,10 +110,11 @@ def test_windows_figure_band_and_mean():
            "max": 3.0, "p95": 2.9}, {"key": "a", "end": "2023-11-14T22:13:40.000Z",
                                      "mean": 2.5, "min": 2.0, "max": 3.5}]
     fig = figures.windows_figure(ws, "v")
+    assert "of v" in fig["layout"]["title"]["text"]
     lo, hi, mean = fig["data"]
     assert lo["y"] == [1.0, 2.0] and hi["fill"] == "tonexty" and mean["y"] == [2.0, 2.5]
     assert mean["x"] == ["2023-11-14T22:13:30.000Z", "2023-11-14T22:13:40.000Z"]
-    assert figures.windows_figure([], "v")["layout"]["annotations"]
+    assert figures.windows_figure([], None)["layout"]["annotations"]
 
 
 def test_quality_figure_and_threshold_lines():

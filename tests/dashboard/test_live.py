@@ -52,6 +52,7 @@ def test_series_reset_then_extend_only_new_points(view):
     first = view.series(None, "value", "key")
     assert "figure" in first and first["state"]["seq"] == 10
     assert first["state"]["keys"] == ["k0", "k1"] and first["state"]["max"] == 100
+    assert view.series(None, "value", "key")["figure"] is first["figure"]  # shared by viewers
     assert view.series(first["state"], "value", "key") is None
     view.runtime.buffer.extend(recs(3, 10))
     nxt = view.series(first["state"], "value", "key")
@@ -115,11 +116,11 @@ def test_histogram_and_windows_versions(view):
     assert sum(fig["data"][0]["y"]) == 10 and view.histogram("value")[0] == v1
     rt.buffer.extend(recs(1, 10))
     assert view.histogram("value")[0] != v1
-    w1, wfig = view.windows("value")
+    w1, wfig = view.windows()
     assert wfig["data"] == []
     rt.events.publish("window", [{"key": "k0", "start": T0, "end": T0 + 10, "count": 2,
                                   "mean": 1.0, "min": 0.0, "max": 2.0, "p95": 2.0}])
-    w2, wfig = view.windows("value")
+    w2, wfig = view.windows()
     assert w2 != w1 and wfig["data"][2]["y"] == [1.0]
 
 
