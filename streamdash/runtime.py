@@ -76,7 +76,8 @@ class Runtime:
         # QualityMonitor. It never blocks the consumer: the listener only counts.
         self.monitor = build_monitor(self.settings, metrics=self.metrics,
                                      source_health=self.source_health, events=self.events,
-                                     time_field=self.source.hints.time_field, clock=clock)
+                                     time_field=self.source.hints.time_field,
+                                     source_name=self.source.name, clock=clock)
         self.add_batch_listener(self.monitor.observe_batch)
         # Periodic metrics snapshots and, with a data_dir, the SQLite history: its event-bus
         # subscribers only enqueue, its own thread writes, so the pipeline never waits on disk.

@@ -167,6 +167,20 @@ def _check_template(key: str, template: Any, rule: Rule) -> str:
     return template
 
 
+def check_labels(key: str, labels: Any) -> dict[str, str]:
+    """Validate a label mapping (names like Prometheus's; ``alertname``/``severity`` reserved)."""
+    labels = labels or {}
+    if not isinstance(labels, Mapping):
+        raise ConfigError(key, f"expected a mapping of label → text, got {labels!r}")
+    for k, v in labels.items():
+        if not isinstance(k, str) or not _LABEL_NAME.match(k) or k in ("alertname", "severity"):
+            raise ConfigError(f"{key}.{k}", "label names are letters, digits and _ "
+                                            "(not alertname or severity, set by the rule)")
+        if v is None or isinstance(v, (dict, list)):
+            raise ConfigError(f"{key}.{k}", f"label values are text, got {v!r}")
+    return {str(k): str(v) for k, v in labels.items()}
+
+
 def parse_rule(raw: Any, where: str, base: Rule | None = None) -> Rule | None:
     """Validate one rule mapping; ``where`` prefixes error keys (``alerts.rules[name]``).
 
@@ -212,18 +226,9 @@ def parse_rule(raw: Any, where: str, base: Rule | None = None) -> Rule | None:
     if no_data not in NO_DATA:
         raise ConfigError(f"{where}.no_data", f"must be one of {', '.join(NO_DATA)}, "
                                               f"got {no_data!r}")
-    labels = raw.get("labels", prior.get("labels", {})) or {}
-    if not isinstance(labels, Mapping):
-        raise ConfigError(f"{where}.labels", f"expected a mapping of label → text, got {labels!r}")
-    for k, v in labels.items():
-        if not isinstance(k, str) or not _LABEL_NAME.match(k) or k in ("alertname", "severity"):
-            raise ConfigError(f"{where}.labels.{k}", "label names are letters, digits and _ "
-                                                     "(not alertname or severity, set by the rule)")
-        if v is None or isinstance(v, (dict, list)):
-            raise ConfigError(f"{where}.labels.{k}", f"label values are text, got {v!r}")
+    labels = check_labels(f"{where}.labels", raw.get("labels", prior.get("labels", {})))
     rule = Rule(name=name, metric=metric, op=op, threshold=float(threshold), for_=for_,
-                keep_firing_for=keep, severity=severity,
-                labels={str(k): str(v) for k, v in labels.items()}, no_data=no_data)
+                keep_firing_for=keep, severity=severity, labels=labels, no_data=no_data)
     summary = raw.get("summary", prior.get("summary", Rule.summary))
     description = raw.get("description", prior.get("description", ""))
     return replace(rule, summary=_check_template(f"{where}.summary", summary, rule),

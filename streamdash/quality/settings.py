@@ -9,6 +9,7 @@
       baseline: 10m            # trailing period throughput_drop compares against
       default_rules: true      # false: only the rules below
       history: 1000            # transitions kept in memory
+      labels: {}               # added to every alert (besides source: <source name>)
       rules: [...]             # see quality/rules.py; same name as a default = override it
       webhook:                 # ("webhook" in the key makes the settings log mask the URLs)
         urls: []               # webhook URLs (list, or comma-separated text for env vars)
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,10 +39,10 @@ from ..events import EventBus
 from ..metrics import Metrics
 from .monitor import QualityMonitor
 from .notify import WebhookNotifier, mask_url
-from .rules import parse_duration, parse_rules
+from .rules import check_labels, parse_duration, parse_rules
 
-_KEYS = ("enabled", "interval", "window", "baseline", "default_rules", "history", "rules",
-         "webhook")
+_KEYS = ("enabled", "interval", "window", "baseline", "default_rules", "history", "labels",
+         "rules", "webhook")
 _NOTIFY_KEYS = ("urls", "receiver", "timeout", "retries", "backoff", "backoff_max",
                 "repeat_interval", "queue", "external_url")
 
@@ -108,9 +110,9 @@ def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time
 
 
 def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = None,
-                  events: EventBus | None = None, time_field: str = "",
+                  events: EventBus | None = None, time_field: str = "", source_name: str = "",
                   clock: Callable[[], float] = time.time) -> QualityMonitor:
-    """The monitor described by the ``alerts`` section.
+    """The monitor described by the ``alerts`` section (alerts labelled ``source``).
 
     With ``enabled: false`` it has no rules and never starts a thread, so readers of
     ``runtime.monitor`` need no special case.
@@ -125,6 +127,11 @@ def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = 
     rules = parse_rules(raw.get("rules"), fetch_interval=settings.interval,
                         include_defaults=_bool("alerts.default_rules",
                                                raw.get("default_rules", True)))
+    # Like Prometheus's external labels: say which stream an alert is about (several
+    # streamdash instances often post to one channel). A rule's own labels win.
+    common = {"source": source_name} if source_name else {}
+    common.update(check_labels("alerts.labels", raw.get("labels")))
+    rules = [replace(r, labels={**common, **r.labels}) for r in rules]
     return QualityMonitor(
         rules, metrics=metrics, source_health=source_health, events=events, clock=clock,
         notifier=build_notifier(raw.get("webhook"), metrics, clock),

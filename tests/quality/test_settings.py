@@ -44,6 +44,19 @@ def test_everything_configurable_with_duration_texts():
     assert n.describe()["webhooks"][0]["url"] == "http://127.0.0.1:9/***"
 
 
+def test_every_alert_is_labelled_with_the_source_and_common_labels():
+    """Alerts carry ``source`` and ``alerts.labels``; a rule's own labels take precedence."""
+    m = build_monitor(Settings({"alerts": {
+        "labels": {"env": "prod", "team": "ops"}, "default_rules": False,
+        "rules": [{"name": "x", "metric": "null_rate", "op": ">", "threshold": 0.1,
+                   "labels": {"team": "data"}}]}}), metrics=Metrics(), source_name="api")
+    assert m.rule_list[0].all_labels == {"alertname": "x", "severity": "warning",
+                                         "source": "api", "env": "prod", "team": "data"}
+    with pytest.raises(ConfigError) as err:
+        monitor({"labels": {"severity": "high"}})
+    assert err.value.key == "alerts.labels.severity"
+
+
 def test_webhook_urls_from_the_environment_are_comma_separated():
     """STREAMDASH_ALERTS__WEBHOOK__URLS may list several URLs separated by commas."""
     settings = load_settings(environ={

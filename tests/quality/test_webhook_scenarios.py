@@ -20,12 +20,12 @@ def iso(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def runtime(url: str, rules: list[dict], **webhook) -> Runtime:
+def runtime(url: str, rules: list[dict], labels: dict | None = None, **webhook) -> Runtime:
     """A fast-polling simulator runtime whose alerts go to ``url``."""
     settings = Settings({
         "source.interval": 0.1,
         "alerts": {"interval": 0.05, "window": 0.5, "baseline": 0, "default_rules": False,
-                   "rules": rules,
+                   "rules": rules, "labels": labels or {},
                    "webhook": {"urls": [url], "timeout": 0.5, "retries": 1, "backoff": 0.05,
                                "backoff_max": 0.1, **webhook}}})
     source = SimulatedSource(seed=3, batch_size=50, spread=0.1, **CLEAN)
@@ -46,7 +46,7 @@ def test_receiver_gets_firing_then_resolved_payloads(receiver):
                                  "threshold": 0.05, "for": 0.2, "severity": "critical",
                                  "labels": {"team": "data"},
                                  "summary": "Null rate {value:.0%} over {threshold:.0%}"}],
-                 receiver="ops")
+                 receiver="ops", labels={"env": "test"})
     with rt:
         wait_until(lambda: rt.monitor.evaluations >= 3)
         spike = time.time()
@@ -61,7 +61,7 @@ def test_receiver_gets_firing_then_resolved_payloads(receiver):
         assert body["version"] == "4" and body["status"] == status and body["receiver"] == "ops"
         assert body["groupLabels"] == {"alertname": "nulls"}
         assert body["commonLabels"] == {"alertname": "nulls", "severity": "critical",
-                                        "team": "data"}
+                                        "source": "simulator", "team": "data", "env": "test"}
         (alert,) = body["alerts"]
         assert alert["status"] == status and alert["labels"] == body["commonLabels"]
         assert alert["annotations"]["summary"].startswith("Null rate ")
