@@ -148,10 +148,18 @@ class _Missing:
         return "n/a"
 
 
+class _Labels(dict):
+    """Labels for templates: an unknown label renders empty instead of failing the alert."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def _render(template: str, rule: Rule, value: float | None) -> str:
     fields = {"name": rule.name, "metric": rule.metric, "op": rule.op,
               "threshold": rule.threshold, "severity": rule.severity,
-              "value": _Missing() if value is None else value, "labels": dict(rule.labels)}
+              "value": _Missing() if value is None else value,
+              "labels": _Labels(rule.all_labels)}
     return template.format(**fields)
 
 

@@ -141,6 +141,15 @@ def test_views_are_json_ready_with_utc_millisecond_times():
     assert alert_view(rule, st)["state"] == "firing"
 
 
+def test_templates_show_labels_and_tolerate_unknown_ones():
+    """``{labels[x]}`` shows a label; a label the rule lacks renders empty, never failing."""
+    rule = parse_rule({"name": "t", "metric": "null_rate", "op": ">", "threshold": 0.1,
+                       "labels": {"team": "data"},
+                       "summary": "{labels[alertname]} for {labels[team]}{labels[source]}"},
+                      "alerts.rules[t]")
+    assert rule.render_summary(0.2) == "t for data"
+
+
 def test_fingerprint_is_stable_and_depends_on_labels():
     """The fingerprint is the same for the same label set and differs when labels differ."""
     a = Rule("nulls", "null_rate", ">", 0.05, labels={"team": "a"})

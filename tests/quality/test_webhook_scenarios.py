@@ -91,7 +91,7 @@ def test_failing_or_hanging_receiver_does_not_hold_the_pipeline(receiver, mode):
         wait_until(lambda: rt.metrics.counter("batches_processed") >= before + 10)
         wait_until(lambda: rt.metrics.counter("alert_notification_errors") >= 2)
         assert rt.metrics.counter("producer_blocked_seconds") == 0
-        assert rt.queue.qsize() <= 2
+        assert rt.queue.qsize() <= 5  # no backlog builds up behind the notifier
         stop_began = time.monotonic()
     stop_took = time.monotonic() - stop_began
     counts = rt.counts()
