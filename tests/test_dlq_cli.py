@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+from streamdash.cli import main
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from streamdash.testing import ListSource
@@ -46,14 +47,28 @@ def test_export_from_the_history_database(tmp_path):
     assert {item["source"] for item in items} == {"list"}
     assert all(item["at"].endswith("Z") for item in items)
     assert "exported 3" in proc.stderr
-    stdout = run_cli("--data-dir", str(tmp_path), "--limit", "1")
-    assert len(stdout.stdout.splitlines()) == 1
 
 
-def test_export_without_a_database_fails_clearly(tmp_path):
-    """No history database: exit 1 with one line naming the path."""
-    proc = run_cli("--data-dir", str(tmp_path))
-    assert proc.returncode == 1 and "no history database" in proc.stderr
+def test_export_to_stdout_with_a_limit(tmp_path, capfdbinary):
+    """Without --out the newest --limit records go to standard output."""
+    from streamdash.store.history import History, database_path
+
+    with History(database_path(tmp_path)) as history:
+        history.on_rejections([{"at": f"2024-06-01T00:00:0{i}.000Z", "source": "s",
+                                "reasons": [{"field": "v", "rule": "type", "value": str(i)}],
+                                "record": {"i": i}} for i in range(3)])
+    assert main(["dlq", "export", "--data-dir", str(tmp_path), "--since", "2024-01-01T00:00:00Z",
+                 "--limit", "2"]) == 0
+    lines = capfdbinary.readouterr().out.splitlines()
+    assert [json.loads(line)["record"]["i"] for line in lines] == [1, 2]
+
+
+def test_export_without_a_database_fails_clearly(tmp_path, capsys):
+    """No history database: exit 1 with one line naming the path; a bad limit is exit 2."""
+    assert main(["dlq", "export", "--data-dir", str(tmp_path)]) == 1
+    assert "no history database" in capsys.readouterr().err
+    assert main(["dlq", "export", "--data-dir", str(tmp_path), "--limit", "0"]) == 2
+    assert main(["dlq", "export", "--data-dir", str(tmp_path), "--since", "soonish"]) == 2
 
 
 class _Api(BaseHTTPRequestHandler):
@@ -75,23 +90,25 @@ class _Api(BaseHTTPRequestHandler):
         pass
 
 
-def test_export_from_a_running_app_url():
+def test_export_from_a_running_app_url(capfdbinary):
     """--from-url reads /api/dlq of a running app and writes its items oldest first."""
     server = HTTPServer(("127.0.0.1", 0), _Api)
     server.paths = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        proc = run_cli("--from-url", f"http://127.0.0.1:{server.server_port}", "--since", "1h")
+        code = main(["dlq", "export", "--from-url", f"http://127.0.0.1:{server.server_port}",
+                     "--since", "1h"])
     finally:
         server.shutdown()
-    assert proc.returncode == 0, proc.stderr
-    items = [json.loads(line) for line in proc.stdout.splitlines()]
+        server.server_close()
+    assert code == 0
+    items = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
     assert [i["record"]["n"] for i in items] == [1, 2]
     assert server.paths[0].startswith("/api/dlq?") and "since=1h" in server.paths[0]
 
 
-def test_unreachable_url_fails_clearly():
+def test_unreachable_url_fails_clearly(capsys):
     """An app that is not there: exit 1 with the URL in the message."""
-    proc = run_cli("--from-url", "http://127.0.0.1:9")
-    assert proc.returncode == 1 and "127.0.0.1:9/api/dlq" in proc.stderr
+    assert main(["dlq", "export", "--from-url", "http://127.0.0.1:9"]) == 1
+    assert "127.0.0.1:9/api/dlq" in capsys.readouterr().err
