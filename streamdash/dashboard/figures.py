@@ -218,7 +218,7 @@ def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict
     what = f" of {plot_text(field)}" if field else " per key"
     layout = _layout(f"Window mean{what} (band: min–max)", "windows")
     if not data:
-        layout["annotations"] = [_empty_note("No closed windows yet")]
+        _empty(layout, "No closed windows yet (configure a window rule in transforms)")
     return {"data": data, "layout": layout}
 
 
@@ -279,7 +279,7 @@ def histogram_figure(values: Sequence[float], value_field: str,
     layout = _layout(f"Recent {plot_text(value_field)} values (n = {len(values):,})",
                      "histogram", bargap=0.05)
     if not values:
-        layout["annotations"] = [_empty_note("No numeric values yet")]
+        _empty(layout, "No numeric values yet")
         return {"data": [], "layout": layout}
     lo, hi = min(values), max(values)
     width = (hi - lo) / bins or 1.0
@@ -301,6 +301,13 @@ PALETTE = ("#0d6efd", "#fd7e14", "#198754", "#6f42c1", "#d63384", "#20c997", "#6
 def _alpha(hex_color: str, alpha: float) -> str:
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def _empty(layout: dict[str, Any], text: str) -> None:
+    """Mark an empty chart: a centred note instead of meaningless axes."""
+    layout["annotations"] = [_empty_note(text)]
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
 
 
 def _empty_note(text: str) -> dict[str, Any]:

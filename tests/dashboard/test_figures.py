@@ -114,7 +114,8 @@ def test_windows_figure_band_and_mean():
     lo, hi, mean = fig["data"]
     assert lo["y"] == [1.0, 2.0] and hi["fill"] == "tonexty" and mean["y"] == [2.0, 2.5]
     assert mean["x"] == ["2023-11-14T22:13:30.000Z", "2023-11-14T22:13:40.000Z"]
-    assert figures.windows_figure([], None)["layout"]["annotations"]
+    empty = figures.windows_figure([], None)["layout"]
+    assert empty["annotations"] and empty["xaxis"] == {"visible": False}
 
 
 def test_quality_figure_and_threshold_lines():

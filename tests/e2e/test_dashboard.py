@@ -79,7 +79,7 @@ def test_kpis_chart_pause_and_resume(dash_duo, make_app):
     assert dash_duo.find_element("#status-badge").text == "OK"
     assert "s ago" in dash_duo.find_element("#last-update").text
     click_refresh(dash_duo, "Paused")
-    time.sleep(1.2)  # let a tick already in flight land
+    time.sleep(1.0)  # let a tick already in flight land
     frozen = (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
               sum(trace_lengths(dash_duo)))
     time.sleep(2)
@@ -106,7 +106,7 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app):
     wait(dash_duo, lambda: "required" in grid_text(dash_duo, "grid-quarantine"),
          "no quarantined record for the screenshot")
     dash_duo.driver.execute_script("window.scrollTo(0, 0)")
-    time.sleep(1.5)  # a few more ticks so every chart has some history
+    time.sleep(1.0)  # a few more ticks so every chart has some history
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     dash_duo.driver.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 50_000
