@@ -4,8 +4,6 @@ import time
 
 from streamdash.app import assets_folder, create_app
 from streamdash.config import Settings
-from streamdash.dashboard import figures
-from streamdash.dashboard.callbacks import RateMeter
 from streamdash.testing import FailingSource, ListSource
 
 
@@ -53,22 +51,3 @@ def test_assets_folder_is_explicit_and_has_bootstrap():
     client = app.server.test_client()
     resp = client.get("/assets/bootstrap.min.css")
     assert resp.status_code == 200 and b"Bootstrap" in resp.data
-
-
-def test_kpis_format_counts_values_and_update_time():
-    """KPI texts show accepted count, rate, latest and mean of numeric values, and update time."""
-    recs = [{"v": 1.0}, {"v": None}, {"v": "x"}, {"v": 3.0}, {"v": True}]
-    k = figures.kpis(recs, {"accepted": 1234}, "v", 2.5, 1_700_000_000.0, 1_700_000_003.0)
-    assert k["total"] == "1,234" and k["rate"] == "2.5"
-    assert k["latest"] == "3.00" and k["mean"] == "2.00"
-    assert k["updated"] == "2023-11-14T22:13:20.000Z (3 s ago)"
-    empty = figures.kpis([], {}, "v", None, None, 0)
-    assert empty["latest"] == "–" and empty["updated"] == "never" and empty["rate"] == "–"
-
-
-def test_rate_meter():
-    """The rate is the counter's change over time between two reads."""
-    m = RateMeter()
-    assert m.update(10, 100.0) is None
-    assert m.update(30, 102.0) == 10.0
-    assert m.update(30, 102.0) is None
