@@ -279,3 +279,28 @@ def test_runtime_counts_outcomes_with_a_list_source():
             time.sleep(0.02)
     c = rt.counts()
     assert (c["in"], c["accepted"], c["duplicate"], c["rejected"]) == (4, 2, 1, 1)
+
+
+def test_a_stream_that_stops_releases_its_windows():
+    """On the runtime, the consumer's idle tick emits open windows after the idle timeout."""
+    cfg = {"source.interval": 0.1, "schema": CONTRACT["schema"],
+           "transforms": ["late", {"window": {"size": 10, "key": "sensor", "idle_timeout": 0.3}}]}
+    rec = {"id": "1", "sensor": "s", "ts": "2024-06-01T00:00:01.000Z", "value": 1.0, "unit": "C"}
+    rt = Runtime(Settings(cfg), ListSource([[rec]]))
+    with rt:
+        deadline = time.monotonic() + 10
+        while rt.windows.total == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rt.windows.recent(1)[0]["closed_by"] == "idle"
+
+
+def test_check_config_validates_schema_and_transforms(tmp_path):
+    """streamdash check-config reports a bad rule with its key (exit 2)."""
+    from streamdash.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("transforms:\n  - derive: {field: x, expr: 'open(1)'}\n")
+    assert main(["check-config", str(bad)]) == 2
+    good = tmp_path / "good.yaml"
+    good.write_text("schema:\n  key: id\n  fields: {id: str}\ntransforms: [dedup]\n")
+    assert main(["check-config", str(good)]) == 0
