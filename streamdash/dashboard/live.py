@@ -1,9 +1,10 @@
 """The dashboard's view of one runtime: incremental, cached snapshots shared by every viewer.
 
 Callbacks never walk the whole buffer per tick. :class:`LiveView` follows the ring buffer by
-sequence number (O(new records) per update), keeps running sums per value field, samples data
-quality from every processed batch, and caches what all viewers share for the current data
-version, computed once under a lock (many concurrent viewers → one computation, no pile-up).
+sequence number (O(new records) per update), keeps running sums per value field, reads data
+quality and alerts from the runtime's quality monitor, and caches what all viewers share for the
+current data version, computed once under a lock (many concurrent viewers → one computation, no
+pile-up). Per-browser state (the last sequence number it holds) lives in the browser.
 """
 
 from __future__ import annotations
@@ -265,6 +266,7 @@ class LiveView:
         keys = [k for k in texts if len({str(r.get(k)) for r in recent}) <= MAX_KEYS]
         return numeric, _unique([self.options.key_field, hints.key_field, *keys])
 
+
 def _quality_snapshot(monitor: Any, limit: int) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
     series = monitor.series(QUALITY_METRICS, limit)
     thresholds = {m: list(v) for m, v in monitor.thresholds().items() if m in QUALITY_METRICS}
@@ -272,4 +274,4 @@ def _quality_snapshot(monitor: Any, limit: int) -> tuple[dict[str, list[Any]], d
 
 
 def _unique(names: list[str]) -> list[str]:
-    return [n for n in dict.fromkeys(str(n) for n in names if n)]
+    return list(dict.fromkeys(str(n) for n in names if n))
