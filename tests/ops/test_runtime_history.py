@@ -1,0 +1,84 @@
+"""Tests of the runtime's persistence wiring: real sources, a real HTTP server, real SQLite."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from streamdash.config import Settings
+from streamdash.runtime import Runtime
+from streamdash.store.history import HistoryReader, database_path
+from streamdash.testing import ListSource
+
+API_KEY = "APIKEY-SHOULD-NOT-LEAK-42"
+
+
+def test_quarantine_and_final_snapshot_reach_sqlite_and_survive_restart(tmp_path):
+    """Rejected records are persisted with reasons, stop() flushes a final snapshot matching the
+    counts, and a second runtime on the same data dir keeps the first run's history."""
+    good = [{"id": i, "value": float(i), "key": "a"} for i in range(10)]
+    bad = [{"value": 1.0, "key": "a"}, {"value": 2.0, "key": "b"}]  # no id: invalid
+    settings = Settings({"data_dir": str(tmp_path), "source.interval": 0.1,
+                         "storage": {"snapshot_interval": 0.2}})
+    first = Runtime(settings, ListSource([good, bad]))
+    first.start()
+    deadline = time.monotonic() + 10
+    while first.counts()["in"] < 12 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first.stop()
+    counts = first.counts()
+    reader = HistoryReader(database_path(tmp_path))
+    dlq = reader.events("dlq", 0, time.time() + 1)
+    assert len(dlq) == counts["rejected"] == first.quarantine.total >= 2
+    assert all(row["reasons"] and row["record"]["key"] in ("a", "b") for row in dlq)
+    first_run = reader.snapshots(0, time.time() + 1)
+    last = first_run[-1]
+    assert last["records_in"] == counts["in"] and last["records_rejected"] == counts["rejected"]
+    assert first.history.status()["dropped"] == 0
+
+    second = Runtime(settings, ListSource([good]))
+    second.start()
+    second.stop()
+    assert len(reader.runs()) == 2
+    assert reader.count("dlq") == len(dlq)
+    assert reader.snapshots(0, last["ts"]) == first_run  # the first run's history is intact
+    assert len(reader.snapshots(0, time.time() + 1)) > len(first_run)
+
+
+class Failing(BaseHTTPRequestHandler):
+    """Answers 500 and echoes the query string (as careless servers do)."""
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        body = json.dumps({"error": "boom", "echo": self.path}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(tmp_path):
+    """A failing HTTP source's ingestion errors land in SQLite, with the API key masked."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings({"data_dir": str(tmp_path), "source": {
+            "type": "http", "url": f"http://127.0.0.1:{server.server_port}/data",
+            "params": {"api_key": API_KEY}, "interval": 0.1, "max_tries": 1}})
+        runtime = Runtime(settings)
+        runtime.start()
+        deadline = time.monotonic() + 10
+        while runtime.source_health.snapshot()["failures"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        runtime.stop()
+    finally:
+        server.shutdown()
+    reader = HistoryReader(database_path(tmp_path))
+    errors = reader.events("errors", 0, time.time() + 1)
+    assert len(errors) >= 2 and all(e["source"] for e in errors)
+    assert any("500" in json.dumps(e) for e in errors)
+    for path in tmp_path.glob("history.sqlite3*"):  # the database and any WAL left behind
+        assert API_KEY.encode() not in path.read_bytes()
