@@ -19,7 +19,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamdash.store.history import HistoryReader, database_path
+from streamdash.store.history import HistoryReader, StorageUnavailable, database_path
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_TOKEN = "WEBHOOKTOKEN12345"
@@ -199,8 +199,11 @@ def test_kill_9_then_restart_keeps_history(web, tmp_path):
     reader = HistoryReader(database_path(data))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if reader.count("snapshots") >= 3:
-            break
+        try:
+            if reader.count("snapshots") >= 3:
+                break
+        except StorageUnavailable:  # the writer is still creating the schema
+            pass
         time.sleep(0.1)
     first.kill(signal.SIGKILL)
     first.proc.wait(10)

@@ -1,0 +1,48 @@
+"""Tests for streamdash.wsgi in-process: settings from the environment, start/stop hooks."""
+
+import importlib
+import json
+import logging
+import sys
+
+import pytest
+
+
+@pytest.fixture
+def wsgi(monkeypatch, tmp_path):
+    """Import streamdash.wsgi afresh with a temporary data dir; undo its side effects after."""
+    monkeypatch.setenv("STREAMDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STREAMDASH_SOURCE__INTERVAL", "0.1")
+    monkeypatch.delenv("STREAMDASH_CONFIG", raising=False)
+    logger = logging.getLogger("streamdash")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    sys.modules.pop("streamdash.wsgi", None)
+    module = importlib.import_module("streamdash.wsgi")
+    yield module
+    module.stop()
+    sys.modules.pop("streamdash.wsgi", None)
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
+def test_import_builds_but_does_not_start(wsgi, tmp_path):
+    """Importing builds the app with the environment's data dir and leaves the pipeline stopped."""
+    assert not wsgi.runtime.running and wsgi.runtime.started_at is None
+    assert wsgi.runtime.history.path == tmp_path / "history.sqlite3"
+    wsgi.start()
+    assert wsgi.runtime.running
+    wsgi.stop(drain_timeout=1)
+    assert not wsgi.runtime.running
+
+
+def test_first_request_starts_a_never_started_runtime_once(wsgi):
+    """Without the gunicorn hooks the first request starts the pipeline; a stopped one stays so."""
+    client = wsgi.server.test_client()
+    assert client.get("/health/live").status_code == 200
+    assert wsgi.runtime.running
+    wsgi.stop(drain_timeout=1)
+    client.get("/health/live")
+    assert not wsgi.runtime.running
+    body = json.loads(client.get("/health").data)
+    assert body["status"] == "down"
