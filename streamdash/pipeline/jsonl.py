@@ -19,19 +19,23 @@ _loads = orjson.loads
 _DecodeError = orjson.JSONDecodeError
 
 
-def decode_line(line: bytes) -> Any:
-    """One JSON value, or :class:`Unparsed` when the line is not valid JSON."""
+def decode_line(line: Any) -> Any:
+    """One JSON value, or :class:`Unparsed` when the line is not valid JSON; anything but
+    ``bytes``/``str`` (an already decoded record) is returned as it is."""
+    if not isinstance(line, (bytes, str)):
+        return line
     try:
         return _loads(line)
     except _DecodeError as exc:
-        return Unparsed(line.decode("utf-8", "replace"), str(exc))
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        return Unparsed(text, str(exc))
 
 
 def decode_lines(lines: list[bytes]) -> list[Any]:
     """Decode a batch of JSON lines (without their newlines) in order."""
     try:
         return [_loads(line) for line in lines]
-    except _DecodeError:
+    except (_DecodeError, TypeError):  # a broken line, or one already decoded
         return [decode_line(line) for line in lines]
 
 

@@ -304,3 +304,25 @@ def test_check_config_validates_schema_and_transforms(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("schema:\n  key: id\n  fields: {id: str}\ntransforms: [dedup]\n")
     assert main(["check-config", str(good)]) == 0
+
+
+def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome():
+    """Raw JSON lines give the same result as decoded records, broken lines quarantined."""
+    lines = generate(3000)
+    results = []
+    for raw in (True, False):
+        windows = []
+        proc = build_processor(Settings(CONTRACT), HINTS, publish=lambda t, p: windows.extend(p))
+        out = []
+        for i in range(0, len(lines), 1000):
+            chunk = lines[i:i + 1000] + [b"{broken"]
+            records = chunk if raw else decode_lines(chunk)
+            r = proc.process(records, batch(records))
+            assert outcomes(r) == len(chunk)
+            out.append((r.accepted, [(x.record, x.reasons) for x in r.rejected], r.counts, r.nulls))
+        proc.flush()
+        results.append((out, windows))
+    assert results[0] == results[1]
+    mixed = build_processor(Settings(CONTRACT), HINTS)
+    r = mixed.process([lines[0], {"id": "x"}], batch([]))
+    assert len(r.accepted) == 1 and r.rejected[0].reasons[0]["field"] == "sensor"
