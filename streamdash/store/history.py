@@ -393,15 +393,18 @@ class History:
                 self._flush()
             if self._conn is not None and self.clock() >= self._next_prune:
                 self._prune()
-        # Shutdown: write everything queued; a failing store gets a few quick retries.
+        # Shutdown: write everything queued (bounded by the stop timeout); a failing store gets
+        # a few quick retries, then what is left is counted and logged by stop().
         deadline = self.monotonic() + self._stop_timeout
+        retries = 5
         while True:
             self._take(timeout=0)
             if not self._pending:
                 break
             self._flush()
             if self._pending:
-                if self.monotonic() >= deadline:
+                retries -= 1
+                if retries <= 0 or self.monotonic() >= deadline:
                     break
                 time.sleep(0.1)
         self._close()

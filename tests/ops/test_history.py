@@ -216,3 +216,19 @@ def test_event_time_reads_epoch_and_iso_fields():
     assert event_time({"at": "1970-01-01T00:00:10Z"}, 1.0) == 10.0
     assert event_time({"at": "garbage"}, 1.0) == 1.0
     assert event_time([1, 2], 3.0) == 3.0
+
+
+def test_failing_store_at_shutdown_counts_and_logs_what_is_lost(tmp_path, caplog):
+    """A store that cannot write gives up soon at stop(), counting and logging the lost items."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    history = History(blocker / "sub" / "history.sqlite3").start()
+    for i in range(3):
+        history.on_ingest_error({"reason": str(i)})
+    began = time.monotonic()
+    with caplog.at_level("ERROR", logger="streamdash.history"):
+        assert history.stop() is False
+    assert time.monotonic() - began < 3
+    status = history.status()
+    assert status["ok"] is False and status["dropped"] >= 4  # 3 errors + the run rows
+    assert any("not written at shutdown" in r.getMessage() for r in caplog.records)

@@ -50,7 +50,8 @@ class Server:
         register_routes(app, runtime)
         self.httpd = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+                                       daemon=True)
         self.thread.start()
 
     def get(self, path):
@@ -152,11 +153,19 @@ BAD = ["/api/metrics?name=nope", "/api/metrics?since=yesterday", "/api/metrics?u
        "/api/dlq?until=soon", "/api/alerts?state=burning", "/api/alerts?limit=99999"]
 
 
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory):
+    """One server over a runtime with persistence that is never started (for parameter checks)."""
+    data = tmp_path_factory.mktemp("idle")
+    server = Server(Runtime(Settings({"data_dir": str(data)}), ListSource([])))
+    yield server
+    server.close()
+
+
 @pytest.mark.parametrize("path", BAD)
-def test_every_bad_parameter_is_a_400_with_a_message(serve, path, tmp_path):
+def test_every_bad_parameter_is_a_400_with_a_message(idle_server, path):
     """Bad parameters get HTTP 400 and a JSON message naming the parameter, never a 500."""
-    runtime = Runtime(Settings({"data_dir": str(tmp_path)}), ListSource([]))
-    status, body = serve(runtime).json(path)
+    status, body = idle_server.json(path)
     assert status == 400 and body["error"]
     param = path.split("?")[1].split("=")[0]
     assert param in body["error"] or "after until" in body["error"]
