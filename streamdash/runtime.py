@@ -182,6 +182,17 @@ class Runtime:
         self.consumer.listeners.append(listener)
 
     # -- snapshots ---------------------------------------------------------------------------
+    def metric_history(self, names: list[str], since: float, until: float,
+                       limit: int = 10_000) -> dict[str, list[tuple[float, Any]]]:
+        """Snapshot values ``name → [(ts, value), …]`` oldest first (``reporter.SNAPSHOT_FIELDS``).
+
+        From the SQLite history when there is one (so earlier runs show after a restart; raises
+        ``StorageUnavailable`` when it cannot be read), else from the in-memory recent snapshots.
+        """
+        if self.history is not None:
+            return self.history.reader.metrics(names, since, until, limit)
+        return self.reporter.series(names, since, until, limit)
+
     def counts(self) -> dict[str, int]:
         """Record counts by outcome (``in``, ``accepted``, ``rejected`` … ``dropped``)."""
         c = self.metrics.snapshot()["counters"]

@@ -89,11 +89,8 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/api/metrics")
     def api_metrics() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            names = list(q.names or SNAPSHOT_FIELDS)
-            if runtime.history is not None:
-                series = runtime.history.reader.metrics(names, q.since, q.until, q.limit)
-            else:
-                series = runtime.reporter.series(names, q.since, q.until, q.limit)
+            series = runtime.metric_history(list(q.names or SNAPSHOT_FIELDS), q.since, q.until,
+                                            q.limit)
             return {"series": {n: [{"ts": utc_iso(t), "t": t, "value": v} for t, v in pts]
                                for n, pts in series.items()}}
         return api("1h", 10_000, 100_000, ("name",), answer)

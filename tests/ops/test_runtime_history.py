@@ -43,6 +43,20 @@ def test_quarantine_and_final_snapshot_reach_sqlite_and_survive_restart(tmp_path
     assert reader.count("dlq") == len(dlq)
     assert reader.snapshots(0, last["ts"]) == first_run  # the first run's history is intact
     assert len(reader.snapshots(0, time.time() + 1)) > len(first_run)
+    series = second.metric_history(["records_in"], 0, time.time() + 1)["records_in"]
+    assert (last["ts"], last["records_in"]) in series  # what the dashboard's charts read
+
+
+def test_metric_history_without_storage_comes_from_memory():
+    """Without a data dir, metric_history serves the reporter's in-memory snapshots."""
+    runtime = Runtime(Settings({"source.interval": 0.1}), ListSource([[{"id": 1}]]))
+    runtime.start()
+    deadline = time.monotonic() + 10
+    while runtime.counts()["in"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runtime.stop()
+    points = runtime.metric_history(["records_in"], 0, time.time() + 1)["records_in"]
+    assert runtime.history is None and points[-1][1] == 1
 
 
 class Failing(BaseHTTPRequestHandler):
