@@ -9,7 +9,8 @@ inexact (``1,2`` next to ``[3`` and ``4]`` parses as three values), so it is not
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import orjson
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigError
 from ..models import Batch, ProcessResult, Rejection
@@ -30,8 +31,17 @@ from ..sources.base import FieldHints
 from .expr import Expression
 from .jsonl import decode_lines
 from .schema import Schema, Unparsed, Validator
-from .transforms import (BatchContext, Convert, Dedup, Derive, Filter, Late, Outlier, Watermark,
-                         conditions)
+from .transforms import (
+    BatchContext,
+    Convert,
+    Dedup,
+    Derive,
+    Filter,
+    Late,
+    Outlier,
+    Watermark,
+    conditions,
+)
 from .windows import Windows, window_from_params
 
 PARAMS: dict[str, tuple[str, ...]] = {

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
 from ..sources.base import FieldHints
@@ -199,7 +200,8 @@ def schema_from_settings(raw: Any) -> Schema:
         raise ConfigError("schema", f"expected a mapping with 'fields', got {raw!r}")
     unknown = sorted(set(raw) - set(SCHEMA_KEYS))
     if unknown:
-        raise ConfigError(f"schema.{unknown[0]}", f"unknown setting (known: {', '.join(SCHEMA_KEYS)})")
+        raise ConfigError(f"schema.{unknown[0]}",
+                          f"unknown setting (known: {', '.join(SCHEMA_KEYS)})")
     fields = raw.get("fields")
     if not isinstance(fields, Mapping) or not fields:
         raise ConfigError("schema.fields", "expected a mapping of field name → rules")

@@ -30,8 +30,9 @@ import math
 import operator
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError
 from ..models import utc_iso
@@ -124,7 +125,7 @@ class Dedup:
         keep_t: list = []
         kr, kt = keep_r.append, keep_t.append
         dups = 0
-        for rec, t, k in zip(records, times, column(records, key)):
+        for rec, t, k in zip(records, times, column(records, key), strict=True):
             if k in seen:
                 dups += 1
                 continue
@@ -279,7 +280,8 @@ class Filter:
             return records, times
         ctx.counts["filtered"] += n
         self.filtered += n
-        return ([r for r, k in zip(records, keep) if k], [t for t, k in zip(times, keep) if k])
+        return ([r for r, k in zip(records, keep, strict=True) if k],
+                [t for t, k in zip(times, keep, strict=True) if k])
 
     def stats(self) -> dict[str, Any]:
         """Records filtered out."""
@@ -385,7 +387,7 @@ class Convert:
     def __call__(self, records: list[dict], times: list, ctx: BatchContext) -> tuple[list, list]:
         fname, uname, to, table = self.field, self.unit_field, self.to, self.table
         converted = unconverted = 0
-        for rec, unit in zip(records, column(records, uname)):
+        for rec, unit in zip(records, column(records, uname), strict=True):
             if unit == to:
                 continue
             v = rec.get(fname)
@@ -412,10 +414,12 @@ class Convert:
                 f"    x_{j} = rec.get(FIELD_{j})",
                 f"    if x_{j} is not None:",
                 f"        fn_{j} = table_get_{j}(u_{j}) if type(u_{j}) is STR else None",
-                f"        if fn_{j} is None or (type(x_{j}) is not FLOAT and type(x_{j}) is not INT):",
+                f"        if fn_{j} is None or (type(x_{j}) is not FLOAT"
+                f" and type(x_{j}) is not INT):",
                 f"            unconv_{j} += 1",
                 "        else:",
-                f"            rec[FIELD_{j}] = fn_{j}(x_{j}); rec[UNIT_{j}] = TO_{j}; conv_{j} += 1"]
+                f"            rec[FIELD_{j}] = fn_{j}(x_{j}); rec[UNIT_{j}] = TO_{j}",
+                f"            conv_{j} += 1"]
         teardown = [f"RULE_{j}.converted += conv_{j}; RULE_{j}.unconverted += unconv_{j}"]
         return setup, body, teardown
 
@@ -536,7 +540,7 @@ class Late:
         side: list[tuple[dict, float, float]] = []
         mx = wm.max_time
         cut = mx - lateness
-        for rec, t in zip(records, times):
+        for rec, t in zip(records, times, strict=True):
             if t > mx:
                 mx = t
                 cut = mx - lateness

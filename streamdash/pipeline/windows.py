@@ -15,7 +15,8 @@ emitted again (``closed_by`` tells which emission is which).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigError
 from ..models import utc_iso
@@ -43,7 +44,8 @@ class Windows:
                 raise ConfigError("window.slide", f"must be > 0 and ≤ size ({size}), got {slide!r}")
             ratio = size / slide
             if abs(ratio - round(ratio)) > 1e-9:
-                raise ConfigError("window.slide", f"must divide size ({size}) evenly, got {slide!r}")
+                raise ConfigError("window.slide",
+                                  f"must divide size ({size}) evenly, got {slide!r}")
         self.field = value_field
         self.key = key
         self.watermark = watermark
@@ -74,7 +76,7 @@ class Windows:
         last_start = None
         slot: dict[Any, list[float]] = {}
         keys = column(records, kf) if kf else [None] * len(records)
-        for v, t, k in zip(column(records, vf), times, keys):
+        for v, t, k in zip(column(records, vf), times, keys, strict=True):
             if v is None or (type(v) is not float and type(v) is not int):
                 continue
             if advance and t > mx:
@@ -124,7 +126,7 @@ class Windows:
     def _add_sliding(self, records: list[dict], times: list) -> None:
         open_, size, slide, vf, kf = self.open, self.size, self.slide, self.field, self.key
         steps = int(round(size / slide))
-        for rec, t in zip(records, times):
+        for rec, t in zip(records, times, strict=True):
             v = rec.get(vf)
             if v is None or (type(v) is not float and type(v) is not int):
                 continue
@@ -210,5 +212,6 @@ def window_from_params(params: dict[str, Any], where: str, watermark: Watermark,
     elif slide is not None:
         raise ConfigError(f"{where}.slide", "only sliding windows take a slide")
     return Windows(value_field, key, watermark, size=size, slide=slide,
-                   idle_timeout=number(f"{where}.idle_timeout", params.get("idle_timeout", 60.0), 0),
+                   idle_timeout=number(f"{where}.idle_timeout",
+                                       params.get("idle_timeout", 60.0), 0),
                    sink=sink, advance_watermark=advance)

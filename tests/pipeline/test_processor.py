@@ -81,7 +81,7 @@ def run_both(cfg, batches):
     for fuse in (True, False):
         events = []
         proc = build_processor(Settings(cfg), HINTS, fuse=fuse,
-                               publish=lambda t, p: events.append((t, p)))
+                               publish=lambda t, p, events=events: events.append((t, p)))
         results = []
         for records in batches:
             copies = [dict(r) if isinstance(r, dict) else r for r in records]
@@ -312,7 +312,8 @@ def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome():
     results = []
     for raw in (True, False):
         windows = []
-        proc = build_processor(Settings(CONTRACT), HINTS, publish=lambda t, p: windows.extend(p))
+        proc = build_processor(Settings(CONTRACT), HINTS,
+                               publish=lambda t, p, windows=windows: windows.extend(p))
         out = []
         for i in range(0, len(lines), 1000):
             chunk = lines[i:i + 1000] + [b"{broken"]

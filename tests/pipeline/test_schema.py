@@ -10,15 +10,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamdash.errors import ConfigError
-from streamdash.pipeline.schema import (FieldSpec, Schema, Unparsed, Validator, default_schema,
-                                        schema_from_settings)
+from streamdash.pipeline.schema import (
+    FieldSpec,
+    Schema,
+    Unparsed,
+    Validator,
+    default_schema,
+    schema_from_settings,
+)
 from streamdash.sources.base import FieldHints
 from streamdash.sources.simulator import SimulatedSource
 
 SENSOR = {
     "key": "id", "event_time": "ts",
     "fields": {"id": "str", "sensor": {"type": "str", "pattern": r"sensor-\d+"},
-               "ts": "timestamp", "value": {"type": "float", "nullable": True, "min": -50, "max": 150},
+               "ts": "timestamp",
+               "value": {"type": "float", "nullable": True, "min": -50, "max": 150},
                "unit": {"type": "str", "allowed": ["C", "F"]},
                "count": {"type": "int", "required": False, "min": 0},
                "ok": {"type": "bool", "required": False},

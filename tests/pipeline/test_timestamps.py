@@ -8,8 +8,12 @@ from datetime import datetime, timezone
 import pytest
 
 from streamdash.errors import ConfigError
-from streamdash.pipeline.timestamps import (TimestampParser, is_canonical, parse_time_setting,
-                                            parse_timestamp)
+from streamdash.pipeline.timestamps import (
+    TimestampParser,
+    is_canonical,
+    parse_time_setting,
+    parse_timestamp,
+)
 
 
 @pytest.mark.parametrize("value,expected", [

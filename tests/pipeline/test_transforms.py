@@ -6,9 +6,20 @@ import pytest
 
 from streamdash.errors import ConfigError
 from streamdash.pipeline.expr import Expression
-from streamdash.pipeline.transforms import (UNITS, BatchContext, Convert, Dedup, Derive, Filter,
-                                            Late, Outlier, Watermark, column, conditions,
-                                            converter)
+from streamdash.pipeline.transforms import (
+    UNITS,
+    BatchContext,
+    Convert,
+    Dedup,
+    Derive,
+    Filter,
+    Late,
+    Outlier,
+    Watermark,
+    column,
+    conditions,
+    converter,
+)
 
 
 def run(rule, records, times=None):
