@@ -9,7 +9,6 @@ restart the pipeline and lose what it holds in memory). Settings that would brea
 refused at start with a message, not silently "fixed".
 """
 
-import importlib
 import os
 import sys
 
@@ -58,11 +57,6 @@ def _json_logging() -> dict:
 logconfig_dict = _json_logging()
 
 
-def _app_module(server):
-    uri = server.app.cfg.wsgi_app or (server.app.cfg.args or [""])[0] or ""
-    return uri.split(":", 1)[0]
-
-
 def on_starting(server):
     """Refuse configurations that would split or recycle the pipeline."""
     problems = []
@@ -86,10 +80,12 @@ def nworkers_changed(server, new_value, old_value):
 
 
 def post_worker_init(worker):
-    """Start the pipeline in the worker process, where requests are served."""
+    """Start the pipeline in the worker process, where requests are served.
+
+    The worker has just imported the app (``streamdash.wsgi``), so the module is loaded; with
+    another app this hook has nothing to start.
+    """
     module = sys.modules.get("streamdash.wsgi")
-    if module is None and _app_module(worker) == "streamdash.wsgi":
-        module = importlib.import_module("streamdash.wsgi")
     if module is not None:
         module.start()
 
