@@ -232,3 +232,67 @@ def test_more_than_one_worker_is_refused(web, tmp_path):
     code = w.proc.wait(60)
     assert code != 0
     assert "workers must be 1" in w.output()
+
+
+API_KEY = "APIKEY-NEVER-PRINTED-7781"
+HEADER_VALUE = "Bearer HEADER-NEVER-PRINTED-1234"
+
+
+class Upstream:
+    """A local JSON API: serves one record per request, or HTTP 500 while ``failing``."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        upstream = self
+        self.failing = False
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server API
+                status = 500 if upstream.failing else 200
+                body = json.dumps([{"id": time.time(), "value": 1.0, "key": "a"}]
+                                  if status == 200 else {"error": f"bad {self.path}"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/data"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+
+def test_configured_api_key_never_appears_in_any_output(web, tmp_path):
+    """With an HTTP source using an API key and an auth header, failing and recovering, no log
+    line (DEBUG, JSON) and no HTTP answer ever carries the key or the header value."""
+    upstream = Upstream()
+    w = web(extra_env={"STREAMDASH_SOURCE__TYPE": "http", "STREAMDASH_SOURCE__URL": upstream.url,
+                       "STREAMDASH_SOURCE__PARAMS__API_KEY": API_KEY,
+                       "STREAMDASH_SOURCE__HEADERS__AUTHORIZATION": HEADER_VALUE,
+                       "STREAMDASH_SOURCE__MAX_TRIES": "1", "STREAMDASH_LOG__LEVEL": "DEBUG"})
+    try:
+        w.wait_ready()
+        upstream.failing = True
+        deadline = time.monotonic() + 20
+        while w.get("/health").json()["components"]["source"]["consecutive_failures"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        answers = [w.get(p).text for p in ("/health", "/metrics", "/api/errors?since=5m",
+                                           "/api/dlq", "/api/metrics?since=5m", "/")]
+        w.kill(signal.SIGTERM)
+        assert w.proc.wait(15) == 0
+    finally:
+        upstream.server.shutdown()
+    assert json.loads(answers[2])["count"] >= 2  # the failures were recorded (key masked)
+    out = w.output()
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert any(r["level"] == "DEBUG" for r in records)
+    assert any(r["level"] in ("WARNING", "ERROR") and "500" in json.dumps(r) for r in records)
+    for text in [out, *answers]:
+        assert API_KEY not in text and HEADER_VALUE not in text
+        assert "HEADER-NEVER-PRINTED" not in text
