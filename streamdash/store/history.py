@@ -458,7 +458,8 @@ class History:
                     conn.execute(*_rows(kind, ts, payload))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK") if conn.in_transaction else None
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, OSError) as exc:
             self._failed(exc)
