@@ -73,7 +73,8 @@ def register_subcommands(group: Any, name: str) -> None:
 #: Group name → modules with a ``register(subparsers)`` function adding their subcommands.
 EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",
                                                     "streamdash.quality.bench",
-                                                    "streamdash.dashboard.bench")}
+                                                    "streamdash.dashboard.bench",
+                                                    "streamdash.bench_history")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
