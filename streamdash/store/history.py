@@ -147,6 +147,21 @@ def _text(payload: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
+def _size(item: tuple[str, float, Any]) -> int:
+    """Rows one queued item becomes (a ``dlq_batch`` holds many)."""
+    return len(item[2]) if item[0] == "dlq_batch" else 1
+
+
+def _statements(item: tuple[str, float, Any]) -> tuple[str, list[tuple[Any, ...]]]:
+    """The statement and the parameter rows of one queued item (for ``executemany``)."""
+    kind, ts, payload = item
+    if kind == "dlq_batch":  # [rejection dict, …]: one queue item per quarantined batch
+        rows = [_rows("dlq", event_time(p, ts), p) for p in payload]
+        return (rows[0][0] if rows else _rows("dlq", ts, {})[0]), [r[1] for r in rows]
+    sql, params = _rows(kind, ts, payload)
+    return sql, [params]
+
+
 def _rows(kind: str, ts: float, payload: Any) -> tuple[str, tuple[Any, ...]]:
     """The INSERT statement and parameters for one queued item."""
     data = payload if isinstance(payload, dict) else {"value": payload}
@@ -298,7 +313,7 @@ class History:
             return True
         except queue.Full:
             with self._lock:
-                self._dropped += 1
+                self._dropped += _size(item)
             return False
 
     def record_snapshot(self, values: dict[str, Any], ts: float | None = None) -> bool:
@@ -314,10 +329,14 @@ class History:
         self.put("errors", payload, event_time(payload, self.clock()))
 
     def on_rejections(self, payload: Any) -> None:
-        """Event-bus subscriber for ``rejections`` (a list of quarantined records)."""
-        now = self.clock()
-        for item in payload if isinstance(payload, list) else [payload]:
-            self.put("dlq", item, event_time(item, now))
+        """Event-bus subscriber for ``rejections`` (a list of quarantined records).
+
+        The whole list is one queue item, its times parsed by the writer: the consumer pays
+        one queue operation per batch.
+        """
+        items = payload if isinstance(payload, list) else [payload]
+        if items:
+            self.put("dlq_batch", items)
 
     def subscriptions(self) -> dict[str, Callable[[Any], None]]:
         """Event-bus topic → subscriber, for the runtime to wire."""
@@ -346,8 +365,14 @@ class History:
         self._stopping.set()
         self._thread.join(timeout + 1)
         self._thread = None
-        with self._lock:
-            left = len(self._pending) + self._queue.qsize()
+        with self._lock:  # what is still here is lost: count it once, keep nothing
+            left = sum(map(_size, self._pending))
+            self._pending.clear()
+        while True:
+            try:
+                left += _size(self._queue.get_nowait())
+            except queue.Empty:
+                break
         if left:
             with self._lock:
                 self._dropped += left
@@ -424,8 +449,8 @@ class History:
             self._pending.extend(batch)
             overflow = len(self._pending) - self.options.queue_size
             if overflow > 0:  # failing for long: keep the newest, count what we let go
+                self._dropped += sum(map(_size, self._pending[:overflow]))
                 del self._pending[:overflow]
-                self._dropped += overflow
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -454,8 +479,8 @@ class History:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for kind, ts, payload in items:
-                    conn.execute(*_rows(kind, ts, payload))
+                for item in items:
+                    conn.executemany(*_statements(item))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -467,7 +492,7 @@ class History:
         snaps = [ts for kind, ts, _ in items if kind == "snapshot"]
         with self._lock:
             del self._pending[:len(items)]
-            self._written += len(items)
+            self._written += sum(map(_size, items))
             self._last_write = self.clock()
             if snaps:
                 self._last_snapshot = max(snaps)
