@@ -108,6 +108,8 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
     history = History(database_path(tmp_path), StorageOptions(queue_size=10))
     accepted = [history.put("errors", {"reason": str(i)}) for i in range(15)]
     assert accepted.count(True) == 10 and history.status()["dropped"] == 5
+    history.on_rejections([{"record": {"id": i}, "reasons": []} for i in range(7)])
+    assert history.status()["dropped"] == 12  # a dropped batch counts all of its rows
     history.start()
     history.stop()
     assert HistoryReader(history.path).count("errors") == 10
