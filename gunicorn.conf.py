@@ -19,7 +19,8 @@ worker_class = "gthread"
 max_requests = 0
 max_requests_jitter = 0
 preload_app = False
-# gunicorn ≥ 25's control socket can add workers at run time; streamdash needs exactly one.
+# Recent gunicorn releases open a control socket that can add workers at run time; streamdash
+# needs exactly one (older releases ignore this unknown setting).
 control_socket_disable = True
 timeout = 30
 # SIGTERM: the master waits this long for the worker to drain and flush before killing it.
