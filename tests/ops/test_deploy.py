@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -152,8 +153,9 @@ def call_tick_callback(w: Web) -> dict:
 
 
 def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
-    """The Procfile's web command serves /, a callback and /metrics, and exits 0 on SIGTERM in
-    under 10 s with its last metrics snapshot in SQLite and only JSON log lines, secret-free."""
+    """The Procfile's web command serves /, a callback and /metrics, keeps one worker when asked
+    for more (TTIN), and exits 0 on SIGTERM in under 10 s with its last metrics snapshot in
+    SQLite and only JSON log lines, secret-free."""
     data = tmp_path / "data"
     w = web(data)
     w.wait_ready()
@@ -170,7 +172,12 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
         check = subprocess.run(["promtool", "check", "metrics"], input=scrape.text, text=True,
                                capture_output=True, timeout=30)
         assert check.returncode == 0, check.stdout + check.stderr
-    time.sleep(0.6)  # let at least one periodic snapshot be written
+    os.kill(w.proc.pid, signal.SIGTTIN)  # "one more worker, please": must stay at one
+    time.sleep(1.0)
+    workers = psutil.Process(w.proc.pid).children()
+    assert len(workers) == 1, workers
+    assert "keeping 1 worker" in w.output()
+    assert w.get("/health/ready").status_code == 200
     term_at = time.time()
     w.kill(signal.SIGTERM)
     code = w.proc.wait(15)
