@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import yaml
 
@@ -163,7 +164,7 @@ class Settings:
         """A deep copy of every setting."""
         return copy.deepcopy(self._tree)
 
-    def with_overrides(self, values: Mapping[str, Any]) -> "Settings":
+    def with_overrides(self, values: Mapping[str, Any]) -> Settings:
         """New settings with ``values`` (dotted or nested keys) laid over these."""
         tree = self.as_dict()
         _merge(tree, _expand(dict(values)))

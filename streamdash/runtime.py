@@ -6,7 +6,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import __version__
 from .config import Settings
@@ -98,7 +99,7 @@ class Runtime:
         self._running = False
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> "Runtime":
+    def start(self) -> Runtime:
         """Start the consumer, then the producer; does nothing when already running."""
         with self._lifecycle:
             if self._running:
@@ -171,7 +172,7 @@ class Runtime:
         """True between ``start()`` and ``stop()``."""
         return self._running
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
