@@ -9,7 +9,8 @@ Counter names used by the pipeline (every record is counted in exactly one outco
 * ``records_in``, ``records_accepted``, ``records_rejected`` (invalid), ``records_duplicate``,
   ``records_filtered``, ``records_late``, ``records_dropped`` (queue policy or shutdown)
 * ``batches_in``, ``batches_processed``, ``batches_dropped``, ``fetches``, ``fetch_errors``,
-  ``thread_restarts``, ``producer_blocked_seconds``
+  ``ingest_errors`` (every failed attempt, retries included), ``thread_restarts``,
+  ``producer_blocked_seconds``
 
 Gauges: ``queue_depth``, ``queue_capacity``, ``buffer_size``, ``buffer_capacity``,
 ``last_fetch_at``, ``last_stored_at``, ``last_success_at``.

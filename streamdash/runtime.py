@@ -54,6 +54,8 @@ class Runtime:
         self.windows = RecentLog(2000)
         self.late = RecentLog(1000)
         self.events.subscribe("ingest_error", self.ingest_errors.extend_from)
+        # Every failed attempt, retries included (fetch_errors counts only polls that gave up).
+        self.events.subscribe("ingest_error", self._count_ingest_error)
         self.events.subscribe("window", self.windows.extend_from)
         self.events.subscribe("late", self.late.extend_from)
         # Network sources report every failed attempt; they publish on our bus when bound.
@@ -166,6 +168,9 @@ class Runtime:
             self.metrics.add_many({"batches_dropped": 1, "records_dropped": len(batch.records)})
         self.metrics.set_gauge("queue_depth", 0)
         return dropped
+
+    def _count_ingest_error(self, _error: dict[str, Any]) -> None:
+        self.metrics.inc("ingest_errors")
 
     @property
     def running(self) -> bool:

@@ -144,3 +144,12 @@ def test_default_source_comes_from_settings():
     assert rt.source.kind == "simulated" and rt.source.batch_size == 5
     with pytest.raises(Exception, match="source.type"):
         Runtime(Settings({"source.type": "nope"}))
+
+
+def test_ingest_errors_are_counted_retries_included():
+    """Every published ingestion error (each retry too) increments the ingest_errors counter."""
+    rt = Runtime(fast(), ListSource([]))
+    for attempt in (1, 2, 3):
+        rt.events.publish("ingest_error", {"reason": "HTTP 503", "attempt": attempt})
+    assert rt.metrics.counter("ingest_errors") == 3
+    assert rt.ingest_errors.total == 3

@@ -41,6 +41,7 @@ HELP = {
     "batches_dropped": "Batches dropped by the queue policy or at shutdown.",
     "fetches": "Successful fetches.",
     "fetch_errors": "Failed fetches.",
+    "ingest_errors": "Failed ingestion attempts, retries included.",
     "thread_restarts": "Pipeline thread restarts after a crash.",
     "producer_blocked_seconds": "Seconds the producer waited on a full queue.",
     "queue_depth": "Batches waiting in the queue.",
