@@ -42,3 +42,14 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
     if start:
         runtime.start()
     return app
+
+
+def check_settings(settings: Settings) -> None:
+    """Validate every section exactly as :func:`create_app` would, without running anything.
+
+    Builds the whole app — source, schema and transforms (a preset's own schema included),
+    alert rules and webhooks, storage options, dashboard options — but starts no thread and
+    leaves the data dir untouched. Raises ``ConfigError`` naming the first bad key.
+    """
+    app = create_app(settings.with_overrides({"data_dir": ""}), start=False)
+    app.runtime.source.close()

@@ -106,3 +106,40 @@ def test_run_serves_dashboard_and_stops_on_sigterm(tmp_path):
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert '"msg": "runtime stopped"' in err
+
+
+def test_bench_named_on_the_command_line_imports_only_its_module():
+    """`streamdash bench pipeline` does not import the other benchmarks (nor dash); a plain
+    parser still offers every benchmark."""
+    code = ("import sys; from streamdash.cli import build_parser; "
+            "p = build_parser(bench='pipeline'); "
+            "p.parse_args(['bench', 'pipeline', '--file', 'x']); "
+            "print('dash' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+    from streamdash.cli import build_parser
+
+    group = next(a for a in build_parser()._subparsers._group_actions[0].choices["bench"]
+                 ._subparsers._group_actions)
+    assert {"pipeline", "alerts"} <= set(group.choices)
+
+
+def test_check_config_validates_every_section(tmp_path, capsys):
+    """check-config reaches the schema, alert rules and dashboard sections, naming the key."""
+    cases = {
+        "schema:\n  fields:\n    temperature: {type: float, min: high}\n": "temperature",
+        "alerts:\n  rules:\n    - {name: r1, metric: nope, op: '>', threshold: 1}\n": "r1",
+        "dashboard:\n  colour: red\n": "dashboard.colour",
+    }
+    for i, (text, words) in enumerate(cases.items()):
+        bad = tmp_path / f"bad{i}.yaml"
+        bad.write_text(text)
+        assert main(["check-config", str(bad)]) == 2, text
+        assert words in capsys.readouterr().err
+    good = tmp_path / "good.yaml"
+    good.write_text(f"data_dir: {tmp_path / 'data'}\nsource: {{type: usgs-earthquakes}}\n")
+    assert main(["check-config", str(good)]) == 0
+    assert not (tmp_path / "data").exists()  # validating never creates the data dir
