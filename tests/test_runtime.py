@@ -1,5 +1,6 @@
 """Tests for streamdash.runtime.Runtime: lifecycle, accounting, health."""
 
+import threading
 import time
 
 import pytest
@@ -43,9 +44,10 @@ def test_start_and_stop_are_idempotent():
     """start() twice runs one pair of threads; stop() twice is harmless; restart works."""
     rt = Runtime(fast(), ListSource([[{"id": 1}]], loop=True))
     rt.start()
-    producer_thread = rt.producer._thread
+    threads = {t.name for t in threading.enumerate()}
     rt.start()
-    assert rt.producer._thread is producer_thread and rt.running
+    assert {t.name for t in threading.enumerate()} == threads and rt.running
+    assert "streamdash-producer" in threads and "streamdash-consumer" in threads
     rt.stop()
     rt.stop()
     assert not rt.running and not rt.producer.alive and not rt.consumer.alive

@@ -16,6 +16,7 @@ from ..models import Batch, ProcessResult, Rejection
 from ..sources.base import Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
+from ..threads import ThreadRunner
 from .chain import Processor, excerpt
 
 log = logging.getLogger("streamdash.pipeline")
@@ -36,34 +37,26 @@ class SupervisedThread:
         self.metrics = metrics
         self.backoff_max = backoff_max
         self.monotonic = monotonic
-        self.stopping = threading.Event()
         self.restarts = 0
-        self._thread: threading.Thread | None = None
+        self._runner = ThreadRunner(name, self._run)
+        self.stopping = self._runner.stopping
 
     def start(self) -> None:
         """Start the thread unless it is already running."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self.stopping.clear()
-        self._thread = threading.Thread(target=self._run, name=f"streamdash-{self.name}",
-                                        daemon=True)
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Ask the loop to finish (returns at once; see :meth:`join`)."""
-        self.stopping.set()
+        self._runner.stop()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end; True when it has."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._runner.join(timeout)
 
     @property
     def alive(self) -> bool:
         """True while the thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.alive
 
     def loop(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -13,6 +13,7 @@ from ..events import EventBus
 from ..logs import log_event
 from ..metrics import Metrics
 from ..models import utc_iso
+from ..threads import ThreadRunner
 from .metrics import BatchStats, QualityWindow, null_counters, pick
 from .notify import WebhookNotifier
 from .rules import FIELD_METRIC_PREFIX, AlertState, Rule, alert_view, step, transition_view
@@ -77,8 +78,8 @@ class QualityMonitor:
         self._eval_lock = threading.Lock()
         self.watch_since: float | None = None
         self.evaluations = 0
-        self.stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = ThreadRunner("monitor", self._run)
+        self.stopping = self._runner.stopping
 
     # -- wiring ----------------------------------------------------------------------------
     def observe_batch(self, batch: Any, result: Any) -> None:
@@ -88,28 +89,23 @@ class QualityMonitor:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start evaluating (and the notifier) unless already running or disabled."""
-        if not self.enabled or (self._thread is not None and self._thread.is_alive()):
+        if not self.enabled or self._runner.alive:
             return
         # The first sample is the baseline the first evaluation's window is measured from.
         self.sample()
-        self.stopping.clear()
         if self.notifier is not None:
             self.notifier.start()
-        self._thread = threading.Thread(target=self._run, name="streamdash-monitor", daemon=True)
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Ask the evaluation and notifier threads to finish (returns at once)."""
-        self.stopping.set()
+        self._runner.stop()
         if self.notifier is not None:
             self.notifier.stop()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for both threads; True when they ended."""
-        done = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            done = not self._thread.is_alive()
+        done = self._runner.join(timeout)
         if self.notifier is not None:
             done = self.notifier.join(timeout) and done
         return done
@@ -117,7 +113,7 @@ class QualityMonitor:
     @property
     def alive(self) -> bool:
         """True while the evaluation thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.alive
 
     def __enter__(self) -> QualityMonitor:
         self.start()

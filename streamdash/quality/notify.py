@@ -26,6 +26,7 @@ import requests
 
 from ..logs import log_event
 from ..metrics import Metrics
+from ..threads import ThreadRunner
 
 log = logging.getLogger("streamdash.quality.notify")
 
@@ -126,10 +127,10 @@ class WebhookNotifier:
         self.session = session or requests.Session()
         self.rng = rng or random.Random()
         self.queue: queue.Queue = queue.Queue(queue_size)
-        self.stopping = threading.Event()
+        self._runner = ThreadRunner("notifier", self._run)
+        self.stopping = self._runner.stopping
         self._lock = threading.Lock()
         self._last_sent: dict[str, float] = {}
-        self._thread: threading.Thread | None = None
 
     # -- what the monitor calls (never blocks) -----------------------------------------------
     def notify(self, view: dict[str, Any], now: float | None = None) -> None:
@@ -170,28 +171,20 @@ class WebhookNotifier:
     # -- thread ----------------------------------------------------------------------------
     def start(self) -> None:
         """Start the sending thread unless it runs."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self.stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="streamdash-notifier",
-                                        daemon=True)
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Ask the thread to finish after the current attempt (see :meth:`join`)."""
-        self.stopping.set()
+        self._runner.stop()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread (a hanging receiver holds it at most ``self.timeout``)."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._runner.join(timeout)
 
     @property
     def alive(self) -> bool:
         """True while the sending thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.alive
 
     def _run(self) -> None:
         while not self.stopping.is_set():
