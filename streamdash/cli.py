@@ -128,6 +128,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                       secrets=secret_values(settings.as_dict()))
     log_settings(logging.getLogger("streamdash.cli"), settings)
     app = create_app(settings)
+    # This process runs the pipeline: collect garbage less often (see gc_tuning for figures).
+    from .gc_tuning import tune_for_streaming
+
+    tune_for_streaming()
     host, port = settings.get("server.host"), settings.get("server.port")
     # SIGTERM (systemd, containers) stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)

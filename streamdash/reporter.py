@@ -110,12 +110,29 @@ def count_nulls(metrics: Metrics) -> Callable[[Any, Any], None]:
     """A batch listener counting processed records with a null field (``records_with_null``)."""
 
     def listener(batch: Any, result: Any) -> None:
-        records = list(result.accepted) + [r.record for r in result.rejected]
-        n = sum(1 for r in records if isinstance(r, dict) and any(v is None for v in r.values()))
+        n = records_with_null(result.accepted)
+        if result.rejected:
+            n += records_with_null([r.record for r in result.rejected])
         if n:
             metrics.inc("records_with_null", n)
 
     return listener
+
+
+def records_with_null(records: list[Any]) -> int:
+    """How many of ``records`` are dicts with at least one ``None`` value.
+
+    ``None in rec.values()`` scans in C (identity is tested first), ~2× cheaper than a Python
+    generator per record; the few hits are confirmed with ``is None``, so a value whose
+    ``__eq__`` claims equality with ``None`` cannot count. (``ProcessResult.nulls`` cannot
+    replace this: it counts nulls per declared field among every valid record, duplicates and
+    late ones included, not records with any null among those processed.)
+    """
+    try:
+        hits = [r for r in records if isinstance(r, dict) and None in r.values()]
+    except Exception:  # a value whose __eq__ raises: the plain walk never compares
+        hits = [r for r in records if isinstance(r, dict)]
+    return sum(1 for r in hits if any(v is None for v in r.values()))
 
 
 class Reporter:

@@ -32,14 +32,28 @@ class RingBuffer:
             return self._last_seq
 
     def extend(self, records: Iterable[dict[str, Any]]) -> int:
-        """Store several records in order under one lock; returns the last sequence number."""
+        """Store several records in order under one lock; returns the last sequence number.
+
+        The batch is copied in with at most two slice assignments (before and after the
+        wrap-around), done in C: a per-slot Python loop cost ~25 % of the pipeline benchmark.
+        """
+        if not isinstance(records, list):
+            records = list(records)
+        n = len(records)
         with self._lock:
             cap, slots, seq = self.capacity, self._slots, self._last_seq
-            for record in records:
-                slots[seq % cap] = record
-                seq += 1
-            self._last_seq = seq
-            return seq
+            if n > cap:  # only the newest ``cap`` survive; their slots are as if all were written
+                skip = n - cap
+                records = records[skip:]
+                seq += skip
+                n = cap
+            start = seq % cap
+            first = min(n, cap - start)
+            slots[start:start + first] = records[:first] if first < n else records
+            if first < n:
+                slots[:n - first] = records[first:]
+            self._last_seq = seq + n
+            return self._last_seq
 
     @property
     def last_seq(self) -> int:

@@ -7,7 +7,13 @@ import pytest
 
 from streamdash.metrics import Metrics
 from streamdash.models import ProcessResult, Rejection
-from streamdash.reporter import SNAPSHOT_FIELDS, Reporter, count_nulls, derive
+from streamdash.reporter import (
+    SNAPSHOT_FIELDS,
+    Reporter,
+    count_nulls,
+    derive,
+    records_with_null,
+)
 
 
 def snapshot(counters, gauges=None, hist=None):
@@ -72,3 +78,25 @@ def test_count_nulls_counts_records_with_a_null_field():
     result = ProcessResult([{"a": None}, {"a": 1}], [Rejection({"b": None}, [])])
     count_nulls(metrics)(None, result)
     assert metrics.counter("records_with_null") == 2
+
+
+def test_records_with_null_counts_only_real_nones():
+    """Values equal to None but not None, raising comparisons and non-dicts never count."""
+
+    class EqualsAll:
+        def __eq__(self, other):
+            return True
+
+        __hash__ = object.__hash__
+
+    class Raises:
+        def __eq__(self, other):
+            raise ValueError("no comparing")
+
+        __hash__ = object.__hash__
+
+    records = [{"a": EqualsAll()}, {"a": 1, "b": None, "c": None}, "text", None, [None],
+               {"x": 0, "y": ""}, {"z": float("nan")}]
+    assert records_with_null(records) == 1
+    assert records_with_null([{"a": Raises()}, {"b": None}]) == 1
+    assert records_with_null([]) == 0
