@@ -69,7 +69,37 @@ def hints_for(fields: tuple[FieldSpec, ...]) -> FieldHints:
     return FieldHints(value_field=value_field, time_field=time_field, numeric_fields=numeric)
 
 
-class HttpSource(Source):
+class RequestsSource(Source):
+    """What the HTTP-based sources share: secrets redaction, the ingestion error log, the field
+    mapper and one ``requests`` session; subclasses set ``headers``, ``params`` and ``fields``
+    first, then call :meth:`_connect`."""
+
+    headers: dict[str, str]
+    params: dict[str, str]
+    fields: tuple[FieldSpec, ...]
+
+    def _connect(self, url: str, secret_params: tuple[str, ...],
+                 on_error: Callable[[dict[str, Any]], None] | None,
+                 session: requests.Session | None, clock: Callable[[], float],
+                 accept: dict[str, str]) -> None:
+        secrets = list(self.headers.values())
+        secrets += [v for k, v in self.params.items() if is_secret_name(k, secret_params)]
+        self.redactor = Redactor(secrets, secret_params)
+        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
+        if on_error is not None:
+            self.errors.add_listener(on_error)
+        self.mapper = RecordMapper(self.fields)
+        self.session = session or GuardedSession(self.headers)
+        self.session.headers.update({"User-Agent": USER_AGENT, **accept})
+        self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url
+        self.display_url = self.redactor.url(self.full_url)
+
+    def bind_events(self, bus: Any) -> None:
+        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic (runtime wiring)."""
+        self.errors.bind(bus)
+
+
+class HttpSource(RequestsSource):
     """Polls ``url`` for JSON and turns it into records (see :mod:`.fields`).
 
     ``headers`` values are secrets: they are sent, never shown. ``on_error`` (or
@@ -106,17 +136,8 @@ class HttpSource(Source):
         self.preset = preset
         self.clock = clock
         self.monotonic = monotonic
-        secrets = list(self.headers.values())
-        secrets += [v for k, v in self.params.items() if is_secret_name(k, secret_params)]
-        self.redactor = Redactor(secrets, secret_params)
-        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
-        if on_error is not None:
-            self.errors.add_listener(on_error)
-        self.mapper = RecordMapper(self.fields)
-        self.session = session or GuardedSession(self.headers)
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url
-        self.display_url = self.redactor.url(self.full_url)
+        self._connect(url, secret_params, on_error, session, clock,
+                      {"Accept": "application/json"})
         self._etag: str | None = None
         self._last_modified: str | None = None
         self._not_before = 0.0          # monotonic time before which the server asked us to wait
@@ -154,10 +175,6 @@ class HttpSource(Source):
                               source=self.name, kind=exc.kind) from None
         self.stats["records"] += len(records)
         return records
-
-    def bind_events(self, bus: Any) -> None:
-        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic (runtime wiring)."""
-        self.errors.bind(bus)
 
     def interrupt(self) -> None:
         """Abort retry waits now (the runtime is stopping); later fetches return nothing."""

@@ -29,11 +29,9 @@ from ..config import Settings
 from ..errors import ConfigError, SourceError
 from ..logs import log_event
 from .base import FieldHints, Source, positive_int, take_params
-from .fields import FieldSpec, RecordMapper, ShapeError, extract_records, parse_fields
-from .http import USER_AGENT, body_excerpt, hints_for
-from .ingest_log import IngestLog
+from .fields import FieldSpec, ShapeError, extract_records, parse_fields
+from .http import RequestsSource, body_excerpt, hints_for
 from .options import expand_env, http_url, name_list, number, text, text_map
-from .redact import GuardedSession, Redactor, is_secret_name
 from .retry import RetryPolicy
 
 log = logging.getLogger("streamdash.sources.sse")
@@ -122,7 +120,7 @@ class SseParser:
         return SseEvent(etype or "message", "\n".join(data), self.last_id)
 
 
-class SseSource(Source):
+class SseSource(RequestsSource):
     """Records from a Server-Sent Events stream, read by a background thread (see module doc)."""
 
     kind = "sse"
@@ -151,18 +149,9 @@ class SseSource(Source):
         self.retry = retry or RetryPolicy(max_tries=0, max_time=0, base=1.0, cap=30.0)
         self.hints = hints or hints_for(self.fields)
         self.clock = clock
-        secrets = list(self.headers.values())
-        secrets += [v for k, v in self.params.items() if is_secret_name(k, secret_params)]
-        self.redactor = Redactor(secrets, secret_params)
-        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
-        if on_error is not None:
-            self.errors.add_listener(on_error)
-        self.mapper = RecordMapper(self.fields)
-        self.session = session or GuardedSession(self.headers)
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "text/event-stream",
-                                     "Cache-Control": "no-cache", "Accept-Encoding": "identity"})
-        self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url
-        self.display_url = self.redactor.url(self.full_url)
+        self._connect(url, secret_params, on_error, session, clock,
+                      {"Accept": "text/event-stream", "Cache-Control": "no-cache",
+                       "Accept-Encoding": "identity"})
         self.parser = SseParser()
         self._buffer: deque[Any] = deque()
         self._lock = threading.Lock()
@@ -200,10 +189,6 @@ class SseSource(Source):
     def alive(self) -> bool:
         """True while the reader thread runs."""
         return self._thread is not None and self._thread.is_alive()
-
-    def bind_events(self, bus: Any) -> None:
-        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic."""
-        self.errors.bind(bus)
 
     # -- Source protocol ---------------------------------------------------------------------
     def fetch(self) -> list[dict[str, Any]]:
