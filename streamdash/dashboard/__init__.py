@@ -8,7 +8,7 @@ from ..config import Settings
 from ..runtime import Runtime
 from .callbacks import register_callbacks
 from .layout import build_layout
-from .live import LiveView
+from .live import LiveView, history_refresh
 from .options import dashboard_options
 
 
@@ -23,6 +23,7 @@ def install_dashboard(app: Dash, runtime: Runtime, settings: Settings) -> LiveVi
     # The KPI labels name the window the quality monitor computes its rates over.
     window = getattr(getattr(runtime, "monitor", None), "window", None)
     app.layout = build_layout("streamdash", f"{runtime.source.name} ({runtime.source.kind})",
-                              options, getattr(window, "window", 60.0))
+                              options, getattr(window, "window", 60.0),
+                              history_refresh(runtime.reporter.interval))
     register_callbacks(app, live)
     return live

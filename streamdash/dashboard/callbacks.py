@@ -6,6 +6,9 @@ number, via ``extendData``) and everything else (``views.tick``: outputs that di
 (``running=``), so a slow tick delays the next one instead of stacking requests (dash issues
 1613, 2198); what they read comes from snapshots the ``LiveView`` computes once per data
 version for all viewers.
+
+The pipeline-history chart has its own slower timer (``history-tick``, about the snapshot
+interval) and range picker: it reads the persisted metrics store, never on the 1 s tick.
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
                   Input("refresh-picker", "value"))
     def set_refresh(value: float | None) -> tuple[int, int]:
         return figures.refresh_props(value)
+
+    @app.callback(Output("history-tick", "disabled"), Input("refresh-picker", "value"))
+    def pause_history(value: float | None) -> bool:
+        return not value  # "Paused" stops the history chart too
+
+    @app.callback(Output("chart-history", "figure"), Input("history-tick", "n_intervals"),
+                  Input("history-range", "value"))
+    def refresh_history(_n: Any, range_label: str | None) -> dict:
+        return live.history(range_label)  # cached per range and refresh period
 
     @app.callback(Output("chart-series", "figure"), Output("chart-series", "extendData"),
                   Output("series-state", "data"), TICK, Input("value-field", "value"),

@@ -293,6 +293,108 @@ def histogram_figure(values: Sequence[float], value_field: str,
     return {"data": data, "layout": layout}
 
 
+# -- pipeline history (persisted snapshots) ------------------------------------------------------
+#: Snapshot fields charted (``reporter.SNAPSHOT_FIELDS`` names): (field, legend label, panel,
+#: scale, how a downsampling bucket is reduced). Panels: 0 records/s, 1 latency ms, 2 rates %.
+#: Latency keeps the bucket's peak so a short spike still shows on a day-long range.
+HISTORY_SERIES = (("throughput_in", "in (records/s)", 0, 1.0, "mean"),
+                  ("throughput_out", "out (records/s)", 0, 1.0, "mean"),
+                  ("latency_p95", "end-to-end p95 (ms)", 1, 1000.0, "max"),
+                  ("invalid_rate", "invalid %", 2, 100.0, "mean"),
+                  ("duplicate_rate", "duplicate %", 2, 100.0, "mean"),
+                  ("late_rate", "late %", 2, 100.0, "mean"),
+                  ("error_rate", "fetch errors %", 2, 100.0, "mean"))
+HISTORY_PANELS = (("records/s", (0.69, 1.0)), ("p95 latency (ms)", (0.36, 0.64)),
+                  ("rate (%)", (0.0, 0.31)))
+#: Most points per series a history chart holds (whatever the range).
+HISTORY_POINTS = 500
+#: Snapshots further apart than this many snapshot intervals mean the app was down (a gap).
+GAP_INTERVALS = 2.5
+
+
+def downsample(points: Sequence[tuple[float, Any]], since: float, until: float,
+               max_points: int = HISTORY_POINTS, gap: float = 0.0,
+               how: str = "mean") -> tuple[list[float], list[float | None]]:
+    """``(ts, value)`` points oldest first → ``(xs, ys)`` with at most ``max_points + 1`` points.
+
+    The range is cut into ``max_points`` equal buckets; the points of a bucket become one (mean
+    time, mean or max value; ``None`` values are skipped, a bucket of only ``None`` gives
+    ``None``). Two points more than ``gap`` seconds apart (or two buckets, whichever is longer)
+    are separated by a ``None`` point, so a line breaks where the app was down instead of
+    joining across it. Every gap crosses an empty bucket, hence the bound on the result.
+    """
+    width = max((until - since) / max(1, max_points), 1e-9)
+    gap = max(gap, 2 * width)
+    xs: list[float] = []
+    ys: list[float | None] = []
+    bucket: int | None = None
+    times: list[float] = []
+    values: list[float] = []
+    prev: float | None = None
+
+    def flush() -> None:
+        if times:
+            xs.append(sum(times) / len(times))
+            ys.append(None if not values else
+                      max(values) if how == "max" else sum(values) / len(values))
+        times.clear()
+        values.clear()
+
+    for ts, v in points:
+        if ts < since or ts > until:
+            continue
+        b = int((ts - since) / width)
+        if prev is not None and ts - prev > gap:
+            flush()
+            xs.append((prev + ts) / 2)
+            ys.append(None)
+        elif b != bucket:
+            flush()
+        bucket, prev = b, ts
+        times.append(ts)
+        if is_number(v):
+            values.append(float(v))
+    flush()
+    return xs, ys
+
+
+def history_figure(series: dict[str, Sequence[tuple[float, Any]]], since: float, until: float,
+                   *, gap: float = 0.0, max_points: int = HISTORY_POINTS,
+                   note: str = "") -> dict[str, Any]:
+    """The pipeline-history chart: throughput, p95 latency and quality rates over a range.
+
+    ``series`` is ``Runtime.metric_history()``'s answer (``field → [(ts, value), …]``); three
+    stacked panels share the time axis, fixed to ``[since, until]`` so time without snapshots
+    (before the first run, while the app was down) shows as empty. ``gap`` is the spacing
+    beyond which two snapshots are not joined (see :func:`downsample`); ``note`` (plain text)
+    goes under the title, e.g. where the history comes from.
+    """
+    data: list[dict[str, Any]] = []
+    total = 0
+    for i, (field, label, panel, scale, how) in enumerate(HISTORY_SERIES):
+        xs, ys = downsample(series.get(field, ()), since, until, max_points, gap, how)
+        total += sum(1 for y in ys if y is not None)
+        data.append({"type": "scatter", "mode": "lines+markers", "name": label,
+                     "x": [utc_iso(x) for x in xs],
+                     "y": [None if y is None else round(y * scale, 6) for y in ys],
+                     "yaxis": "y" if panel == 0 else f"y{panel + 1}", "connectgaps": False,
+                     "line": {"width": 1.5, "color": PALETTE[i % len(PALETTE)]},
+                     "marker": {"size": 3}})
+    title = "Pipeline history" + (f" <span style='font-size:11px;color:#6c757d'>"
+                                  f"{plot_text(note)}</span>" if note else "")
+    layout = _layout(title, "history", height=460,
+                     xaxis={"gridcolor": "#eee", "type": "date", "anchor": "y3",
+                            "range": [utc_iso(since), utc_iso(until)]})
+    for n, (axis_title, domain) in enumerate(HISTORY_PANELS, start=1):
+        layout["yaxis" if n == 1 else f"yaxis{n}"] = {
+            "domain": list(domain), "title": {"text": axis_title, "font": {"size": 11}},
+            "rangemode": "tozero", "gridcolor": "#eee", "anchor": "x"}
+    layout["legend"] = {"orientation": "h", "y": -0.12}
+    if total == 0:
+        layout["annotations"] = [_empty_note("No metrics snapshots in this range yet")]
+    return {"data": data, "layout": layout}
+
+
 # -- shared ----------------------------------------------------------------------------------------
 PALETTE = ("#0d6efd", "#fd7e14", "#198754", "#6f42c1", "#d63384", "#20c997", "#6c757d",
            "#ffc107", "#0dcaf0", "#dc3545")

@@ -15,7 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from .figures import refresh_props
-from .options import REFRESH_CHOICES, DashboardOptions
+from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, REFRESH_CHOICES, DashboardOptions
 from .tables import ERROR_COLUMNS, QUARANTINE_COLUMNS, column
 
 #: KPI card ids and labels; ``{w}`` is the quality monitor's window in seconds (the rates and
@@ -74,6 +74,26 @@ def _card(title: str, body: Any, **col: Any) -> dbc.Col:
                             className="shadow-sm h-100"), **col)
 
 
+def history_card(refresh: float) -> dbc.Col:
+    """The "Pipeline history" card: a range picker and the chart of persisted snapshots,
+    refreshed by its own ``history-tick`` every ``refresh`` seconds (not by the live tick)."""
+    picker = dbc.RadioItems(id="history-range", value=DEFAULT_HISTORY_RANGE, inline=True,
+                            options=[{"label": r, "value": r} for r in HISTORY_RANGES],
+                            className="btn-group", inputClassName="btn-check",
+                            labelClassName="btn btn-outline-secondary btn-sm",
+                            labelCheckedClassName="active")
+    header = dbc.CardHeader(html.Div([html.Span("Pipeline history", className="sd-card-title"),
+                                      picker],
+                                     className="d-flex justify-content-between "
+                                               "align-items-center flex-wrap gap-2"))
+    graph = dcc.Graph(id="chart-history", style={"height": "460px"},
+                      config={"displaylogo": False, "displayModeBar": "hover"},
+                      figure={"data": [], "layout": {"height": 460}})
+    return dbc.Col([dbc.Card([header, dbc.CardBody(graph, className="p-2")],
+                             className="shadow-sm h-100"),
+                    dcc.Interval(id="history-tick", interval=int(refresh * 1000))], xs=12)
+
+
 def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Header:
     picker = dbc.RadioItems(id="refresh-picker", options=refresh_options(opts.refresh),
                             value=opts.refresh, inline=True, className="btn-group",
@@ -106,10 +126,11 @@ def _controls(opts: DashboardOptions) -> dbc.Row:
 
 
 def build_layout(title: str, source_label: str, opts: DashboardOptions,
-                 rate_window: float = 60.0) -> dbc.Container:
+                 rate_window: float = 60.0, history_refresh: float = 30.0) -> dbc.Container:
     """The whole page: header, alerts, KPIs, field pickers, charts, tables, timer and stores.
 
-    ``rate_window`` (seconds) is the window the quality rates are computed over (for labels).
+    ``rate_window`` (seconds) is the window the quality rates are computed over (for labels);
+    ``history_refresh`` (seconds) how often the pipeline-history chart re-reads the store.
     """
     window = f"{rate_window:g} s"
     interval, max_intervals = refresh_props(opts.refresh)
@@ -131,6 +152,7 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
                  _card(CHARTS[1][1], graphs["chart-histogram"], lg=4)], className="g-3 mb-3"),
         dbc.Row([_card(CHARTS[2][1], graphs["chart-windows"], lg=6),
                  _card(CHARTS[3][1], graphs["chart-quality"], lg=6)], className="g-3 mb-3"),
+        dbc.Row([history_card(history_refresh)], className="g-3 mb-3"),
         dbc.Row([_card("Alert history", grid("grid-alerts", ALERT_COLUMNS, 220), xs=12)],
                 className="g-3 mb-3"),
         dbc.Row([_card("Latest records", grid("grid-latest", [], 320), xs=12)],

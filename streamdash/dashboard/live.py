@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..runtime import Runtime
+from ..store.history import StorageUnavailable
 from ..store.ring import RingBuffer
 from . import figures, tables
-from .options import DashboardOptions
+from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
 
 #: Seconds covered by the ingestion-error KPI.
 RECENT_WINDOW = 300.0
@@ -29,6 +30,15 @@ QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
 KEY_SAMPLE, MAX_KEYS = 200, 30
 #: Value fields whose running sums are kept at once (least recently used one is dropped).
 MAX_TRACKED_FIELDS = 8
+#: Snapshots read per series for one history chart: a day of snapshots down to a 4.3 s
+#: snapshot interval (the default is 10 s); beyond that the oldest part of the range is left out.
+HISTORY_MAX_ROWS = 20_000
+
+
+def history_refresh(snapshot_interval: float) -> float:
+    """Seconds between history-chart refreshes: the snapshot interval, kept within 10–60 s
+    (no point re-reading the store faster than snapshots arrive, nor waiting over a minute)."""
+    return min(60.0, max(10.0, snapshot_interval))
 
 
 class RollingValues:
@@ -88,6 +98,8 @@ class LiveView:
         self._lock = threading.Lock()
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
         self._cache: dict[str, tuple[Any, Any]] = {}
+        self._history_lock = threading.Lock()
+        self._history_cache: dict[str, tuple[Any, dict[str, Any]]] = {}
 
     # -- shared, cached snapshots ------------------------------------------------------------------
     def _cached(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
@@ -178,6 +190,39 @@ class LiveView:
         return {"figure": figures.quality_figure(series, thresholds),
                 "state": {"epoch": self.epoch, "sig": signature,
                           "ts": series["ts"][-1] if series["ts"] else 0}}
+
+    def history(self, range_label: str | None) -> dict[str, Any]:
+        """The pipeline-history figure for a range label (``HISTORY_RANGES``; unknown → 1 h).
+
+        Reads the persisted snapshots (SQLite, earlier runs included; memory without a data
+        dir) at most once per range per refresh period, shared by all viewers, so neither the
+        1 s tick nor many browsers multiply the queries.
+        """
+        label = range_label if range_label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE
+        now = self.runtime.clock()
+        period = history_refresh(self.runtime.reporter.interval)
+        key = (label, int(now // period))
+        # Its own lock: a slow disk read must not hold up the live ticks (they use ``_lock``).
+        with self._history_lock:
+            hit = self._history_cache.get(label)
+            if hit is None or hit[0] != key:
+                hit = self._history_cache[label] = (key, self._history(HISTORY_RANGES[label], now))
+            return hit[1]
+
+    def _history(self, seconds: float, now: float) -> dict[str, Any]:
+        rt = self.runtime
+        names = [field for field, *_ in figures.HISTORY_SERIES]
+        since = now - seconds
+        where = "persisted in the data dir" if rt.history is not None else \
+            "this run only (in memory: no data dir)"
+        try:
+            series = rt.metric_history(names, since, now, HISTORY_MAX_ROWS)
+        except StorageUnavailable as exc:
+            series, where = {}, f"history unavailable: {exc}"
+        if any(len(points) >= HISTORY_MAX_ROWS for points in series.values()):
+            where += f" · newest {HISTORY_MAX_ROWS:,} snapshots"
+        return figures.history_figure(series, since, now, note=where,
+                                      gap=figures.GAP_INTERVALS * rt.reporter.interval)
 
     def alerts(self, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(firing alerts, newest ``limit`` transitions) from the monitor (empty without one)."""

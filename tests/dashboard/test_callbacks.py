@@ -1,12 +1,15 @@
 """Tests for streamdash.dashboard.callbacks, replayed through Flask's test client."""
 
 import json
+import time
 
 import pytest
 
 from streamdash.app import create_app
 from streamdash.config import Settings
 from streamdash.dashboard.replay import CallbackClient, callback_body, decode, find_callback
+from streamdash.models import utc_iso
+from streamdash.runtime import Runtime
 from streamdash.testing import FakeClock, ListSource
 
 T0 = 1_700_000_000.0
@@ -155,3 +158,82 @@ def test_replay_helpers():
     with pytest.raises(KeyError, match="nope.children"):
         find_callback(app, "nope.children")
     assert decode(b'{"response": {"a": {"b": 1}}}') == {"a.b": 1}
+
+
+# -- pipeline history (persisted snapshots, survives restarts) -------------------------------------
+def history(app, range_label="15 min"):
+    client = CallbackClient(app, "chart-history.figure", app.server.test_client().post)
+    status, _, out = client.call({"history-tick.n_intervals": 1,
+                                  "history-range.value": range_label})
+    assert status == 200
+    return out["chart-history.figure"]
+
+
+def points(fig, label="in (records/s)"):
+    trace = next(t for t in fig["data"] if t["name"] == label)
+    return [(x, y) for x, y in zip(trace["x"], trace["y"], strict=True) if y is not None]
+
+
+def test_history_chart_shows_an_earlier_run_after_restart(tmp_path):
+    """A run on a data dir snapshots to SQLite; a new app on the same dir charts those points."""
+    settings = Settings({"data_dir": str(tmp_path), "source.interval": 0.1,
+                         "storage": {"snapshot_interval": 0.1}})
+    batches = [[{"id": b * 10 + i, "key": "k", "value": float(i)} for i in range(10)]
+               for b in range(5)]
+    first = create_app(settings, ListSource(batches))
+    try:
+        deadline = time.monotonic() + 10
+        while first.runtime.counts()["accepted"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a few snapshots after the last batch
+    finally:
+        first.runtime.stop()
+    stored = first.runtime.history.reader.metrics(["throughput_in"], 0, time.time())
+    assert len(stored["throughput_in"]) >= 3
+    second = create_app(settings, ListSource([]), start=False)  # nothing in memory: disk only
+    fig = history(second)
+    assert "persisted in the data dir" in fig["layout"]["title"]["text"]
+    shown = points(fig)
+    assert shown and any(y > 0 for _, y in shown)  # the 50 records of the first run
+    first_ts, last_ts = stored["throughput_in"][0][0], stored["throughput_in"][-1][0]
+    assert all(utc_iso(first_ts) <= x <= utc_iso(last_ts) for x, _ in shown)
+    assert points(fig, "end-to-end p95 (ms)")  # latency of those batches too
+
+
+def test_history_chart_breaks_between_runs_and_follows_the_range(tmp_path):
+    """Two runs 5 min apart on one data dir are two line segments; the range picker and the
+    refresh period decide when the store is read again."""
+    # Snapshots are taken by hand at fake times 10 s apart (the reporter's own thread would
+    # wake only after 5 real seconds); a 5 s interval makes 12.5 s the gap limit.
+    settings = Settings({"data_dir": str(tmp_path), "storage": {"snapshot_interval": 5},
+                         "alerts": {"rules": [{"name": "source_down", "enabled": False}]}})
+    clock = FakeClock(T0)
+    for _run in range(2):
+        rt = Runtime(settings, ListSource([]), clock=clock).start()
+        for _ in range(3):
+            clock.advance(10)
+            rt.metrics.add_many({"records_in": 100, "records_accepted": 100})
+            rt.reporter.snapshot()
+        rt.stop()  # the final snapshot, at the same fake time as the last one
+        clock.advance(300)
+    app = create_app(settings, runtime=Runtime(settings, ListSource([]), clock=clock),
+                     start=False)
+    fig = history(app)
+    trace = next(t for t in fig["data"] if t["name"] == "in (records/s)")
+    assert trace["y"].count(None) == 1 and len(points(fig)) == 6  # 2 runs × 3 snapshot times
+    assert trace["x"][0] == utc_iso(T0 + 10) and trace["x"][-1] == utc_iso(T0 + 360)
+    # Cached per range until the refresh period ends: new snapshots show on the next period.
+    with_run3 = Runtime(settings, ListSource([]), clock=clock).start()
+    with_run3.stop()
+    assert history(app) == fig
+    clock.advance(10)  # the refresh period (the 5 s snapshot interval, at least 10 s)
+    assert len(points(history(app))) == 7 and points(history(app))[-1][0] == utc_iso(T0 + 660)
+    assert points(history(app, "24 h")) and history(app, "bogus") == history(app, "1 h")
+
+
+def test_pausing_the_refresh_pauses_the_history_timer(app):
+    """'Paused' in the refresh picker disables the history chart's timer; a refresh enables it."""
+    assert call(app, "history-tick.disabled", **{"refresh-picker.value": 0})[2] == {
+        "history-tick.disabled": True}
+    assert call(app, "history-tick.disabled", **{"refresh-picker.value": 5})[2] == {
+        "history-tick.disabled": False}

@@ -150,3 +150,79 @@ def test_histogram_bins_on_server():
     assert len(json.dumps(fig)) < 2000
     assert figures.histogram_figure([], "v")["data"] == []
     assert sum(figures.histogram_figure([5.0, 5.0], "v")["data"][0]["y"]) == 2
+
+
+# -- pipeline history ------------------------------------------------------------------------------
+def _trace(fig, field):
+    labels = {f: label for f, label, *_ in figures.HISTORY_SERIES}
+    return next(t for t in fig["data"] if t["name"] == labels[field])
+
+
+def test_downsample_keeps_points_and_breaks_at_a_restart_gap():
+    """Snapshots 10 s apart stay as they are; 400 s without snapshots becomes one None break."""
+    run1 = [(T0 + 10 * i, float(i)) for i in range(11)]          # T0 … T0+100
+    run2 = [(T0 + 500 + 10 * i, 50.0 + i) for i in range(11)]    # T0+500 … T0+600
+    xs, ys = figures.downsample(run1 + run2, T0, T0 + 600, max_points=600, gap=25)
+    assert len(xs) == 23 and ys.count(None) == 1
+    cut = ys.index(None)
+    assert ys[:cut] == [float(i) for i in range(11)] and xs[cut] == T0 + 300
+    assert ys[cut + 1:] == [50.0 + i for i in range(11)] and xs == sorted(xs)
+    # Spacing within the expected interval is never a gap; points outside the range are skipped.
+    xs, ys = figures.downsample([(T0 - 5, 1.0)] + run1, T0, T0 + 100, max_points=100, gap=25)
+    assert None not in ys and len(xs) == 11
+
+
+def test_downsample_bounds_a_day_of_snapshots():
+    """A day of 1 s snapshots becomes one point per 3-minute bucket: its mean (or maximum)."""
+    points = [(T0 + i, 2.0 if i % 2 else 4.0) for i in range(86_400)]
+    xs, ys = figures.downsample(points, T0, T0 + 86_400, max_points=480)
+    assert len(xs) == 480 and None not in ys and all(y == 3.0 for y in ys)
+    assert xs[0] == T0 + 89.5  # the mean time of the bucket's snapshots
+    _, peaks = figures.downsample(points, T0, T0 + 86_400, max_points=480, how="max")
+    assert set(peaks) == {4.0}
+    # Many outages still respect the bound: each gap spans at least one empty bucket.
+    gappy = [(T0 + 60 * i, 1.0) for i in range(0, 1440, 2)]
+    xs, ys = figures.downsample(gappy, T0, T0 + 86_400, max_points=500, gap=90)
+    assert len(xs) <= 501
+
+
+def test_downsample_null_values_are_gaps_not_zeros():
+    """A bucket with only None values gives None; None beside numbers is ignored in the mean."""
+    xs, ys = figures.downsample([(T0, None), (T0 + 10, 1.0), (T0 + 11, None), (T0 + 12, 3.0)],
+                                T0, T0 + 100, max_points=10)
+    assert ys == [None, 2.0] and xs == [T0, T0 + 11]
+
+
+def test_history_figure_empty_range():
+    """No snapshots: every series is an empty trace, a note says so, the axis spans the range."""
+    fig = figures.history_figure({}, T0, T0 + 3600, note="persisted in the data dir")
+    assert len(fig["data"]) == len(figures.HISTORY_SERIES)
+    assert all(t["x"] == [] and t["y"] == [] for t in fig["data"])
+    assert "No metrics snapshots" in fig["layout"]["annotations"][0]["text"]
+    assert fig["layout"]["xaxis"]["range"] == ["2023-11-14T22:13:20.000Z",
+                                               "2023-11-14T23:13:20.000Z"]
+    assert "persisted in the data dir" in fig["layout"]["title"]["text"]
+    json.dumps(fig)
+
+
+def test_history_figure_panels_units_and_gaps():
+    """Throughput, p95 latency (ms) and rates (%) sit on their own panels; a restart is a gap."""
+    ts = [T0 + 10, T0 + 20, T0 + 900, T0 + 910]
+    series = {"throughput_in": [(t, 100.0) for t in ts],
+              "throughput_out": [(t, 90.0) for t in ts],
+              "latency_p95": [(t, 0.25) for t in ts],
+              "invalid_rate": [(t, 0.02) for t in ts],
+              "duplicate_rate": [(t, 0.01) for t in ts], "late_rate": [(t, None) for t in ts]}
+    fig = figures.history_figure(series, T0, T0 + 1800, gap=25, max_points=1800,
+                                 note="<b>x</b>")
+    tin, lat, inv = (_trace(fig, f) for f in ("throughput_in", "latency_p95", "invalid_rate"))
+    assert tin["y"] == [100.0, 100.0, None, 100.0, 100.0] and tin["connectgaps"] is False
+    assert tin["x"][0] == "2023-11-14T22:13:30.000Z"
+    assert lat["y"][0] == 250.0 and lat["yaxis"] == "y2"
+    assert inv["y"][0] == 2.0 and inv["yaxis"] == "y3" and tin["yaxis"] == "y"
+    assert _trace(fig, "late_rate")["y"] == [None] * 5  # never measured: no line at all
+    assert _trace(fig, "error_rate")["x"] == []         # not stored: an empty trace
+    layout = fig["layout"]
+    assert [layout[a]["title"]["text"] for a in ("yaxis", "yaxis2", "yaxis3")] == \
+        [p for p, _ in figures.HISTORY_PANELS]
+    assert "&lt;b&gt;x" in layout["title"]["text"] and "annotations" not in layout

@@ -173,3 +173,23 @@ def test_without_a_monitor_the_view_still_works(view, monkeypatch):
     assert view.alerts(5) == ([], [])
     assert view.quality(None)["figure"]["data"][0]["x"] == []
     assert figures.kpi_texts(view.summary("value", 5))["alerts"] == "–"
+
+
+def test_history_from_memory_without_a_data_dir(view):
+    """Without a data dir the history chart shows this run's in-memory snapshots and says so."""
+    rt = view.runtime
+    rt.metrics.add_many({"records_in": 40, "records_accepted": 40})
+    rt.reporter.snapshot()
+    fig = view.history("15 min")
+    assert "in memory" in fig["layout"]["title"]["text"]
+    assert fig["data"][0]["x"] == [figures.iso_of(T0)]
+
+
+def test_history_reports_an_unreadable_store(tmp_path):
+    """A history database that cannot be read gives an empty chart naming the problem."""
+    settings = Settings({"data_dir": str(tmp_path / "missing")})
+    rt = Runtime(settings, ListSource([]), clock=FakeClock(T0))  # never started: no file
+    live = LiveView(rt, dashboard_options(settings, rt.source.hints))
+    fig = live.history("24 h")
+    assert "history unavailable: no history database" in fig["layout"]["title"]["text"]
+    assert fig["layout"]["annotations"] and all(t["x"] == [] for t in fig["data"])
