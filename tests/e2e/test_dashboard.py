@@ -78,6 +78,9 @@ def test_kpis_chart_pause_and_resume(dash_duo, make_app):
     wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > first_points, "chart did not grow")
     assert dash_duo.find_element("#status-badge").text == "OK"
     assert "s ago" in dash_duo.find_element("#last-update").text
+    # The pipeline-history card renders its chart (one trace per persisted metric).
+    wait(dash_duo, lambda: len(_history_traces(dash_duo)) == 7, "no pipeline-history chart")
+    assert "1 h" in dash_duo.find_element("#history-range").text
     click_refresh(dash_duo, "Paused")
     time.sleep(1.0)  # let a tick already in flight land
     frozen = (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
@@ -96,8 +99,10 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app):
     and quarantined records is saved to docs/img/dashboard.png; the banner goes once nulls stop."""
     source = SimulatedSource(seed=3, batch_size=10, spread=0.2, null_rate=0.0,
                              invalid_rate=0.05, duplicate_rate=0.03, late_rate=0.0)
-    dash_duo.driver.set_window_size(1440, 2300)
-    dash_duo.start_server(make_app(source, alerts=FAST_ALERTS))
+    dash_duo.driver.set_window_size(1440, 2800)
+    # Frequent snapshots so the pipeline-history card has lines in the screenshot.
+    dash_duo.start_server(make_app(source, alerts=FAST_ALERTS,
+                                   storage={"snapshot_interval": 0.5}))
     wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted")
     assert _banner(dash_duo) == ""
     source.set_rates(null_rate=0.3)
@@ -105,6 +110,9 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app):
     assert "threshold 0.05" in _banner(dash_duo) and "since" in _banner(dash_duo)
     wait(dash_duo, lambda: "required" in grid_text(dash_duo, "grid-quarantine"),
          "no quarantined record for the screenshot")
+    dash_duo.driver.find_element(
+        By.XPATH, "//*[@id='history-range']//label[normalize-space()='15 min']").click()
+    wait(dash_duo, lambda: _history_points(dash_duo) > 3, "history chart shows no snapshots")
     dash_duo.driver.execute_script("window.scrollTo(0, 0)")
     time.sleep(1.0)  # a few more ticks so every chart has some history
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +122,18 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app):
     wait(dash_duo, lambda: _banner(dash_duo) == "", "banner did not disappear", timeout=15)
     assert "firing → resolved" in grid_text(dash_duo, "grid-alerts")
     assert dash_duo.get_logs() == []
+
+
+def _history_traces(dash_duo):
+    return dash_duo.driver.execute_script(
+        "const g = document.querySelector('#chart-history .js-plotly-plot');"
+        "return g && g.data ? g.data.map(t => t.name) : [];")
+
+
+def _history_points(dash_duo):
+    return dash_duo.driver.execute_script(
+        "const g = document.querySelector('#chart-history .js-plotly-plot');"
+        "return g && g.data && g.data.length ? g.data[0].y.filter(y => y !== null).length : 0;")
 
 
 def _banner(dash_duo):
