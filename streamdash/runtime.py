@@ -189,13 +189,19 @@ class Runtime:
 
     # -- snapshots ---------------------------------------------------------------------------
     def metric_history(self, names: list[str], since: float, until: float,
-                       limit: int = 10_000) -> dict[str, list[tuple[float, Any]]]:
+                       limit: int = 10_000, *, step: float = 0.0,
+                       peak: tuple[str, ...] = ()) -> dict[str, list[tuple[float, Any]]]:
         """Snapshot values ``name → [(ts, value), …]`` oldest first (``reporter.SNAPSHOT_FIELDS``).
 
         From the SQLite history when there is one (so earlier runs show after a restart; raises
         ``StorageUnavailable`` when it cannot be read), else from the in-memory recent snapshots.
+        With ``step`` > 0 SQLite averages the snapshots per ``step`` seconds (``peak`` names
+        take the maximum), so a long range stays a bounded answer (``HistoryReader.
+        metric_buckets``); the in-memory snapshots (at most 720) come as they are.
         """
         if self.history is not None:
+            if step > 0:
+                return self.history.reader.metric_buckets(names, since, until, step, peak)
             return self.history.reader.metrics(names, since, until, limit)
         return self.reporter.series(names, since, until, limit)
 

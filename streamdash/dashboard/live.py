@@ -30,11 +30,6 @@ QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
 KEY_SAMPLE, MAX_KEYS = 200, 30
 #: Value fields whose running sums are kept at once (least recently used one is dropped).
 MAX_TRACKED_FIELDS = 8
-#: Snapshots read per series for one history chart: a day of snapshots down to a 4.3 s
-#: snapshot interval (the default is 10 s); beyond that the oldest part of the range is left out.
-HISTORY_MAX_ROWS = 20_000
-
-
 def history_refresh(snapshot_interval: float) -> float:
     """Seconds between history-chart refreshes: the snapshot interval, kept within 10–60 s
     (no point re-reading the store faster than snapshots arrive, nor waiting over a minute)."""
@@ -215,12 +210,14 @@ class LiveView:
         since = now - seconds
         where = "persisted in the data dir" if rt.history is not None else \
             "this run only (in memory: no data dir)"
+        # SQLite averages into the chart's own buckets (one bounded query whatever the range);
+        # the figure's downsampling then only marks the gaps. Memory holds ≤ 720 snapshots.
+        step = seconds / figures.HISTORY_POINTS
+        peak = tuple(f for f, *_, how in figures.HISTORY_SERIES if how == "max")
         try:
-            series = rt.metric_history(names, since, now, HISTORY_MAX_ROWS)
+            series = rt.metric_history(names, since, now, step=step, peak=peak)
         except StorageUnavailable as exc:
             series, where = {}, f"history unavailable: {exc}"
-        if any(len(points) >= HISTORY_MAX_ROWS for points in series.values()):
-            where += f" · newest {HISTORY_MAX_ROWS:,} snapshots"
         return figures.history_figure(series, since, now, note=where,
                                       gap=figures.GAP_INTERVALS * rt.reporter.interval)
 

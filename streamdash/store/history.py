@@ -229,6 +229,28 @@ class HistoryReader:
             out[name] = [(r["ts"], r["v"]) for r in reversed(rows)]
         return out
 
+    def metric_buckets(self, names: Iterable[str], since: float, until: float, step: float,
+                       peak: Iterable[str] = ()) -> dict[str, list[tuple[float, float | None]]]:
+        """Snapshot values averaged per ``step``-second bucket of ``[since, until]``, in SQL.
+
+        ``name → [(mean ts, mean value), …]`` oldest first, one point per bucket holding
+        snapshots, so the answer stays bounded (``(until - since) / step + 1`` points) however
+        many snapshots the range holds; names in ``peak`` take the bucket's maximum instead.
+        ``None`` values are skipped (a bucket of only ``None`` gives ``None``). One query.
+        """
+        names, peak = list(names), set(peak)
+        if step <= 0:
+            raise ValueError(f"step must be positive, got {step!r}")
+        if not names:
+            return {}
+        cols = ", ".join(f"{'MAX' if n in peak else 'AVG'}(json_extract(data, ?))"
+                         for n in names)
+        rows = self._select(
+            f"SELECT AVG(ts), {cols} FROM snapshots WHERE ts >= ? AND ts <= ? "  # noqa: S608
+            "GROUP BY CAST((ts - ?) / ? AS INTEGER) ORDER BY 1",
+            [*(f'$."{n}"' for n in names), since, until, since, step])
+        return {n: [(r[0], r[i]) for r in rows] for i, n in enumerate(names, start=1)}
+
     def snapshots(self, since: float, until: float, limit: int = 10_000) -> list[dict[str, Any]]:
         """Whole snapshots (``{"ts": …, **values}``) oldest first, the newest ``limit``."""
         rows = self._select("SELECT ts, data FROM snapshots WHERE ts >= ? AND ts <= ? "

@@ -96,3 +96,23 @@ def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(tm
     assert any("500" in json.dumps(e) for e in errors)
     for path in tmp_path.glob("history.sqlite3*"):  # the database and any WAL left behind
         assert API_KEY.encode() not in path.read_bytes()
+
+
+def test_metric_history_with_a_step_is_bucketed_by_sqlite(tmp_path):
+    """With a data dir, ``step`` asks SQLite for one averaged point per bucket; memory
+    snapshots (no data dir) come as they are."""
+    settings = Settings({"data_dir": str(tmp_path), "storage": {"snapshot_interval": 3600}})
+    runtime = Runtime(settings, ListSource([]))
+    runtime.start()
+    for _ in range(5):
+        runtime.reporter.snapshot()
+    runtime.stop()
+    now = time.time()
+    raw = runtime.metric_history(["records_in"], now - 60, now)["records_in"]
+    bucketed = runtime.metric_history(["records_in"], now - 60, now, step=60)["records_in"]
+    assert len(raw) == 6 and len(bucketed) == 1 and bucketed[0][1] == 0
+    memory = Runtime(Settings(), ListSource([]))
+    memory.reporter.snapshot()
+    memory.reporter.snapshot()
+    points = memory.metric_history(["records_in"], 0, time.time() + 1, step=60)["records_in"]
+    assert len(points) == 2
