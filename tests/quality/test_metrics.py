@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamdash.quality.metrics import (
     BatchStats,
     QualityWindow,
     event_time,
+    newest_event_time,
     null_counters,
     pick,
 )
@@ -148,3 +151,61 @@ def test_old_samples_are_pruned_and_repeated_times_replace():
 def test_event_time_forms(value, expected):
     """Event times may be ISO-8601 text, epoch seconds or milliseconds, or datetimes."""
     assert event_time(value) == expected
+
+
+def naive_newest(values):
+    times = [t for t in map(event_time, values) if t is not None]
+    return max(times) if times else None
+
+
+CANONICAL = st.builds(lambda y, mo, d, h, mi, s, ms: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:"
+                      f"{s:02d}.{ms:03d}Z", st.integers(0, 9999), st.integers(0, 13),
+                      st.integers(0, 32), st.integers(0, 25), st.integers(0, 60),
+                      st.integers(0, 61), st.integers(0, 999))
+EVENT_VALUES = st.one_of(CANONICAL, CANONICAL.map(lambda v: v.replace("Z", "+01:00")),
+                         CANONICAL.map(lambda v: v[:10] + "\n" + v[11:]),
+                         CANONICAL.map(lambda v: v.replace("1", "\u0661")),
+                         st.text(max_size=30), st.none(), st.booleans(),
+                         st.floats(allow_nan=True), st.integers(-10**13, 10**13))
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(EVENT_VALUES, max_size=12))
+def test_newest_event_time_equals_parsing_every_value(values):
+    """The fast newest-time path gives exactly the maximum of parsing every value."""
+    assert newest_event_time(values) == naive_newest(values)
+
+
+def test_newest_event_time_shapes():
+    """Canonical strings parse one value; a non-date maximum or mixed forms still give the
+    true newest; nothing parseable gives None."""
+    assert newest_event_time(["2024-05-31T23:59:57.397Z", "2024-06-01T00:00:00.001Z",
+                              "2024-05-31T12:00:00.000Z"]) == 1717200000.001
+    # The lexicographic maximum is not a date (month 13): the others decide.
+    assert newest_event_time(["2024-13-01T00:00:00.000Z", "2024-05-31T00:00:00.000Z"]) \
+        == event_time("2024-05-31T00:00:00.000Z")
+    # A value holding a newline joins like two canonical values but is one invalid value.
+    assert newest_event_time(["2024-05-31T00:00:00.000Z\n2030-01-01T00:00:00.000Z"]) is None
+    assert newest_event_time([1717200000, "2024-05-31T00:00:00.000Z", None]) == 1717200000.0
+    assert newest_event_time([None, "x", True]) is None
+    assert newest_event_time([]) is None
+
+
+def test_batch_stats_counts_match_a_plain_walk():
+    """Null counts and newest time equal walking every field of every dict record."""
+
+    class EqualsAll:
+        def __eq__(self, other):
+            return True
+
+        __hash__ = object.__hash__
+
+    records = [{"ts": "2024-05-31T00:00:01.000Z", "a": None, "b": None},
+               {"ts": "2024-05-31T00:00:03.000Z", "a": EqualsAll()}, "not a dict",
+               {"ts": None, "c": None}, {"ts": "2024-05-31T00:00:02.000Z", "a": 0}]
+    stats = BatchStats(time_field="ts")
+    stats.observe(records)
+    snap = stats.snapshot()
+    assert snap["accepted"] == 5 and snap["null_records"] == 2
+    assert snap["nulls"] == {"a": 1, "b": 1, "ts": 1, "c": 1}
+    assert snap["newest_event"] == event_time("2024-05-31T00:00:03.000Z")
