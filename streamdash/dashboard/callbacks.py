@@ -40,10 +40,14 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
     def pause_history(value: float | None) -> bool:
         return not value  # "Paused" stops the history chart too
 
-    @app.callback(Output("chart-history", "figure"), Input("history-tick", "n_intervals"),
-                  Input("history-range", "value"))
-    def refresh_history(_n: Any, range_label: str | None) -> dict:
-        return live.history(range_label)  # cached per range and refresh period
+    @app.callback(Output("chart-history", "figure"), Output("history-state", "data"),
+                  Input("history-tick", "n_intervals"), Input("history-range", "value"),
+                  State("history-state", "data"))
+    def refresh_history(_n: Any, range_label: str | None, seen: str | None) -> tuple:
+        version, figure = live.history(range_label)  # cached per range and refresh period
+        if version == seen:
+            raise PreventUpdate  # this browser already shows it
+        return figure, version
 
     @app.callback(Output("chart-series", "figure"), Output("chart-series", "extendData"),
                   Output("series-state", "data"), TICK, Input("value-field", "value"),

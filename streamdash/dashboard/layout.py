@@ -91,7 +91,8 @@ def history_card(refresh: float) -> dbc.Col:
                       figure={"data": [], "layout": {"height": 460}})
     return dbc.Col([dbc.Card([header, dbc.CardBody(graph, className="p-2")],
                              className="shadow-sm h-100"),
-                    dcc.Interval(id="history-tick", interval=int(refresh * 1000))], xs=12)
+                    dcc.Interval(id="history-tick", interval=int(refresh * 1000)),
+                    dcc.Store(id="history-state")], xs=12)  # the version this browser shows
 
 
 def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Header:

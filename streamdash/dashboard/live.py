@@ -30,10 +30,12 @@ QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
 KEY_SAMPLE, MAX_KEYS = 200, 30
 #: Value fields whose running sums are kept at once (least recently used one is dropped).
 MAX_TRACKED_FIELDS = 8
-def history_refresh(snapshot_interval: float) -> float:
-    """Seconds between history-chart refreshes: the snapshot interval, kept within 10–60 s
-    (no point re-reading the store faster than snapshots arrive, nor waiting over a minute)."""
-    return min(60.0, max(10.0, snapshot_interval))
+def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> float:
+    """Seconds between history-chart refreshes: the snapshot interval or, for a long range,
+    one chart bucket, kept within 10–60 s (no point re-reading the store faster than new
+    snapshots or new buckets appear, nor waiting over a minute)."""
+    bucket = range_seconds / figures.HISTORY_POINTS
+    return min(60.0, max(10.0, snapshot_interval, bucket))
 
 
 class RollingValues:
@@ -94,7 +96,7 @@ class LiveView:
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
         self._cache: dict[str, tuple[Any, Any]] = {}
         self._history_lock = threading.Lock()
-        self._history_cache: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # -- shared, cached snapshots ------------------------------------------------------------------
     def _cached(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
@@ -186,23 +188,25 @@ class LiveView:
                 "state": {"epoch": self.epoch, "sig": signature,
                           "ts": series["ts"][-1] if series["ts"] else 0}}
 
-    def history(self, range_label: str | None) -> dict[str, Any]:
-        """The pipeline-history figure for a range label (``HISTORY_RANGES``; unknown → 1 h).
+    def history(self, range_label: str | None) -> tuple[str, dict[str, Any]]:
+        """(version, pipeline-history figure) for a range label (``HISTORY_RANGES``; unknown
+        → 1 h).
 
         Reads the persisted snapshots (SQLite, earlier runs included; memory without a data
-        dir) at most once per range per refresh period, shared by all viewers, so neither the
-        1 s tick nor many browsers multiply the queries.
+        dir) at most once per range per refresh period (``history_refresh``), shared by all
+        viewers, so neither the 1 s tick nor many browsers multiply the queries. The version
+        changes with the period: a browser that holds it needs nothing new.
         """
         label = range_label if range_label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE
-        now = self.runtime.clock()
-        period = history_refresh(self.runtime.reporter.interval)
-        key = (label, int(now // period))
+        seconds, now = HISTORY_RANGES[label], self.runtime.clock()
+        period = history_refresh(self.runtime.reporter.interval, seconds)
+        version = f"{self.epoch}|{label}|{int(now // period)}"
         # Its own lock: a slow disk read must not hold up the live ticks (they use ``_lock``).
         with self._history_lock:
             hit = self._history_cache.get(label)
-            if hit is None or hit[0] != key:
-                hit = self._history_cache[label] = (key, self._history(HISTORY_RANGES[label], now))
-            return hit[1]
+            if hit is None or hit[0] != version:
+                hit = self._history_cache[label] = (version, self._history(seconds, now))
+            return hit
 
     def _history(self, seconds: float, now: float) -> dict[str, Any]:
         rt = self.runtime

@@ -161,10 +161,14 @@ def test_replay_helpers():
 
 
 # -- pipeline history (persisted snapshots, survives restarts) -------------------------------------
-def history(app, range_label="15 min"):
+def history_call(app, range_label="15 min", seen=None):
     client = CallbackClient(app, "chart-history.figure", app.server.test_client().post)
-    status, _, out = client.call({"history-tick.n_intervals": 1,
-                                  "history-range.value": range_label})
+    return client.call({"history-tick.n_intervals": 1, "history-range.value": range_label,
+                        "history-state.data": seen})
+
+
+def history(app, range_label="15 min"):
+    status, _, out = history_call(app, range_label)
     assert status == 200
     return out["chart-history.figure"]
 
@@ -237,3 +241,15 @@ def test_pausing_the_refresh_pauses_the_history_timer(app):
         "history-tick.disabled": True}
     assert call(app, "history-tick.disabled", **{"refresh-picker.value": 5})[2] == {
         "history-tick.disabled": False}
+
+
+def test_history_is_not_resent_to_a_browser_that_shows_it(app):
+    """A history tick within the same refresh period answers 204 to a browser holding that
+    version; a new period or another range sends the figure again."""
+    status, _, out = history_call(app, "1 h")
+    seen = out["history-state.data"]
+    assert status == 200 and out["chart-history.figure"]["data"]
+    assert history_call(app, "1 h", seen)[0] == 204
+    assert history_call(app, "24 h", seen)[0] == 200
+    app.runtime.clock.advance(10)
+    assert history_call(app, "1 h", seen)[0] == 200

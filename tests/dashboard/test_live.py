@@ -6,6 +6,7 @@ import pytest
 
 from streamdash.config import Settings
 from streamdash.dashboard import figures
+from streamdash.dashboard import live as live_module
 from streamdash.dashboard.live import LiveView, RollingValues
 from streamdash.dashboard.options import dashboard_options
 from streamdash.runtime import Runtime
@@ -180,7 +181,7 @@ def test_history_from_memory_without_a_data_dir(view):
     rt = view.runtime
     rt.metrics.add_many({"records_in": 40, "records_accepted": 40})
     rt.reporter.snapshot()
-    fig = view.history("15 min")
+    _, fig = view.history("15 min")
     assert "in memory" in fig["layout"]["title"]["text"]
     assert fig["data"][0]["x"] == [figures.iso_of(T0)]
 
@@ -190,6 +191,27 @@ def test_history_reports_an_unreadable_store(tmp_path):
     settings = Settings({"data_dir": str(tmp_path / "missing")})
     rt = Runtime(settings, ListSource([]), clock=FakeClock(T0))  # never started: no file
     live = LiveView(rt, dashboard_options(settings, rt.source.hints))
-    fig = live.history("24 h")
+    _, fig = live.history("24 h")
     assert "history unavailable: no history database" in fig["layout"]["title"]["text"]
     assert fig["layout"]["annotations"] and all(t["x"] == [] for t in fig["data"])
+
+
+def test_history_is_read_once_per_refresh_period(view, monkeypatch):
+    """The store is read once per range and period (10–60 s: the snapshot interval or one
+    chart bucket); within it every viewer gets the same version and figure."""
+    refresh = live_module.history_refresh
+    assert refresh(10, 900) == 10 and refresh(2, 21_600) == 43.2
+    assert refresh(10, 86_400) == 60 and refresh(300) == 60
+    reads = []
+    original = view.runtime.metric_history
+    monkeypatch.setattr(view.runtime, "metric_history",
+                        lambda *a, **k: reads.append(k) or original(*a, **k))
+    clock = view.runtime.clock
+    first = view.history("1 h")
+    assert view.history("1 h") is first and len(reads) == 1
+    assert reads[0]["step"] == 3600 / figures.HISTORY_POINTS
+    assert reads[0]["peak"] == ("latency_p95",)
+    clock.advance(10)
+    version, _ = view.history("1 h")
+    assert version != first[0] and len(reads) == 2
+    assert view.history(None)[0] == version and view.history("6 h")[0] != version
