@@ -85,7 +85,6 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
     from .models import Batch
     from .pipeline import build_processor
     from .pipeline.jsonl import decode_lines
-    from .pipeline.transforms import column
     from .pipeline.workers import Consumer
     from .sources.base import FieldHints
     from .store.quarantine import Quarantine
@@ -108,13 +107,9 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
 
     events.subscribe("window", count_windows)
     processor = build_processor(settings, hints, publish=events.publish)
-    consumer = Consumer(queue.Queue(), processor, RingBuffer(settings.get("buffer.capacity")),
+    counted = _NullCounting(processor, value_field, totals)
+    consumer = Consumer(queue.Queue(), counted, RingBuffer(settings.get("buffer.capacity")),
                         Quarantine(events=events), metrics)
-
-    def count_nulls(batch: Any, result: Any) -> None:
-        totals["null"] += column(result.accepted, value_field).count(None)
-
-    consumer.listeners.append(count_nulls)
     previous_gc = None
     if tune_gc:
         from .gc_tuning import tune_for_streaming
@@ -154,6 +149,32 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
             "batch_p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else None,
             "batch_max_ms": latencies[-1] * 1000 if n else None,
             "accounting_ok": _identity(c, lines_in)}
+
+
+class _NullCounting:
+    """The processor, with the benchmark counting null values among each batch's accepted
+    records as the batch leaves it (the contract's ``null`` total).
+
+    Instrumentation, not pipeline work, so it is done where it is cheapest: while the records
+    are still in the CPU cache. As a batch listener (after the consumer has stored the batch,
+    freeing the 1,000 oldest records of the ring) the same count cost ~5 % of the run.
+    """
+
+    def __init__(self, processor: Any, field: str, totals: dict[str, int]):
+        from .pipeline.transforms import column
+
+        self.processor = processor
+        self.field = field
+        self.totals = totals
+        self.column = column
+
+    def process(self, records: list[Any], batch: Any) -> Any:
+        result = self.processor.process(records, batch)
+        self.totals["null"] += self.column(result.accepted, self.field).count(None)
+        return result
+
+    def tick(self) -> int:
+        return self.processor.tick()
 
 
 def _identity(c: dict[str, float], lines_in: int) -> bool:
