@@ -19,6 +19,7 @@ from typing import Any
 
 from .logs import log_event
 from .metrics import Metrics
+from .threads import ThreadRunner
 
 log = logging.getLogger("streamdash.reporter")
 
@@ -160,36 +161,31 @@ class Reporter:
         self._prev_at: float | None = None
         self._summary_prev: dict[str, float] = {}
         self._summary_at: float | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = ThreadRunner("reporter", self._run)
 
     def start(self) -> Reporter:
         """Start the snapshot thread (idempotent)."""
-        if self._thread is not None and self._thread.is_alive():
+        if self._runner.alive:
             return self
-        self._stopping.clear()
         now = self.monotonic()
         with self._lock:
             self._prev = dict(self.metrics.snapshot()["counters"])
             self._prev_at = self._summary_at = now
             self._summary_prev = dict(self._prev)
-        self._thread = threading.Thread(target=self._run, name="streamdash-reporter",
-                                        daemon=True)
-        self._thread.start()
+        self._runner.start()
         return self
 
     def stop(self) -> None:
         """Stop the thread, then take the final snapshot (idempotent)."""
-        if self._thread is None:
+        if not self._runner.alive:
             return
-        self._stopping.set()
-        self._thread.join(5)
-        self._thread = None
+        self._runner.stop()
+        self._runner.join(5)
         self.snapshot()
         self._summary(force=True)
 
     def _run(self) -> None:
-        while not self._stopping.wait(self.interval):
+        while not self._runner.stopping.wait(self.interval):
             try:
                 self.snapshot()
                 self._summary()
