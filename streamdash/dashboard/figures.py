@@ -313,18 +313,25 @@ GAP_INTERVALS = 2.5
 
 
 def downsample(points: Sequence[tuple[float, Any]], since: float, until: float,
-               max_points: int = HISTORY_POINTS, gap: float = 0.0,
-               how: str = "mean") -> tuple[list[float], list[float | None]]:
+               max_points: int = HISTORY_POINTS, gap: float = 0.0, how: str = "mean",
+               spans: dict[float, float] | None = None) -> tuple[list[float], list[float | None]]:
     """``(ts, value)`` points oldest first → ``(xs, ys)`` with at most ``max_points + 1`` points.
 
     The range is cut into ``max_points`` equal buckets; the points of a bucket become one (mean
     time, mean or max value; ``None`` values are skipped, a bucket of only ``None`` gives
-    ``None``). Two points more than ``gap`` seconds apart (or two buckets, whichever is longer)
-    are separated by a ``None`` point, so a line breaks where the app was down instead of
-    joining across it. Every gap crosses an empty bucket, hence the bound on the result.
+    ``None``). Two points too far apart are separated by a ``None`` point, so a line breaks
+    where the app was down instead of joining across it: too far is more than
+    ``GAP_INTERVALS`` times the snapshot interval the two points recorded (``spans``: ts →
+    ``interval_s``; the snapshots' own interval, right even when earlier runs used another
+    one), else more than ``gap`` seconds, and always more than two buckets. Every gap so
+    crosses an empty bucket, hence the bound on the result.
     """
     width = max((until - since) / max(1, max_points), 1e-9)
-    gap = max(gap, 2 * width)
+    spans = spans or {}
+
+    def too_far(a: float, b: float) -> bool:
+        span = max(spans.get(a, 0.0), spans.get(b, 0.0))
+        return b - a > max(GAP_INTERVALS * span if span > 0 else gap, 2 * width)
     xs: list[float] = []
     ys: list[float | None] = []
     bucket: int | None = None
@@ -344,7 +351,7 @@ def downsample(points: Sequence[tuple[float, Any]], since: float, until: float,
         if ts < since or ts > until:
             continue
         b = int((ts - since) / width)
-        if prev is not None and ts - prev > gap:
+        if prev is not None and too_far(prev, ts):
             flush()
             xs.append((prev + ts) / 2)
             ys.append(None)
@@ -365,18 +372,22 @@ def history_figure(series: dict[str, Sequence[tuple[float, Any]]], since: float,
 
     ``series`` is ``Runtime.metric_history()``'s answer (``field → [(ts, value), …]``); three
     stacked panels share the time axis, fixed to ``[since, until]`` so time without snapshots
-    (before the first run, while the app was down) shows as empty. ``gap`` is the spacing
-    beyond which two snapshots are not joined (see :func:`downsample`); ``note`` (plain text)
-    goes under the title, e.g. where the history comes from.
+    (before the first run, while the app was down) shows as empty. Two snapshots further apart
+    than ``GAP_INTERVALS`` times their ``interval_s`` (when ``series`` has it, else ``gap``
+    seconds) are not joined (see :func:`downsample`); ``note`` (plain text) goes under the
+    title, e.g. where the history comes from.
     """
     data: list[dict[str, Any]] = []
     total = 0
+    spans = {ts: float(v) for ts, v in series.get("interval_s", ()) if is_number(v)}
     for i, (field, label, panel, scale, how) in enumerate(HISTORY_SERIES):
-        xs, ys = downsample(series.get(field, ()), since, until, max_points, gap, how)
+        xs, ys = downsample(series.get(field, ()), since, until, max_points, gap, how, spans)
         total += sum(1 for y in ys if y is not None)
         data.append({"type": "scatter", "mode": "lines+markers", "name": label,
-                     "x": [utc_iso(x) for x in xs],
-                     "y": [None if y is None else round(y * scale, 6) for y in ys],
+                     # Epoch milliseconds (a date axis reads them as UTC): half the bytes of
+                     # ISO texts, and this figure is re-sent every refresh period.
+                     "x": [round(x * 1000) for x in xs],
+                     "y": [None if y is None else round(y * scale, 3) for y in ys],
                      "yaxis": "y" if panel == 0 else f"y{panel + 1}", "connectgaps": False,
                      "line": {"width": 1.5, "color": PALETTE[i % len(PALETTE)]},
                      "marker": {"size": 3}})
@@ -384,7 +395,7 @@ def history_figure(series: dict[str, Sequence[tuple[float, Any]]], since: float,
                                   f"{plot_text(note)}</span>" if note else "")
     layout = _layout(title, "history", height=460,
                      xaxis={"gridcolor": "#eee", "type": "date", "anchor": "y3",
-                            "range": [utc_iso(since), utc_iso(until)]})
+                            "range": [round(since * 1000), round(until * 1000)]})
     for n, (axis_title, domain) in enumerate(HISTORY_PANELS, start=1):
         layout["yaxis" if n == 1 else f"yaxis{n}"] = {
             "domain": list(domain), "title": {"text": axis_title, "font": {"size": 11}},

@@ -210,14 +210,15 @@ class LiveView:
 
     def _history(self, seconds: float, now: float) -> dict[str, Any]:
         rt = self.runtime
-        names = [field for field, *_ in figures.HISTORY_SERIES]
+        # interval_s (the bucket's longest) tells the figure each snapshot's own spacing.
+        names = [field for field, *_ in figures.HISTORY_SERIES] + ["interval_s"]
         since = now - seconds
         where = "persisted in the data dir" if rt.history is not None else \
             "this run only (in memory: no data dir)"
         # SQLite averages into the chart's own buckets (one bounded query whatever the range);
         # the figure's downsampling then only marks the gaps. Memory holds ≤ 720 snapshots.
         step = seconds / figures.HISTORY_POINTS
-        peak = tuple(f for f, *_, how in figures.HISTORY_SERIES if how == "max")
+        peak = (*(f for f, *_, how in figures.HISTORY_SERIES if how == "max"), "interval_s")
         try:
             series = rt.metric_history(names, since, now, step=step, peak=peak)
         except StorageUnavailable as exc:

@@ -8,7 +8,6 @@ import pytest
 from streamdash.app import create_app
 from streamdash.config import Settings
 from streamdash.dashboard.replay import CallbackClient, callback_body, decode, find_callback
-from streamdash.models import utc_iso
 from streamdash.runtime import Runtime
 from streamdash.testing import FakeClock, ListSource
 
@@ -200,7 +199,7 @@ def test_history_chart_shows_an_earlier_run_after_restart(tmp_path):
     shown = points(fig)
     assert shown and any(y > 0 for _, y in shown)  # the 50 records of the first run
     first_ts, last_ts = stored["throughput_in"][0][0], stored["throughput_in"][-1][0]
-    assert all(utc_iso(first_ts) <= x <= utc_iso(last_ts) for x, _ in shown)
+    assert all(first_ts * 1000 - 1 <= x <= last_ts * 1000 + 1 for x, _ in shown)  # epoch ms
     assert points(fig, "end-to-end p95 (ms)")  # latency of those batches too
 
 
@@ -213,7 +212,9 @@ def test_history_chart_breaks_between_runs_and_follows_the_range(tmp_path):
                          "alerts": {"rules": [{"name": "source_down", "enabled": False}]}})
     clock = FakeClock(T0)
     for _run in range(2):
-        rt = Runtime(settings, ListSource([]), clock=clock).start()
+        rt = Runtime(settings, ListSource([]), clock=clock)
+        rt.reporter.monotonic = clock  # snapshots then record the fake 10 s as interval_s
+        rt.start()
         for _ in range(3):
             clock.advance(10)
             rt.metrics.add_many({"records_in": 100, "records_accepted": 100})
@@ -225,13 +226,13 @@ def test_history_chart_breaks_between_runs_and_follows_the_range(tmp_path):
     fig = history(app)
     trace = next(t for t in fig["data"] if t["name"] == "in (records/s)")
     assert trace["y"].count(None) == 1 and len(points(fig)) == 6  # 2 runs × 3 snapshot times
-    assert trace["x"][0] == utc_iso(T0 + 10) and trace["x"][-1] == utc_iso(T0 + 360)
+    assert trace["x"][0] == (T0 + 10) * 1000 and trace["x"][-1] == (T0 + 360) * 1000
     # Cached per range until the refresh period ends: new snapshots show on the next period.
     with_run3 = Runtime(settings, ListSource([]), clock=clock).start()
     with_run3.stop()
     assert history(app) == fig
     clock.advance(10)  # the refresh period (the 5 s snapshot interval, at least 10 s)
-    assert len(points(history(app))) == 7 and points(history(app))[-1][0] == utc_iso(T0 + 660)
+    assert len(points(history(app))) == 7 and points(history(app))[-1][0] == (T0 + 660) * 1000
     assert points(history(app, "24 h")) and history(app, "bogus") == history(app, "1 h")
 
 

@@ -199,8 +199,8 @@ def test_history_figure_empty_range():
     assert len(fig["data"]) == len(figures.HISTORY_SERIES)
     assert all(t["x"] == [] and t["y"] == [] for t in fig["data"])
     assert "No metrics snapshots" in fig["layout"]["annotations"][0]["text"]
-    assert fig["layout"]["xaxis"]["range"] == ["2023-11-14T22:13:20.000Z",
-                                               "2023-11-14T23:13:20.000Z"]
+    assert fig["layout"]["xaxis"]["range"] == [T0 * 1000, (T0 + 3600) * 1000]  # epoch ms
+    assert fig["layout"]["xaxis"]["type"] == "date"
     assert "persisted in the data dir" in fig["layout"]["title"]["text"]
     json.dumps(fig)
 
@@ -217,7 +217,7 @@ def test_history_figure_panels_units_and_gaps():
                                  note="<b>x</b>")
     tin, lat, inv = (_trace(fig, f) for f in ("throughput_in", "latency_p95", "invalid_rate"))
     assert tin["y"] == [100.0, 100.0, None, 100.0, 100.0] and tin["connectgaps"] is False
-    assert tin["x"][0] == "2023-11-14T22:13:30.000Z"
+    assert tin["x"][0] == (T0 + 10) * 1000 and tin["x"][2] == (T0 + 460) * 1000
     assert lat["y"][0] == 250.0 and lat["yaxis"] == "y2"
     assert inv["y"][0] == 2.0 and inv["yaxis"] == "y3" and tin["yaxis"] == "y"
     assert _trace(fig, "late_rate")["y"] == [None] * 5  # never measured: no line at all
@@ -226,3 +226,18 @@ def test_history_figure_panels_units_and_gaps():
     assert [layout[a]["title"]["text"] for a in ("yaxis", "yaxis2", "yaxis3")] == \
         [p for p, _ in figures.HISTORY_PANELS]
     assert "&lt;b&gt;x" in layout["title"]["text"] and "annotations" not in layout
+
+
+def test_gaps_follow_each_snapshots_own_interval():
+    """Snapshots 10 min apart that say so (interval_s) are joined even though the fallback gap
+    is 25 s; a 30-minute silence between them is still a break."""
+    ts = [T0 + 600 * i for i in range(4)] + [T0 + 1800 + 600 * i for i in range(4, 7)]
+    spans = {t: 600.0 for t in ts}
+    xs, ys = figures.downsample([(t, 1.0) for t in ts], T0, T0 + 7200, max_points=7200, gap=25,
+                                spans=spans)
+    assert ys.count(None) == 1 and ys.index(None) == 4 and len(xs) == 8
+    fig = figures.history_figure({"throughput_in": [(t, 1.0) for t in ts],
+                                  "interval_s": list(spans.items())}, T0, T0 + 7200, gap=25)
+    assert _trace(fig, "throughput_in")["y"].count(None) == 1
+    # Without interval_s the fallback applies: every pair 10 min apart is a gap.
+    assert figures.downsample([(t, 1.0) for t in ts], T0, T0 + 7200, 7200, 25)[1].count(None) == 6

@@ -183,7 +183,7 @@ def test_history_from_memory_without_a_data_dir(view):
     rt.reporter.snapshot()
     _, fig = view.history("15 min")
     assert "in memory" in fig["layout"]["title"]["text"]
-    assert fig["data"][0]["x"] == [figures.iso_of(T0)]
+    assert fig["data"][0]["x"] == [T0 * 1000]
 
 
 def test_history_reports_an_unreadable_store(tmp_path):
@@ -210,7 +210,7 @@ def test_history_is_read_once_per_refresh_period(view, monkeypatch):
     first = view.history("1 h")
     assert view.history("1 h") is first and len(reads) == 1
     assert reads[0]["step"] == 3600 / figures.HISTORY_POINTS
-    assert reads[0]["peak"] == ("latency_p95",)
+    assert reads[0]["peak"] == ("latency_p95", "interval_s")
     clock.advance(10)
     version, _ = view.history("1 h")
     assert version != first[0] and len(reads) == 2
