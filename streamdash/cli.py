@@ -87,7 +87,8 @@ def register_subcommands(group: Any, name: str, only: str | None = None) -> None
 EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",
                                                     "streamdash.quality.bench",
                                                     "streamdash.dashboard.bench",
-                                                    "streamdash.bench_history")}
+                                                    "streamdash.bench_history",
+                                                    "streamdash.dashboard.bench_history")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
