@@ -15,6 +15,7 @@ import logging
 
 from .app import create_app
 from .config import load_settings, with_default_data_dir
+from .gc_tuning import tune_for_streaming
 from .logs import configure_logging, log_settings, secret_values
 
 _settings = with_default_data_dir(load_settings())
@@ -27,7 +28,12 @@ runtime = app.runtime
 
 
 def start() -> None:
-    """Start the pipeline in this (worker) process; idempotent."""
+    """Start the pipeline in this (worker) process; idempotent.
+
+    The worker process belongs to streamdash, so it gets the same garbage-collector tuning as
+    ``streamdash run`` (see :mod:`streamdash.gc_tuning`).
+    """
+    tune_for_streaming()
     runtime.start()
 
 
