@@ -4,8 +4,6 @@ import io
 import json
 import logging
 
-import pytest
-
 from streamdash.config import Settings
 from streamdash.logs import (
     MASK,
@@ -23,17 +21,6 @@ TREE = {
     "alerts": {"webhook": {"url": "http://127.0.0.1/services/T0/B0/WEBHOOKTOKEN123"}},
     "dashboard": {"key_field": "sensor"},
 }
-
-
-@pytest.fixture(autouse=True)
-def restore_logging():
-    """Put the ``streamdash`` logger back as it was (other tests rely on caplog seeing it)."""
-    logger = logging.getLogger("streamdash")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
 
 
 def test_mask_settings_hides_every_kind_of_secret():
