@@ -218,7 +218,7 @@ def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict
     what = f" of {plot_text(field)}" if field else " per key"
     layout = _layout(f"Window mean{what} (band: min–max)", "windows")
     if not data:
-        _empty(layout, "No closed windows yet (configure a window rule in transforms)")
+        _empty(layout, "No closed windows yet: a window closes when the watermark passes its end")
     return {"data": data, "layout": layout}
 
 
