@@ -39,7 +39,9 @@ class Option:
     doc: str = ""
 
 
-def _number(kind: type, lo: float, hi: float) -> Callable[[str, Any], Any]:
+def ranged(kind: type, lo: float, hi: float) -> Callable[[str, Any], Any]:
+    """A cast of a setting to ``kind`` (int or float) between ``lo`` and ``hi`` inclusive;
+    every other component's numeric settings use it too, so errors read the same everywhere."""
     def cast(key: str, value: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(key, f"expected a number, got {value!r}")
@@ -86,26 +88,26 @@ def _field_list(key: str, value: Any) -> list[str] | None:
 OPTIONS: dict[str, Option] = {
     "source.type": Option("simulated", _text, "source kind or preset name"),
     "source.name": Option("", _text, "display name (defaults to the type)"),
-    "source.interval": Option(5.0, _number(float, 0.1, 3600), "seconds between fetches"),
-    "queue.maxsize": Option(100, _number(int, 1, 1_000_000), "batches the queue holds"),
+    "source.interval": Option(5.0, ranged(float, 0.1, 3600), "seconds between fetches"),
+    "queue.maxsize": Option(100, ranged(int, 1, 1_000_000), "batches the queue holds"),
     "queue.policy": Option("block", _choice("block", "drop_oldest"), "what to do when full"),
-    "buffer.capacity": Option(10_000, _number(int, 10, 10_000_000), "records kept in memory"),
+    "buffer.capacity": Option(10_000, ranged(int, 10, 10_000_000), "records kept in memory"),
     "server.host": Option("127.0.0.1", _text, "address the dashboard listens on"),
-    "server.port": Option(8050, _number(int, 0, 65535), "port the dashboard listens on"),
+    "server.port": Option(8050, ranged(int, 0, 65535), "port the dashboard listens on"),
     # Empty by default so library use (create_app(), tests) never writes files; the CLI and
     # the WSGI entry point fill in DEFAULT_DATA_DIR via with_default_data_dir().
     "data_dir": Option("", _text, "folder for persisted history ('' = keep it in memory only)"),
     "log.level": Option("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), ""),
     "log.format": Option("text", _choice("text", "json"), "text or JSON lines"),
-    "log.summary_interval": Option(60.0, _number(float, 0, 86400),
+    "log.summary_interval": Option(60.0, ranged(float, 0, 86400),
                                    "seconds between INFO pipeline summaries (0 = none)"),
-    "runtime.drain_timeout": Option(5.0, _number(float, 0, 300),
+    "runtime.drain_timeout": Option(5.0, ranged(float, 0, 300),
                                     "seconds stop() waits for queued batches"),
-    "runtime.restart_backoff_max": Option(30.0, _number(float, 0.01, 3600),
+    "runtime.restart_backoff_max": Option(30.0, ranged(float, 0.01, 3600),
                                           "longest wait before restarting a crashed thread"),
     "pipeline.required": Option(None, _field_list,
                                 "fields every record must have (default: the source's)"),
-    "dashboard.refresh": Option(5.0, _number(float, 0, 3600),
+    "dashboard.refresh": Option(5.0, ranged(float, 0, 3600),
                                 "seconds between dashboard refreshes (0 = paused)"),
     "dashboard.value_field": Option("", _text, "numeric field charted (default: the source's)"),
     "dashboard.key_field": Option("", _text, "field that splits series (default: the source's)"),

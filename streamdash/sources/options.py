@@ -8,22 +8,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..config import ranged
 from ..errors import ConfigError
 
 
 def number(lo: float, hi: float) -> Callable[[str, Any], float]:
     """A cast to a float between ``lo`` and ``hi`` (inclusive)."""
-    def cast(key: str, value: Any) -> float:
-        if isinstance(value, bool):
-            raise ConfigError(key, f"expected a number, got {value!r}")
-        try:
-            out = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(key, f"expected a number, got {value!r}") from None
-        if not lo <= out <= hi:
-            raise ConfigError(key, f"must be between {lo:g} and {hi:g}, got {value!r}")
-        return out
-    return cast
+    return ranged(float, lo, hi)
 
 
 def boolean(key: str, value: Any) -> bool:

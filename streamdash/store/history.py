@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..config import ranged
 from ..errors import ConfigError
 from ..logs import log_event
 
@@ -97,20 +98,7 @@ def storage_options(section: dict[str, Any]) -> StorageOptions:
                 raise ConfigError(dotted, f"expected true or false, got {raw!r}")
             values[key] = raw
             continue
-        kind = type(getattr(defaults, key))
-        lo, hi = _LIMITS[key]
-        if isinstance(raw, bool):
-            raise ConfigError(dotted, f"expected a number, got {raw!r}")
-        try:
-            value = kind(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(dotted, f"expected {'an integer' if kind is int else 'a number'}, "
-                                      f"got {raw!r}") from None
-        if kind is int and isinstance(raw, float) and raw != value:
-            raise ConfigError(dotted, f"expected an integer, got {raw!r}")
-        if not lo <= value <= hi:
-            raise ConfigError(dotted, f"must be between {lo:g} and {hi:g}, got {raw!r}")
-        values[key] = value
+        values[key] = ranged(type(getattr(defaults, key)), *_LIMITS[key])(dotted, raw)
     return StorageOptions(**values)
 
 
