@@ -10,15 +10,7 @@ from streamdash.models import ProcessResult
 from streamdash.runtime import Runtime
 from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FailingSource, ListSource
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.helpers import wait_for
 
 
 def fast(**extra):

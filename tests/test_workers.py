@@ -11,6 +11,7 @@ from streamdash.pipeline.workers import Consumer, Producer, SourceHealth, Superv
 from streamdash.store.quarantine import Quarantine
 from streamdash.store.ring import RingBuffer
 from streamdash.testing import FailingSource, ListSource
+from tests.helpers import wait_for
 
 
 def make_producer(source, q, policy="block", interval=0.01):
@@ -18,13 +19,6 @@ def make_producer(source, q, policy="block", interval=0.01):
     return Producer(source, q, metrics, SourceHealth(), interval=interval, policy=policy), metrics
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_fetch_once_queues_batch_with_fetch_time():

@@ -19,19 +19,12 @@ from streamdash.store.history import (
     event_time,
     storage_options,
 )
+from tests.helpers import wait_until as wait_for
 
 #: A recent time, so the default 7-day retention keeps what the tests write.
 T0 = time.time() - 3600
 
 
-def wait_for(predicate, timeout=10.0):
-    """Poll ``predicate`` until true (or fail after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):

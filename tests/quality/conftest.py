@@ -20,6 +20,7 @@ from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from streamdash.sources.simulator import FAULTS, SimulatedSource
 from streamdash.testing import FakeClock
+from tests.helpers import wait_until
 
 T0 = 1_700_000_000.0
 CLEAN = {fault: 0.0 for fault in FAULTS}
@@ -88,12 +89,6 @@ def receiver():
     r.close()
 
 
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for the pipeline"
-        time.sleep(0.005)
 
 
 class Scenario:

@@ -10,6 +10,7 @@ import pytest
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from streamdash.sources.simulator import FAULTS, SimulatedSource
+from tests.helpers import wait_until
 
 CLEAN = {fault: 0.0 for fault in FAULTS}
 
@@ -32,12 +33,6 @@ def runtime(url: str, rules: list[dict], labels: dict | None = None, **webhook) 
     return Runtime(settings, source)
 
 
-def wait_until(predicate, timeout: float = 10.0) -> None:
-    """Poll ``predicate`` until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_receiver_gets_firing_then_resolved_payloads(receiver):

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
+from tests.helpers import wait_for
 
 from .httpserver import Reply, json_reply
 
 PAGES, PER_PAGE = 8, 150
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    """Poll ``predicate`` until true or ``timeout`` (the pipeline runs in its own threads)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def http_settings(url: str, **extra) -> Settings:
@@ -44,8 +35,8 @@ def test_http_source_ingests_1200_records_into_the_ring_buffer_exactly(server):
     server.route("/feed", *replies, then=json_reply({"data": {"items": []}}))
     rt = Runtime(http_settings(server.url("/feed")))
     with rt:
-        assert wait_for(lambda: rt.counts()["accepted"] >= PAGES * PER_PAGE)
-        assert wait_for(lambda: len(server.hits("/feed")) > PAGES + 2)
+        assert wait_for(lambda: rt.counts()["accepted"] >= PAGES * PER_PAGE, timeout=20)
+        assert wait_for(lambda: len(server.hits("/feed")) > PAGES + 2, timeout=20)
     total = PAGES * PER_PAGE
     counts = rt.counts()
     assert counts["in"] == counts["accepted"] == total
@@ -67,7 +58,8 @@ def test_failing_api_is_reported_in_health_without_secrets(server):
                              params={"token": "very-secret-token-2"})
     rt = Runtime(settings)
     with rt:
-        assert wait_for(lambda: rt.source_health.snapshot()["consecutive_failures"] >= 3)
+        assert wait_for(lambda: rt.source_health.snapshot()["consecutive_failures"] >= 3,
+                        timeout=20)
         health = rt.health()
     source = health["components"]["source"]
     assert health["status"] == "down"
@@ -93,7 +85,7 @@ def test_stop_interrupts_a_long_retry_wait(server):
     server.route("/feed", Reply(503, headers={"Retry-After": "25"}))
     rt = Runtime(http_settings(server.url("/feed"), max_time=60))
     rt.start()
-    assert wait_for(lambda: rt.ingest_errors.total >= 1)
+    assert wait_for(lambda: rt.ingest_errors.total >= 1, timeout=20)
     rt.stop(drain_timeout=0.5)
     # Without the interrupt the producer would still sleep in its 25 s wait after stop's join.
     assert not rt.producer.alive
@@ -109,7 +101,7 @@ def test_sse_stream_flows_through_the_runtime_exactly(server):
     rt = Runtime(Settings({"source": {"type": "sse", "url": server.url("/events"),
                                       "interval": 0.1, "batch_size": 120}}))
     with rt:
-        assert wait_for(lambda: rt.counts()["accepted"] >= 500)
+        assert wait_for(lambda: rt.counts()["accepted"] >= 500, timeout=20)
     assert rt.counts()["in"] == rt.counts()["accepted"] == 500
     assert [r["id"] for _, r in rt.buffer.snapshot()] == list(range(500))
     assert not rt.source.alive and rt.source.stats["dropped"] == 0

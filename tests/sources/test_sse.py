@@ -13,6 +13,7 @@ from streamdash.sources import build_source
 from streamdash.sources.fields import parse_fields
 from streamdash.sources.retry import RetryPolicy
 from streamdash.sources.sse import SseEvent, SseParser, SseSource
+from tests.helpers import wait_for as wait_until
 
 from .httpserver import Reply
 
@@ -48,11 +49,6 @@ def drain(src: SseSource, n: int, timeout: float = 10.0) -> list:
     return out
 
 
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.01)
-    return predicate()
 
 
 # -- parser ------------------------------------------------------------------------------------
