@@ -459,6 +459,14 @@ class Validator:
         ok, times, bad, fixes, nulls = self._run(records, ctx)
         if fixes:
             self._apply_fixes(fixes, bad)
+        if bad and nulls:
+            # The loop counts a null before a later field can fail the record; nulls are a
+            # tally of valid records, so take back those of the invalid ones (few per batch).
+            for rec in bad:
+                if type(rec) is dict:
+                    for name in nulls:
+                        if name in rec and rec[name] is None:
+                            nulls[name] -= 1
         return ok, times, bad, {k: n for k, n in nulls.items() if n}
 
     @staticmethod

@@ -124,6 +124,16 @@ def test_nulls_are_counted_not_rejected():
     assert len(ok) == 4 and not bad and nulls == {"value": 3}
 
 
+def test_nulls_of_invalid_records_are_not_counted():
+    """Nulls are a tally of valid records: a record with a null that a later field makes
+    invalid adds nothing (the compiled loop counts a null before it reaches that field)."""
+    v = validator()
+    bad_unit = {**GOOD, "id": "x", "value": None, "unit": "K"}
+    ok, _, bad, nulls = v.run([bad_unit, {**GOOD, "value": None}])
+    assert bad == [bad_unit] and len(ok) == 1 and nulls == {"value": 1}
+    assert v.run([bad_unit])[3] == {}
+
+
 def test_not_an_object_and_unparsed_lines():
     """Non-objects are rejected with rule 'object', unparseable lines with rule 'json'."""
     v = validator()
