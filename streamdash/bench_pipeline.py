@@ -140,14 +140,8 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
            "dup": int(c.get("records_duplicate", 0)), "null": totals["null"],
            "late": int(c.get("records_late", 0)), "aggregated": totals["aggregated"],
            "windows": totals["windows"]}
-    latencies.sort()
-    n = len(latencies)
     return {"totals": got, "elapsed_s": elapsed, "records_per_s": lines_in / elapsed,
-            "cpu_s": cpu, "records_per_cpu_s": lines_in / cpu,
-            "batches": n,
-            "batch_p50_ms": latencies[n // 2] * 1000 if n else None,
-            "batch_p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else None,
-            "batch_max_ms": latencies[-1] * 1000 if n else None,
+            "cpu_s": cpu, "records_per_cpu_s": lines_in / cpu, **_percentiles(latencies),
             "accounting_ok": _identity(c, lines_in)}
 
 
@@ -183,8 +177,17 @@ def _identity(c: dict[str, float], lines_in: int) -> bool:
     return outcomes == lines_in
 
 
-def reference_loop(path: str) -> dict[str, Any]:
-    """The contract semantics as a plain hand-written loop (orjson + dicts), for the ratio."""
+def reference_loop(path: str, retain: int = 0, batch_size: int = 1000) -> dict[str, Any]:
+    """The contract semantics as a plain hand-written loop (orjson + dicts), for the ratio.
+
+    Lines are read ``batch_size`` at a time, as the pipeline run reads them, and each batch is
+    timed, so the loop's own per-batch latency can be set beside the pipeline's. With
+    ``retain`` the loop also keeps its newest ``retain`` aggregated records (a ``deque``), as
+    the pipeline's ring buffer keeps the newest accepted records for the dashboard: holding
+    records instead of freeing each at once is a cost of its own (memory the allocator can no
+    longer hand straight back), which this variant shows apart from the pipeline's work.
+    """
+    from collections import deque
     from datetime import datetime, timezone
 
     import orjson
@@ -195,74 +198,106 @@ def reference_loop(path: str) -> dict[str, Any]:
     max_ts = None
     open_windows: dict[float, dict[str, list[float]]] = {}
     utc = timezone.utc
+    kept: deque[dict[str, Any]] = deque(maxlen=max(retain, 1))
+    keep = kept.append if retain else None
+    latencies: list[float] = []
+    perf = time.perf_counter
     with open(path, "rb") as f:
-        for line in f:
-            try:
-                r = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                invalid += 1
-                continue
-            if type(r) is not dict or "value" not in r:
-                invalid += 1
-                continue
-            i, s, ts, v, u = r.get("id"), r.get("sensor"), r.get("ts"), r["value"], r.get("unit")
-            if type(i) is not str or type(s) is not str or type(ts) is not str \
-                    or u not in ("C", "F") or type(u) is not str \
-                    or (v is not None and type(v) is not float and type(v) is not int):
-                invalid += 1
-                continue
-            try:
-                d = datetime.fromisoformat(ts[:-1] + "+00:00" if ts.endswith("Z") else ts)
-            except ValueError:
-                invalid += 1
-                continue
-            t = (d if d.tzinfo else d.replace(tzinfo=utc)).timestamp()
-            if i in seen:
-                dup += 1
-                continue
-            seen.add(i)
-            if v is None:
-                null += 1
-                continue
-            if u == "F":
-                v = (v - 32) * 5 / 9
-            if max_ts is None or t > max_ts:
-                max_ts = t
-                wm = max_ts - 30
-                for start in [st for st in open_windows if st + 10 <= wm]:
-                    windows += len(open_windows.pop(start))
-            if t < max_ts - 30:
-                late += 1
-                continue
-            aggregated += 1
-            start = (t // 10) * 10
-            slot = open_windows.get(start)
-            if slot is None:
-                slot = open_windows[start] = {}
-            w = slot.get(s)
-            if w is None:
-                slot[s] = [1, v, v, v]
-            else:
-                w[0] += 1
-                w[1] += v
-                if v < w[2]:
-                    w[2] = v
-                if v > w[3]:
-                    w[3] = v
+        while True:
+            lines = list(islice(f, batch_size))
+            if not lines:
+                break
+            t0 = perf()
+            for line in lines:
+                try:
+                    r = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    invalid += 1
+                    continue
+                if type(r) is not dict or "value" not in r:
+                    invalid += 1
+                    continue
+                i, s, ts, v, u = (r.get("id"), r.get("sensor"), r.get("ts"), r["value"],
+                                  r.get("unit"))
+                if type(i) is not str or type(s) is not str or type(ts) is not str \
+                        or u not in ("C", "F") or type(u) is not str \
+                        or (v is not None and type(v) is not float and type(v) is not int):
+                    invalid += 1
+                    continue
+                try:
+                    d = datetime.fromisoformat(ts[:-1] + "+00:00" if ts.endswith("Z") else ts)
+                except ValueError:
+                    invalid += 1
+                    continue
+                t = (d if d.tzinfo else d.replace(tzinfo=utc)).timestamp()
+                if i in seen:
+                    dup += 1
+                    continue
+                seen.add(i)
+                if v is None:
+                    null += 1
+                    continue
+                if u == "F":
+                    v = (v - 32) * 5 / 9
+                if max_ts is None or t > max_ts:
+                    max_ts = t
+                    wm = max_ts - 30
+                    for start in [st for st in open_windows if st + 10 <= wm]:
+                        windows += len(open_windows.pop(start))
+                if t < max_ts - 30:
+                    late += 1
+                    continue
+                aggregated += 1
+                if keep is not None:
+                    keep(r)
+                start = (t // 10) * 10
+                slot = open_windows.get(start)
+                if slot is None:
+                    slot = open_windows[start] = {}
+                w = slot.get(s)
+                if w is None:
+                    slot[s] = [1, v, v, v]
+                else:
+                    w[0] += 1
+                    w[1] += v
+                    if v < w[2]:
+                        w[2] = v
+                    if v > w[3]:
+                        w[3] = v
+            latencies.append(perf() - t0)
     windows += sum(len(slot) for slot in open_windows.values())
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     total = invalid + dup + null + late + aggregated
     return {"totals": {"total": total, "invalid": invalid, "dup": dup, "null": null,
                        "late": late, "aggregated": aggregated, "windows": windows},
-            "elapsed_s": elapsed, "records_per_s": total / elapsed, "cpu_s": cpu,
-            "records_per_cpu_s": total / cpu, "peak_rss_mib": peak_rss_mib(),
-            "process_s": process_age()}
+            "retain": retain, "elapsed_s": elapsed, "records_per_s": total / elapsed, "cpu_s": cpu,
+            "records_per_cpu_s": total / cpu, **_percentiles(latencies),
+            "peak_rss_mib": peak_rss_mib(), "process_s": process_age()}
+
+
+def _percentiles(latencies: list[float]) -> dict[str, Any]:
+    """Batch latency p50/p99/max (ms) of a run."""
+    latencies = sorted(latencies)
+    n = len(latencies)
+    if not n:
+        return {"batches": 0, "batch_p50_ms": None, "batch_p99_ms": None, "batch_max_ms": None}
+    return {"batches": n, "batch_p50_ms": latencies[n // 2] * 1000,
+            "batch_p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000,
+            "batch_max_ms": latencies[-1] * 1000}
+
+
+def run_reference(path: str, retain: int = 0, batch_size: int = 1000) -> dict[str, Any]:
+    """:func:`reference_loop` in a child process (its own memory and garbage collector)."""
+    out = subprocess.run([sys.executable, "-m", "streamdash.bench_pipeline", "--reference",
+                          path, str(retain), str(batch_size)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     """Run the benchmark, print the figures (text or JSON); 1 when totals differ."""
-    from .config import load_settings
+    from .config import Settings, load_settings
 
     settings = load_settings(args.config, environ={}) if args.config else None
     result = run_pipeline(args.file, settings, args.batch_size, tune_gc=not args.no_gc_tuning)
@@ -275,12 +310,14 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     if result["totals"]["total"] == CONTRACT_TOTALS["total"]:
         expected = CONTRACT_TOTALS
     if args.reference:
-        out = subprocess.run([sys.executable, "-m", "streamdash.bench_pipeline", "--reference",
-                              args.file], capture_output=True, text=True, check=True)
-        ref = json.loads(out.stdout)
+        ref = run_reference(args.file, 0, args.batch_size)
         result["reference"] = ref
         result["ratio_vs_reference"] = result["records_per_s"] / ref["records_per_s"]
         result["cpu_ratio_vs_reference"] = result["records_per_cpu_s"] / ref["records_per_cpu_s"]
+        capacity = (settings or Settings(BENCH_SETTINGS)).get("buffer.capacity")
+        held = run_reference(args.file, capacity, args.batch_size)
+        result["reference_retaining"] = held
+        result["ratio_vs_reference_retaining"] = result["records_per_s"] / held["records_per_s"]
         if expected is None:
             expected = ref["totals"]
     result["expected"] = expected
@@ -309,9 +346,16 @@ def format_report(path: str, r: dict[str, Any]) -> str:
     if "reference" in r:
         ref = r["reference"]
         lines.append(f"  hand-written loop  {ref['records_per_s']:,.0f} records/s "
-                     f"({ref['records_per_cpu_s']:,.0f} per CPU s), peak RSS "
+                     f"({ref['records_per_cpu_s']:,.0f} per CPU s), batch p50 "
+                     f"{ref['batch_p50_ms']:.2f} ms p99 {ref['batch_p99_ms']:.2f} ms, peak RSS "
                      f"{ref['peak_rss_mib']:.0f} MiB → pipeline/loop = "
                      f"{r['ratio_vs_reference']:.2f}× wall, {r['cpu_ratio_vs_reference']:.2f}× CPU")
+    if "reference_retaining" in r:
+        held = r["reference_retaining"]
+        lines.append(f"  loop keeping the newest {held['retain']:,} records (as the ring does)  "
+                     f"{held['records_per_s']:,.0f} records/s, batch p50 "
+                     f"{held['batch_p50_ms']:.2f} ms p99 {held['batch_p99_ms']:.2f} ms → "
+                     f"pipeline/loop = {r['ratio_vs_reference_retaining']:.2f}× wall")
     if r["expected"] is None:
         lines.append("  totals check       skipped (not the 1,000,000-record contract file; "
                      "use --reference to check against the hand-written loop)")
@@ -343,7 +387,7 @@ def register(group: Any) -> None:
 
 
 if __name__ == "__main__":  # the reference loop, run as a child process
-    if len(sys.argv) == 3 and sys.argv[1] == "--reference":
-        print(json.dumps(reference_loop(sys.argv[2])))
+    if 3 <= len(sys.argv) <= 5 and sys.argv[1] == "--reference":
+        print(json.dumps(reference_loop(sys.argv[2], *(int(a) for a in sys.argv[3:]))))
     else:
-        sys.exit("usage: python -m streamdash.bench_pipeline --reference FILE")
+        sys.exit("usage: python -m streamdash.bench_pipeline --reference FILE [RETAIN [BATCH]]")

@@ -33,6 +33,18 @@ def test_pipeline_and_reference_agree_with_the_contract_loop(tmp_path):
     assert set(CONTRACT_TOTALS) == set(expected)
 
 
+def test_reference_loop_times_batches_and_can_keep_records(tmp_path):
+    """The loop times each batch as the pipeline run does; keeping records changes no total."""
+    data = tmp_path / "w.jsonl"
+    lines = write_workload(data, 2500)
+    plain = reference_loop(str(data), batch_size=1000)
+    held = reference_loop(str(data), retain=300, batch_size=1000)
+    assert plain["totals"] == held["totals"] == contract_totals(lines)["totals"]
+    assert plain["batches"] == held["batches"] == 3
+    assert held["retain"] == 300 and plain["retain"] == 0
+    assert plain["batch_max_ms"] >= plain["batch_p99_ms"] >= plain["batch_p50_ms"] > 0
+
+
 def test_cli_prints_figures_and_checks_totals(tmp_path):
     """The command prints records/s, batch p50/p99 and RSS, and exits 0 when totals match."""
     data = tmp_path / "w.jsonl"
@@ -45,9 +57,11 @@ def test_cli_prints_figures_and_checks_totals(tmp_path):
     result = json.loads(proc.stdout)
     assert result["totals_ok"] and result["expected"] == result["reference"]["totals"]
     assert result["records_per_s"] > 0 and result["peak_rss_mib"] > 0
-    assert "ratio_vs_reference" in result
+    assert "ratio_vs_reference" in result and "ratio_vs_reference_retaining" in result
+    assert result["reference_retaining"]["retain"] == 10_000
+    assert result["reference_retaining"]["totals"] == result["reference"]["totals"]
     text = format_report(str(data), result)
-    assert "p99" in text and "OK (exact)" in text
+    assert "p99" in text and "OK (exact)" in text and "keeping the newest 10,000" in text
 
 
 def test_cli_exits_non_zero_when_totals_differ(tmp_path):
