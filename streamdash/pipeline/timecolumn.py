@@ -143,6 +143,19 @@ def _parse_rows(raw: bytes, n: int, aligned: bool) -> tuple[np.ndarray, np.ndarr
     return packed + _OFFSET.take(index, mode="clip"), valid
 
 
+def _only_str(chunk: list, types: list) -> list:
+    """``chunk`` with every value that is not an exact ``str`` replaced by the placeholder.
+
+    ``dict.get(type, value)`` gives the placeholder for the (few) other types present and
+    the value itself otherwise, in a C-level map instead of a Python loop.
+    """
+    try:
+        swap = dict.fromkeys(set(types) - {str}, _PLACEHOLDER)
+    except TypeError:  # a class whose metaclass is unhashable
+        return [v if kind is str else _PLACEHOLDER for v, kind in zip(chunk, types, strict=True)]
+    return list(map(swap.get, types, chunk))
+
+
 def _parse_chunk(chunk: list) -> tuple[np.ndarray, np.ndarray]:
     """(whole_ms, valid) for up to CHUNK values, one entry per value.
 
@@ -151,16 +164,17 @@ def _parse_chunk(chunk: list) -> tuple[np.ndarray, np.ndarray]:
     with the rest. Clean batches cost one pass; odd lengths are found from the ``"|"``
     positions in the joined bytes rather than by a Python loop over the values.
     """
-    strings = chunk
     # Exact str only: the scalar parser refuses str subclasses unless it has cached their
     # second, so those must go through it.
     types = list(map(type, chunk))
-    if types.count(str) != len(chunk):
-        strings = list(chunk)
-        for i in [i for i, kind in enumerate(types) if kind is not str]:
-            strings[i] = _PLACEHOLDER
+    strings = chunk if types.count(str) == len(chunk) else _only_str(chunk, types)
     n = len(strings)
-    raw = _encode(strings)
+    try:
+        raw = _encode(strings)
+    except TypeError:  # a metaclass whose __eq__ fooled the checks above: go by identity
+        strings = [v if kind is str else _PLACEHOLDER
+                   for v, kind in zip(chunk, types, strict=True)]
+        raw = _encode(strings)
     rows = _parse_rows(raw, n, aligned=False)
     if rows is None:  # some strings are not 24 characters long
         bars = np.flatnonzero(np.frombuffer(raw, np.uint8) == ord("|"))

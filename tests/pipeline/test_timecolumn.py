@@ -203,6 +203,31 @@ def test_str_subclasses_go_to_the_scalar_parser():
     assert_matches_scalar([Text(text), text], parser=warm, reference=warm)
 
 
+class _Unhashable(type):
+    """A metaclass whose classes cannot be hashed (so they cannot go in a set)."""
+
+    __hash__ = None
+
+
+class _EqualToAll(type):
+    """A metaclass whose classes claim to equal anything, str included."""
+
+    def __eq__(cls, other):
+        return True
+
+    __hash__ = type.__hash__
+
+
+def test_values_of_exotic_classes_go_to_the_scalar_parser():
+    """Objects whose class is unhashable or claims to equal str are still told apart."""
+    odd = [_Unhashable("U", (), {})(), _EqualToAll("E", (), {})()]
+    text = "2024-06-01T00:00:00.123Z"
+    for value in odd:
+        assert_matches_scalar([text, value, text])
+        assert_matches_scalar([value])
+    assert_matches_scalar([text, *odd, None, 5, text])
+
+
 def test_result_does_not_depend_on_the_parser_cache():
     """A parser whose cache already holds the batch's seconds gives the same result."""
     values = [canonical(datetime(2024, 6, 1) + timedelta(milliseconds=311 * i))
