@@ -64,11 +64,14 @@ def test_block_policy_waits_and_measures_blocked_time():
     t.start()
     time.sleep(0.3)
     assert t.is_alive()  # blocked on the full queue
+    waiting = producer.health.snapshot()["waiting_since"]
+    assert waiting is not None and waiting <= time.time()
     q.get_nowait()
     t.join(5)
     assert q.get_nowait().records == [{"id": 2}]
     assert metrics.counter("producer_blocked_seconds") >= 0.2
     assert metrics.counter("records_dropped") == 0
+    assert producer.health.snapshot()["waiting_since"] is None  # cleared once queued
 
 
 def test_block_policy_drops_and_counts_when_stopping():

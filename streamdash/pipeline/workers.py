@@ -80,7 +80,9 @@ class SupervisedThread:
 
 
 class SourceHealth:
-    """What the producer knows of its source: last success, consecutive failures, last error."""
+    """What the producer knows of its source: last success, consecutive failures, last error,
+    and since when it has been waiting for room in a full queue (``waiting_since``, ``None``
+    when not waiting): while it waits it does not fetch, which says nothing about the source."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -90,6 +92,7 @@ class SourceHealth:
         self.last_error_at: float | None = None
         self.consecutive_failures = 0
         self.failures = 0
+        self.waiting_since: float | None = None
 
     def success(self, at: float) -> None:
         with self._lock:
@@ -103,12 +106,18 @@ class SourceHealth:
             self.consecutive_failures += 1
             self.failures += 1
 
+    def waiting(self, at: float | None) -> None:
+        """The producer starts (a wall time) or stops (``None``) waiting for queue room."""
+        with self._lock:
+            self.waiting_since = at
+
     def snapshot(self) -> dict[str, Any]:
         """A copy of every field."""
         with self._lock:
             return {"last_success": self.last_success, "last_attempt": self.last_attempt,
                     "last_error": self.last_error, "last_error_at": self.last_error_at,
-                    "consecutive_failures": self.consecutive_failures, "failures": self.failures}
+                    "consecutive_failures": self.consecutive_failures, "failures": self.failures,
+                    "waiting_since": self.waiting_since}
 
 
 class Producer(SupervisedThread):
@@ -189,6 +198,7 @@ class Producer(SupervisedThread):
         began = self.monotonic()
         log_event(log, logging.WARNING, "queue full; producer waiting", source=self.source.name,
                   depth=self.queue.qsize())
+        self.health.waiting(self.clock())
         try:
             while True:
                 try:
@@ -202,6 +212,7 @@ class Producer(SupervisedThread):
                                   records=len(batch.records))
                         return False
         finally:
+            self.health.waiting(None)
             self.metrics.inc("producer_blocked_seconds", self.monotonic() - began)
 
     def _put_dropping_oldest(self, batch: Batch) -> None:

@@ -197,12 +197,17 @@ class QualityWindow:
 
     def compute(self, now: float, *, newest_event: float | None = None,
                 last_success: float | None = None, watch_since: float | None = None,
-                fields: Iterable[str] = ()) -> dict[str, float | None]:
+                fields: Iterable[str] = (),
+                waiting_since: float | None = None) -> dict[str, float | None]:
         """The quality metrics at ``now`` over the last ``window`` seconds.
 
         ``newest_event`` is the newest event time seen, ``last_success`` the last successful
         fetch and ``watch_since`` when watching began (the age used before any success).
-        ``fields`` get a ``null_rate.<field>`` value even when they never held a null.
+        ``waiting_since`` is when the producer began waiting for room in a full queue (``None``
+        when it is not waiting): the fetch age stops growing then — a producer held back by a
+        slow consumer is not a source that is down — and ``backpressure_seconds`` tells how
+        long it has waited. ``fields`` get a ``null_rate.<field>`` value even when they never
+        held a null.
         """
         out: dict[str, float | None] = {}
         if not self._samples:
@@ -233,7 +238,10 @@ class QualityWindow:
         out["event_age_seconds"] = (max(0.0, now - newest_event) if newest_event is not None
                                     else None)
         since = last_success if last_success is not None else watch_since
-        out["fetch_age_seconds"] = max(0.0, now - since) if since is not None else None
+        until = now if waiting_since is None else min(now, waiting_since)
+        out["fetch_age_seconds"] = max(0.0, until - since) if since is not None else None
+        out["backpressure_seconds"] = (max(0.0, now - waiting_since)
+                                       if waiting_since is not None else 0.0)
         return out
 
     def _drop(self, current: float | None, window_start: Sample) -> float | None:

@@ -149,7 +149,8 @@ class QualityMonitor:
             health = self.source_health.snapshot() if self.source_health is not None else {}
             values = self.window.compute(now, newest_event=self.stats.snapshot()["newest_event"],
                                          last_success=health.get("last_success"),
-                                         watch_since=self.watch_since, fields=self._fields)
+                                         watch_since=self.watch_since, fields=self._fields,
+                                         waiting_since=health.get("waiting_since"))
             transitions = []
             with self._lock:
                 for rule in self.rule_list:

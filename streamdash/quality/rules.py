@@ -53,7 +53,10 @@ METRICS: dict[str, str] = {
     "throughput": "records fetched per second",
     "throughput_drop": "fall of throughput against the trailing baseline (0–1; <0 is a rise)",
     "event_age_seconds": "age of the newest event time seen (freshness of the data)",
-    "fetch_age_seconds": "seconds since the last successful fetch",
+    "fetch_age_seconds": "seconds since the last successful fetch (not counting time the "
+                         "producer spent waiting for room in a full queue)",
+    "backpressure_seconds": "seconds the producer has been waiting for room in the full queue "
+                            "(0 when it is not waiting: the consumer keeps up)",
     "records": "records processed in the window",
 }
 #: ``null_rate.<field>``: share of accepted records whose ``<field>`` is null.
@@ -262,6 +265,11 @@ def default_rules(fetch_interval: float) -> list[dict[str, Any]]:
          "threshold": round(3 * fetch_interval, 3), "for": 0, "keep_firing_for": 0,
          "severity": "critical",
          "summary": "Source down: no successful fetch for {value:.0f} s (3 intervals)"},
+        {"name": "pipeline_backlogged", "metric": "backpressure_seconds", "op": ">",
+         "threshold": round(max(10.0, 3 * fetch_interval), 3), "for": 0,
+         "keep_firing_for": 0, "severity": "warning",
+         "summary": "Pipeline behind: the producer has waited {value:.0f} s for room in the "
+                    "full queue (processing is slower than ingestion)"},
     ]
 
 

@@ -130,6 +130,26 @@ def test_source_down_fires_before_any_success_and_resolves_on_success():
     assert resolved["ends_at"] == "2023-11-14T22:13:24.500Z" and resolved["value"] == 0.0
 
 
+def test_waiting_for_queue_room_is_backpressure_not_a_source_down():
+    """While the producer waits for room in a full queue, fetch_age stops growing (the source
+    is fine) and backpressure_seconds grows: pipeline_backlogged fires, source_down does not;
+    both settle once the producer gets room and fetches again."""
+    rig = Rig([Rule("source_down", "fetch_age_seconds", ">", 3, severity="critical"),
+               Rule("pipeline_backlogged", "backpressure_seconds", ">", 5)])
+    rig.feed(CLEAN)
+    rig.clock.advance(1)
+    rig.health.waiting(rig.clock())  # queue full at T0 + 2; last success at T0 + 1
+    rig.clock.advance(9)
+    (firing,) = rig.monitor.evaluate()
+    assert firing["name"] == "pipeline_backlogged" and firing["value"] == 9.0
+    assert rig.monitor.rates()["fetch_age_seconds"] == 1.0
+    rig.health.waiting(None)
+    (resolved,) = rig.feed(CLEAN)
+    assert resolved["name"] == "pipeline_backlogged" and resolved["state"] == "resolved"
+    assert rig.monitor.rates()["backpressure_seconds"] == 0.0
+    assert not rig.monitor.active()
+
+
 def test_no_data_keeps_state_by_default():
     """With no records in the window, rates are None and a firing alert stays firing."""
     rig = Rig([Rule("nulls", "null_rate", ">", 0.05)], window=1)

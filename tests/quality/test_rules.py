@@ -158,7 +158,8 @@ def test_fingerprint_is_stable_and_depends_on_labels():
 
 
 def test_defaults_ship_enabled_with_sensible_thresholds():
-    """The default rules cover nulls, duplicates, late, invalid and a critical source-down."""
+    """The default rules cover nulls, duplicates, late, invalid, a critical source-down and a
+    backlogged pipeline (the producer waiting for queue room)."""
     rules = {r.name: r for r in parse_rules(None, fetch_interval=5.0)}
     assert rules["null_rate_high"].threshold == 0.05
     assert rules["duplicate_rate_high"].threshold == 0.02
@@ -167,7 +168,15 @@ def test_defaults_ship_enabled_with_sensible_thresholds():
     down = rules["source_down"]
     assert (down.metric, down.op, down.threshold, down.severity) == (
         "fetch_age_seconds", ">", 15.0, "critical")
+    backlog = rules["pipeline_backlogged"]
+    assert (backlog.metric, backlog.threshold, backlog.severity) == (
+        "backpressure_seconds", 15.0, "warning")
+    assert rules_threshold(parse_rules(None, fetch_interval=1.0), "pipeline_backlogged") == 10.0
     assert len(default_rules(1.0)) == len(rules)
+
+
+def rules_threshold(rules, name):
+    return next(r.threshold for r in rules if r.name == name)
 
 
 def test_configured_rule_overrides_or_disables_a_default_and_adds_new_ones():

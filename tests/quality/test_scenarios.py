@@ -11,12 +11,13 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from streamdash.models import utc_iso
+from streamdash.models import ProcessResult, utc_iso
 from streamdash.sources.base import FieldHints
 from streamdash.sources.http import HttpSource
 from streamdash.sources.retry import RetryPolicy
 from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FakeClock
+from tests.helpers import wait_until
 
 from .conftest import T0, simulator
 
@@ -187,3 +188,51 @@ def test_transitions_are_persisted_when_a_data_dir_is_set(scenarios, tmp_path):
         ("resolved", T0 + 4), ("firing", T0 + 2), ("pending", T0 + 1)]
     assert rows[0]["data"]["ends_at"] == at(4) and rows[0]["data"]["starts_at"] == at(2)
     assert rows[0]["rule"] == "null_rate_high" and rows[0]["severity"] == "warning"
+
+
+class GatedProcessor:
+    """Accepts every record, but only while the gate is open: a consumer that cannot keep up."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()  # open while the runtime starts (its first fetch goes through)
+        self.entered = threading.Event()
+
+    def process(self, records, batch):
+        self.entered.set()
+        self.gate.wait(10)
+        return ProcessResult(list(records))
+
+
+def test_full_queue_fires_backlog_alert_not_source_down(scenarios):
+    """A consumer that cannot keep up fills the queue; the producer waits for room. That is
+    backpressure (pipeline_backlogged fires), not a dead source (source_down stays quiet, its
+    fetch age frozen while the producer waits); both settle once the consumer catches up."""
+    clock = FakeClock(T0)
+    gated = GatedProcessor()
+    sc = scenarios(simulator(clock),
+                   [{"name": "source_down", "threshold": 3},
+                    {"name": "pipeline_backlogged", "threshold": 5}],
+                   processor=gated, clock=clock, settings={"queue": {"maxsize": 1}})
+    producer = sc.rt.producer
+    gated.gate.clear()
+    gated.entered.clear()
+    clock.advance(1)
+    producer.fetch_once()                 # T0+1: the consumer takes it and stalls
+    assert gated.entered.wait(5)
+    producer.fetch_once()                 # the queue's one slot
+    clock.advance(1)
+    waiting = threading.Thread(target=producer.fetch_once)
+    waiting.start()                       # T0+2: fetched, now waiting for room
+    wait_until(lambda: sc.rt.source_health.snapshot()["waiting_since"] == T0 + 2,
+               what="the producer to wait for room")
+    clock.advance(10)                     # T0+12: ten seconds of backpressure
+    (firing,) = sc.monitor.evaluate()
+    assert (firing["name"], firing["state"], firing["value"]) == (
+        "pipeline_backlogged", "firing", 10.0)
+    assert sc.monitor.rates()["fetch_age_seconds"] == 0.0  # fetched at T0+2, then waited
+    gated.gate.set()
+    waiting.join(5)
+    (resolved,) = sc.step()               # T0+13: room again, a fresh fetch
+    assert (resolved["name"], resolved["state"]) == ("pipeline_backlogged", "resolved")
+    assert sc.monitor.active() == [] and sc.rt.counts()["dropped"] == 0

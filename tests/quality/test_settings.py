@@ -22,8 +22,8 @@ def test_defaults():
     assert m.window.baseline == 600.0 and m.notifier is None
     names = [r.name for r in m.rule_list]
     assert names == ["null_rate_high", "duplicate_rate_high", "late_rate_high",
-                     "invalid_rate_high", "source_down"]
-    assert m.rule_list[-1].threshold == 6.0
+                     "invalid_rate_high", "source_down", "pipeline_backlogged"]
+    assert m.rule_list[-2].threshold == 6.0 and m.rule_list[-1].threshold == 10.0
 
 
 def test_everything_configurable_with_duration_texts():
