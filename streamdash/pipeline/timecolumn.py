@@ -76,24 +76,26 @@ def _month_tables() -> tuple[np.ndarray, np.ndarray]:
     is below ``k * SLOT + days_in_month * DAY_MS``; year 0 and months 0 or 13-19 get -inf,
     so nothing passes there. That is the range validation ``datetime`` does.
     """
-    year = np.repeat(np.arange(10_000, dtype=np.int64), 20)
-    month = np.tile(np.arange(20, dtype=np.int64), 10_000)
+    year = np.arange(10_000, dtype=np.int64)[:, None]  # rows: years; columns: months
+    month = np.arange(20, dtype=np.int64)
     real = (year >= 1) & (month >= 1) & (month <= 12)
-    # days_from_civil (H. Hinnant): days since 1970-01-01 of year-month-01, exact in int64.
-    m = np.where(real, month, 1)
-    y = year - (m <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * ((m + 9) % 12) + 2) // 5
-    first = era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
+
+    def days_before_march_1(y):
+        # days_from_civil (H. Hinnant), year part: exact int64, per year only (cheap).
+        era = y // 400
+        yoe = y - era * 400
+        return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 - 719_468
+
+    # The civil year starts in March, so January and February count from the year before.
+    doy = (153 * ((month + 9) % 12) + 2) // 5
+    first = np.where(month <= 2, days_before_march_1(year - 1), days_before_march_1(year)) + doy
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    lengths = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 7)[month]
-    lengths += (month == 2) & leap
-    k = np.arange(year.size, dtype=np.int64) * 2 ** 32
-    end = np.where(real, k + lengths * DAY_MS, 0).astype(np.float64)
-    end[~real] = -np.inf
+    lengths = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] + [0] * 7)
+    lengths = lengths + ((month == 2) & leap)
+    k = (year * 20 + month) * 2 ** 32
     # Integers below 2**53 throughout, so every float here is exact.
-    offset = (first * DAY_MS - k).astype(np.float64)
+    end = np.where(real, k + lengths * DAY_MS, -np.inf).ravel()
+    offset = (first * DAY_MS - k).astype(np.float64).ravel()
     return _frozen(end), _frozen(offset)
 
 
