@@ -10,11 +10,13 @@ How the bytes are read: the strings are joined with ``"|"`` and encoded, which g
 row of 25 bytes per value (24 + separator). Subtracting a per-column template turns every
 digit into its value and every expected separator into 0; a row is well formed when each
 result is within its column's span (9 for digits, tighter for the tens of month, day, hour,
-minute and second, 0 for separators). The digits then go through one small matrix product
-that yields, per row, ``year * 20 + month`` (an index into month tables) and the milliseconds
-since the start of the month. All arithmetic is on exact integers below 2**53 held in
-float64, so the final ``whole_ms / 1000`` is the same correctly rounded division the scalar
-parser does.
+minute and second, 0 for separators). One matrix-vector product then packs each row into
+``(year * 20 + month) * 2**32 + (day - 1) * 86_400_000 + ms_of_day``; two look-ups in
+per-month tables (built once with the days-from-civil algorithm) give the end of the valid
+values of that month (month length, leap years, year >= 1) and the offset to epoch
+milliseconds, and a big-endian view of the hour digits checks hour <= 23. All arithmetic
+is on exact integers below 2**53 held in float64, so the final ``whole_ms / 1000`` is the
+same correctly rounded division the scalar parser does.
 """
 
 from __future__ import annotations
@@ -136,7 +138,10 @@ def _parse_rows(raw: bytes, n: int, aligned: bool) -> tuple[np.ndarray, np.ndarr
     # 2**53 for well-formed rows; the others carry garbage and are masked out below).
     packed = np.dot(digits.reshape(n, ROW), _DIGIT_WEIGHTS)
     packed -= DAY_MS  # day 1 starts the month; day 00 now falls below the month's slot
-    index = np.multiply(packed, 1 / SLOT).astype(np.intp)  # truncation = floor for >= 0
+    # Truncation is floor for packed >= 0; the only negative rows (year 0, month 0, day 00)
+    # get index 0, whose end is -inf. A day-00 row lands at the end of the slot before its
+    # own, beyond any month length there, so it is refused too.
+    index = np.multiply(packed, 1 / SLOT).astype(np.intp)
     # "clip": garbage rows may index past the tables; they are refused anyway.
     valid = packed < _END.take(index, mode="clip")
     valid &= np.ndarray((n,), ">u2", raw, 11, (ROW,)) <= _MAX_HOUR
