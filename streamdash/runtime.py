@@ -19,7 +19,7 @@ from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
 from .reporter import Reporter, count_nulls
 from .sources import Source, build_source, poll_interval
-from .store.history import build_history, disabled_status, storage_options
+from .store.history import StorageUnavailable, build_history, disabled_status, storage_options
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog
 from .store.ring import RingBuffer
@@ -89,6 +89,7 @@ class Runtime:
         if self.history is not None:
             for topic, subscriber in self.history.subscriptions().items():
                 self.events.subscribe(topic, subscriber)
+            self._restore_windows()
         self.reporter = Reporter(self.metrics, storage.snapshot_interval,
                                  sink=self.history.record_snapshot if self.history else None,
                                  summary_interval=self.settings.get("log.summary_interval"),
@@ -99,6 +100,18 @@ class Runtime:
         self.started_at: float | None = None
         self._lifecycle = threading.Lock()
         self._running = False
+
+    def _restore_windows(self) -> None:
+        """Refill the recent-windows view from the history, so the dashboard's window chart
+        and ``/api/windows`` show the last windows of an earlier run after a restart."""
+        assert self.history is not None
+        try:
+            rows = self.history.reader.events("windows", 0.0, self.clock(),
+                                              self.windows.capacity)
+        except StorageUnavailable:  # first run, or unreadable: the writer reports the latter
+            return
+        self.windows.restore(row["data"] for row in reversed(rows)
+                             if isinstance(row.get("data"), dict))
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Runtime:

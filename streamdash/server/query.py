@@ -17,13 +17,14 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Query:
-    """Validated parameters: time range (epoch s), limit, metric names, alert state."""
+    """Validated parameters: time range (epoch s), limit, metric names, alert state, window key."""
 
     since: float
     until: float
     limit: int
     names: tuple[str, ...] = ()
     state: str | None = None
+    key: str | None = None
 
 
 def _single(args: Mapping[str, list[str]], key: str) -> str | None:
@@ -71,4 +72,7 @@ def parse_query(args: Mapping[str, list[str]], now: float, *, allowed: Iterable[
     state = _single(args, "state")
     if state is not None and state not in ALERT_STATES:
         raise QueryError(f"state: must be one of {', '.join(ALERT_STATES)}, got {state!r}")
-    return Query(since, until, limit, tuple(names), state)
+    key = _single(args, "key")
+    if key is not None and not key:
+        raise QueryError("key: empty key")
+    return Query(since, until, limit, tuple(names), state, key)

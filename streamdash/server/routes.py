@@ -4,8 +4,9 @@
 * ``/health/live`` — the process answers (always 200)
 * ``/health/ready`` — 200 once the source has been fetched from successfully, 503 before
 * ``/metrics`` — Prometheus text format, from the app's own registry
-* ``/api/metrics`` ``/api/errors`` ``/api/dlq`` ``/api/alerts`` — history (SQLite when a
-  ``data_dir`` is configured, else the in-memory recent views); bad parameters get HTTP 400
+* ``/api/metrics`` ``/api/errors`` ``/api/dlq`` ``/api/alerts`` ``/api/windows`` — history
+  (SQLite when a ``data_dir`` is configured, else the in-memory recent views); bad parameters
+  get HTTP 400
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
 """
@@ -114,6 +115,19 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
                 items = _recent(runtime.quarantine.to_dicts(), q, runtime.clock())
             return {"count": len(items), "total": runtime.quarantine.total, "items": items}
         return api("24h", 100, 10_000, (), answer)
+
+    @server.get("/api/windows")
+    def api_windows() -> Response:
+        def answer(q: Query) -> dict[str, Any]:
+            if runtime.history is not None:
+                rows = runtime.history.reader.events("windows", q.since, q.until, q.limit,
+                                                     key=q.key)
+                items = [{"closed_at": utc_iso(r["ts"]), **r["data"]} for r in rows]
+            else:  # the recent windows in memory (they carry no closing time)
+                items = [w for w in runtime.windows.recent()
+                         if q.key is None or str(w.get("key")) == q.key][:q.limit]
+            return {"count": len(items), "items": items}
+        return api("1h", 100, 10_000, ("key",), answer)
 
     @server.get("/api/alerts")
     def api_alerts() -> Response:

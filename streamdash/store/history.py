@@ -1,4 +1,5 @@
-"""SQLite persistence of what the pipeline did: metrics snapshots, alerts, quarantine, errors.
+"""SQLite persistence of what the pipeline did: metrics snapshots, alerts, quarantine, errors,
+closed windows.
 
 One :class:`History` per runtime writes ``<data_dir>/history.sqlite3`` (WAL mode) from its own
 thread. Publishers (event-bus subscribers, the metrics reporter) only put items on a bounded
@@ -17,6 +18,7 @@ Tables (``ts`` is epoch seconds, UTC)::
     alerts(id, ts, rule, state, severity, data)  alert transitions
     dlq(id, ts, source, reasons, record)         quarantined records
     errors(id, ts, source, kind, message, data)  ingestion errors
+    windows(id, ts, key, data)                   closed event-time windows (ts = when closed)
     runs(id, started, stopped, version)          one row per runtime start (restarts)
 
 Retention (``storage.retention_days``, default 7) is applied at start and every
@@ -46,7 +48,9 @@ log = logging.getLogger("streamdash.history")
 
 FILENAME = "history.sqlite3"
 SCHEMA_VERSION = 1
-EVENT_TABLES = ("alerts", "dlq", "errors")
+EVENT_TABLES = ("alerts", "dlq", "errors", "windows")
+#: Queue items that carry a list of events (one queue operation per batch), and their table.
+BATCH_KINDS = {"dlq_batch": "dlq", "windows_batch": "windows"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS snapshots (ts REAL NOT NULL, data TEXT NOT NULL);
@@ -62,6 +66,9 @@ CREATE TABLE IF NOT EXISTS errors (id INTEGER PRIMARY KEY, ts REAL NOT NULL, sou
 CREATE INDEX IF NOT EXISTS errors_ts ON errors (ts);
 CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, started REAL NOT NULL, stopped REAL,
                                  version TEXT);
+CREATE TABLE IF NOT EXISTS windows (id INTEGER PRIMARY KEY, ts REAL NOT NULL, key TEXT,
+                                    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS windows_ts ON windows (ts);
 """
 
 
@@ -136,16 +143,17 @@ def _text(payload: dict[str, Any], *keys: str) -> str | None:
 
 
 def _size(item: tuple[str, float, Any]) -> int:
-    """Rows one queued item becomes (a ``dlq_batch`` holds many)."""
-    return len(item[2]) if item[0] == "dlq_batch" else 1
+    """Rows one queued item becomes (a ``dlq_batch`` or ``windows_batch`` holds many)."""
+    return len(item[2]) if item[0] in BATCH_KINDS else 1
 
 
 def _statements(item: tuple[str, float, Any]) -> tuple[str, list[tuple[Any, ...]]]:
     """The statement and the parameter rows of one queued item (for ``executemany``)."""
     kind, ts, payload = item
-    if kind == "dlq_batch":  # [rejection dict, …]: one queue item per quarantined batch
-        rows = [_rows("dlq", event_time(p, ts), p) for p in payload]
-        return (rows[0][0] if rows else _rows("dlq", ts, {})[0]), [r[1] for r in rows]
+    table = BATCH_KINDS.get(kind)
+    if table is not None:  # [event dict, …]: one queue item per batch of events
+        rows = [_rows(table, event_time(p, ts), p) for p in payload]
+        return (rows[0][0] if rows else _rows(table, ts, {})[0]), [r[1] for r in rows]
     sql, params = _rows(kind, ts, payload)
     return sql, [params]
 
@@ -167,6 +175,9 @@ def _rows(kind: str, ts: float, payload: Any) -> tuple[str, tuple[Any, ...]]:
         return ("INSERT INTO errors (ts, source, kind, message, data) VALUES (?, ?, ?, ?, ?)",
                 (ts, _text(data, "source"), _text(data, "kind", "type"),
                  _text(data, "reason", "message", "error"), _json(data)))
+    if kind == "windows":
+        return ("INSERT INTO windows (ts, key, data) VALUES (?, ?, ?)",
+                (ts, _text(data, "key"), _json(data)))
     if kind == "run_start":
         return "INSERT INTO runs (started, version) VALUES (?, ?)", (ts, _text(data, "version"))
     if kind == "run_stop":
@@ -245,13 +256,18 @@ class HistoryReader:
                             "ORDER BY ts DESC LIMIT ?", (since, until, limit))
         return [{"ts": r["ts"], **json.loads(r["data"])} for r in reversed(rows)]
 
-    def events(self, table: str, since: float, until: float,
-               limit: int = 1000) -> list[dict[str, Any]]:
-        """Rows of ``alerts``, ``dlq`` or ``errors`` newest first, JSON columns decoded."""
+    def events(self, table: str, since: float, until: float, limit: int = 1000,
+               key: str | None = None) -> list[dict[str, Any]]:
+        """Rows of ``alerts``, ``dlq``, ``errors`` or ``windows`` newest first, JSON columns
+        decoded; ``key`` keeps only the windows of that key."""
         if table not in EVENT_TABLES:
             raise ValueError(f"unknown history table {table!r}")
-        rows = self._select(f"SELECT * FROM {table} WHERE ts >= ? AND ts <= ? "  # noqa: S608
-                            "ORDER BY ts DESC, id DESC LIMIT ?", (since, until, limit))
+        if key is not None and table != "windows":
+            raise ValueError("only windows are selected by key")
+        by_key = " AND key = ?" if key is not None else ""
+        params = (since, until) + ((key,) if key is not None else ()) + (limit,)
+        rows = self._select(f"SELECT * FROM {table} WHERE ts >= ? AND ts <= ?{by_key} "  # noqa: S608
+                            "ORDER BY ts DESC, id DESC LIMIT ?", params)
         out = []
         for row in rows:
             item = dict(row)
@@ -348,10 +364,19 @@ class History:
         if items:
             self.put("dlq_batch", items)
 
+    def on_windows(self, payload: Any) -> None:
+        """Event-bus subscriber for ``window`` (a list of closed windows). Rows are stamped
+        with the time the windows closed (processing time, like every other table, so
+        retention and the API's ``since``/``until`` work the same for replayed old data);
+        each window's own ``start``/``end`` stay in its data."""
+        items = payload if isinstance(payload, list) else [payload]
+        if items:
+            self.put("windows_batch", items)
+
     def subscriptions(self) -> dict[str, Callable[[Any], None]]:
         """Event-bus topic → subscriber, for the runtime to wire."""
         return {"alert": self.on_alert, "ingest_error": self.on_ingest_error,
-                "rejections": self.on_rejections}
+                "rejections": self.on_rejections, "window": self.on_windows}
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> History:

@@ -33,6 +33,12 @@ class RecentLog:
                 self._items.append(item)
                 self._total += 1
 
+    def restore(self, items: Iterable[dict[str, Any]]) -> None:
+        """Put back items kept from an earlier run (oldest first), without counting them in
+        :attr:`total`, which counts what this run added."""
+        with self._lock:
+            self._items.extend(items)
+
     def extend_from(self, payload: Any) -> None:
         """Event-bus subscriber: accepts one dict or a list of dicts."""
         if isinstance(payload, dict):

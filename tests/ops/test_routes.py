@@ -150,7 +150,9 @@ BAD = ["/api/metrics?name=nope", "/api/metrics?since=yesterday", "/api/metrics?u
        "/api/metrics?since=1h&until=2h", "/api/metrics?limit=abc", "/api/metrics?limit=0",
        "/api/metrics?limit=1000000", "/api/metrics?bogus=1", "/api/metrics?since=1h&since=2h",
        "/api/metrics?name=", "/api/errors?limit=-1", "/api/errors?name=x", "/api/dlq?since=",
-       "/api/dlq?until=soon", "/api/alerts?state=burning", "/api/alerts?limit=99999"]
+       "/api/dlq?until=soon", "/api/alerts?state=burning", "/api/alerts?limit=99999",
+       "/api/windows?key=", "/api/windows?key=a&key=b", "/api/dlq?key=a",
+       "/api/windows?limit=0"]
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +209,18 @@ def test_query_results_match_what_was_recorded(serve, tmp_path):
     alerts = server.json("/api/alerts?since=1h")[1]
     assert [a["state"] for a in alerts["items"]] == ["resolved", "firing"]
     assert [a["state"] for a in server.json("/api/alerts?state=firing")[1]["items"]] == ["firing"]
+    windows = [{"key": k, "start": "2024-06-01T00:00:00.000Z", "end": "2024-06-01T00:00:10.000Z",
+                "count": 2, "mean": 1.5, "min": 1.0, "max": 2.0, "p95": 2.0,
+                "closed_by": "watermark"} for k in ("s1", "s2")]
+    runtime.events.publish("window", windows)
+    deadline = time.monotonic() + 10
+    while history.status()["written"] < 12 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    got = server.json("/api/windows?since=1h")[1]
+    assert got["count"] == 2 and {w["key"] for w in got["items"]} == {"s1", "s2"}
+    assert all(w["end"] == "2024-06-01T00:00:10.000Z" and w["closed_at"] for w in got["items"])
+    only = server.json("/api/windows?key=s2")[1]
+    assert [w["key"] for w in only["items"]] == ["s2"] and only["items"][0]["mean"] == 1.5
     history.stop()
 
 
@@ -221,6 +235,9 @@ def test_api_serves_memory_views_without_storage(serve):
     runtime.events.publish("ingest_error", {"ts": time.time(), "reason": "boom"})
     assert server.json("/api/errors")[1]["items"][0]["reason"] == "boom"
     assert server.json("/api/dlq")[0] == 200 and server.json("/api/alerts")[0] == 200
+    runtime.events.publish("window", [{"key": "a", "count": 1}, {"key": "b", "count": 2}])
+    body = server.json("/api/windows?key=b")[1]
+    assert body["from"] == "memory" and body["items"] == [{"key": "b", "count": 2}]
 
 
 def test_no_output_carries_a_configured_secret(serve, tmp_path):
