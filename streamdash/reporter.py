@@ -39,7 +39,8 @@ SNAPSHOT_FIELDS: dict[str, str] = {
     "duplicate_rate": "duplicates / processed records over the interval",
     "late_rate": "late / processed records over the interval",
     "filtered_rate": "filtered / processed records over the interval",
-    "null_rate": "records with at least one null field / processed records over the interval",
+    "null_rate": "accepted records with at least one null field / accepted records over the "
+                 "interval (the same definition as the alert metric null_rate)",
     "queue_depth": "batches waiting between producer and consumer",
     "queue_fill": "queue depth / queue capacity",
     "buffer_fill": "records held / buffer capacity",
@@ -93,7 +94,7 @@ def derive(prev: dict[str, float], cur: dict[str, Any], seconds: float) -> dict[
         "duplicate_rate": _rate(delta("records_duplicate"), processed),
         "late_rate": _rate(delta("records_late"), processed),
         "filtered_rate": _rate(delta("records_filtered"), processed),
-        "null_rate": _rate(delta("records_with_null"), processed),
+        "null_rate": _rate(delta("records_with_null"), delta("records_accepted")),
         "queue_depth": g.get("queue_depth", 0),
         "queue_fill": _rate(g.get("queue_depth", 0), qcap),
         "buffer_fill": _rate(g.get("buffer_size", 0), bcap),
@@ -108,12 +109,15 @@ def derive(prev: dict[str, float], cur: dict[str, Any], seconds: float) -> dict[
 
 
 def count_nulls(metrics: Metrics) -> Callable[[Any, Any], None]:
-    """A batch listener counting processed records with a null field (``records_with_null``)."""
+    """A batch listener counting accepted records with a null field (``records_with_null``).
+
+    Accepted only, as the quality monitor counts them: a null rate is a property of the data
+    that was kept (a rejected record's nulls are in its quarantine reasons), and the history
+    chart and the alert rule must show the same number.
+    """
 
     def listener(batch: Any, result: Any) -> None:
         n = records_with_null(result.accepted)
-        if result.rejected:
-            n += records_with_null([r.record for r in result.rejected])
         if n:
             metrics.inc("records_with_null", n)
 
@@ -127,7 +131,7 @@ def records_with_null(records: list[Any]) -> int:
     generator per record; the few hits are confirmed with ``is None``, so a value whose
     ``__eq__`` claims equality with ``None`` cannot count. (``ProcessResult.nulls`` cannot
     replace this: it counts nulls per declared field among every valid record, duplicates and
-    late ones included, not records with any null among those processed.)
+    late ones included, not accepted records holding any null.)
     """
     try:
         hits = [r for r in records if isinstance(r, dict) and None in r.values()]

@@ -35,7 +35,7 @@ HELP = {
     "records_filtered": "Records removed by filters.",
     "records_late": "Records that arrived after the watermark.",
     "records_dropped": "Records dropped by the queue policy or at shutdown.",
-    "records_with_null": "Processed records with at least one null field.",
+    "records_with_null": "Accepted records with at least one null field.",
     "batches_in": "Non-empty batches fetched.",
     "batches_processed": "Batches processed by the consumer.",
     "batches_dropped": "Batches dropped by the queue policy or at shutdown.",

@@ -36,7 +36,7 @@ def test_derive_turns_counter_deltas_into_rates():
     assert out["throughput_in"] == 20.0 and out["throughput_out"] == 15.0
     assert out["invalid_rate"] == pytest.approx(20 / 200)
     assert out["duplicate_rate"] == out["late_rate"] == out["filtered_rate"] == 0.05
-    assert out["null_rate"] == pytest.approx(5 / 200)
+    assert out["null_rate"] == round(5 / 150, 6)  # of the accepted records (rounded to 1e-6)
     assert out["error_rate"] == pytest.approx(2 / 10)
     assert (out["latency_p50"], out["latency_p95"], out["latency_p99"]) == (0.1, 0.2, 0.3)
     assert out["batch_p95"] == 0.02 and out["fetch_p95"] is None
@@ -72,10 +72,12 @@ def test_reporter_snapshots_periodically_and_once_more_on_stop(caplog):
     assert summaries and summaries[-1].ctx["records_in"] == 15
 
 
-def test_count_nulls_counts_records_with_a_null_field():
-    """The batch listener counts accepted and rejected records holding a null."""
+def test_count_nulls_counts_accepted_records_with_a_null_field():
+    """The batch listener counts accepted records holding a null (a rejected record's null is
+    a quarantine reason, not part of the data's null rate)."""
     metrics = Metrics()
-    result = ProcessResult([{"a": None}, {"a": 1}], [Rejection({"b": None}, [])])
+    result = ProcessResult([{"a": None}, {"a": 1}, {"a": None, "b": None}],
+                           [Rejection({"b": None}, [])])
     count_nulls(metrics)(None, result)
     assert metrics.counter("records_with_null") == 2
 
@@ -100,3 +102,23 @@ def test_records_with_null_counts_only_real_nones():
     assert records_with_null(records) == 1
     assert records_with_null([{"a": Raises()}, {"b": None}]) == 1
     assert records_with_null([]) == 0
+
+
+def test_history_null_rate_counts_what_the_alert_metric_counts():
+    """On a real runtime the reporter's records_with_null and the quality monitor's
+    null_records agree, so the history chart and the null_rate alert show the same rate."""
+    from streamdash.config import Settings
+    from streamdash.runtime import Runtime
+    from streamdash.testing import ListSource
+    from tests.helpers import wait_until
+
+    batch = [{"id": str(i), "value": None if i % 4 == 0 else float(i), "key": "k"}
+             for i in range(40)] + [{"value": None, "key": "k"}] * 3  # no id: invalid
+    rt = Runtime(Settings({"source.interval": 0.1}), ListSource([batch]))
+    rt.start()
+    wait_until(lambda: rt.counts()["in"] == 43 and rt.monitor.stats.snapshot()["accepted"]
+               == rt.counts()["accepted"], what="the batch to be processed")
+    rt.stop()
+    assert rt.counts()["rejected"] == 3
+    assert rt.metrics.counter("records_with_null") == 10
+    assert rt.monitor.stats.snapshot()["null_records"] == 10
