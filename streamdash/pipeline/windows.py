@@ -57,6 +57,8 @@ class Windows:
         self.open: dict[float, dict[Any, list[float]]] = {}
         self.last_input: float | None = None
         self.emitted = 0
+        #: Records that reached the rule with a null (or non-numeric) value: not aggregated.
+        self.skipped = 0
         self._iso: dict[float, str] = {}
 
     def __call__(self, records: list[dict], times: list, ctx: BatchContext) -> tuple[list, list]:
@@ -76,8 +78,10 @@ class Windows:
         last_start = None
         slot: dict[Any, list[float]] = {}
         keys = column(records, kf) if kf else [None] * len(records)
+        skipped = 0
         for v, t, k in zip(column(records, vf), times, keys, strict=True):
             if v is None or (type(v) is not float and type(v) is not int):
+                skipped += 1
                 continue
             if advance and t > mx:
                 mx = t
@@ -92,6 +96,7 @@ class Windows:
                 slot[k] = [v]
             else:
                 values.append(v)
+        self.skipped += skipped
         if advance:
             self.watermark.max_time = mx
 
@@ -102,7 +107,7 @@ class Windows:
             return None
         ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"KEY_{j}": self.key})
         setup = [f"open_{j} = RULE_{j}.open; size_{j} = RULE_{j}.size",
-                 f"last_start_{j} = None; slot_{j} = None; seen_{j} = 0"]
+                 f"last_start_{j} = None; slot_{j} = None; seen_{j} = 0; skipped_{j} = 0"]
         key = _read(self.key, f"KEY_{j}", present) if self.key else "None"
         body = [f"seen_{j} += 1",
                 f"x_{j} = {_read(self.field, f'FIELD_{j}', present)}",
@@ -118,9 +123,11 @@ class Windows:
                 f"    if values_{j} is None:",
                 f"        slot_{j}[k_{j}] = [x_{j}]",
                 "    else:",
-                f"        values_{j}.append(x_{j})"]
+                f"        values_{j}.append(x_{j})",
+                "else:",
+                f"    skipped_{j} += 1"]
         teardown = [f"if seen_{j}:", f"    RULE_{j}.last_input = ctx.mono",
-                    f"RULE_{j}.close(ctx)"]
+                    f"RULE_{j}.skipped += skipped_{j}", f"RULE_{j}.close(ctx)"]
         return setup, body, teardown
 
     def _add_sliding(self, records: list[dict], times: list) -> None:
@@ -129,6 +136,7 @@ class Windows:
         for rec, t in zip(records, times, strict=True):
             v = rec.get(vf)
             if v is None or (type(v) is not float and type(v) is not int):
+                self.skipped += 1
                 continue
             if self.advance_watermark:
                 self.watermark.advance(t)
@@ -192,8 +200,10 @@ class Windows:
         return iso
 
     def stats(self) -> dict[str, Any]:
-        """Windows emitted and open."""
-        return {"emitted": self.emitted, "open": sum(len(s) for s in self.open.values())}
+        """Windows emitted and open, and records whose value was not aggregated (null or
+        not a number)."""
+        return {"emitted": self.emitted, "open": sum(len(s) for s in self.open.values()),
+                "skipped": self.skipped}
 
 
 def window_from_params(params: dict[str, Any], where: str, watermark: Watermark,

@@ -38,16 +38,19 @@ def test_tumbling_windows_emit_when_the_watermark_passes():
     feed(w, [("a", 0.0, T0 + 50)])
     assert [o["count"] for o in out][2:] == [10]
     assert w.flush() == 2 and out[-1]["closed_by"] == "flush"
-    assert w.stats() == {"emitted": 5, "open": 0}
+    assert w.stats() == {"emitted": 5, "open": 0, "skipped": 0}
 
 
 def test_nulls_and_non_numbers_are_not_aggregated():
-    """Null and non-numeric values do not enter windows."""
+    """Null and non-numeric values do not enter windows; they are counted as skipped."""
     w, _, out = make(size=10)
     feed(w, [("a", None, T0), ("a", 2.0, T0 + 1)])
-    w([{"k": "a", "v": "x"}], [T0 + 2], BatchContext())
+    w([{"k": "a", "v": "x"}, {"k": "a", "v": True}], [T0 + 2, T0 + 3], BatchContext())
     w.flush()
-    assert out[0]["count"] == 1
+    assert out[0]["count"] == 1 and w.stats()["skipped"] == 3
+    s, _, _ = make(size=10, slide=5)
+    feed(s, [("a", None, T0), ("a", 1.0, T0 + 1)])
+    assert s.stats()["skipped"] == 1
 
 
 def test_sliding_windows_count_each_value_in_every_window():
