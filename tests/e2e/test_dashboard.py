@@ -110,9 +110,12 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app, 
     source = SimulatedSource(seed=3, batch_size=10, spread=0.2, null_rate=0.0,
                              invalid_rate=0.05, duplicate_rate=0.03, late_rate=0.0)
     dash_duo.driver.set_window_size(1440, 2800)
-    # Frequent snapshots so the pipeline-history card has lines in the screenshot.
+    # Frequent snapshots and 1 s windows with 1 s lateness, so the pipeline-history and
+    # window cards have lines in the screenshot.
     dash_duo.start_server(make_app(source, alerts=FAST_ALERTS,
-                                   storage={"snapshot_interval": 0.5}))
+                                   storage={"snapshot_interval": 0.5},
+                                   transforms=["dedup", {"late": {"lateness": 1}},
+                                               {"window": {"size": 1}}]))
     wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted")
     assert _banner(dash_duo) == ""
     source.set_rates(null_rate=0.3)
@@ -123,6 +126,7 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app, 
     dash_duo.driver.find_element(
         By.XPATH, "//*[@id='history-range']//label[normalize-space()='15 min']").click()
     wait(dash_duo, lambda: _history_points(dash_duo) > 3, "history chart shows no snapshots")
+    wait(dash_duo, lambda: _window_points(dash_duo) > 2, "window chart shows no windows")
     dash_duo.driver.execute_script("window.scrollTo(0, 0)")
     time.sleep(1.0)  # a few more ticks so every chart has some history
     shot = screenshot_path(tmp_path)
@@ -139,6 +143,12 @@ def _history_traces(dash_duo):
     return dash_duo.driver.execute_script(
         "const g = document.querySelector('#chart-history .js-plotly-plot');"
         "return g && g.data ? g.data.map(t => t.name) : [];")
+
+
+def _window_points(dash_duo):
+    return dash_duo.driver.execute_script(
+        "const g = document.querySelector('#chart-windows .js-plotly-plot');"
+        "return g && g.data ? Math.max(0, ...g.data.map(t => (t.x || []).length)) : 0;")
 
 
 def _history_points(dash_duo):
