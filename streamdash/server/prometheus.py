@@ -106,6 +106,11 @@ class RuntimeCollector(Collector):
         yield GaugeMetricFamily(metric_name("source_consecutive_failures"),
                                 "Failed fetches in a row (0 after a success).",
                                 value=source.get("consecutive_failures") or 0)
+        waiting = source.get("waiting_since")
+        yield GaugeMetricFamily(metric_name("producer_waiting_seconds"),
+                                "Seconds the producer has been waiting for room in the full "
+                                "queue (0 when it is not waiting).",
+                                value=max(0.0, self.runtime.clock() - waiting) if waiting else 0.0)
         alerts = comps.get("alerts") or {}
         yield GaugeMetricFamily(metric_name("alerts_firing_now"), "Alerts firing now.",
                                 value=alerts.get("firing") or 0)

@@ -37,6 +37,21 @@ def test_exposes_counters_gauges_histograms_and_health(tmp_path):
     assert status == {"ok": 0.0, "degraded": 0.0, "down": 1.0}  # not started
     assert families["streamdash_storage_ok"].samples[0].value == 1.0
     assert "process_cpu_seconds_total" in text or "python_info" in text
+    assert families["streamdash_producer_waiting_seconds"].samples[0].value == 0.0
+
+
+def test_producer_waiting_on_a_full_queue_is_a_gauge():
+    """While the producer waits for queue room, /metrics says for how long."""
+    from streamdash.testing import FakeClock
+
+    clock = FakeClock(1_700_000_000.0)
+    runtime = Runtime(Settings({"source.interval": 0.1}), ListSource([]), clock=clock)
+    runtime.source_health.waiting(clock())
+    clock.advance(12.5)
+    waited = scrape(runtime)[1]["streamdash_producer_waiting_seconds"]
+    assert waited.type == "gauge" and waited.samples[0].value == 12.5
+    runtime.source_health.waiting(None)
+    assert scrape(runtime)[1]["streamdash_producer_waiting_seconds"].samples[0].value == 0.0
 
 
 def _batch(runtime):
