@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
@@ -67,6 +68,16 @@ def process_age() -> float | None:
         return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def line_batches(path: str, size: int) -> Iterator[list[bytes]]:
+    """The file's lines, ``size`` at a time (newlines kept: the decoder ignores them)."""
+    with open(path, "rb") as f:
+        while True:
+            lines = list(islice(f, size))
+            if not lines:
+                return
+            yield lines
 
 
 def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
@@ -121,16 +132,12 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
     handle = consumer.handle
     lines_in = 0
     started, cpu_started = perf(), time.process_time()
-    with open(path, "rb") as f:
-        while True:
-            lines = list(islice(f, batch_size))
-            if not lines:
-                break
-            t0 = perf()
-            records = lines if raw else decode_lines(lines)
-            handle(Batch(records, time.time(), "bench", t0))
-            latencies.append(perf() - t0)
-            lines_in += len(lines)
+    for lines in line_batches(path, batch_size):
+        t0 = perf()
+        records = lines if raw else decode_lines(lines)
+        handle(Batch(records, time.time(), "bench", t0))
+        latencies.append(perf() - t0)
+        lines_in += len(lines)
     processor.flush()
     elapsed = perf() - started
     if window is not None:
@@ -217,69 +224,65 @@ def reference_loop(path: str, retain: int = 0, batch_size: int = 1000) -> dict[s
     keep = kept.append if retain else None
     latencies: list[float] = []
     perf = time.perf_counter
-    with open(path, "rb") as f:
-        while True:
-            lines = list(islice(f, batch_size))
-            if not lines:
-                break
-            t0 = perf()
-            for line in lines:
-                try:
-                    r = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    invalid += 1
-                    continue
-                if type(r) is not dict or "value" not in r:
-                    invalid += 1
-                    continue
-                i, s, ts, v, u = (r.get("id"), r.get("sensor"), r.get("ts"), r["value"],
-                                  r.get("unit"))
-                if type(i) is not str or type(s) is not str or type(ts) is not str \
-                        or u not in ("C", "F") or type(u) is not str \
-                        or (v is not None and type(v) is not float and type(v) is not int):
-                    invalid += 1
-                    continue
-                try:
-                    d = datetime.fromisoformat(ts[:-1] + "+00:00" if ts.endswith("Z") else ts)
-                except ValueError:
-                    invalid += 1
-                    continue
-                t = (d if d.tzinfo else d.replace(tzinfo=utc)).timestamp()
-                if i in seen:
-                    dup += 1
-                    continue
-                seen.add(i)
-                if v is None:
-                    null += 1
-                    continue
-                if u == "F":
-                    v = (v - 32) * 5 / 9
-                if max_ts is None or t > max_ts:
-                    max_ts = t
-                    wm = max_ts - 30
-                    for start in [st for st in open_windows if st + 10 <= wm]:
-                        windows += len(open_windows.pop(start))
-                if t < max_ts - 30:
-                    late += 1
-                    continue
-                aggregated += 1
-                if keep is not None:
-                    keep(r)
-                start = (t // 10) * 10
-                slot = open_windows.get(start)
-                if slot is None:
-                    slot = open_windows[start] = {}
-                w = slot.get(s)
-                if w is None:
-                    slot[s] = [1, v, v, v]
-                else:
-                    w[0] += 1
-                    w[1] += v
-                    if v < w[2]:
-                        w[2] = v
-                    if v > w[3]:
-                        w[3] = v
-            latencies.append(perf() - t0)
+    for lines in line_batches(path, batch_size):
+        t0 = perf()
+        for line in lines:
+            try:
+                r = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                invalid += 1
+                continue
+            if type(r) is not dict or "value" not in r:
+                invalid += 1
+                continue
+            i, s, ts, v, u = (r.get("id"), r.get("sensor"), r.get("ts"), r["value"],
+                              r.get("unit"))
+            if type(i) is not str or type(s) is not str or type(ts) is not str \
+                    or u not in ("C", "F") or type(u) is not str \
+                    or (v is not None and type(v) is not float and type(v) is not int):
+                invalid += 1
+                continue
+            try:
+                d = datetime.fromisoformat(ts[:-1] + "+00:00" if ts.endswith("Z") else ts)
+            except ValueError:
+                invalid += 1
+                continue
+            t = (d if d.tzinfo else d.replace(tzinfo=utc)).timestamp()
+            if i in seen:
+                dup += 1
+                continue
+            seen.add(i)
+            if v is None:
+                null += 1
+                continue
+            if u == "F":
+                v = (v - 32) * 5 / 9
+            if max_ts is None or t > max_ts:
+                max_ts = t
+                wm = max_ts - 30
+                for start in [st for st in open_windows if st + 10 <= wm]:
+                    windows += len(open_windows.pop(start))
+            if t < max_ts - 30:
+                late += 1
+                continue
+            aggregated += 1
+            if keep is not None:
+                keep(r)
+            start = (t // 10) * 10
+            slot = open_windows.get(start)
+            if slot is None:
+                slot = open_windows[start] = {}
+            w = slot.get(s)
+            if w is None:
+                slot[s] = [1, v, v, v]
+            else:
+                w[0] += 1
+                w[1] += v
+                if v < w[2]:
+                    w[2] = v
+                if v > w[3]:
+                    w[3] = v
+        latencies.append(perf() - t0)
     windows += sum(len(slot) for slot in open_windows.values())
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started

@@ -125,8 +125,9 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app, 
          "no quarantined record for the screenshot")
     dash_duo.driver.find_element(
         By.XPATH, "//*[@id='history-range']//label[normalize-space()='15 min']").click()
-    wait(dash_duo, lambda: _history_points(dash_duo) > 3, "history chart shows no snapshots")
-    wait(dash_duo, lambda: _window_points(dash_duo) > 2, "window chart shows no windows")
+    wait(dash_duo, lambda: _points(dash_duo, "chart-history") > 3,
+         "history chart shows no snapshots")
+    wait(dash_duo, lambda: _points(dash_duo, "chart-windows") > 2, "window chart shows no windows")
     dash_duo.driver.execute_script("window.scrollTo(0, 0)")
     time.sleep(1.0)  # a few more ticks so every chart has some history
     shot = screenshot_path(tmp_path)
@@ -145,16 +146,12 @@ def _history_traces(dash_duo):
         "return g && g.data ? g.data.map(t => t.name) : [];")
 
 
-def _window_points(dash_duo):
+def _points(dash_duo, chart_id):
+    """The most non-null points any trace of the chart ``chart_id`` shows."""
     return dash_duo.driver.execute_script(
-        "const g = document.querySelector('#chart-windows .js-plotly-plot');"
-        "return g && g.data ? Math.max(0, ...g.data.map(t => (t.x || []).length)) : 0;")
-
-
-def _history_points(dash_duo):
-    return dash_duo.driver.execute_script(
-        "const g = document.querySelector('#chart-history .js-plotly-plot');"
-        "return g && g.data && g.data.length ? g.data[0].y.filter(y => y !== null).length : 0;")
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "return g && g.data ? Math.max(0, ...g.data.map("
+        "t => (t.y || []).filter(y => y !== null).length)) : 0;", f"#{chart_id}")
 
 
 def _banner(dash_duo):
