@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -313,10 +314,93 @@ def run_reference(path: str, retain: int = 0, batch_size: int = 1000) -> dict[st
     return json.loads(out.stdout)
 
 
+def run_rounds(args: argparse.Namespace) -> dict[str, Any]:
+    """``args.rounds`` rounds, each running the pipeline, the hand-written loop and the loop
+    keeping the newest records, every one in a fresh child process, the order rotated from
+    round to round: on a machine whose speed drifts, each round's ratio compares runs made
+    seconds apart, and the median over rounds is the figure to quote."""
+    from .config import Settings, load_settings
+
+    settings = load_settings(args.config, environ={}) if args.config else Settings(BENCH_SETTINGS)
+    capacity = settings.get("buffer.capacity")
+    command = [sys.executable, "-m", "streamdash.cli", "bench", "pipeline", "--file", args.file,
+               "--batch-size", str(args.batch_size), "--json"]
+    command += ["--config", args.config] if args.config else []
+    command += ["--no-gc-tuning"] if args.no_gc_tuning else []
+
+    def pipeline() -> dict[str, Any]:
+        out = subprocess.run(command, capture_output=True, text=True)
+        if out.returncode not in (0, 1) or not out.stdout.strip():
+            raise RuntimeError(f"pipeline run failed: {out.stderr.strip()[-500:]}")
+        return json.loads(out.stdout)
+
+    runs = {"pipeline": pipeline,
+            "loop": lambda: run_reference(args.file, 0, args.batch_size),
+            "loop_keeping": lambda: run_reference(args.file, capacity, args.batch_size)}
+    order = list(runs)
+    rounds = []
+    for i in range(args.rounds):
+        got = {name: runs[name]() for name in order[i % 3:] + order[:i % 3]}
+        pipe, loop, keep = got["pipeline"], got["loop"], got["loop_keeping"]
+        rounds.append({"pipeline": pipe, "loop": loop, "loop_keeping": keep,
+                       "ratio": pipe["records_per_s"] / loop["records_per_s"],
+                       "ratio_keeping": pipe["records_per_s"] / keep["records_per_s"],
+                       "totals_ok": pipe["totals_ok"] and pipe["accounting_ok"]
+                       and pipe["totals"] == loop["totals"] == keep["totals"]})
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    summary = {"rounds": len(rounds),
+               "ratio_median": med([r["ratio"] for r in rounds]),
+               "ratio_min": min(r["ratio"] for r in rounds),
+               "ratio_max": max(r["ratio"] for r in rounds),
+               "ratio_keeping_median": med([r["ratio_keeping"] for r in rounds])}
+    for name in runs:
+        for key in ("records_per_s", "batch_p50_ms", "batch_p99_ms"):
+            summary[f"{name}_{key}_median"] = med([r[name][key] for r in rounds])
+    summary["pipeline_peak_rss_mib_max"] = max(r["pipeline"]["peak_rss_mib"] for r in rounds)
+    return {"file": args.file, "rounds": rounds, "summary": summary,
+            "totals_ok": all(r["totals_ok"] for r in rounds)}
+
+
+ROUND_ROW = ("  {:>6}  {:>14,.0f} {:>7.2f} {:>7.2f} | {:>11,.0f} {:>7.2f} {:>7.2f} | "
+             "{:>14,.0f} | {:>5.2f}× {:>6.2f}×")
+
+
+def format_rounds(result: dict[str, Any]) -> str:
+    """The human-readable report of :func:`run_rounds`: one row a round, then the medians."""
+    s = result["summary"]
+    lines = [f"pipeline benchmark: {result['file']} — {s['rounds']} rounds (pipeline, loop, loop "
+             "keeping the ring's records; each a fresh process, order rotated)",
+             "   round  pipeline rec/s  p50 ms  p99 ms |  loop rec/s  p50 ms  p99 ms |"
+             "  keeping rec/s |  ratio  keeping"]
+    for i, r in enumerate(result["rounds"], start=1):
+        p, lp, k = r["pipeline"], r["loop"], r["loop_keeping"]
+        lines.append(ROUND_ROW.format(
+            i, p["records_per_s"], p["batch_p50_ms"], p["batch_p99_ms"], lp["records_per_s"],
+            lp["batch_p50_ms"], lp["batch_p99_ms"], k["records_per_s"], r["ratio"],
+            r["ratio_keeping"]) + ("" if r["totals_ok"] else "  TOTALS MISMATCH"))
+    lines += [ROUND_ROW.format(
+        "median", *(s[f"{name}_{key}_median"] for name in ("pipeline", "loop")
+                    for key in ("records_per_s", "batch_p50_ms", "batch_p99_ms")),
+        s["loop_keeping_records_per_s_median"], s["ratio_median"], s["ratio_keeping_median"]),
+              f"  pipeline/loop      median {s['ratio_median']:.2f}× "
+              f"(range {s['ratio_min']:.2f}–{s['ratio_max']:.2f}×)",
+              f"  peak RSS           {s['pipeline_peak_rss_mib_max']:.0f} MiB (pipeline, largest)",
+              "  totals check       " + ("OK (exact, every round)" if result["totals_ok"]
+                                         else "MISMATCH (see the rounds)")]
+    return "\n".join(lines)
+
+
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     """Run the benchmark, print the figures (text or JSON); 1 when totals differ."""
     from .config import Settings, load_settings
 
+    if args.rounds > 1:
+        rounds = run_rounds(args)
+        print(json.dumps(rounds, indent=1) if args.json else format_rounds(rounds))
+        return 0 if rounds["totals_ok"] else 1
     settings = load_settings(args.config, environ={}) if args.config else None
     result = run_pipeline(args.file, settings, args.batch_size, tune_gc=not args.no_gc_tuning)
     result["gc_tuned"] = not args.no_gc_tuning
@@ -397,6 +481,10 @@ def register(group: Any) -> None:
                    help="lines per batch (default 1000)")
     p.add_argument("--reference", action="store_true",
                    help="also run the hand-written loop (child process) and print the ratio")
+    p.add_argument("--rounds", type=int, default=1, metavar="N",
+                   help="N > 1: N rounds of pipeline, loop and loop keeping records, each in a "
+                        "fresh process, order rotated; prints every round and the medians "
+                        "(the figures to quote on a noisy machine)")
     p.add_argument("--no-gc-tuning", "--no-gc-freeze", action="store_true",
                    help="keep CPython's garbage-collector defaults (no freeze, young "
                         "threshold 700) instead of what `streamdash run` sets")

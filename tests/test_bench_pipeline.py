@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from streamdash.bench_pipeline import CONTRACT_TOTALS, format_report, reference_loop, run_pipeline
+from streamdash.bench_pipeline import (
+    CONTRACT_TOTALS,
+    format_report,
+    format_rounds,
+    reference_loop,
+    run_pipeline,
+    run_rounds,
+)
 
 from .pipeline.workload import contract_totals, generate
 
@@ -77,3 +85,42 @@ def test_cli_exits_non_zero_when_totals_differ(tmp_path):
                            str(data), "--config", str(cfg), "--reference"], capture_output=True,
                           text=True, env=env, timeout=120, cwd=ROOT)
     assert proc.returncode == 1 and "MISMATCH" in proc.stdout
+
+
+def test_rounds_interleave_fresh_processes_and_report_medians(tmp_path):
+    """--rounds N runs pipeline, loop and loop-keeping-records N times in fresh processes and
+    reports every round, the median ratio and its range; totals are checked every round."""
+    data = tmp_path / "w.jsonl"
+    lines = write_workload(data, 2000)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "streamdash.cli", "bench", "pipeline", "--file",
+                           str(data), "--rounds", "2", "--json"], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    expected = contract_totals(lines)["totals"]
+    assert result["totals_ok"] and len(result["rounds"]) == 2
+    for r in result["rounds"]:
+        assert r["pipeline"]["totals"] == r["loop"]["totals"] == expected
+        assert r["loop_keeping"]["retain"] == 10_000 and r["loop"]["retain"] == 0
+        assert r["ratio"] == r["pipeline"]["records_per_s"] / r["loop"]["records_per_s"]
+    s = result["summary"]
+    assert s["ratio_min"] <= s["ratio_median"] <= s["ratio_max"]
+    text = format_rounds(result)
+    assert "median" in text and "OK (exact, every round)" in text and len(text.splitlines()) == 8
+
+
+def test_rounds_flag_a_pipeline_that_disagrees_with_the_loop(tmp_path, monkeypatch):
+    """A round whose pipeline totals differ from the loop's fails the totals check."""
+    data = tmp_path / "w.jsonl"
+    write_workload(data, 1500)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("schema:\n  key: id\n  event_time: ts\n  fields: {id: str, sensor: str, "
+                   "ts: timestamp, value: {type: float, nullable: true}, unit: str}\n"
+                   "transforms: [late, {window: {size: 10, key: sensor, field: value}}]\n")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    args = argparse.Namespace(file=str(data), config=str(cfg), batch_size=500, rounds=1,
+                              no_gc_tuning=False)
+    result = run_rounds(args)
+    assert not result["totals_ok"] and not result["rounds"][0]["totals_ok"]
+    assert "MISMATCH" in format_rounds(result)
