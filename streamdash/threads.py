@@ -46,3 +46,27 @@ class ThreadRunner:
     def alive(self) -> bool:
         """True while the thread runs."""
         return self._thread is not None and self._thread.is_alive()
+
+
+class Background:
+    """``start``/``stop``/``join``/``alive`` for a component whose loop runs in the
+    :class:`ThreadRunner` it keeps as ``self._runner`` (the pipeline workers, the notifier)."""
+
+    _runner: ThreadRunner
+
+    def start(self) -> None:
+        """Start the thread unless it is already running."""
+        self._runner.start()
+
+    def stop(self) -> None:
+        """Ask the loop to finish (returns at once; see :meth:`join`)."""
+        self._runner.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has (or never started)."""
+        return self._runner.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        return self._runner.alive

@@ -16,7 +16,7 @@ from ..models import Batch, ProcessResult, Rejection
 from ..sources.base import Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
-from ..threads import ThreadRunner
+from ..threads import Background, ThreadRunner
 from .chain import Processor, excerpt
 
 log = logging.getLogger("streamdash.pipeline")
@@ -24,7 +24,7 @@ log = logging.getLogger("streamdash.pipeline")
 BatchListener = Callable[[Batch, ProcessResult], None]
 
 
-class SupervisedThread:
+class SupervisedThread(Background):
     """A stoppable thread whose loop is restarted, with exponential backoff, when it crashes.
 
     Subclasses implement :meth:`loop`, which must return soon after :attr:`stopping` is set
@@ -40,23 +40,6 @@ class SupervisedThread:
         self.restarts = 0
         self._runner = ThreadRunner(name, self._run)
         self.stopping = self._runner.stopping
-
-    def start(self) -> None:
-        """Start the thread unless it is already running."""
-        self._runner.start()
-
-    def stop(self) -> None:
-        """Ask the loop to finish (returns at once; see :meth:`join`)."""
-        self._runner.stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; True when it has."""
-        return self._runner.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """True while the thread runs."""
-        return self._runner.alive
 
     def loop(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -26,7 +26,7 @@ import requests
 
 from ..logs import log_event
 from ..metrics import Metrics
-from ..threads import ThreadRunner
+from ..threads import Background, ThreadRunner
 
 log = logging.getLogger("streamdash.quality.notify")
 
@@ -99,7 +99,7 @@ class _Target:
         self.last_error: str | None = None
 
 
-class WebhookNotifier:
+class WebhookNotifier(Background):
     """Sends Alertmanager-shaped notifications to ``urls`` from its own thread.
 
     ``timeout`` bounds each POST (connect and read), ``retries`` is the number of extra
@@ -168,24 +168,8 @@ class WebhookNotifier:
             log_event(log, logging.WARNING, "alert notification dropped: queue full",
                       url=target.masked, capacity=self.queue.maxsize)
 
-    # -- thread ----------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the sending thread unless it runs."""
-        self._runner.start()
-
-    def stop(self) -> None:
-        """Ask the thread to finish after the current attempt (see :meth:`join`)."""
-        self._runner.stop()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread (a hanging receiver holds it at most ``self.timeout``)."""
-        return self._runner.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """True while the sending thread runs."""
-        return self._runner.alive
-
+    # -- thread: start/stop/join/alive come from Background. stop() lets the current attempt
+    # finish, so a hanging receiver holds join() at most ``self.timeout``. ------------------
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:
