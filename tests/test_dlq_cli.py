@@ -6,15 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from streamdash.cli import main
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from streamdash.testing import ListSource
+from tests.httpserver import ScriptedServer, json_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = {"id": "1", "sensor": "s", "ts": "2024-06-01T00:00:00.000Z", "temperature": 1.0}
@@ -71,41 +70,24 @@ def test_export_without_a_database_fails_clearly(tmp_path, capsys):
     assert main(["dlq", "export", "--data-dir", str(tmp_path), "--since", "soonish"]) == 2
 
 
-class _Api(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server API
-        body = json.dumps({"count": 2, "items": [
-            {"ts": "2024-06-01T00:00:02.000Z", "source": "sim",
-             "reasons": [{"field": "ts", "rule": "timestamp", "value": "'x'"}], "record": {"n": 2}},
-            {"ts": "2024-06-01T00:00:01.000Z", "source": "sim",
-             "reasons": [{"field": "v", "rule": "type", "value": "'a'"}], "record": {"n": 1}},
-        ]}).encode()
-        self.server.paths.append(self.path)
-        status = 200 if self.path.startswith("/api/dlq") else 404
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+DLQ_PAGE = {"count": 2, "items": [
+    {"ts": "2024-06-01T00:00:02.000Z", "source": "sim",
+     "reasons": [{"field": "ts", "rule": "timestamp", "value": "'x'"}], "record": {"n": 2}},
+    {"ts": "2024-06-01T00:00:01.000Z", "source": "sim",
+     "reasons": [{"field": "v", "rule": "type", "value": "'a'"}], "record": {"n": 1}},
+]}
 
 
 def test_export_from_a_running_app_url(capfdbinary):
     """--from-url reads /api/dlq of a running app and writes its items oldest first."""
-    server = HTTPServer(("127.0.0.1", 0), _Api)
-    server.paths = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        code = main(["dlq", "export", "--from-url", f"http://127.0.0.1:{server.server_port}",
-                     "--since", "1h"])
-    finally:
-        server.shutdown()
-        server.server_close()
+    with ScriptedServer() as server:
+        server.route("/api/dlq", json_reply(DLQ_PAGE))
+        code = main(["dlq", "export", "--from-url", server.url(""), "--since", "1h"])
     assert code == 0
     items = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
     assert [i["record"]["n"] for i in items] == [1, 2]
-    assert server.paths[0].startswith("/api/dlq?") and "since=1h" in server.paths[0]
+    (hit,) = server.hits("/api/dlq")
+    assert hit.path.startswith("/api/dlq?") and "since=1h" in hit.path
 
 
 def test_unreachable_url_fails_clearly(capsys):

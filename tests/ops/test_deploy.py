@@ -21,6 +21,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamdash.store.history import HistoryReader, StorageUnavailable, database_path
+from tests.httpserver import ScriptedServer, json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_TOKEN = "WEBHOOKTOKEN12345"
@@ -245,40 +246,24 @@ API_KEY = "APIKEY-NEVER-PRINTED-7781"
 HEADER_VALUE = "Bearer HEADER-NEVER-PRINTED-1234"
 
 
-class Upstream:
-    """A local JSON API: serves one record per request, or HTTP 500 while ``failing``."""
+class Upstream(ScriptedServer):
+    """A local JSON API on ``/data``: one record per request, or HTTP 500 while ``failing``."""
 
-    def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        upstream = self
+    def __init__(self) -> None:
+        super().__init__()
         self.failing = False
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server API
-                status = 500 if upstream.failing else 200
-                body = json.dumps([{"id": time.time(), "value": 1.0, "key": "a"}]
-                                  if status == 200 else {"error": f"bad {self.path}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/data"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        self.route("/data", lambda req: (
+            json_reply({"error": f"bad {req.path}"}, 500) if self.failing
+            else json_reply([{"id": time.time(), "value": 1.0, "key": "a"}])))
+        self.start()
 
 
 def test_configured_api_key_never_appears_in_any_output(web, tmp_path):
     """With an HTTP source using an API key and an auth header, failing and recovering, no log
     line (DEBUG, JSON) and no HTTP answer ever carries the key or the header value."""
     upstream = Upstream()
-    w = web(extra_env={"STREAMDASH_SOURCE__TYPE": "http", "STREAMDASH_SOURCE__URL": upstream.url,
+    w = web(extra_env={"STREAMDASH_SOURCE__TYPE": "http",
+                       "STREAMDASH_SOURCE__URL": upstream.url("/data"),
                        "STREAMDASH_SOURCE__PARAMS__API_KEY": API_KEY,
                        "STREAMDASH_SOURCE__HEADERS__AUTHORIZATION": HEADER_VALUE,
                        "STREAMDASH_SOURCE__MAX_TRIES": "1", "STREAMDASH_LOG__LEVEL": "DEBUG"})
@@ -294,7 +279,7 @@ def test_configured_api_key_never_appears_in_any_output(web, tmp_path):
         w.kill(signal.SIGTERM)
         assert w.proc.wait(15) == 0
     finally:
-        upstream.server.shutdown()
+        upstream.stop()
     assert json.loads(answers[2])["count"] >= 2  # the failures were recorded (key masked)
     out = w.output()
     records = [json.loads(line) for line in out.splitlines() if line.strip()]

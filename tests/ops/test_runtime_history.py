@@ -1,14 +1,13 @@
 """Tests of the runtime's persistence wiring: real sources, a real HTTP server, real SQLite."""
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from streamdash.store.history import HistoryReader, database_path
 from streamdash.testing import ListSource
+from tests.httpserver import ScriptedServer, json_reply
 
 API_KEY = "APIKEY-SHOULD-NOT-LEAK-42"
 
@@ -91,28 +90,13 @@ def test_metric_history_without_storage_comes_from_memory():
     assert runtime.history is None and points[-1][1] == 1
 
 
-class Failing(BaseHTTPRequestHandler):
-    """Answers 500 and echoes the query string (as careless servers do)."""
-
-    def do_GET(self):  # noqa: N802 - http.server API
-        body = json.dumps({"error": "boom", "echo": self.path}).encode()
-        self.send_response(500)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(tmp_path):
     """A failing HTTP source's ingestion errors land in SQLite, with the API key masked."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with ScriptedServer() as server:
+        # Answers 500 and echoes the query string, key included (as careless servers do).
+        server.route("/data", lambda req: json_reply({"error": "boom", "echo": req.path}, 500))
         settings = Settings({"data_dir": str(tmp_path), "source": {
-            "type": "http", "url": f"http://127.0.0.1:{server.server_port}/data",
+            "type": "http", "url": server.url("/data"),
             "params": {"api_key": API_KEY}, "interval": 0.1, "max_tries": 1}})
         runtime = Runtime(settings)
         runtime.start()
@@ -120,8 +104,7 @@ def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(tm
         while runtime.source_health.snapshot()["failures"] < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         runtime.stop()
-    finally:
-        server.shutdown()
+    assert API_KEY in server.hits("/data")[0].path  # the key was sent, and echoed back
     reader = HistoryReader(database_path(tmp_path))
     errors = reader.events("errors", 0, time.time() + 1)
     assert len(errors) >= 2 and all(e["source"] for e in errors)

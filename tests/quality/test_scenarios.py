@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from streamdash.models import ProcessResult, utc_iso
 from streamdash.sources.base import FieldHints
@@ -18,6 +17,7 @@ from streamdash.sources.retry import RetryPolicy
 from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FakeClock
 from tests.helpers import wait_until
+from tests.httpserver import Reply, ScriptedServer, json_reply
 
 from .conftest import T0, simulator
 
@@ -87,41 +87,22 @@ def test_late_burst_fires_late_rate_alert(scenarios):
     assert resolved["state"] == "resolved" and resolved["ends_at"] == at(6)
 
 
-class RecordServer:
-    """A local JSON API serving a simulator's batches; ``stop()`` makes it stop answering."""
-
-    def __init__(self, source: SimulatedSource, port: int = 0):
-        self.source = source
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
-                body = json.dumps(outer.source.fetch()).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def record_server(source: SimulatedSource) -> tuple[ScriptedServer, dict[str, bool]]:
+    """A running local JSON API serving the simulator's batches on ``/records``, and its
+    switch: while ``state["down"]`` it closes every connection without answering."""
+    state = {"down": False}
+    server = ScriptedServer().start()
+    server.route("/records", lambda req: Reply(drop=True) if state["down"]
+                 else json_reply(source.fetch()))
+    return server, state
 
 
 def test_source_down_fires_and_resolves_when_the_server_answers_again(scenarios):
     """When the HTTP server stops answering, source_down fires after 3 intervals; it resolves
     when the server answers again."""
     clock = FakeClock(T0)
-    api = RecordServer(simulator(clock))
-    source = HttpSource("api", url=f"http://127.0.0.1:{api.port}/records",
+    api, switch = record_server(simulator(clock))
+    source = HttpSource("api", url=api.url("/records"),
                         hints=FieldHints(value_field="temperature", time_field="ts"),
                         retry=RetryPolicy(max_tries=1), connect_timeout=1, read_timeout=2,
                         clock=clock)
@@ -130,14 +111,14 @@ def test_source_down_fires_and_resolves_when_the_server_answers_again(scenarios)
     try:
         assert sc.run(2) == [] and sc.monitor.rates()["fetch_age_seconds"] == 0.0
         last_success = clock()                               # T0+2
-        api.stop()
+        switch["down"] = True
         assert sc.run(3) == []                               # ages 1, 2, 3 s: not yet
         assert sc.rt.metrics.counter("fetch_errors") == 3
         (firing,) = sc.step()                                # T0+6: 4 s without success
         assert firing["state"] == "firing" and firing["severity"] == "critical"
         assert firing["starts_at"] == at(6) and firing["value"] == clock() - last_success
         assert sc.step() == []                               # still down, still firing
-        api = RecordServer(api.source, port=api.port)        # answers again
+        switch["down"] = False                               # answers again
         (resolved,) = sc.step()                              # T0+8
         assert resolved["state"] == "resolved" and resolved["ends_at"] == at(8)
         assert resolved["starts_at"] == at(6)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from .httpserver import ScriptedServer
+from tests.httpserver import ScriptedServer
 
 
 @pytest.fixture

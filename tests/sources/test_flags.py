@@ -16,8 +16,7 @@ import pytest
 
 from streamdash.cli import build_parser, main, settings_from_args
 from streamdash.errors import ConfigError
-
-from .httpserver import json_reply
+from tests.httpserver import json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 

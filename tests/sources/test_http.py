@@ -13,8 +13,7 @@ from streamdash.sources import build_source
 from streamdash.sources.fields import parse_fields
 from streamdash.sources.http import HttpSource, body_excerpt, build_http, hints_for
 from streamdash.sources.retry import RetryPolicy
-
-from .httpserver import Reply, ScriptedServer, json_reply
+from tests.httpserver import Reply, ScriptedServer, json_reply
 
 ITEMS = {"items": [{"id": 1, "v": "1.5"}, {"id": 2, "v": "2.5"}]}
 EXPECTED = [{"id": 1, "v": 1.5}, {"id": 2, "v": 2.5}]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from tests.helpers import wait_for
-
-from .httpserver import Reply, json_reply
+from tests.httpserver import Reply, json_reply
 
 PAGES, PER_PAGE = 8, 150
 

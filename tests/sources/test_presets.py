@@ -9,8 +9,7 @@ from streamdash.errors import ConfigError
 from streamdash.sources import BUILDERS, build_source
 from streamdash.sources.http import HttpSource
 from streamdash.sources.presets import PRESETS, preset_params
-
-from .httpserver import json_reply
+from tests.httpserver import json_reply
 
 # USGS summary feed, GeoJSON (https://earthquake.usgs.gov/earthquakes/feed/v1.0/geojson.php).
 USGS_FEED = {

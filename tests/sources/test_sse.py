@@ -14,8 +14,7 @@ from streamdash.sources.fields import parse_fields
 from streamdash.sources.retry import RetryPolicy
 from streamdash.sources.sse import SseEvent, SseParser, SseSource
 from tests.helpers import wait_for as wait_until
-
-from .httpserver import Reply
+from tests.httpserver import Reply
 
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
 

@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 (port 0) that plays scripted replies, for source tests.
+"""A real HTTP server on 127.0.0.1 (port 0) that plays scripted replies, for tests that need an
+upstream API (sources, the runtime's persistence, the deploy, the DLQ export, alert scenarios).
 
 Each path has a script: replies served in order, then a ``then`` reply served forever. A reply
 can be a :class:`Reply` or a callable ``(request) -> Reply`` (to answer conditionally). Every
