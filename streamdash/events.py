@@ -38,11 +38,6 @@ class EventBus:
         with self._lock:
             self._subs[topic] = self._subs.get(topic, ()) + (fn,)
 
-    def unsubscribe(self, topic: str, fn: Subscriber) -> None:
-        """Stop calling ``fn`` for ``topic`` (no error when it was not subscribed)."""
-        with self._lock:
-            self._subs[topic] = tuple(s for s in self._subs.get(topic, ()) if s is not fn)
-
     def publish(self, topic: str, payload: Any) -> None:
         """Deliver ``payload`` to the topic's subscribers (nothing happens when there are none)."""
         for fn in self._subs.get(topic, ()):

@@ -29,6 +29,15 @@ def write_workload(path: Path, n: int) -> list[bytes]:
     return lines
 
 
+def write_config_without_dedup(tmp_path: Path) -> Path:
+    """Settings whose totals differ from the contract's (no dedup, no °F→°C)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("schema:\n  key: id\n  event_time: ts\n  fields: {id: str, sensor: str, "
+                   "ts: timestamp, value: {type: float, nullable: true}, unit: str}\n"
+                   "transforms: [late, {window: {size: 10, key: sensor, field: value}}]\n")
+    return cfg
+
+
 def test_pipeline_and_reference_agree_with_the_contract_loop(tmp_path):
     """Both the benchmarked pipeline and the hand-written loop reproduce the contract totals."""
     data = tmp_path / "w.jsonl"
@@ -76,10 +85,7 @@ def test_cli_exits_non_zero_when_totals_differ(tmp_path):
     """A pipeline configured differently from the contract fails the totals check."""
     data = tmp_path / "w.jsonl"
     write_workload(data, 2000)
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text("schema:\n  key: id\n  event_time: ts\n  fields: {id: str, sensor: str, "
-                   "ts: timestamp, value: {type: float, nullable: true}, unit: str}\n"
-                   "transforms: [late, {window: {size: 10, key: sensor, field: value}}]\n")
+    cfg = write_config_without_dedup(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "streamdash.cli", "bench", "pipeline", "--file",
                            str(data), "--config", str(cfg), "--reference"], capture_output=True,
@@ -114,10 +120,7 @@ def test_rounds_flag_a_pipeline_that_disagrees_with_the_loop(tmp_path, monkeypat
     """A round whose pipeline totals differ from the loop's fails the totals check."""
     data = tmp_path / "w.jsonl"
     write_workload(data, 1500)
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text("schema:\n  key: id\n  event_time: ts\n  fields: {id: str, sensor: str, "
-                   "ts: timestamp, value: {type: float, nullable: true}, unit: str}\n"
-                   "transforms: [late, {window: {size: 10, key: sensor, field: value}}]\n")
+    cfg = write_config_without_dedup(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     args = argparse.Namespace(file=str(data), config=str(cfg), batch_size=500, rounds=1,
                               no_gc_tuning=False)
