@@ -103,6 +103,15 @@ def screenshot_path(tmp_path: Path) -> Path:
     return tmp_path / "dashboard.png"
 
 
+def test_screenshot_goes_to_the_docs_only_when_asked(tmp_path, monkeypatch):
+    """The README's picture is rewritten only with STREAMDASH_UPDATE_SCREENSHOT=1."""
+    monkeypatch.delenv("STREAMDASH_UPDATE_SCREENSHOT", raising=False)
+    assert screenshot_path(tmp_path) == tmp_path / "dashboard.png"
+    monkeypatch.setenv("STREAMDASH_UPDATE_SCREENSHOT", "1")
+    assert screenshot_path(tmp_path) == DOCS_SCREENSHOT
+    assert DOCS_SCREENSHOT.name in (DOCS_SCREENSHOT.parents[2] / "README.md").read_text()
+
+
 def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app, tmp_path):
     """A high null rate fires a banner (rule, value vs threshold); a screenshot with alerts and
     quarantined records is taken (into docs/img/dashboard.png with
