@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 
 ENV_PREFIX = "STREAMDASH_"
 CONFIG_ENV = "STREAMDASH_CONFIG"
@@ -231,7 +231,8 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         key = name[len(ENV_PREFIX):].lower().replace("__", ".")
         if key.split(".", 1)[0] not in SECTIONS and key not in OPTIONS:
-            raise ConfigError(name, f"unknown setting '{key}' (from the environment)")
+            raise unknown_key(name, key, sorted(SECTIONS | set(OPTIONS)),
+                              what=f"setting '{key}' (from the environment)")
         _set(out, key, _scalar(raw))
     return out
 
@@ -240,17 +241,15 @@ def validate(tree: dict[str, Any]) -> dict[str, Any]:
     """Check every known key, reject unknown ones, and cast values; returns the tree."""
     for top, value in tree.items():
         if top not in SECTIONS and top not in OPTIONS:
-            known = ", ".join(sorted(SECTIONS | {"data_dir"}))
-            raise ConfigError(top, f"unknown setting (known: {known})")
+            raise unknown_key(top, top, SECTIONS | {"data_dir"})
         if top in SECTIONS and top not in ("schema", "transforms", "alerts") \
                 and not isinstance(value, dict):
             raise ConfigError(top, f"must be a mapping of settings, got {value!r}")
         if isinstance(value, dict) and top not in OPEN_SECTIONS:
             for sub in value:
                 if f"{top}.{sub}" not in OPTIONS:
-                    known = sorted(k.split(".", 1)[1] for k in OPTIONS if k.startswith(top + "."))
-                    raise ConfigError(f"{top}.{sub}", f"unknown setting (known in '{top}': "
-                                                      f"{', '.join(known)})")
+                    known = [k.split(".", 1)[1] for k in OPTIONS if k.startswith(top + ".")]
+                    raise unknown_key(f"{top}.{sub}", sub, known, what=f"setting in '{top}'")
     for key, opt in OPTIONS.items():
         section, _, leaf = key.partition(".")
         holder = tree.get(section) if leaf else tree

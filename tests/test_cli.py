@@ -143,3 +143,23 @@ def test_check_config_validates_every_section(tmp_path, capsys):
     good.write_text(f"data_dir: {tmp_path / 'data'}\nsource: {{type: usgs-earthquakes}}\n")
     assert main(["check-config", str(good)]) == 0
     assert not (tmp_path / "data").exists()  # validating never creates the data dir
+
+
+@pytest.mark.parametrize("text, key, suggestion", [
+    ("source:\n  seeed: 1\n", "source.seeed", "seed"),
+    ("source:\n  type: simulatd\n", "source.type", "simulated"),
+    ("dashboard:\n  refesh: 2\n", "dashboard.refesh", "refresh"),
+    ("storage:\n  snapshot_intervl: 2\n", "storage.snapshot_intervl", "snapshot_interval"),
+    ("schema:\n  feilds: {a: str}\n", "schema.feilds", "fields"),
+    ("transforms:\n  - dedupe: {ttl: 5}\n", "transforms[0]", "dedup"),
+    ("alerts:\n  rules:\n    - {name: r, metrc: null_rate, op: '>', threshold: 1}\n",
+     "metrc", "metric"),
+])
+def test_unknown_component_setting_suggests_the_closest_key(tmp_path, capsys, text, key,
+                                                            suggestion):
+    """Every section's own checker answers a typo with the closest key and the known ones."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert key in err and f"did you mean '{suggestion}'?" in err and "known: " in err, err
