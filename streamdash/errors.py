@@ -6,7 +6,8 @@ Every error raised on purpose by the package derives from :class:`StreamdashErro
     ├── ConfigError        a setting, schema or rule is wrong (names the key and the problem)
     ├── SourceError        a source could not deliver records (after its own retries)
     │   └── IngestError    one failed ingestion attempt, with kind, reason and URL
-    └── ProcessingError    the processing chain failed on a batch
+    ├── ProcessingError    the processing chain failed on a batch
+    └── ServeError         the dashboard cannot be served (port in use, unknown host)
 
 This module imports nothing from the package so that every other module can import it.
 """
@@ -56,6 +57,10 @@ class IngestError(SourceError):
 
 class ProcessingError(StreamdashError):
     """The processing chain failed on a batch (a bug or a broken rule, not a bad record)."""
+
+
+class ServeError(StreamdashError):
+    """The dashboard cannot be served: the address is in use or unknown (said in the message)."""
 
 
 def unknown_key(key: str, name: str, known: Iterable[str], what: str = "setting") -> ConfigError:

@@ -183,5 +183,11 @@ class RedactingFormatter(logging.Formatter):
 
 
 def log_settings(logger: logging.Logger, settings: Any) -> None:
-    """Log the effective settings at INFO, secrets masked (the start-up "config loaded" line)."""
-    log_event(logger, logging.INFO, "config loaded", config=mask_settings(settings.as_dict()))
+    """Log the effective settings: a one-line summary at INFO, the whole tree ("config loaded",
+    secrets masked) at DEBUG — the console at INFO is for people, not for a settings dump."""
+    tree = mask_settings(settings.as_dict())
+    source = tree.get("source", {})
+    log_event(logger, logging.INFO, "settings", source=source.get("type"),
+              interval=source.get("interval"), data_dir=tree.get("data_dir") or "(memory)",
+              log=f"{tree['log']['level']} {tree['log']['format']}")
+    log_event(logger, logging.DEBUG, "config loaded", config=tree)
