@@ -86,6 +86,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+    # urllib3 warns about each retry and discarded pooled connection through Python's
+    # last-resort handler, unformatted; streamdash already logs every failed fetch in one line.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     return handler
 
 
