@@ -182,7 +182,7 @@ class StreamdashServer(BaseApplication):
             self.app.runtime.stop(drain_timeout=DRAIN_TIMEOUT)
 
     def run(self) -> int:  # type: ignore[override]
-        """Serve until SIGTERM or Ctrl-C; the master's exit status (0 after a clean stop)."""
+        """Serve until SIGTERM or Ctrl-C; 0 after a clean stop, 1 when gunicorn failed."""
         master = os.getpid()
         try:
             _Arbiter(self).run()
@@ -192,7 +192,9 @@ class StreamdashServer(BaseApplication):
             code = exc.code
         except RuntimeError as exc:  # gunicorn's own start-up failures
             raise ServeError(str(exc)) from None
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        # gunicorn's own statuses (3: worker failed to boot, 4: app failed to load) are
+        # run-time failures in streamdash's convention.
+        return 0 if code in (0, None) else 1
 
 
 def _build_app(settings: Settings) -> Any:

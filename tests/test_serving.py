@@ -188,3 +188,23 @@ def test_gunicorn_settings_are_the_procfiles():
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert {key: conf[key] for key in GUNICORN_SETTINGS} == GUNICORN_SETTINGS
     assert conf["DRAIN_TIMEOUT"] == DRAIN_TIMEOUT
+
+
+def test_app_failing_in_the_worker_is_one_line_and_exit_1(tmp_path):
+    """An app that cannot be built in the worker ends the server with exit status 1 and its
+    one-line reason, not gunicorn's traceback."""
+    code = ("import sys\n"
+            "from streamdash.config import Settings\n"
+            "from streamdash.errors import SourceError\n"
+            "from streamdash.logs import configure_logging\n"
+            "from streamdash.serving import StreamdashServer, bind_listener\n"
+            "def broken(settings):\n"
+            "    raise SourceError('feed gone at http://127.0.0.1:9/x')\n"
+            "configure_logging('INFO', 'text')\n"
+            "sock = bind_listener('127.0.0.1', 0)\n"
+            "sys.exit(StreamdashServer(Settings(), sock, factory=broken).run())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=command_env(), cwd=tmp_path, timeout=START_WITHIN)
+    assert proc.returncode == 1, proc.stderr
+    assert "streamdash: feed gone at http://127.0.0.1:9/x" in proc.stderr
+    assert "Traceback" not in proc.stderr
