@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamdash: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except StreamdashError as exc:  # e.g. the port is in use
+    except (StreamdashError, OSError) as exc:  # the port is in use, a file is missing …
         print(f"streamdash: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
 

@@ -208,3 +208,12 @@ def test_unknown_component_setting_suggests_the_closest_key(tmp_path, capsys, te
     assert main(["check-config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert key in err and f"did you mean '{suggestion}'?" in err and "known: " in err, err
+
+
+def test_missing_input_file_is_one_line_and_exit_1(tmp_path, capsys):
+    """A command whose input file is missing (here the pipeline benchmark) prints one line
+    naming the file and exits 1, the run-time failure of the convention."""
+    missing = tmp_path / "nope.jsonl"
+    assert main(["bench", "pipeline", "--file", str(missing)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(missing) in err and err.startswith("streamdash: ")
