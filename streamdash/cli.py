@@ -171,7 +171,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = with_default_data_dir(settings_from_args(args))
     configure_logging(settings.get("log.level"), settings.get("log.format"),
                       secrets=secret_values(settings.as_dict()))
-    check_settings(settings)
+    logging.disable(logging.WARNING)  # a dry run: the worker's build logs its warnings, once
+    try:
+        check_settings(settings)
+    finally:
+        logging.disable(logging.NOTSET)
     log_settings(logging.getLogger("streamdash.cli"), settings)
     listener = bind_listener(settings.get("server.host"), settings.get("server.port"))
     return StreamdashServer(settings, listener, access_log=args.access_log).run()

@@ -208,3 +208,22 @@ def test_app_failing_in_the_worker_is_one_line_and_exit_1(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "streamdash: feed gone at http://127.0.0.1:9/x" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_console_at_info_says_each_thing_once(command, tmp_path):
+    """A preset pointed at a dead URL: its interval warning appears once (the settings check
+    in the master is a dry run), each failed poll is one line with the cause in a few words."""
+    port = free_port()
+    dead = f"http://127.0.0.1:{free_port()}/quakes"
+    cmd = command("--source", "usgs-earthquakes", "--url", dead, "--port", str(port),
+                  "--data-dir", str(tmp_path / "data"))
+    cmd.wait_serving(f"http://127.0.0.1:{port}/health/live")
+    assert wait_for(lambda: "fetch failed" in cmd.text()[1], START_WITHIN, 0.2), cmd.text()[1]
+    code, _ = cmd.stop(signal.SIGTERM)
+    err = cmd.text()[1]
+    assert code == 0, err
+    assert err.count("shorter than usgs-earthquakes allows") == 1, err
+    failed = [line for line in err.splitlines() if "fetch failed" in line]
+    assert failed and all(f"connection at {dead}: connection failed: Connection refused" in line
+                          for line in failed), failed
+    assert "ingestion failed" not in err and "HTTPConnectionPool" not in err
