@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..models import utc_iso
 
 #: Comparison operators a rule may use.
@@ -203,8 +203,7 @@ def parse_rule(raw: Any, where: str, base: Rule | None = None) -> Rule | None:
                                  f"got {raw!r}")
     unknown = sorted(set(raw) - set(_RULE_KEYS))
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}",
-                          f"unknown rule setting (known: {', '.join(_RULE_KEYS)})")
+        raise unknown_key(f"{where}.{unknown[0]}", unknown[0], _RULE_KEYS, what="rule setting")
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{where}.enabled", f"expected true or false, got {enabled!r}")

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..events import EventBus
 from ..metrics import Metrics
 from .monitor import QualityMonitor
@@ -77,8 +77,8 @@ def _urls(key: str, value: Any) -> list[str]:
 def _check_keys(section: str, raw: Mapping[str, Any], known: tuple[str, ...]) -> None:
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise ConfigError(f"{section}.{unknown[0]}",
-                          f"unknown setting (known in '{section}': {', '.join(known)})")
+        raise unknown_key(f"{section}.{unknown[0]}", unknown[0], known,
+                          what=f"setting in '{section}'")
 
 
 def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time.time

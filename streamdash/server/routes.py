@@ -6,7 +6,7 @@
 * ``/metrics`` — Prometheus text format, from the app's own registry
 * ``/api/metrics`` ``/api/errors`` ``/api/dlq`` ``/api/alerts`` ``/api/windows`` — history
   (SQLite when a ``data_dir`` is configured, else the in-memory recent views); bad parameters
-  get HTTP 400
+  get HTTP 400; any other ``/api/...`` path gets a JSON 404 (never the dashboard page)
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
 """
@@ -86,6 +86,14 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @server.get("/api/", defaults={"rest": ""})
+    @server.get("/api/<path:rest>")
+    def api_unknown(rest: str) -> Response:
+        # Without this, the dashboard's catch-all route answers 200 with the page: a client
+        # with a typo in the path would parse HTML. Every known /api path is a more specific
+        # rule, so this only ever sees the unknown ones.
+        return reply({"error": f"unknown API path /api/{rest}"}, 404)
 
     @server.get("/api/metrics")
     def api_metrics() -> Response:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def take_params(section: str, params: Mapping[str, Any],
     """
     unknown = sorted(set(params) - set(spec))
     if unknown:
-        raise ConfigError(f"{section}.{unknown[0]}",
-                          f"unknown setting for this source (known: {', '.join(sorted(spec))})")
+        raise unknown_key(f"{section}.{unknown[0]}", unknown[0], spec,
+                          what="setting for this source")
     out = {}
     for key, (default, cast) in spec.items():
         value = params.get(key, default)

@@ -34,6 +34,7 @@ from .fields import (
     parse_fields,
 )
 from .ingest_log import IngestLog
+from .neterrors import short_reason
 from .options import boolean, expand_env, http_url, name_list, number, text, text_map
 from .redact import GuardedSession, Redactor, is_secret_name
 from .retry import RETRY_SPEC, RetryPolicy, policy_from, retry_after, retryable_status
@@ -213,11 +214,13 @@ class HttpSource(RequestsSource):
             resp = self.session.get(self.url, params=self.params, headers=headers,
                                     timeout=self.timeout, stream=True, allow_redirects=True)
         except requests.Timeout as exc:
-            raise self._error("timeout", f"timed out: {exc}", retryable=True) from None
+            raise self._error("timeout", f"timed out: {short_reason(exc)}",
+                              retryable=True) from None
         except requests.ConnectionError as exc:
-            raise self._error("connection", f"connection failed: {exc}", retryable=True) from None
+            raise self._error("connection", f"connection failed: {short_reason(exc)}",
+                              retryable=True) from None
         except requests.RequestException as exc:
-            raise self._error("request", f"request failed: {exc}") from None
+            raise self._error("request", f"request failed: {short_reason(exc)}") from None
         with resp:
             status = resp.status_code
             if status == 304:
@@ -251,7 +254,7 @@ class HttpSource(RequestsSource):
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
             kind = "timeout" if "timed out" in str(exc).lower() else "connection"
-            raise self._error(kind, f"body read failed after {total} bytes: {exc}",
+            raise self._error(kind, f"body read failed after {total} bytes: {short_reason(exc)}",
                               status=resp.status_code, retryable=True) from None
         # urllib3 1.x does not enforce Content-Length: a connection cut mid-body just ends the
         # stream. Compare the raw (still encoded) bytes received with what was announced.
@@ -352,9 +355,11 @@ class HttpSource(RequestsSource):
             self._report(exc, next_delay=None)
 
     def _report(self, exc: IngestError, next_delay: float | None) -> None:
+        # Every attempt goes to the ingestion error log (dashboard, /api/errors) but only to
+        # DEBUG output: the producer logs the one WARNING line per failed poll ("fetch failed").
         self.errors.report(exc.kind, getattr(exc, "reason", str(exc)), url=self.full_url,
                            status=exc.status,
-                           attempt=self._attempt, next_delay=next_delay)
+                           attempt=self._attempt, next_delay=next_delay, level=logging.DEBUG)
 
 
 #: Settings of the ``http`` source: key → (default, cast).

@@ -159,7 +159,7 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     for more (TTIN), and exits 0 on SIGTERM in under 10 s with its last metrics snapshot in
     SQLite and only JSON log lines, secret-free."""
     data = tmp_path / "data"
-    w = web(data)
+    w = web(data, extra_env={"STREAMDASH_LOG__LEVEL": "DEBUG"})  # the whole config: DEBUG
     w.wait_ready()
     page = w.get("/")
     assert page.status_code == 200 and "_dash-config" in page.text
