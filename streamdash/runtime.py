@@ -18,9 +18,9 @@ from .pipeline import Processor, build_processor
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
 from .reporter import Reporter, count_nulls
-from .status import Status, judge
 from .sources import Source, build_source, poll_interval
 from .sources.cadence import Cadence
+from .status import Status, judge
 from .store.history import StorageUnavailable, build_history, disabled_status, storage_options
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog

@@ -111,7 +111,8 @@ def test_status_names_a_queue_over_80_percent_full_and_a_restarting_thread():
     assert rt.queue_fill() == 0.9
     rt.consumer.crashed_at = rt.monotonic()
     reasons = rt.status().reasons
-    assert "queue 90% full (above 80%)" in reasons and "consumer restarting after a crash" in reasons
+    assert "queue 90% full (above 80%)" in reasons
+    assert "consumer restarting after a crash" in reasons
     assert rt.status().state == "down" and reasons[0] == "pipeline not running"
 
 

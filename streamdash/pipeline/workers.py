@@ -122,7 +122,8 @@ class Producer(SupervisedThread):
     """
 
     def __init__(self, source: Source, out: queue.Queue, metrics: Metrics, health: SourceHealth,
-                 *, interval: float | Callable[[], float], policy: str = "block", clock: Callable[[], float] = time.time,
+                 *, interval: float | Callable[[], float], policy: str = "block",
+                 clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
         super().__init__("producer", metrics, backoff_max, monotonic)
         self.source = source

@@ -53,14 +53,15 @@ class Cadence:
     """The effective interval of one source, read live (the server's hint can change).
 
     ``current()`` is cheap and thread-safe (producer, monitor, dashboard and routes all call
-    it); each change is logged once at INFO with its reason.
+    it); each change the server causes is logged once at INFO with its reason (the start-up
+    value is not: ``poll_interval`` already warns when a minimum raises the configured one).
     """
 
     def __init__(self, configured: float, source: Source):
         self.configured = float(configured)
         self.source = source
         self._lock = threading.Lock()
-        self._last: float | None = None
+        self._last = effective_interval(self.configured, self.minimum)
 
     @property
     def minimum(self) -> float:

@@ -4,7 +4,8 @@ They map onto the ``source`` settings section and so override the YAML file and 
 ``--url`` → ``source.url``, ``--records-path`` → ``source.records_path``, each
 ``--field NAME=PATH[:TYPE]`` → ``source.fields.NAME``, each ``--param KEY=VALUE`` →
 ``source.params.KEY``, each ``--header 'NAME: VALUE'`` → ``source.headers.NAME``,
-``--no-conditional`` → ``source.conditional: false``, and for file replay ``--file``, ``--rate``, ``--speed``, ``--time-field``, ``--loop``.
+``--no-conditional`` → ``source.conditional: false``, and for file replay ``--file``,
+``--rate``, ``--speed``, ``--time-field``, ``--loop``.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ class Feed:
 
     def gaps(self) -> list[float]:
         with self._lock:
-            return [b - a for a, b in zip(self.times, self.times[1:])]
+            return [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_not_modified_is_up_with_no_new_data(app_for):
     """Polls answered 304 keep the source up: /health ok and ready, no source_down, and after
     3 intervals the banner says "No new data since" (info), never stale."""
     with ScriptedServer() as server:
-        feed = Feed(server, not_modified_after=1)
+        Feed(server, not_modified_after=1)
         app = app_for(server.url("/feed"))
         rt, client = app.runtime, app.server.test_client()
         wait_until(lambda: rt.counts()["accepted"] == 1, 20 * CONFIGURED, "the first record")
