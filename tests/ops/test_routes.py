@@ -292,12 +292,16 @@ def always(severity):
 def test_health_follows_the_status_policy(serve, rules, state, code, ready):
     """/health is 200 ok with no alert firing, 200 degraded with a warning firing and 503 down
     with a critical one (naming the alerts); /health/ready is 503 while down."""
-    settings = Settings({"source.interval": 0.1, "alerts": {"interval": 0.05, "rules": rules}})
+    interval, tick = 0.1, 0.05
+    settings = Settings({"source.interval": interval,
+                         "alerts": {"interval": tick, "rules": rules}})
     runtime = Runtime(settings, SwitchSource())
     server = serve(runtime.start())
-    wait_json(server, "/health/ready", lambda s, b: "no successful fetch" not in str(b))
+    wait_json(server, "/health/ready", lambda s, b: "no successful fetch" not in str(b),
+              within(interval))
+    # The rules fire at the first evaluation after the first fetch.
     status, body = wait_json(server, "/health", lambda s, b: b["status"] == state
-                             and len(b["firing"]) == len(rules))
+                             and len(b["firing"]) == len(rules), within(interval, tick))
     assert (status, body["status"]) == (code, state)
     assert sorted(body["firing"]) == sorted(r["name"] for r in rules)
     assert all(any(r["name"] in line for line in body["reasons"]) for r in rules)

@@ -17,7 +17,7 @@ import pytest
 from streamdash.cli import build_parser, main, settings_from_args
 from streamdash.errors import ConfigError
 from streamdash.runtime import Runtime
-from tests.helpers import wait_until
+from tests.helpers import wait_until, within
 from tests.httpserver import json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,8 @@ def test_no_conditional_flag_stops_validators_reaching_the_server(server, flags,
     assert s.section("source").get("conditional", True) is conditional
     rt = Runtime(s.with_overrides({"source.min_interval": 0.1}))
     with rt:
-        wait_until(lambda: len(server.hits("/feed")) >= 3, 30 * rt.fetch_interval(), "3 polls")
+        wait_until(lambda: len(server.hits("/feed")) >= 3, within(3 * rt.fetch_interval()),
+                   "3 polls")
     later = server.hits("/feed")[1:]
     for header in ("If-None-Match", "If-Modified-Since"):
         assert all((header in r.headers) is conditional for r in later), header
