@@ -183,6 +183,7 @@ def test_crashed_consumer_restarts_and_loses_nothing():
     assert consumer.join(5)
     assert consumer.restarts == 1 and metrics.counter("thread_restarts") == 1
     assert metrics.counter("records_rejected") == 2
+    assert consumer.restarting() and not consumer.restarting(within=0.0)  # crashed just now
     assert consumer.quarantine.recent()[0].reasons[0]["rule"] == "processing_error"
 
 

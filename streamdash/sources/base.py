@@ -41,6 +41,10 @@ class Source:
     def close(self) -> None:
         """Release connections or files; the default has nothing to release."""
 
+    def interval_hint(self) -> float:
+        """Seconds between polls the far end asks for now (0: no request); see ``cadence``."""
+        return 0.0
+
     def describe(self) -> dict[str, Any]:
         """A description safe to show anywhere (never secrets)."""
         return {"name": self.name, "kind": self.kind}

@@ -277,3 +277,35 @@ def test_storage_problem_shows_in_health(serve, tmp_path):
     assert runtime.counts()["in"] > seen  # the pipeline runs on without its store
     status, body = server.json("/api/metrics")
     assert status == 503 and "unavailable" in body["error"]
+
+
+def always(severity):
+    """A rule that fires at the first evaluation (records in the window is always >= 0)."""
+    return {"name": f"always_{severity}", "metric": "records", "op": ">=", "threshold": 0,
+            "severity": severity, "summary": f"{severity} test alert"}
+
+
+@pytest.mark.parametrize("rules, state, code, ready", [
+    ([], "ok", 200, 200),
+    ([always("warning")], "degraded", 200, 200),
+    ([always("info"), always("critical")], "down", 503, 503)])
+def test_health_follows_the_status_policy(serve, rules, state, code, ready):
+    """/health is 200 ok with no alert firing, 200 degraded with a warning firing and 503 down
+    with a critical one (naming the alerts); /health/ready is 503 while down."""
+    interval, tick = 0.1, 0.05
+    settings = Settings({"source.interval": interval,
+                         "alerts": {"interval": tick, "rules": rules}})
+    runtime = Runtime(settings, SwitchSource())
+    server = serve(runtime.start())
+    wait_json(server, "/health/ready", lambda s, b: "no successful fetch" not in str(b),
+              within(interval))
+    # The rules fire at the first evaluation after the first fetch.
+    status, body = wait_json(server, "/health", lambda s, b: b["status"] == state
+                             and len(b["firing"]) == len(rules), within(interval, tick))
+    assert (status, body["status"]) == (code, state)
+    assert sorted(body["firing"]) == sorted(r["name"] for r in rules)
+    assert all(any(r["name"] in line for line in body["reasons"]) for r in rules)
+    if rules:
+        assert body["reasons"][0].startswith(f"always_{'critical' if code == 503 else 'warning'}")
+    status, answer = server.json("/health/ready")
+    assert status == ready and answer["health"] == state
