@@ -29,6 +29,7 @@ setup(
         "dash-ag-grid>=31.0",
         "plotly>=5.22",
         "dash-bootstrap-components>=1.6",
+        "dash-auth>=2.3",  # the login (Basic, OIDC) in front of the dashboard and the API
         "pandas>=2.1",
         "requests>=2.31",
         "backoff>=2.2",

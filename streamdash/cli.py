@@ -1,7 +1,8 @@
 """The ``streamdash`` command line.
 
 ``streamdash`` (same as ``streamdash run``) starts the pipeline and the dashboard;
-``streamdash check-config FILE`` validates a settings file; ``streamdash --version``.
+``streamdash check-config FILE`` validates a settings file; ``streamdash hash-password``
+prints a hash for ``auth.users``; ``streamdash --version``.
 Configuration errors print one line and exit with status 2, never a traceback.
 """
 
@@ -58,6 +59,10 @@ def build_parser(bench: str | None = None) -> argparse.ArgumentParser:
     from . import dlq_cli  # `streamdash dlq export`: quarantined records as JSON Lines
 
     dlq_cli.register(sub)
+
+    from . import auth_cli  # `streamdash hash-password`: hashes for auth.users / api_tokens
+
+    auth_cli.register(sub)
 
     # Groups whose subcommands live in their own modules (each adds a parser to the group).
     bench_group = sub.add_parser("bench", help="benchmarks (pipeline, dashboard)",
@@ -127,6 +132,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = with_default_data_dir(settings_from_args(args))
     configure_logging(settings.get("log.level"), settings.get("log.format"),
                       secrets=secret_values(settings.as_dict()))
+    from .auth_config import enforce_secure_default  # no login on 0.0.0.0: refuse to start
+
+    enforce_secure_default(settings, [settings.get("server.host")],
+                           logging.getLogger("streamdash.cli"))
     log_settings(logging.getLogger("streamdash.cli"), settings)
     app = create_app(settings)
     # This process runs the pipeline: collect garbage less often (see gc_tuning for figures).

@@ -14,6 +14,7 @@ def wsgi(monkeypatch, tmp_path):
     monkeypatch.setenv("STREAMDASH_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STREAMDASH_SOURCE__INTERVAL", "0.1")
     monkeypatch.delenv("STREAMDASH_CONFIG", raising=False)
+    monkeypatch.setenv("STREAMDASH_BIND", "127.0.0.1:8050")  # as gunicorn.conf.py passes it
     logger = logging.getLogger("streamdash")
     saved = (list(logger.handlers), logger.level, logger.propagate)
     sys.modules.pop("streamdash.wsgi", None)
