@@ -40,7 +40,7 @@ TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: A user or token name: what logs and the config show instead of the secret.
 NAME = re.compile(r"^[\w.@+-]{1,64}$")
 OIDC_KEYS = ("name", "client_id", "client_secret", "server_metadata_url", "scope",
-             "secret_key", "allowed_emails")
+             "secret_key", "allowed_emails", "https_callback")
 KEYS = ("mode", "users", "api_tokens", "oidc", "realm")
 HASH_HELP = "a hash printed by 'streamdash hash-password'"
 
@@ -59,6 +59,8 @@ class OidcSettings:
     #: Who may log in (e-mail addresses, or ``@example.com`` for a domain); empty = anyone the
     #: provider authenticates.
     allowed_emails: tuple[str, ...] = ()
+    #: Build the callback URL with https (behind a proxy that terminates TLS).
+    https_callback: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,13 @@ def _oidc(value: Any) -> OidcSettings:
     scope = str(value.get("scope") or "openid email")
     if "openid" not in scope.split():
         raise ConfigError("auth.oidc.scope", f"must include 'openid', got {scope!r}")
+    https = value.get("https_callback", False)
+    if not isinstance(https, bool):
+        raise ConfigError("auth.oidc.https_callback", f"expected true or false, got {https!r}")
     return OidcSettings(client_id=value["client_id"], client_secret=value["client_secret"],
                         server_metadata_url=url, name=name, scope=scope,
                         secret_key=str(value.get("secret_key") or ""),
-                        allowed_emails=tuple(e.lower() for e in emails))
+                        allowed_emails=tuple(e.lower() for e in emails), https_callback=https)
 
 
 def hash_token(token: str) -> str:

@@ -210,7 +210,7 @@ def _oidc_class() -> type:
             oidc = auth.oidc
             self.allowed = oidc.allowed_emails
             super().__init__(app, secret_key=oidc.secret_key or secrets.token_urlsafe(32),
-                             force_https_callback="STREAMDASH_FORCE_HTTPS_CALLBACK")
+                             force_https_callback=oidc.https_callback)
             self.register_provider(oidc.name, client_id=oidc.client_id,
                                    client_secret=oidc.client_secret,
                                    server_metadata_url=oidc.server_metadata_url,
@@ -223,8 +223,9 @@ def _oidc_class() -> type:
             return user is None or _email_allowed(user, self.allowed)  # None: the login routes
 
         def login_request(self, idp: str | None = None) -> Any:
-            """Machines get 401; browsers go to the provider's login page."""
-            if is_machine_path(request.path):
+            """Machines and the page's callbacks get 401 (a redirect to the provider cannot be
+            followed by a script); browsers go to the provider's login page."""
+            if is_machine_path(request.path) or request.path.endswith("/_dash-update-component"):
                 return self._refuse_machine()
             return super().login_request(idp)
 

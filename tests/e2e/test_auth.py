@@ -8,6 +8,7 @@ password into its Basic-auth dialog.
 """
 
 import base64
+import socket
 
 import pytest
 import requests
@@ -42,7 +43,9 @@ def live_app():
 def test_logged_out_gets_401_logged_in_sees_the_dashboard_update(dash_duo, live_app):
     """A stranger's browser gets 401 and no dashboard, the API 401 without a token and 200
     with it; after logging in the record count and update time move; the console is clean."""
-    dash_duo.start_server(live_app, navigate=False)  # navigating would wait for the page
+    # Navigating would wait for the page; a free port, not dash's fixed 58050, so browser
+    # tests running at the same time on this machine do not collide.
+    dash_duo.start_server(live_app, navigate=False, port=_free_port())
     url = dash_duo.server.url
     page = requests.get(url, timeout=10)
     assert page.status_code == 401 and page.headers["WWW-Authenticate"].startswith("Basic")
@@ -80,3 +83,9 @@ def _wait_number(dash_duo, selector):
     dash_duo._wait_for(lambda _: _number(dash_duo.find_element(selector).text) > 0,
                        timeout=WAIT, msg=f"{selector} never showed a number")
     return _number(dash_duo.find_element(selector).text)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -189,3 +189,57 @@ def test_token_names_compare_every_token():
     assert [creds.check_token(f"token-number-{i:04d}-xxxxxxxx") for i in range(5)] \
         == [f"t{i}" for i in range(5)]
     assert creds.check_token("token-number-0000-xxxxxxxy") is None
+
+
+@pytest.fixture
+def idp():
+    """A local identity provider's discovery document (enough for dash-auth to redirect)."""
+    from tests.httpserver import ScriptedServer, json_reply
+
+    server = ScriptedServer().start()
+    server.route("/.well-known/openid-configuration", then=json_reply({
+        "issuer": server.url("/").rstrip("/"), "authorization_endpoint": server.url("/authorize"),
+        "token_endpoint": server.url("/token"), "jwks_uri": server.url("/jwks"),
+        "response_types_supported": ["code"]}))
+    yield server
+    server.stop()
+
+
+def oidc_app(idp, **extra):
+    """An app logging users in through ``idp``, with one API token."""
+    pytest.importorskip("authlib")
+    oidc = {"client_id": "streamdash-test", "client_secret": "CLIENT-SECRET-4321",
+            "server_metadata_url": idp.url("/.well-known/openid-configuration"), **extra}
+    return create_app(Settings({"auth": {"oidc": oidc,
+                                         "api_tokens": {"prom": hash_token(TOKEN)}}}),
+                      start=False)
+
+
+def test_oidc_sends_browsers_to_the_provider_and_machines_get_401(idp):
+    """Without a session the page redirects to the provider's authorize endpoint with our
+    client id and callback; the API answers 401 (or 200 to the token); probes stay public."""
+    app = oidc_app(idp)
+    client = app.server.test_client()
+    page = client.get("/")
+    assert page.status_code == 302
+    location = page.headers["Location"]
+    assert location.startswith(idp.url("/authorize"))
+    assert "client_id=streamdash-test" in location and "%2Foidc%2Fsso%2Fcallback" in location
+    assert "CLIENT-SECRET-4321" not in location
+    api = client.get("/api/dlq")
+    assert api.status_code == 401 and api.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/api/dlq", headers=BEARER).status_code == 200
+    assert client.get("/health/live").status_code == 200
+    assert client.post("/_dash-update-component", json={}).status_code == 401
+
+
+def test_oidc_session_user_must_be_in_allowed_emails(idp):
+    """A logged-in user (session set by the callback) sees the page when their e-mail or
+    domain is allowed, and is sent back to the provider otherwise."""
+    app = oidc_app(idp, allowed_emails=["@example.com"], secret_key="cookie-key-0123456789")
+    for email, status in (("ann@example.com", 200), ("eve@example.org", 302)):
+        client = app.server.test_client()
+        with client.session_transaction() as session:
+            session["user"] = {"email": email, "email_verified": True}
+        assert client.get("/").status_code == status, email
+        assert client.get("/api/dlq").status_code == (200 if status == 200 else 401)
