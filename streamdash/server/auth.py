@@ -25,6 +25,8 @@ import hmac
 import logging
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from dash import Dash
@@ -46,6 +48,9 @@ MAX_CONCURRENT_CHECKS = 2
 CHECK_WAIT = 5.0
 #: Longest ``Authorization`` header value looked at (longer ones are refused unread).
 MAX_HEADER = 4096
+#: Seconds between two "login failed" lines: a flood of guesses must not flood the log (the
+#: failures in between are counted in the next line).
+FAILURE_LOG_EVERY = 10.0
 
 
 def is_machine_path(path: str) -> bool:
@@ -56,7 +61,8 @@ def is_machine_path(path: str) -> bool:
 class Credentials:
     """Checks user passwords and API tokens against the configured hashes; thread-safe."""
 
-    def __init__(self, users: dict[str, str], tokens: dict[str, str]):
+    def __init__(self, users: dict[str, str], tokens: dict[str, str],
+                 clock: Callable[[], float] = time.monotonic):
         self._users = dict(users)
         self._tokens = [(name, bytes.fromhex(digest.split(":", 1)[1]))
                         for name, digest in tokens.items()]
@@ -65,6 +71,9 @@ class Credentials:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CONCURRENT_CHECKS)
         self._dummy = ""
+        self._clock = clock
+        self._failures = 0
+        self._logged_at = float("-inf")
 
     def check_password(self, user: str, password: str) -> bool:
         """True when ``password`` matches ``user``'s hash (same cost for unknown users)."""
@@ -75,8 +84,7 @@ class Credentials:
         if known is not None and hmac.compare_digest(known, mark):
             return True
         if not self._slots.acquire(timeout=CHECK_WAIT):
-            log_event(log, logging.WARNING, "login refused: too many password checks at once",
-                      user=user[:64])
+            self._failed("login refused: too many password checks at once", user)
             return False
         try:
             digest = self._users.get(user)
@@ -91,9 +99,19 @@ class Credentials:
             with self._lock:  # one entry per configured user: bounded by the config
                 self._verified[user] = mark
         else:
-            log_event(log, logging.WARNING, "login failed", user=user[:64],
-                      remote=request.remote_addr if request else None)
+            self._failed("login failed", user)
         return ok
+
+    def _failed(self, message: str, user: str) -> None:
+        """Log a failed login, at most once every FAILURE_LOG_EVERY seconds."""
+        with self._lock:
+            self._failures += 1
+            now = self._clock()
+            if now - self._logged_at < FAILURE_LOG_EVERY:
+                return
+            count, self._failures, self._logged_at = self._failures, 0, now
+        log_event(log, logging.WARNING, message, user=user[:64], failures=count,
+                  remote=request.remote_addr if request else None)
 
     def check_token(self, token: str) -> str | None:
         """The name of the API token ``token`` is, or None; constant-time comparisons."""

@@ -243,3 +243,19 @@ def test_oidc_session_user_must_be_in_allowed_emails(idp):
             session["user"] = {"email": email, "email_verified": True}
         assert client.get("/").status_code == status, email
         assert client.get("/api/dlq").status_code == (200 if status == 200 else 401)
+
+
+def test_failed_logins_are_logged_at_most_every_ten_seconds(caplog):
+    """A flood of wrong passwords writes one WARNING per FAILURE_LOG_EVERY seconds, counting the
+    failures in between, and never the password."""
+    now = [0.0]
+    creds = auth_module.Credentials(USERS, {}, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="streamdash.auth"):
+        for i in range(20):
+            assert not creds.check_password("alice", f"guess-{i}")
+        now[0] += auth_module.FAILURE_LOG_EVERY
+        assert not creds.check_password("nobody", "guess-last")
+    lines = [r for r in caplog.records if r.name == "streamdash.auth"]
+    assert [r.ctx["failures"] for r in lines] == [1, 20]
+    assert lines[1].ctx["user"] == "nobody"
+    assert not any("guess" in r.getMessage() + str(r.ctx) for r in lines)
