@@ -196,6 +196,10 @@ class LiveView:
         dir) at most once per range per refresh period (``history_refresh``), shared by all
         viewers, so neither the 1 s tick nor many browsers multiply the queries. The version
         changes with the period: a browser that holds it needs nothing new.
+
+        Freshness bound: a snapshot reaches a browser within two periods — the cached figure
+        may have been read just before the snapshot was written, and is read again in the
+        next period on the first history tick (which fires every period) after it began.
         """
         label = range_label if range_label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE
         seconds, now = HISTORY_RANGES[label], self.runtime.clock()

@@ -16,6 +16,7 @@ from streamdash.runtime import Runtime
 from streamdash.server.routes import register_routes
 from streamdash.sources.base import FieldHints, Source
 from streamdash.testing import FailingSource, ListSource
+from tests.helpers import wait_until, within
 
 API_KEY = "SEKRET-API-KEY-12345"
 SETTINGS = {"source": {"type": "http", "url": f"http://127.0.0.1:9/data?api_key={API_KEY}",
@@ -122,7 +123,9 @@ def test_liveness_and_readiness(serve):
     server = serve(failing)
     assert server.json("/health/ready") == (503, {"status": "not ready", "reason": "not started"})
     failing.start()
-    time.sleep(0.3)
+    # Once the first fetch has failed the runtime is started but not ready.
+    wait_until(lambda: failing.source_health.snapshot()["failures"] >= 1, within(0.1),
+               "a first failed fetch")
     status, body = server.json("/health/ready")
     assert status == 503 and body["reason"] == "no successful fetch yet"
     assert server.json("/health/live")[0] == 200
@@ -247,7 +250,10 @@ def test_no_output_carries_a_configured_secret(serve, tmp_path):
     wait_json(server, "/health/ready", lambda s, b: s == 200)
     runtime.events.publish("ingest_error", {"reason": f"401 with api_key={API_KEY}"})
     runtime.events.publish("rejections", [{"record": {"note": API_KEY}, "reasons": []}])
-    time.sleep(0.5)
+    # Both events are in the store once the history writer has flushed them (it takes what is
+    # queued every 0.2 s, History._run).
+    wait_until(lambda: "401 with api_key" in server.get("/api/errors")[1]
+               and '"note"' in server.get("/api/dlq")[1], within(0.2), "the events persisted")
     for path in ("/health", "/metrics", "/api/errors", "/api/dlq", "/api/metrics?since=1m"):
         status, text = server.get(path)
         assert status == 200, path
