@@ -245,6 +245,8 @@ def _oidc_class() -> type:
             followed by a script); browsers go to the provider's login page."""
             if is_machine_path(request.path) or request.path.endswith("/_dash-update-component"):
                 return self._refuse_machine()
+            if session.get("user"):  # logged in, not allowed: the provider would say yes again
+                return Response("This account may not see this dashboard.", status=403)
             return super().login_request(idp)
 
     return StreamdashOIDCAuth
