@@ -59,7 +59,8 @@ logconfig_dict = _json_logging()
 
 
 def on_starting(server):
-    """Refuse configurations that would split or recycle the pipeline."""
+    """Refuse configurations that would split or recycle the pipeline, or expose it openly."""
+    _check_auth(server)
     problems = []
     if server.cfg.workers != 1:
         problems.append(f"workers must be 1, got {server.cfg.workers} (each worker process "
@@ -71,6 +72,26 @@ def on_starting(server):
         for problem in problems:
             server.log.error("streamdash: refusing to start: %s", problem)
         sys.exit(3)
+
+
+def _check_auth(server):
+    """No login on a non-loopback bind: refuse in one line, exit 2 (as ``streamdash run``).
+
+    The binds are passed to the worker in ``STREAMDASH_BIND`` (the worker inherits the
+    environment), where ``streamdash.wsgi`` applies the same rule.
+    """
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from streamdash.auth_config import auth_settings, bind_hosts, check_exposure
+    from streamdash.config import BIND_ENV, load_settings
+    from streamdash.errors import ConfigError
+
+    os.environ[BIND_ENV] = ",".join(server.cfg.bind)
+    try:
+        check_exposure(auth_settings(load_settings().section("auth")),
+                       bind_hosts(server.cfg.bind))
+    except ConfigError as exc:
+        server.log.error("streamdash: configuration error: %s", exc)
+        sys.exit(2)
 
 
 def nworkers_changed(server, new_value, old_value):

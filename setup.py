@@ -29,6 +29,7 @@ setup(
         "dash-ag-grid>=31.0",
         "plotly>=5.22",
         "dash-bootstrap-components>=1.6",
+        "dash-auth>=2.3",  # the login (Basic, OIDC) in front of the dashboard and the API
         "pandas>=2.1",
         "requests>=2.31",
         "backoff>=2.2",
@@ -46,7 +47,10 @@ setup(
             "ruff>=0.5",
             "setuptools>=61",
             "wheel>=0.40",  # tests build the wheel offline to check the assets ship in it
+            "authlib>=1.3",  # the OIDC login is tested too (dash-auth's OIDCAuth needs it)
         ],
+        # Single sign-on: dash-auth's OIDCAuth needs authlib (auth.mode: oidc).
+        "oidc": ["dash-auth[oidc]>=2.3"],
     },
     entry_points={"console_scripts": ["streamdash=streamdash.cli:_main"]},
     classifiers=[

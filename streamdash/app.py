@@ -6,9 +6,11 @@ from pathlib import Path
 
 from dash import Dash
 
+from .auth_config import auth_settings
 from .config import Settings
 from .dashboard import install_dashboard
 from .runtime import Runtime
+from .server.auth import install_auth
 from .server.routes import register_routes
 from .sources import Source
 
@@ -29,13 +31,17 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
                runtime: Runtime | None = None, start: bool = True) -> Dash:
     """Build the runtime and its dashboard; start the runtime unless ``start`` is False.
 
-    The runtime is reachable as ``app.runtime`` (stop it with ``app.runtime.stop()``).
+    The runtime is reachable as ``app.runtime`` (stop it with ``app.runtime.stop()``); the
+    dash-auth object guarding every route as ``app.auth`` (None when ``auth`` asks no login).
     Nothing is kept at module level, so several apps can live in one process.
     """
     settings = settings or Settings()
+    auth = auth_settings(settings.section("auth"))  # a bad auth section fails before any I/O
     runtime = runtime or Runtime(settings, source)
     app = Dash(__name__, title="streamdash", assets_folder=assets_folder(), serve_locally=True,
                update_title=None)
+    # Before any route: the login's hooks must run ahead of every other before_request.
+    app.auth = install_auth(app, auth)  # type: ignore[attr-defined]
     app.live = install_dashboard(app, runtime, settings)  # type: ignore[attr-defined]
     register_routes(app.server, runtime)
     app.runtime = runtime  # type: ignore[attr-defined]

@@ -2,8 +2,9 @@
 
 ``streamdash`` (same as ``streamdash run``) starts the pipeline and serves the dashboard through
 gunicorn (:mod:`streamdash.serving`); ``streamdash check-config FILE`` validates a settings file;
-``streamdash --version``. Errors print one line, never a traceback, with one exit-code convention
-for every subcommand (:data:`EXIT_CODES`): 2 for usage and configuration, 1 at run time.
+``streamdash hash-password`` prints a hash for ``auth.users``; ``streamdash --version``. Errors
+print one line, never a traceback, with one exit-code convention for every subcommand
+(:data:`EXIT_CODES`): 2 for usage and configuration, 1 at run time.
 
 Modules are imported when a command needs them: ``--version`` answers without building the
 parser (no dash, Flask or HTTP stack), so it stays instant.
@@ -67,6 +68,10 @@ def build_parser(bench: str | None = None) -> argparse.ArgumentParser:
     from . import dlq_cli  # `streamdash dlq export`: quarantined records as JSON Lines
 
     dlq_cli.register(sub)
+
+    from . import auth_cli  # `streamdash hash-password`: hashes for auth.users / api_tokens
+
+    auth_cli.register(sub)
 
     # Groups whose subcommands live in their own modules (each adds a parser to the group).
     bench_group = sub.add_parser("bench", help="benchmarks (pipeline, dashboard)",
@@ -171,6 +176,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = with_default_data_dir(settings_from_args(args))
     configure_logging(settings.get("log.level"), settings.get("log.format"),
                       secrets=secret_values(settings.as_dict()))
+    from .auth_config import enforce_secure_default  # no login on 0.0.0.0: refuse to start
+
+    enforce_secure_default(settings, [settings.get("server.host")],
+                           logging.getLogger("streamdash.cli"))
     logging.disable(logging.WARNING)  # a dry run: the worker's build logs its warnings, once
     try:
         check_settings(settings)

@@ -8,7 +8,8 @@ Environment variables use ``__`` between section and key: ``STREAMDASH_SOURCE__I
 Heroku and similar platforms) sets ``server.port``; ``STREAMDASH_CONFIG`` names the YAML file when
 no ``--config`` is given.
 
-Open sections (``source``, ``schema``, ``transforms``, ``alerts``, ``storage``, ``dashboard``)
+Open sections (``source``, ``schema``, ``transforms``, ``alerts``, ``storage``, ``dashboard``,
+``auth``)
 accept keys this module does not know: the component that owns a section validates the rest
 when it is built, and raises ``ConfigError`` naming the key too.
 """
@@ -28,6 +29,8 @@ from .errors import ConfigError, unknown_key
 
 ENV_PREFIX = "STREAMDASH_"
 CONFIG_ENV = "STREAMDASH_CONFIG"
+#: Set by gunicorn.conf.py for its worker: the addresses gunicorn listens on (not a setting).
+BIND_ENV = "STREAMDASH_BIND"
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ OPTIONS: dict[str, Option] = {
     "dashboard.key_field": Option("", _text, "field that splits series (default: the source's)"),
 }
 
-OPEN_SECTIONS = frozenset({"source", "schema", "transforms", "alerts", "storage", "dashboard"})
+OPEN_SECTIONS = frozenset({"source", "schema", "transforms", "alerts", "storage", "dashboard",
+                           "auth"})
 SECTIONS = frozenset(k.split(".", 1)[0] for k in OPTIONS if "." in k) | OPEN_SECTIONS
 
 
@@ -236,7 +240,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
     if environ.get("PORT"):
         _set(out, "server.port", _scalar(environ["PORT"]))
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+        if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, BIND_ENV):
             continue
         key = name[len(ENV_PREFIX):].lower().replace("__", ".")
         if key.split(".", 1)[0] not in SECTIONS and key not in OPTIONS:

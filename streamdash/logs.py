@@ -134,6 +134,14 @@ def _mask_url(url: str, whole_path: bool) -> str:
 
 def _walk(node: Any, key: str, secret: bool, webhook: bool, found: list[str]) -> Any:
     """Mask one settings node; collect the secret values found in it."""
+    if key == "" and isinstance(node, dict) and isinstance(node.get("auth"), dict):
+        # The login section's name matches SECRET_KEY, but its mode and user names are not
+        # secrets (masking "basic" would blank that word everywhere): only its hashes and
+        # the OIDC client secret and cookie key (secret-named) are.
+        auth = {k: _walk(v, str(k), k in ("users", "api_tokens"), False, found)
+                for k, v in node["auth"].items()}
+        return {**_walk({k: v for k, v in node.items() if k != "auth"}, "", False, False,
+                        found), "auth": auth}
     secret = secret or bool(SECRET_KEY.search(key))
     webhook = webhook or "webhook" in key.lower()
     if isinstance(node, dict):

@@ -2,18 +2,22 @@
 
 Importing this module is the one place with an import-time side effect: it reads the settings
 (``STREAMDASH_CONFIG`` names an optional YAML file; ``data_dir`` defaults to
-``./streamdash-data``), configures logging and builds the app. The runtime's threads are started
-by :func:`start`, which ``gunicorn.conf.py`` calls from ``post_worker_init`` in the worker
-process (threads started in the master before a fork would be lost), and stopped by
-:func:`stop` from ``worker_exit``: stop polling, drain the queue, flush the history.
+``./streamdash-data``), configures logging, applies the secure default (no login on an
+exposed address: refuse; see :mod:`streamdash.auth_config`) and builds the app. The runtime's
+threads are started by :func:`start`, which ``gunicorn.conf.py`` calls from
+``post_worker_init`` in the worker process (threads started in the master before a fork would be
+lost), and stopped by :func:`stop` from ``worker_exit``: stop polling, drain the queue, flush
+the history.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
 
 from .app import create_app
+from .auth_config import enforce_secure_default, hosts_from_env
 from .config import load_settings, with_default_data_dir
 from .gc_tuning import tune_for_streaming
 from .logs import configure_logging, log_settings, secret_values
@@ -21,6 +25,10 @@ from .logs import configure_logging, log_settings, secret_values
 _settings = with_default_data_dir(load_settings())
 configure_logging(_settings.get("log.level"), _settings.get("log.format"),
                   secrets=secret_values(_settings.as_dict()))
+# The bind is gunicorn's: gunicorn.conf.py passes it in STREAMDASH_BIND; under another server
+# it is unknown and counts as exposed (a login, or an explicit auth.mode: none, is needed).
+enforce_secure_default(_settings, hosts_from_env(os.environ),
+                       logging.getLogger("streamdash.wsgi"))
 log_settings(logging.getLogger("streamdash.wsgi"), _settings)
 app = create_app(_settings, start=False)
 server = app.server

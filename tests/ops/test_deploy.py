@@ -2,6 +2,8 @@
 
 Each test starts the exact ``web:`` command of the Procfile in a shell, as Heroku does, with
 ``PORT`` set to a free port and the checkout on ``PYTHONPATH``; data goes to a temporary dir.
+The Procfile binds 0.0.0.0, so each also sets the two variables the docs tell a Heroku user to
+set: a user's password hash and an API token's hash.
 """
 
 import json
@@ -19,13 +21,21 @@ import psutil
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.security import generate_password_hash
 
+from streamdash.auth_config import hash_token
 from streamdash.store.history import HistoryReader, StorageUnavailable, database_path
 from tests.helpers import wait_until, within
 from tests.httpserver import ScriptedServer, json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK_TOKEN = "WEBHOOKTOKEN12345"
+PASSWORD = "OPS-PASSWORD-NEVER-PRINTED"
+API_TOKEN = "SCRAPE-TOKEN-NEVER-PRINTED-0123456789"
+#: The two variables of the docs (a cheap hash method: the tests need speed, not strength).
+AUTH_ENV = {"STREAMDASH_AUTH__USERS__OPS": generate_password_hash(PASSWORD, "pbkdf2:sha256:1000"),
+            "STREAMDASH_AUTH__API_TOKENS__PROMETHEUS": hash_token(API_TOKEN)}
+LOGIN = ("ops", PASSWORD)
 
 
 def web_command() -> str:
@@ -55,7 +65,8 @@ class Web:
                "STREAMDASH_SOURCE__INTERVAL": "0.2",
                "STREAMDASH_STORAGE__SNAPSHOT_INTERVAL": "0.5",
                "STREAMDASH_ALERTS__WEBHOOK__URLS": f"http://127.0.0.1:9/hooks/{WEBHOOK_TOKEN}",
-               **(extra_env or {})}
+               **AUTH_ENV, **(extra_env or {})}
+        env = {k: v for k, v in env.items() if v is not None}  # extra_env None: unset
         env.pop("STREAMDASH_CONFIG", None)
         self.stdout = (tmp_path / f"out-{self.port}.log").open("w+")
         self.stderr = (tmp_path / f"err-{self.port}.log").open("w+")
@@ -86,6 +97,8 @@ class Web:
         raise AssertionError(f"not ready in {timeout} s:\n{self.output()[-3000:]}")
 
     def get(self, path: str, **kw) -> requests.Response:
+        """GET ``path`` logged in as the configured user (``auth=None``: anonymous)."""
+        kw.setdefault("auth", LOGIN)
         return requests.get(self.url + path, timeout=10, **kw)
 
     def kill(self, sig: int) -> None:
@@ -149,7 +162,7 @@ def call_tick_callback(w: Web) -> dict:
             "inputs": spec(dep["inputs"], tick=True), "state": spec(dep.get("state", [])),
             "changedPropIds": [f"{i['id']}.n_intervals" for i in dep["inputs"]
                                if i["property"] == "n_intervals"]}
-    r = requests.post(w.url + "/_dash-update-component", json=body, timeout=30)
+    r = requests.post(w.url + "/_dash-update-component", json=body, timeout=30, auth=LOGIN)
     assert r.status_code == 200, r.text[:2000]
     return r.json()
 
@@ -166,7 +179,9 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     assert "response" in call_tick_callback(w)
     health = w.get("/health").json()
     assert health["status"] in ("ok", "degraded") and health["components"]["storage"]["ok"]
-    scrape = w.get("/metrics")
+    assert w.get("/", auth=None).status_code == 401  # bound to 0.0.0.0: a login is required
+    assert w.get("/metrics", auth=None).status_code == 401
+    scrape = w.get("/metrics", auth=None, headers={"Authorization": f"Bearer {API_TOKEN}"})
     families = {f.name: f for f in text_string_to_metric_families(scrape.text)}
     assert families["streamdash_records_in"].samples[0].value > 0
     assert "process_resident_memory_bytes" in families or "python_info" in families
@@ -197,6 +212,28 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     assert config["alerts"]["webhook"]["urls"] == "http://127.0.0.1:9/***"
     assert any(r["msg"] == "runtime stopped" for r in records)
     assert WEBHOOK_TOKEN not in out
+    assert PASSWORD not in out and API_TOKEN not in out
+    assert AUTH_ENV["STREAMDASH_AUTH__USERS__OPS"] not in out  # hashes are masked too
+
+
+def test_procfile_without_login_refuses_to_start_in_one_line(web, tmp_path):
+    """Without the auth variables the Procfile's 0.0.0.0 bind is refused: exit 2 and one line
+    naming the variable to set, before any worker starts."""
+    w = web(extra_env=dict.fromkeys(AUTH_ENV))
+    assert w.proc.wait(60) == 2
+    out = w.output()
+    errors = [line for line in out.splitlines() if "configuration error" in line]
+    assert len(errors) == 1 and "STREAMDASH_AUTH__USERS__<NAME>" in errors[0], out
+    assert "Traceback" not in out and "Booting worker" not in out
+
+
+def test_procfile_with_auth_mode_none_serves_openly_with_a_warning(web, tmp_path):
+    """``auth.mode: none`` serves without a login, and says so as a WARNING at start."""
+    w = web(extra_env={**dict.fromkeys(AUTH_ENV), "STREAMDASH_AUTH__MODE": "none"})
+    w.wait_ready()
+    assert w.get("/api/dlq", auth=None).status_code == 200
+    records = [json.loads(line) for line in w.output().splitlines() if line.startswith("{")]
+    assert any(r["level"] == "WARNING" and "WITHOUT a login" in r["msg"] for r in records)
 
 
 def test_kill_9_then_restart_keeps_history(web, tmp_path):

@@ -14,6 +14,7 @@ def wsgi(monkeypatch, tmp_path):
     monkeypatch.setenv("STREAMDASH_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("STREAMDASH_SOURCE__INTERVAL", "0.1")
     monkeypatch.delenv("STREAMDASH_CONFIG", raising=False)
+    monkeypatch.setenv("STREAMDASH_BIND", "127.0.0.1:8050")  # as gunicorn.conf.py passes it
     logger = logging.getLogger("streamdash")
     saved = (list(logger.handlers), logger.level, logger.propagate)
     sys.modules.pop("streamdash.wsgi", None)
@@ -46,3 +47,32 @@ def test_first_request_starts_a_never_started_runtime_once(wsgi):
     assert not wsgi.runtime.running
     body = json.loads(client.get("/health").data)
     assert body["status"] == "down"
+
+
+def test_without_gunicorns_bind_the_address_counts_as_exposed(monkeypatch, tmp_path, capsys):
+    """Under a WSGI server that does not pass its bind (no STREAMDASH_BIND) the import refuses
+    without a login, naming the setting; an explicit ``auth.mode: none`` imports with a
+    WARNING instead."""
+    from streamdash.errors import ConfigError
+
+    monkeypatch.setenv("STREAMDASH_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("STREAMDASH_CONFIG", raising=False)
+    monkeypatch.delenv("STREAMDASH_BIND", raising=False)
+    logger = logging.getLogger("streamdash")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    sys.modules.pop("streamdash.wsgi", None)
+    try:
+        with pytest.raises(ConfigError) as err:
+            importlib.import_module("streamdash.wsgi")
+        assert err.value.key == "auth.users"
+        sys.modules.pop("streamdash.wsgi", None)
+        monkeypatch.setenv("STREAMDASH_AUTH__MODE", "none")
+        module = importlib.import_module("streamdash.wsgi")
+        module.stop()
+        warnings = [line for line in capsys.readouterr().err.splitlines() if " WARNING " in line]
+        assert any("WITHOUT a login" in line for line in warnings)
+    finally:
+        sys.modules.pop("streamdash.wsgi", None)
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
