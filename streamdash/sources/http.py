@@ -22,7 +22,6 @@ import requests
 
 from ..config import Settings
 from ..errors import ConfigError, IngestError, SourceError
-from ..logs import log_event
 from .base import FieldHints, Source, positive_int, take_params
 from .fields import (
     NUMERIC,
@@ -119,7 +118,7 @@ class HttpSource(RequestsSource):
                  preset: str = "", on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, max_retry_after: float = 600.0):
         super().__init__(name or preset or "http")
         self.url = url
         self.records_path = records_path
@@ -128,6 +127,8 @@ class HttpSource(RequestsSource):
         self.headers = dict(headers or {})
         self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
+        #: Longest server-requested wait (Retry-After) honoured; a longer one is cut to this.
+        self.max_retry_after = max_retry_after
         self.retry = retry or RetryPolicy()
         self.conditional = conditional
         self.min_interval = min_interval
@@ -157,11 +158,14 @@ class HttpSource(RequestsSource):
         """One poll (with its retries): the records, ``[]`` for nothing new, or SourceError."""
         if self._stopping.is_set():
             return []
-        if self.monotonic() < self._not_before:
-            # The server asked for a pause longer than our retry budget: honour it quietly.
+        left = self._not_before - self.monotonic()
+        if left > 0:
+            # The server asked for a pause longer than our retry budget: honour it, but as a
+            # failed poll (no new data), so freshness, source_down and /health see the outage.
             self.stats["skipped_rate_limited"] += 1
-            log_event(log, logging.DEBUG, "poll skipped (server asked to wait)", source=self.name)
-            return []
+            raise SourceError(f"{self.name}: rate limited at {self.display_url}: poll skipped, "
+                              f"the server asked to wait {left:.0f} s more", source=self.name,
+                              kind="rate_limited")
         self._attempt = 0
         self.stats["polls"] += 1
         try:
@@ -192,6 +196,7 @@ class HttpSource(RequestsSource):
                "headers": {k: "***" for k in self.headers},
                "timeouts": {"connect": self.timeout[0], "read": self.timeout[1]},
                "max_bytes": self.max_bytes, "retry": self.retry.describe(),
+               "max_retry_after": self.max_retry_after,
                "min_interval": self.min_interval, "stats": dict(self.stats),
                "ingest_errors": self.errors.snapshot()}
         if self.preset:
@@ -275,6 +280,8 @@ class HttpSource(RequestsSource):
         except requests.RequestException:
             pass  # the status says enough
         wait = retry_after(resp.headers, self.clock())
+        if wait is not None and not wait <= self.max_retry_after:  # inf, a year, NaN
+            wait = self.max_retry_after
         kind = "rate_limited" if status == 429 else "server_error" if status >= 500 \
             else "client_error"
         reason = f"HTTP {status} {resp.reason or ''}".rstrip()
@@ -370,6 +377,7 @@ HTTP_SPEC: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "max_bytes": (10 * 1024 * 1024, positive_int),
     "conditional": (True, boolean),
     "min_interval": (0.0, number(0.0, 86400)),
+    "max_retry_after": (600.0, number(0.0, 86400)),
     **RETRY_SPEC,
 }
 
@@ -386,7 +394,8 @@ def http_kwargs(params: dict[str, Any], section: str = "source") -> dict[str, An
             "params": query, "headers": headers, "secret_params": tuple(p["secret_params"]),
             "connect_timeout": p["connect_timeout"], "read_timeout": p["read_timeout"],
             "max_bytes": p["max_bytes"], "conditional": p["conditional"],
-            "min_interval": p["min_interval"], "retry": policy_from(p)}
+            "min_interval": p["min_interval"], "retry": policy_from(p),
+            "max_retry_after": p["max_retry_after"]}
 
 
 def build_http(name: str, params: dict[str, Any], settings: Settings) -> Source:

@@ -138,9 +138,29 @@ def test_retry_after_beyond_budget_skips_polls_until_due(server):
     with pytest.raises(SourceError):
         src.fetch()
     assert len(events) == 1 and events[0]["next_delay"] is None
-    assert src.fetch() == [] and src.stats["skipped_rate_limited"] == 1
+    with pytest.raises(SourceError) as skipped:  # a skipped poll is no fresh data
+        src.fetch()
+    assert skipped.value.kind == "rate_limited" and src.stats["skipped_rate_limited"] == 1
     assert len(server.hits("/data")) == 1
     now[0] += 121
+    assert src.fetch() == EXPECTED
+
+
+@pytest.mark.parametrize("hint", ["inf", "31536000", "Fri, 01 Jan 9999 00:00:00 GMT"])
+def test_an_endless_retry_after_is_capped_by_max_retry_after(server, hint):
+    """Retry-After inf, a year or a far date is cut to max_retry_after: polling resumes then."""
+    now = [1000.0]
+    server.route("/data", Reply(429, headers={"Retry-After": hint}), then=json_reply(ITEMS))
+    events: list = []
+    src = make(server.url("/data"), events, monotonic=lambda: now[0], max_retry_after=60,
+               retry=RetryPolicy(max_tries=3, max_time=5, base=0.001, cap=0.005))
+    with pytest.raises(SourceError):
+        src.fetch()
+    assert "server asks to wait 60 s" in events[0]["reason"]
+    now[0] += 59
+    with pytest.raises(SourceError, match="rate limited"):
+        src.fetch()
+    now[0] += 2
     assert src.fetch() == EXPECTED
 
 
