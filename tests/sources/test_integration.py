@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from tests.helpers import wait_for
@@ -125,3 +127,20 @@ def test_retry_after_inf_is_capped_and_the_wait_shows_as_not_fresh(server):
         assert wait_for(lambda: rt.counts()["accepted"] == PER_PAGE, timeout=cap + 20 * interval)
         assert rt.health()["status"] == "ok"
     assert len(server.hits("/feed")) >= 2
+
+
+def test_stop_interrupts_a_trickling_fetch_within_the_drain_bound(server):
+    """runtime.stop() returns within its drain bound while a 1 MB body trickles in (1 byte per
+    2 s, past no read timeout), well inside gunicorn's 9 s graceful timeout."""
+    length = 1024 * 1024
+    server.route("/feed", Reply(200, headers={"Content-Length": str(length)},
+                                chunks=[(b" ", 2.0)] * 10))
+    drain = 0.5
+    rt = Runtime(http_settings(server.url("/feed"), total_timeout=3600, read_timeout=60))
+    rt.start()
+    assert wait_for(lambda: rt.source._watchdog._sock is not None, timeout=10)
+    began = time.monotonic()
+    rt.stop(drain_timeout=drain)
+    took = time.monotonic() - began
+    assert not rt.producer.alive
+    assert took < drain + 2.0, f"stop took {took:.1f} s"
