@@ -91,6 +91,13 @@ OPTIONS: dict[str, Option] = {
     "source.interval": Option(5.0, ranged(float, 0.1, 3600), "seconds between fetches"),
     "queue.maxsize": Option(100, ranged(int, 1, 1_000_000), "batches the queue holds"),
     "queue.policy": Option("block", _choice("block", "drop_oldest"), "what to do when full"),
+    # Batches alone bound nothing (one response can be 900k records): records and bytes too.
+    "queue.max_records": Option(200_000, ranged(int, 1, 100_000_000),
+                                "records the queue holds, all batches together"),
+    "queue.max_bytes": Option(128 * 1024 * 1024, ranged(int, 1024, 1 << 40),
+                              "estimated memory of the queued records, bytes"),
+    "queue.max_batch_records": Option(5_000, ranged(int, 1, 10_000_000),
+                                      "largest batch; a bigger fetch is split into several"),
     "buffer.capacity": Option(10_000, ranged(int, 10, 10_000_000), "records kept in memory"),
     "server.host": Option("127.0.0.1", _text, "address the dashboard listens on"),
     "server.port": Option(8050, ranged(int, 0, 65535), "port the dashboard listens on"),

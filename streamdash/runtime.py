@@ -15,6 +15,7 @@ from .events import EventBus
 from .logs import log_event
 from .metrics import Metrics
 from .pipeline import Processor, build_processor
+from .pipeline.batchqueue import LIMITS, BatchQueue
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
 from .reporter import Reporter, count_nulls
@@ -28,6 +29,9 @@ log = logging.getLogger("streamdash.runtime")
 
 #: Consecutive failed fetches after which the source (and so the pipeline) counts as down.
 DOWN_AFTER_FAILURES = 3
+#: Queue fill (batches, records or bytes) above which the pipeline is degraded: it is
+#: falling behind, and a full queue blocks or drops what the source sends.
+QUEUE_DEGRADED_FILL = 0.8
 
 
 class Runtime:
@@ -62,7 +66,9 @@ class Runtime:
         bind_events = getattr(self.source, "bind_events", None)
         if callable(bind_events):
             bind_events(self.events)
-        self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
+        self.queue = BatchQueue(self.settings.get("queue.maxsize"),
+                                self.settings.get("queue.max_records"),
+                                self.settings.get("queue.max_bytes"))
         self.processor = processor or build_processor(
             self.settings, self.source.hints, source_schema=getattr(self.source, "schema", None),
             publish=self.events.publish, clock=clock, monotonic=monotonic)
@@ -71,7 +77,8 @@ class Runtime:
         self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
                                  interval=poll_interval(self.settings.interval, self.source),
                                  policy=self.settings.get("queue.policy"), clock=clock,
-                                 monotonic=monotonic, backoff_max=backoff_max)
+                                 monotonic=monotonic, backoff_max=backoff_max,
+                                 max_batch_records=self.settings.get("queue.max_batch_records"))
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
                                  self.metrics, clock=clock, monotonic=monotonic,
                                  backoff_max=backoff_max)
@@ -182,6 +189,15 @@ class Runtime:
         self.metrics.set_gauge("queue_depth", 0)
         return dropped
 
+    def _queue_full_counts(self) -> dict[str, int]:
+        """How often a batch found the queue full, per limit (``batches``/``records``/``bytes``)."""
+        c = self.metrics.snapshot()["counters"]
+        return {n: int(c.get(f"queue_full_{n}", 0)) for n in LIMITS}
+
+    def queue_fill(self) -> float:
+        """How full the queue is (0–1): the highest of its batch, record and byte ratios."""
+        return self.queue.fill()
+
     def _count_ingest_error(self, _error: dict[str, Any]) -> None:
         self.metrics.inc("ingest_errors")
 
@@ -227,12 +243,14 @@ class Runtime:
     def health(self) -> dict[str, Any]:
         """Status (``ok`` / ``degraded`` / ``down``) with the state of every component."""
         src = self.source_health.snapshot()
-        depth, cap = self.queue.qsize(), self.queue.maxsize
+        q = self.queue.stats()
+        depth, cap = q["depth"], q["capacity"]
         threads_ok = self._running and self.producer.alive and self.consumer.alive
         storage = self.history.status() if self.history is not None else disabled_status()
         if not threads_ok or src["consecutive_failures"] >= DOWN_AFTER_FAILURES:
             status = "down"
-        elif src["consecutive_failures"] or depth >= 0.9 * cap or not storage["ok"]:
+        elif src["consecutive_failures"] or depth >= 0.9 * cap or not storage["ok"] \
+                or q["fill"] > QUEUE_DEGRADED_FILL:
             status = "degraded"
         else:
             status = "ok"
@@ -245,7 +263,7 @@ class Runtime:
                 "producer": {"alive": self.producer.alive, "restarts": self.producer.restarts},
                 "consumer": {"alive": self.consumer.alive, "restarts": self.consumer.restarts},
                 "source": {**self.source.describe(), **src},
-                "queue": {"depth": depth, "capacity": cap},
+                "queue": {**q, "full": self._queue_full_counts()},
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
                 "storage": storage,
                 "alerts": self.monitor.describe(),
