@@ -36,6 +36,8 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
     runtime = runtime or Runtime(settings, source)
     app = Dash(__name__, title="streamdash", assets_folder=assets_folder(), serve_locally=True,
                update_title=None)
+    # Callback payloads are small; a bigger body is refused (413) before anything parses it.
+    app.server.config["MAX_CONTENT_LENGTH"] = settings.get("server.max_request_bytes")
     app.live = install_dashboard(app, runtime, settings)  # type: ignore[attr-defined]
     register_routes(app.server, runtime)
     app.runtime = runtime  # type: ignore[attr-defined]

@@ -101,6 +101,8 @@ OPTIONS: dict[str, Option] = {
     "buffer.capacity": Option(10_000, ranged(int, 10, 10_000_000), "records kept in memory"),
     "server.host": Option("127.0.0.1", _text, "address the dashboard listens on"),
     "server.port": Option(8050, ranged(int, 0, 65535), "port the dashboard listens on"),
+    "server.max_request_bytes": Option(1024 * 1024, ranged(int, 1024, 1 << 30),
+                                       "largest request body accepted (larger: HTTP 413)"),
     # Empty by default so library use (create_app(), tests) never writes files; the CLI and
     # the WSGI entry point fill in DEFAULT_DATA_DIR via with_default_data_dir().
     "data_dir": Option("", _text, "folder for persisted history ('' = keep it in memory only)"),
