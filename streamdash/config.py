@@ -92,9 +92,9 @@ OPTIONS: dict[str, Option] = {
     "queue.maxsize": Option(100, ranged(int, 1, 1_000_000), "batches the queue holds"),
     "queue.policy": Option("block", _choice("block", "drop_oldest"), "what to do when full"),
     # Batches alone bound nothing (one response can be 900k records): records and bytes too.
-    "queue.max_records": Option(200_000, ranged(int, 1, 100_000_000),
+    "queue.max_records": Option(100_000, ranged(int, 1, 100_000_000),
                                 "records the queue holds, all batches together"),
-    "queue.max_bytes": Option(128 * 1024 * 1024, ranged(int, 1024, 1 << 40),
+    "queue.max_bytes": Option(64 * 1024 * 1024, ranged(int, 1024, 1 << 40),
                               "estimated memory of the queued records, bytes"),
     "queue.max_batch_records": Option(5_000, ranged(int, 1, 10_000_000),
                                       "largest batch; a bigger fetch is split into several"),

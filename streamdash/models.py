@@ -33,28 +33,33 @@ class Rejection:
     """A record refused by the processing chain, with every reason found.
 
     ``reasons`` holds ``{"field": ..., "rule": ..., "value": excerpt}`` dicts. Built with
-    ``explain`` (a callable returning them) instead, the reasons are found on first read and
-    kept: a flood of invalid records costs little more than valid ones until someone reads
+    ``explain`` (a callable returning them for ``subject``, by default the record) instead,
+    the reasons are found on first read and kept: a flood of invalid records costs little more than valid ones until someone reads
     them (the dashboard, the API, the history writer), and only the ones read.
     """
 
-    __slots__ = ("record", "source", "at", "_reasons", "_explain")
+    __slots__ = ("record", "source", "at", "_reasons", "_explain", "_subject")
 
     def __init__(self, record: Any, reasons: list[dict[str, Any]] | None = None,
                  source: str = "", at: float = 0.0, *,
-                 explain: Callable[[], list[dict[str, Any]]] | None = None):
+                 explain: Callable[[Any], list[dict[str, Any]]] | None = None,
+                 subject: Any = None):
         self.record = record
         self.source = source
         self.at = at
         self._reasons = reasons
         self._explain = explain
+        self._subject = subject
 
     @property
     def reasons(self) -> list[dict[str, Any]]:
-        """Every reason, found now when built with ``explain`` (then kept)."""
+        """Every reason: ``explain(subject)`` (``subject`` defaults to the record) when built
+        with ``explain``, found on first read and then kept."""
         if self._reasons is None:
             explain, self._explain = self._explain, None
-            self._reasons = explain() if explain is not None else []
+            subject, self._subject = self._subject, None
+            self._reasons = explain(self.record if subject is None else subject) \
+                if explain is not None else []
         return self._reasons
 
     def to_dict(self) -> dict[str, Any]:

@@ -45,8 +45,8 @@ def test_reasons_are_found_only_when_read():
     """A lazily explained rejection costs nothing until its reasons are read, then keeps them."""
     calls = []
 
-    def explain():
-        calls.append(1)
+    def explain(record):
+        calls.append(record)
         return [{"field": "v", "rule": "type", "value": "'x'"}]
     q = Quarantine(capacity=2)
     q.add_many([Rejection({"v": "x"}, None, "s", 1.0, explain=explain) for _ in range(5)])
