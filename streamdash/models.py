@@ -34,8 +34,9 @@ class Rejection:
 
     ``reasons`` holds ``{"field": ..., "rule": ..., "value": excerpt}`` dicts. Built with
     ``explain`` (a callable returning them for ``subject``, by default the record) instead,
-    the reasons are found on first read and kept: a flood of invalid records costs little more than valid ones until someone reads
-    them (the dashboard, the API, the history writer), and only the ones read.
+    the reasons are found on first read and kept: a flood of invalid records costs little
+    more than valid ones until someone reads them (the dashboard, the API, the history
+    writer), and only the ones read.
     """
 
     __slots__ = ("record", "source", "at", "_reasons", "_explain", "_subject")
