@@ -37,6 +37,7 @@ setup(
         "orjson>=3.9",
         "gunicorn>=22.0",
         "prometheus-client>=0.20",
+        "google-re2>=1.1",
     ],
     extras_require={
         "test": [

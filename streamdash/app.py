@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
                update_title=None)
     # Before any route: the login's hooks must run ahead of every other before_request.
     app.auth = install_auth(app, auth)  # type: ignore[attr-defined]
+    # Callback payloads are small; a bigger body is refused (413) before anything parses it.
+    app.server.config["MAX_CONTENT_LENGTH"] = settings.get("server.max_request_bytes")
     app.live = install_dashboard(app, runtime, settings)  # type: ignore[attr-defined]
     register_routes(app.server, runtime)
     app.runtime = runtime  # type: ignore[attr-defined]

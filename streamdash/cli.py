@@ -129,7 +129,8 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",
                                                     "streamdash.quality.bench",
                                                     "streamdash.dashboard.bench",
                                                     "streamdash.bench_history",
-                                                    "streamdash.dashboard.bench_history")}
+                                                    "streamdash.dashboard.bench_history",
+                                                    "streamdash.bench_hostile")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

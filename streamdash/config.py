@@ -94,9 +94,18 @@ OPTIONS: dict[str, Option] = {
     "source.interval": Option(5.0, ranged(float, 0.1, 3600), "seconds between fetches"),
     "queue.maxsize": Option(100, ranged(int, 1, 1_000_000), "batches the queue holds"),
     "queue.policy": Option("block", _choice("block", "drop_oldest"), "what to do when full"),
+    # Batches alone bound nothing (one response can be 900k records): records and bytes too.
+    "queue.max_records": Option(100_000, ranged(int, 1, 100_000_000),
+                                "records the queue holds, all batches together"),
+    "queue.max_bytes": Option(64 * 1024 * 1024, ranged(int, 1024, 1 << 40),
+                              "estimated memory of the queued records, bytes"),
+    "queue.max_batch_records": Option(5_000, ranged(int, 1, 10_000_000),
+                                      "largest batch; a bigger fetch is split into several"),
     "buffer.capacity": Option(10_000, ranged(int, 10, 10_000_000), "records kept in memory"),
     "server.host": Option("127.0.0.1", _text, "address the dashboard listens on"),
     "server.port": Option(8050, ranged(int, 0, 65535), "port the dashboard listens on"),
+    "server.max_request_bytes": Option(1024 * 1024, ranged(int, 1024, 1 << 30),
+                                       "largest request body accepted (larger: HTTP 413)"),
     # Empty by default so library use (create_app(), tests) never writes files; the CLI and
     # the WSGI entry point fill in DEFAULT_DATA_DIR via with_default_data_dir().
     "data_dir": Option("", _text, "folder for persisted history ('' = keep it in memory only)"),

@@ -5,6 +5,7 @@ Records themselves are plain ``dict`` objects: the hot path allocates nothing el
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -28,22 +29,56 @@ class Batch:
     fetched_mono: float = 0.0
 
 
-@dataclass(slots=True)
 class Rejection:
     """A record refused by the processing chain, with every reason found.
 
-    ``reasons`` holds ``{"field": ..., "rule": ..., "value": excerpt}`` dicts.
+    ``reasons`` holds ``{"field": ..., "rule": ..., "value": excerpt}`` dicts. Built with
+    ``explain`` (a callable returning them for ``subject``, by default the record) instead,
+    the reasons are found on first read and kept: a flood of invalid records costs little
+    more than valid ones until someone reads them (the dashboard, the API, the history
+    writer), and only the ones read.
     """
 
-    record: Any
-    reasons: list[dict[str, Any]]
-    source: str = ""
-    at: float = 0.0
+    __slots__ = ("record", "source", "at", "_reasons", "_explain", "_subject")
+
+    def __init__(self, record: Any, reasons: list[dict[str, Any]] | None = None,
+                 source: str = "", at: float = 0.0, *,
+                 explain: Callable[[Any], list[dict[str, Any]]] | None = None,
+                 subject: Any = None):
+        self.record = record
+        self.source = source
+        self.at = at
+        self._reasons = reasons
+        self._explain = explain
+        self._subject = subject
+
+    @property
+    def reasons(self) -> list[dict[str, Any]]:
+        """Every reason: ``explain(subject)`` (``subject`` defaults to the record) when built
+        with ``explain``, found on first read and then kept."""
+        if self._reasons is None:
+            explain, self._explain = self._explain, None
+            subject, self._subject = self._subject, None
+            self._reasons = explain(self.record if subject is None else subject) \
+                if explain is not None else []
+        return self._reasons
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (time as ISO-8601 UTC)."""
         return {"at": utc_iso(self.at), "source": self.source,
                 "reasons": self.reasons, "record": self.record}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rejection):
+            return NotImplemented
+        return (self.record, self.reasons, self.source, self.at) == \
+            (other.record, other.reasons, other.source, other.at)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        return (f"Rejection(record={self.record!r}, reasons={self.reasons!r}, "
+                f"source={self.source!r}, at={self.at!r})")
 
 
 @dataclass(slots=True)

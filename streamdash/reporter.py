@@ -96,7 +96,9 @@ def derive(prev: dict[str, float], cur: dict[str, Any], seconds: float) -> dict[
         "filtered_rate": _rate(delta("records_filtered"), processed),
         "null_rate": _rate(delta("records_with_null"), delta("records_accepted")),
         "queue_depth": g.get("queue_depth", 0),
-        "queue_fill": _rate(g.get("queue_depth", 0), qcap),
+        # The runtime's queue reports its own fill (batches, records or bytes, the fullest).
+        "queue_fill": g["queue_fill"] if "queue_fill" in g else _rate(g.get("queue_depth", 0),
+                                                                       qcap),
         "buffer_fill": _rate(g.get("buffer_size", 0), bcap),
         "dropped": delta("records_dropped"),
         "restarts": c.get("thread_restarts", 0),

@@ -15,6 +15,7 @@ from .events import EventBus
 from .logs import log_event
 from .metrics import Metrics
 from .pipeline import Processor, build_processor
+from .pipeline.batchqueue import LIMITS, BatchQueue
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
 from .reporter import Reporter, count_nulls
@@ -61,7 +62,9 @@ class Runtime:
         bind_events = getattr(self.source, "bind_events", None)
         if callable(bind_events):
             bind_events(self.events)
-        self.queue: queue.Queue = queue.Queue(self.settings.get("queue.maxsize"))
+        self.queue = BatchQueue(self.settings.get("queue.maxsize"),
+                                self.settings.get("queue.max_records"),
+                                self.settings.get("queue.max_bytes"))
         self.processor = processor or build_processor(
             self.settings, self.source.hints, source_schema=getattr(self.source, "schema", None),
             publish=self.events.publish, clock=clock, monotonic=monotonic)
@@ -74,7 +77,8 @@ class Runtime:
         self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
                                  interval=self.cadence.current,
                                  policy=self.settings.get("queue.policy"), clock=clock,
-                                 monotonic=monotonic, backoff_max=backoff_max)
+                                 monotonic=monotonic, backoff_max=backoff_max,
+                                 max_batch_records=self.settings.get("queue.max_batch_records"))
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
                                  self.metrics, clock=clock, monotonic=monotonic,
                                  backoff_max=backoff_max)
@@ -186,6 +190,15 @@ class Runtime:
         self.metrics.set_gauge("queue_depth", 0)
         return dropped
 
+    def _queue_full_counts(self) -> dict[str, int]:
+        """How often a batch found the queue full, per limit (``batches``/``records``/``bytes``)."""
+        c = self.metrics.snapshot()["counters"]
+        return {n: int(c.get(f"queue_full_{n}", 0)) for n in LIMITS}
+
+    def queue_fill(self) -> float:
+        """How full the queue is (0–1): the highest of its batch, record and byte ratios."""
+        return self.queue.fill()
+
     def _count_ingest_error(self, _error: dict[str, Any]) -> None:
         self.metrics.inc("ingest_errors")
 
@@ -232,11 +245,6 @@ class Runtime:
         """The effective interval in seconds (see ``sources/cadence.py``)."""
         return self.cadence.current()
 
-    def queue_fill(self) -> float | None:
-        """How full the queue is (depth / capacity, 0–1); ``None`` when it is unbounded."""
-        cap = self.queue.maxsize
-        return self.queue.qsize() / cap if cap > 0 else None
-
     def status(self, storage: dict[str, Any] | None = None) -> Status:
         """The status by the one policy (``status.judge``), with the reasons for it."""
         src = self.source_health.snapshot()
@@ -256,7 +264,7 @@ class Runtime:
         """Status (``ok`` / ``degraded`` / ``down``, see ``status.py``) with its reasons, the
         effective interval and the state of every component."""
         src = self.source_health.snapshot()
-        depth, cap = self.queue.qsize(), self.queue.maxsize
+        q = self.queue.stats()
         storage = self.history.status() if self.history is not None else disabled_status()
         status = self.status(storage)
         now = self.clock()
@@ -271,7 +279,7 @@ class Runtime:
                 "producer": {"alive": self.producer.alive, "restarts": self.producer.restarts},
                 "consumer": {"alive": self.consumer.alive, "restarts": self.consumer.restarts},
                 "source": {**self.source.describe(), **src, "interval": self.cadence.describe()},
-                "queue": {"depth": depth, "capacity": cap},
+                "queue": {**q, "full": self._queue_full_counts()},
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
                 "storage": storage,
                 "alerts": self.monitor.describe(),

@@ -7,6 +7,7 @@ from dash import Dash
 from ..config import Settings
 from ..runtime import Runtime
 from .callbacks import register_callbacks
+from .guard import install_guards
 from .layout import build_layout
 from .live import LiveView, history_refresh
 from .options import dashboard_options
@@ -26,4 +27,5 @@ def install_dashboard(app: Dash, runtime: Runtime, settings: Settings) -> LiveVi
                               options, getattr(window, "window", 60.0),
                               history_refresh(runtime.reporter.interval))
     register_callbacks(app, live)
+    install_guards(app)  # malformed callback requests: 400; unknown suite paths: 404
     return live

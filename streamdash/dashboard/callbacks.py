@@ -55,7 +55,8 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
                   running=HOLD_TICK)
     def refresh_series(_n: Any, value_field: str | None, key_field: str | None,
                        state: dict | None) -> tuple:
-        update = live.series(state, value_field or default_field, key_field or "")
+        update = live.series(state, live.known_field(value_field) or default_field,
+                             live.known_field(key_field) or "")
         if update is None:
             raise PreventUpdate
         return update.get("figure", no_update), update.get("extend", no_update), update["state"]
@@ -65,7 +66,8 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
                   State("client-state", "data"), running=HOLD_TICK)
     def refresh_rest(_n: Any, value_field: str | None, refresh: float | None,
                      state: dict | None) -> tuple:
-        out, new_state = views.tick(live, state, value_field or default_field, refresh)
+        out, new_state = views.tick(live, state, live.known_field(value_field) or default_field,
+                                    refresh)
         if not out and new_state == state:
             raise PreventUpdate
         return (*(out.get(name, no_update) for name in views.TICK_OUTPUTS), new_state)

@@ -163,7 +163,7 @@ def series_action(state: dict[str, Any] | None, epoch: str, server_seq: int, val
     if not state or state.get("epoch") != epoch or state.get("fields") != [value_field, key_field]:
         return "reset"
     seq = state.get("seq", 0)
-    if seq > server_seq:
+    if type(seq) is not int or seq > server_seq:  # the browser's state is not to be trusted
         return "reset"
     return "none" if seq == server_seq else "extend"
 

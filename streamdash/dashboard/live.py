@@ -30,6 +30,10 @@ QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
 KEY_SAMPLE, MAX_KEYS = 200, 30
 #: Value fields whose running sums are kept at once (least recently used one is dropped).
 MAX_TRACKED_FIELDS = 8
+#: Shared snapshots cached at once (least recently used dropped). Keys name a view and its
+#: fields — about 8 views × the fields in use — so 64 holds every live one; the bound is what
+#: stops client-chosen names from growing memory (issue 13: 150 requests, +1.2 GB).
+MAX_CACHED = 64
 def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> float:
     """Seconds between history-chart refreshes: the snapshot interval or, for a long range,
     one chart bucket, kept within 10–60 s (no point re-reading the store faster than new
@@ -94,7 +98,7 @@ class LiveView:
         self.epoch = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
-        self._cache: dict[str, tuple[Any, Any]] = {}
+        self._cache: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -104,10 +108,29 @@ class LiveView:
         with self._lock:
             hit = self._cache.get(name)
             if hit is not None and hit[0] == key:
+                self._cache.move_to_end(name)
                 return hit[1]
             value = build()
             self._cache[name] = (key, value)
+            self._cache.move_to_end(name)
+            while len(self._cache) > MAX_CACHED:
+                self._cache.popitem(last=False)
             return value
+
+    def known_field(self, name: Any) -> str | None:
+        """``name`` when it is a field the schema, the source or the data has, else ``None``:
+        field names come from the browser, and only known ones may key a cache or a chart."""
+        if not isinstance(name, str) or not name:
+            return None
+        hints, opts = self.runtime.source.hints, self.options
+        if name in (opts.value_field, opts.key_field, hints.value_field, hints.key_field) \
+                or name in hints.numeric_fields:
+            return name
+        schema = getattr(getattr(self.runtime, "processor", None), "schema", None)
+        if schema is not None and name in getattr(schema, "names", ()):
+            return name
+        numeric, keys = self.field_names()
+        return name if name in numeric or name in keys else None
 
     def _rolling(self, field: str) -> RollingValues:
         """The running values of ``field``, synced with the buffer (caller holds the lock)."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from typing import Any
 from ..errors import ConfigError, unknown_key
 from ..models import utc_iso
 from .expr import Expression
+from .regex import compile_pattern
 
 Sink = Callable[[list[dict[str, Any]]], None]
 #: ``(setup lines, per-record body lines, teardown lines)`` of a fused rule.
@@ -229,10 +229,7 @@ def condition(raw: Any, key: str) -> Callable[[dict[str, Any]], bool]:
             raise ConfigError(f"{key}.value", f"'{op}' needs a list, got {value!r}")
         value = frozenset(value) if all(not isinstance(v, (list, dict)) for v in value) else value
     if op == "matches":
-        try:
-            value = re.compile(str(value))
-        except re.error as exc:
-            raise ConfigError(f"{key}.value", f"invalid regular expression: {exc}") from None
+        value = compile_pattern(f"{key}.value", str(value))  # RE2: linear-time matching
     fn = OPERATORS[op]
 
     def check(rec: dict[str, Any]) -> bool:

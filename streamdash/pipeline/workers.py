@@ -24,6 +24,20 @@ log = logging.getLogger("streamdash.pipeline")
 BatchListener = Callable[[Batch, ProcessResult], None]
 
 
+def queue_gauges(metrics: Metrics, q: Any) -> None:
+    """Set the queue's gauges: depth in batches and, for a :class:`~.batchqueue.BatchQueue`,
+    records, bytes and fill (0–1, the highest of its three ratios)."""
+    stats = getattr(q, "stats", None)
+    if stats is None:
+        metrics.set_gauge("queue_depth", q.qsize())
+        return
+    st = stats()
+    metrics.set_gauge("queue_depth", st["depth"])
+    metrics.set_gauge("queue_records", st["records"])
+    metrics.set_gauge("queue_bytes", st["bytes"])
+    metrics.set_gauge("queue_fill", st["fill"])
+
+
 class SupervisedThread(Background):
     """A stoppable thread whose loop is restarted, with exponential backoff, when it crashes.
 
@@ -118,13 +132,17 @@ class Producer(SupervisedThread):
 
     ``policy`` says what happens when the queue is full: ``block`` waits (the time blocked is
     the ``producer_blocked_seconds`` counter) and ``drop_oldest`` discards the oldest queued
-    batch, counting the batch and its records as dropped.
+    batch, counting the batch and its records as dropped. Each time a batch finds the queue
+    full, ``queue_full_<limit>`` counts which limit refused it (``batches``, ``records``,
+    ``bytes``). A fetch of more than ``max_batch_records`` records (0: no limit) is queued as
+    several batches of at most that many, so no single batch escapes the queue's bounds.
     """
 
     def __init__(self, source: Source, out: queue.Queue, metrics: Metrics, health: SourceHealth,
                  *, interval: float | Callable[[], float], policy: str = "block",
                  clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
+                 monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0,
+                 max_batch_records: int = 0):
         super().__init__("producer", metrics, backoff_max, monotonic)
         self.source = source
         self.queue = out
@@ -132,6 +150,7 @@ class Producer(SupervisedThread):
         self.interval = interval
         self.policy = policy
         self.clock = clock
+        self.max_batch_records = max_batch_records
 
     def loop(self) -> None:
         next_due = self.monotonic()
@@ -163,8 +182,14 @@ class Producer(SupervisedThread):
         self.metrics.set_gauge("last_fetch_at", wall)
         log_event(log, logging.DEBUG, "fetched", source=self.source.name, records=n,
                   seconds=round(took, 4))
-        if n:
-            self.put(Batch(records, wall, self.source.name, started))
+        step = self.max_batch_records or n or 1
+        for i in range(0, n, step):
+            if not self.put(Batch(records[i:i + step], wall, self.source.name, started)):
+                rest = n - i - step  # stopping with a full queue: the rest goes too, counted
+                if rest > 0:
+                    self.metrics.add_many({"batches_dropped": -(-rest // step),
+                                           "records_dropped": rest})
+                break
         return n
 
     def _failed(self, wall: float, exc: Exception) -> None:
@@ -186,11 +211,16 @@ class Producer(SupervisedThread):
             return True
         try:
             self.queue.put_nowait(batch)
-        except queue.Full:
+        except queue.Full as exc:
+            self._count_full(exc)
             return self._put_blocking(batch)
         finally:
-            self.metrics.set_gauge("queue_depth", self.queue.qsize())
+            queue_gauges(self.metrics, self.queue)
         return True
+
+    def _count_full(self, exc: queue.Full) -> None:
+        limit = exc.args[0] if exc.args else "batches"  # a plain queue.Queue names none
+        self.metrics.inc(f"queue_full_{limit}")
 
     def _put_blocking(self, batch: Batch) -> bool:
         began = self.monotonic()
@@ -218,7 +248,8 @@ class Producer(SupervisedThread):
             try:
                 self.queue.put_nowait(batch)
                 return
-            except queue.Full:
+            except queue.Full as exc:
+                self._count_full(exc)
                 try:
                     old = self.queue.get_nowait()
                 except queue.Empty:
@@ -296,7 +327,7 @@ class Consumer(SupervisedThread):
         if batch.fetched_mono:
             self.metrics.observe("end_to_end_latency_seconds", done - batch.fetched_mono)
         self.metrics.set_gauge("last_stored_at", stored_wall)
-        self.metrics.set_gauge("queue_depth", self.queue.qsize())
+        queue_gauges(self.metrics, self.queue)
         self.metrics.set_gauge("buffer_size", len(self.buffer))
         log_event(log, logging.DEBUG, "batch processed", source=batch.source,
                   records=len(batch.records), accepted=len(result.accepted),

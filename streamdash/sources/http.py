@@ -22,9 +22,9 @@ import requests
 
 from ..config import Settings
 from ..errors import ConfigError, IngestError, SourceError
-from ..logs import log_event
 from .base import FieldHints, Source, positive_int, take_params
 from .cadence import cache_max_age
+from .deadline import Watchdog
 from .fields import (
     NUMERIC,
     TIMESTAMPS,
@@ -124,7 +124,8 @@ class HttpSource(RequestsSource):
                  preset: str = "", on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic,
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, max_retry_after: float = 600.0,
+                 total_timeout: float = 30.0):
         super().__init__(name or preset or "http")
         self.url = url
         self.records_path = records_path
@@ -132,7 +133,12 @@ class HttpSource(RequestsSource):
         self.params = dict(params or {})
         self.headers = dict(headers or {})
         self.timeout = (connect_timeout, read_timeout)
+        #: Deadline of one whole request, body included (the socket timeouts bound each read).
+        self.total_timeout = total_timeout
+        self._watchdog = Watchdog()
         self.max_bytes = max_bytes
+        #: Longest server-requested wait (Retry-After) honoured; a longer one is cut to this.
+        self.max_retry_after = max_retry_after
         self.retry = retry or RetryPolicy()
         self.conditional = conditional
         self.min_interval = min_interval
@@ -165,11 +171,14 @@ class HttpSource(RequestsSource):
         """One poll (with its retries): the records, ``[]`` for nothing new, or SourceError."""
         if self._stopping.is_set():
             return []
-        if self.monotonic() < self._not_before:
-            # The server asked for a pause longer than our retry budget: honour it quietly.
+        left = self._not_before - self.monotonic()
+        if left > 0:
+            # The server asked for a pause longer than our retry budget: honour it, but as a
+            # failed poll (no new data), so freshness, source_down and /health see the outage.
             self.stats["skipped_rate_limited"] += 1
-            log_event(log, logging.DEBUG, "poll skipped (server asked to wait)", source=self.name)
-            return []
+            raise SourceError(f"{self.name}: rate limited at {self.display_url}: poll skipped, "
+                              f"the server asked to wait {left:.0f} s more", source=self.name,
+                              kind="rate_limited")
         self._attempt = 0
         self.stats["polls"] += 1
         try:
@@ -191,12 +200,15 @@ class HttpSource(RequestsSource):
         return max(self._max_age, pausing)
 
     def interrupt(self) -> None:
-        """Abort retry waits now (the runtime is stopping); later fetches return nothing."""
+        """Abort retry waits and a request in flight now (the runtime is stopping); later
+        fetches return nothing."""
         self._stopping.set()
+        self._watchdog.cut("stopped")
 
     def close(self) -> None:
         """Stop retrying and release pooled connections."""
         self._stopping.set()
+        self._watchdog.cut("stopped")
         self.session.close()
 
     def describe(self) -> dict[str, Any]:
@@ -204,9 +216,11 @@ class HttpSource(RequestsSource):
         out = {**super().describe(), "url": self.display_url, "records_path": self.records_path,
                "fields": {f.name: f.text() for f in self.fields},
                "headers": {k: "***" for k in self.headers},
-               "timeouts": {"connect": self.timeout[0], "read": self.timeout[1]},
+               "timeouts": {"connect": self.timeout[0], "read": self.timeout[1],
+                            "total": self.total_timeout},
                "max_bytes": self.max_bytes, "retry": self.retry.describe(),
                "min_interval": self.min_interval, "max_cache_age": self.max_cache_age,
+               "max_retry_after": self.max_retry_after,
                "interval_hint": self.interval_hint(), "stats": dict(self.stats),
                "ingest_errors": self.errors.snapshot()}
         if self.preset:
@@ -224,6 +238,16 @@ class HttpSource(RequestsSource):
         if self.conditional and self._last_modified:
             headers["If-Modified-Since"] = self._last_modified
         fetched_at = self.clock()
+        self._watchdog.arm(self.total_timeout)
+        try:
+            if self._stopping.is_set():  # interrupt() came between the check above and arm()
+                raise self._error("closed", "source closed")
+            return self._exchange(headers, fetched_at)
+        finally:
+            self._watchdog.disarm()
+
+    def _exchange(self, headers: dict[str, str], fetched_at: float) -> list[dict[str, Any]]:
+        """The request and its response, under the watchdog armed by :meth:`_attempt_once`."""
         try:
             resp = self.session.get(self.url, params=self.params, headers=headers,
                                     timeout=self.timeout, stream=True, allow_redirects=True)
@@ -235,6 +259,7 @@ class HttpSource(RequestsSource):
                               retryable=True) from None
         except requests.RequestException as exc:
             raise self._error("request", f"request failed: {short_reason(exc)}") from None
+        self._watchdog.attach(resp)  # from now on the deadline or a stop cuts the socket
         with resp:
             status = resp.status_code
             if status == 304:
@@ -262,6 +287,7 @@ class HttpSource(RequestsSource):
         chunks, total = [], 0
         try:
             for chunk in resp.iter_content(64 * 1024):
+                self._check_watchdog(total, resp.status_code)
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise self._error("too_large", f"response too large: more than "
@@ -270,17 +296,30 @@ class HttpSource(RequestsSource):
                 chunks.append(chunk)
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
+            self._check_watchdog(total, resp.status_code)
             kind = "timeout" if "timed out" in str(exc).lower() else "connection"
             raise self._error(kind, f"body read failed after {total} bytes: {short_reason(exc)}",
                               status=resp.status_code, retryable=True) from None
         # urllib3 1.x does not enforce Content-Length: a connection cut mid-body just ends the
         # stream. Compare the raw (still encoded) bytes received with what was announced.
         received = getattr(resp.raw, "tell", lambda: total)()
+        if not length.isdigit() or received < int(length):  # the watchdog may have cut it
+            self._check_watchdog(total, resp.status_code)
         if length.isdigit() and received < int(length):
             raise self._error("connection", f"body read failed: connection closed after "
                                             f"{received} of {length} bytes",
                               status=resp.status_code, retryable=True)
         return b"".join(chunks)
+
+    def _check_watchdog(self, received: int, status: int) -> None:
+        """Raise when the watchdog cut the response (its total deadline passed, or a stop)."""
+        fired = self._watchdog.fired
+        if fired == "deadline":
+            raise self._error("timeout", f"no complete response within total_timeout "
+                                         f"{self.total_timeout:g} s ({received} bytes received)",
+                              status=status, retryable=True)
+        if fired:
+            raise self._error("closed", "source closed during the request", status=status)
 
     def _status_error(self, resp: requests.Response) -> AttemptError:
         status = resp.status_code
@@ -295,6 +334,8 @@ class HttpSource(RequestsSource):
         except requests.RequestException:
             pass  # the status says enough
         wait = retry_after(resp.headers, self.clock())
+        if wait is not None and not wait <= self.max_retry_after:  # inf, a year, NaN
+            wait = self.max_retry_after
         kind = "rate_limited" if status == 429 else "server_error" if status >= 500 \
             else "client_error"
         reason = f"HTTP {status} {resp.reason or ''}".rstrip()
@@ -390,10 +431,12 @@ HTTP_SPEC: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "secret_params": ([], name_list),
     "connect_timeout": (3.0, number(0.001, 300)),
     "read_timeout": (10.0, number(0.001, 3600)),
+    "total_timeout": (30.0, number(0.001, 3600)),
     "max_bytes": (10 * 1024 * 1024, positive_int),
     "conditional": (True, boolean),
     "min_interval": (0.0, number(0.0, 86400)),
     "max_cache_age": (300.0, number(0.0, 3600)),
+    "max_retry_after": (600.0, number(0.0, 86400)),
     **RETRY_SPEC,
 }
 
@@ -409,9 +452,10 @@ def http_kwargs(params: dict[str, Any], section: str = "source") -> dict[str, An
     return {"url": p["url"], "records_path": p["records_path"], "fields": p["fields"] or (),
             "params": query, "headers": headers, "secret_params": tuple(p["secret_params"]),
             "connect_timeout": p["connect_timeout"], "read_timeout": p["read_timeout"],
+            "total_timeout": p["total_timeout"],
             "max_bytes": p["max_bytes"], "conditional": p["conditional"],
             "min_interval": p["min_interval"], "max_cache_age": p["max_cache_age"],
-            "retry": policy_from(p)}
+            "retry": policy_from(p), "max_retry_after": p["max_retry_after"]}
 
 
 def build_http(name: str, params: dict[str, Any], settings: Settings) -> Source:

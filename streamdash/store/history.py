@@ -152,6 +152,9 @@ def _statements(item: tuple[str, float, Any]) -> tuple[str, list[tuple[Any, ...]
     kind, ts, payload = item
     table = BATCH_KINDS.get(kind)
     if table is not None:  # [event dict, …]: one queue item per batch of events
+        # Rejections come as objects that find their reasons when asked: here, off the
+        # pipeline's thread (see Quarantine).
+        payload = [p.to_dict() if hasattr(p, "to_dict") else p for p in payload]
         rows = [_rows(table, event_time(p, ts), p) for p in payload]
         return (rows[0][0] if rows else _rows(table, ts, {})[0]), [r[1] for r in rows]
     sql, params = _rows(kind, ts, payload)
@@ -355,7 +358,8 @@ class History:
         self.put("errors", payload, event_time(payload, self.clock()))
 
     def on_rejections(self, payload: Any) -> None:
-        """Event-bus subscriber for ``rejections`` (a list of quarantined records).
+        """Event-bus subscriber for ``rejections`` (a list of quarantined records: ``Rejection``
+        objects, or their ``to_dict()`` dicts).
 
         The whole list is one queue item, its times parsed by the writer: the consumer pays
         one queue operation per batch.

@@ -1,9 +1,12 @@
 """Bounded, thread-safe store of rejected records (the dead-letter queue).
 
-Every rejection is counted by reason forever; the newest ``capacity`` are kept in memory for
-the dashboard and the API; and, when an event bus is given, each batch of rejections is
-published on its ``rejections`` topic (``Rejection.to_dict()`` dicts) for persistence, which
-keeps them all. :func:`write_jsonl` exports rejections as JSON Lines (``streamdash dlq export``).
+Every rejection is counted (in total and by source) forever; the newest ``capacity`` are kept
+in memory for the dashboard and the API; and, when an event bus is given, each batch of
+rejections is published on its ``rejections`` topic (a list of :class:`~streamdash.models.
+Rejection`; subscribers call ``to_dict()``) for persistence. Adding costs O(1) per rejection:
+reasons are found only when read (``Rejection`` explains itself lazily), so a flood of invalid
+records is no slower to quarantine than valid records are to store. :func:`write_jsonl`
+exports rejections as JSON Lines (``streamdash dlq export``).
 """
 
 from __future__ import annotations
@@ -19,36 +22,33 @@ from ..models import Rejection
 
 
 class Quarantine:
-    """Keeps the newest ``capacity`` rejections and counts every one by reason, forever.
+    """Keeps the newest ``capacity`` rejections and counts every one (in total, by source).
 
     Older rejections leave the in-memory store when it is full but stay counted (and the
-    persistence layer, when configured, keeps them all): nothing is lost silently.
+    persistence layer, when configured, receives them): nothing is lost silently.
     """
 
     def __init__(self, capacity: int = 1000, events: Any = None):
         self.capacity = capacity
         self.events = events
         self._items: deque[Rejection] = deque(maxlen=capacity)
-        self._by_reason: Counter[str] = Counter()
         self._by_source: Counter[str] = Counter()
         self._total = 0
         self._lock = threading.Lock()
 
     def add_many(self, rejections: Iterable[Rejection]) -> None:
-        """Store rejections, count each of their reasons (``field:rule``) and publish them."""
-        batch = list(rejections)
+        """Store rejections (the newest ``capacity``), count them and publish them."""
+        batch = rejections if isinstance(rejections, list) else list(rejections)
         if not batch:
             return
+        sources = Counter(r.source for r in batch)
         with self._lock:
-            for rej in batch:
-                self._items.append(rej)
-                self._total += 1
-                self._by_source[rej.source] += 1
-                for reason in rej.reasons:
-                    self._by_reason[reason_key(reason)] += 1
+            self._items.extend(batch[-self.capacity:])
+            self._total += len(batch)
+            self._by_source.update(sources)
         events = self.events
         if events is not None and events.has_subscribers("rejections"):
-            events.publish("rejections", [r.to_dict() for r in batch])
+            events.publish("rejections", batch)
 
     def by_source(self) -> dict[str, int]:
         """Rejections ever added, per source."""
@@ -61,9 +61,11 @@ class Quarantine:
         return self._total
 
     def by_reason(self) -> dict[str, int]:
-        """Counts of every reason ever seen (``field:rule`` → n)."""
-        with self._lock:
-            return dict(self._by_reason)
+        """Counts of the reasons (``field:rule`` → n) of the rejections held in memory."""
+        counts: Counter[str] = Counter()
+        for rej in self.recent():
+            counts.update(reason_key(reason) for reason in rej.reasons)
+        return dict(counts)
 
     def recent(self, limit: int | None = None) -> list[Rejection]:
         """The newest rejections, newest first."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -13,6 +14,7 @@ from streamdash.sources import build_source
 from streamdash.sources.fields import parse_fields
 from streamdash.sources.http import HttpSource, body_excerpt, build_http, hints_for
 from streamdash.sources.retry import RetryPolicy
+from tests.helpers import wait_for
 from tests.httpserver import Reply, ScriptedServer, json_reply
 
 ITEMS = {"items": [{"id": 1, "v": "1.5"}, {"id": 2, "v": "2.5"}]}
@@ -140,9 +142,29 @@ def test_retry_after_beyond_budget_skips_polls_until_due(server):
     with pytest.raises(SourceError):
         src.fetch()
     assert len(events) == 1 and events[0]["next_delay"] is None
-    assert src.fetch() == [] and src.stats["skipped_rate_limited"] == 1
+    with pytest.raises(SourceError) as skipped:  # a skipped poll is no fresh data
+        src.fetch()
+    assert skipped.value.kind == "rate_limited" and src.stats["skipped_rate_limited"] == 1
     assert len(server.hits("/data")) == 1
     now[0] += 121
+    assert src.fetch() == EXPECTED
+
+
+@pytest.mark.parametrize("hint", ["inf", "31536000", "Fri, 01 Jan 9999 00:00:00 GMT"])
+def test_an_endless_retry_after_is_capped_by_max_retry_after(server, hint):
+    """Retry-After inf, a year or a far date is cut to max_retry_after: polling resumes then."""
+    now = [1000.0]
+    server.route("/data", Reply(429, headers={"Retry-After": hint}), then=json_reply(ITEMS))
+    events: list = []
+    src = make(server.url("/data"), events, monotonic=lambda: now[0], max_retry_after=60,
+               retry=RetryPolicy(max_tries=3, max_time=5, base=0.001, cap=0.005))
+    with pytest.raises(SourceError):
+        src.fetch()
+    assert "server asks to wait 60 s" in events[0]["reason"]
+    now[0] += 59
+    with pytest.raises(SourceError, match="rate limited"):
+        src.fetch()
+    now[0] += 2
     assert src.fetch() == EXPECTED
 
 
@@ -372,3 +394,43 @@ def test_secret_headers_do_not_follow_a_redirect_to_another_host(server):
         same = make(server.url("/moved"), headers={"X-Api-Key": "key-0123456789"})
         assert same.fetch() == EXPECTED
         assert server.hits("/here")[0].headers["X-Api-Key"] == "key-0123456789"
+
+
+def trickle(seconds_per_byte: float, length: int = 1024 * 1024) -> Reply:
+    """A 200 announcing ``length`` bytes and sending one byte every ``seconds_per_byte``."""
+    return Reply(200, headers={"Content-Type": "application/json", "Content-Length": str(length)},
+                 chunks=[(b" ", seconds_per_byte)] * length)
+
+
+def test_trickling_body_is_cut_at_total_timeout(server):
+    """A body trickled one byte at a time (never tripping read_timeout) fails at total_timeout."""
+    server.route("/data", trickle(0.05))
+    events: list = []
+    total = 0.5
+    src = make(server.url("/data"), events, read_timeout=5, total_timeout=total,
+               retry=RetryPolicy(max_tries=1))
+    began = time.monotonic()
+    with pytest.raises(SourceError) as err:
+        src.fetch()
+    took = time.monotonic() - began
+    assert err.value.kind == "timeout" and "total_timeout 0.5 s" in str(err.value)
+    assert total <= took < total + 2.0
+    assert events[0]["kind"] == "timeout"
+    src.close()
+
+
+def test_interrupt_ends_a_fetch_in_progress(server):
+    """interrupt() (the runtime stopping) ends a trickling read at once, not at its deadline."""
+    server.route("/data", trickle(0.05))
+    src = make(server.url("/data"), total_timeout=60, retry=RetryPolicy(max_tries=1))
+    result: list = []
+    reader = threading.Thread(target=lambda: result.append(src.fetch()))
+    reader.start()
+    # The response's socket is guarded once the headers are in: the read is in the body.
+    assert wait_for(lambda: src._watchdog._sock is not None, timeout=5)
+    began = time.monotonic()
+    src.interrupt()
+    reader.join(5)
+    assert not reader.is_alive() and time.monotonic() - began < 1.0
+    assert result == [[]]  # a stopped source returns nothing, quietly
+    src.close()

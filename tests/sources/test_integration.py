@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
 from tests.helpers import wait_for
@@ -107,3 +109,41 @@ def test_sse_stream_flows_through_the_runtime_exactly(server):
     assert rt.counts()["in"] == rt.counts()["accepted"] == 500
     assert [r["id"] for _, r in rt.buffer.snapshot()] == list(range(500))
     assert not rt.source.alive and rt.source.stats["dropped"] == 0
+
+
+def test_retry_after_inf_is_capped_and_the_wait_shows_as_not_fresh(server):
+    """A 429 with Retry-After: inf pauses polling only max_retry_after; meanwhile the skipped
+    polls are failures (no last_success, /health not ok), then records flow again."""
+    server.route("/feed", Reply(429, headers={"Retry-After": "inf"}),
+                 then=json_reply(page(0)))
+    cap = 1.0
+    rt = Runtime(http_settings(server.url("/feed"), max_time=0.2, max_retry_after=cap))
+    interval = rt.producer.interval
+    with rt:
+        assert wait_for(lambda: rt.source_health.snapshot()["consecutive_failures"] >= 2,
+                        timeout=cap)
+        health = rt.health()
+        source = health["components"]["source"]
+        assert health["status"] != "ok" and source["last_success"] is None
+        assert "rate limited" in source["last_error"] and source["stats"]["skipped_rate_limited"]
+        # Polling resumes once the capped wait is over (a few intervals of slack).
+        assert wait_for(lambda: rt.counts()["accepted"] == PER_PAGE, timeout=cap + 20 * interval)
+        assert rt.health()["status"] == "ok"
+    assert len(server.hits("/feed")) >= 2
+
+
+def test_stop_interrupts_a_trickling_fetch_within_the_drain_bound(server):
+    """runtime.stop() returns within its drain bound while a 1 MB body trickles in (1 byte per
+    2 s, past no read timeout), well inside gunicorn's 9 s graceful timeout."""
+    length = 1024 * 1024
+    server.route("/feed", Reply(200, headers={"Content-Length": str(length)},
+                                chunks=[(b" ", 2.0)] * 10))
+    drain = 0.5
+    rt = Runtime(http_settings(server.url("/feed"), total_timeout=3600, read_timeout=60))
+    rt.start()
+    assert wait_for(lambda: rt.source._watchdog._sock is not None, timeout=10)
+    began = time.monotonic()
+    rt.stop(drain_timeout=drain)
+    took = time.monotonic() - began
+    assert not rt.producer.alive
+    assert took < drain + 2.0, f"stop took {took:.1f} s"
