@@ -107,6 +107,13 @@ OPTIONS: dict[str, Option] = {
                                           "longest wait before restarting a crashed thread"),
     "pipeline.required": Option(None, _field_list,
                                 "fields every record must have (default: the source's)"),
+    # A page of /api/* holds at most this many items (values for /api/metrics): one answer's
+    # size stays near 1 MB of JSON whatever range a client asks for; 'next' pages on.
+    "api.max_limit": Option(10_000, ranged(int, 10, 1_000_000),
+                            "most items (metric values) one /api/* answer holds"),
+    # Items are cut at this many bytes of JSON too (quarantined records can be large).
+    "api.max_bytes": Option(4 * 1024 * 1024, ranged(int, 1024, 1024 ** 3),
+                            "most bytes of items one /api/* answer holds"),
     "dashboard.refresh": Option(5.0, ranged(float, 0, 3600),
                                 "seconds between dashboard refreshes (0 = paused)"),
     "dashboard.value_field": Option("", _text, "numeric field charted (default: the source's)"),

@@ -256,16 +256,40 @@ class HistoryReader:
                             "ORDER BY ts DESC LIMIT ?", (since, until, limit))
         return [{"ts": r["ts"], **json.loads(r["data"])} for r in reversed(rows)]
 
+    def metric_page(self, names: Iterable[str], since: float, until: float, limit: int,
+                    before: tuple[float, int] | None = None
+                    ) -> list[tuple[float, int, list[float | None]]]:
+        """The newest ``limit`` snapshots of ``[since, until]`` older than ``before``
+        (``(ts, rowid)``, a page cursor), newest first: ``(ts, rowid, [value per name])``. One
+        query, so every name's series has the same times."""
+        names = list(names)
+        cols = "".join(", json_extract(data, ?)" for _ in names)
+        older = " AND ts <= ? AND (ts, rowid) < (?, ?)" if before is not None else ""
+        params = [*(f'$."{n}"' for n in names), since, until]
+        params += [before[0], *before] if before is not None else []
+        rows = self._select(f"SELECT ts, rowid{cols} FROM snapshots "  # noqa: S608
+                            f"WHERE ts >= ? AND ts <= ?{older} "
+                            "ORDER BY ts DESC, rowid DESC LIMIT ?", [*params, limit])
+        return [(r[0], r[1], list(r[2:])) for r in rows]
+
     def events(self, table: str, since: float, until: float, limit: int = 1000,
-               key: str | None = None) -> list[dict[str, Any]]:
+               key: str | None = None, *, state: str | None = None,
+               before: tuple[float, int] | None = None) -> list[dict[str, Any]]:
         """Rows of ``alerts``, ``dlq``, ``errors`` or ``windows`` newest first, JSON columns
-        decoded; ``key`` keeps only the windows of that key."""
+        decoded; ``key`` keeps only the windows of that key, ``state`` only the alert
+        transitions to it, ``before`` (``(ts, id)``, a page cursor) only older rows."""
         if table not in EVENT_TABLES:
             raise ValueError(f"unknown history table {table!r}")
         if key is not None and table != "windows":
             raise ValueError("only windows are selected by key")
+        if state is not None and table != "alerts":
+            raise ValueError("only alerts are selected by state")
         by_key = " AND key = ?" if key is not None else ""
-        params = (since, until) + ((key,) if key is not None else ()) + (limit,)
+        by_key += " AND state = ?" if state is not None else ""
+        by_key += " AND ts <= ? AND (ts, id) < (?, ?)" if before is not None else ""
+        params = (since, until) + ((key,) if key is not None else ()) \
+            + ((state,) if state is not None else ()) \
+            + ((before[0], *before) if before is not None else ()) + (limit,)
         rows = self._select(f"SELECT * FROM {table} WHERE ts >= ? AND ts <= ?{by_key} "  # noqa: S608
                             "ORDER BY ts DESC, id DESC LIMIT ?", params)
         out = []
