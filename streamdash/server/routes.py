@@ -23,8 +23,8 @@ from typing import Any
 from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..logs import redact, secret_values
 from ..models import utc_iso
+from ..redact import output_redactor
 from ..reporter import SNAPSHOT_FIELDS
 from ..runtime import Runtime
 from ..store.history import StorageUnavailable, event_time
@@ -45,13 +45,13 @@ def _finite(value: Any) -> Any:
 
 def register_routes(server: Flask, runtime: Runtime) -> None:
     """Add the operational routes for ``runtime`` to the Flask ``server``."""
-    secrets = secret_values(runtime.settings.as_dict())
+    redactor = output_redactor(runtime.settings.as_dict(), runtime.source)
     registry = build_registry(runtime)
     register_alert_routes(server, runtime)  # /api/alerts/active, /api/alerts/rules, /api/quality
 
     def reply(body: Any, status: int = 200) -> Response:
         text = json.dumps(_finite(body), default=str, allow_nan=False)
-        return Response(redact(text, secrets), status=status, mimetype="application/json")
+        return Response(redactor.text(text), status=status, mimetype="application/json")
 
     max_limit = runtime.settings.get("api.max_limit", 10_000)
     max_bytes = runtime.settings.get("api.max_bytes", 4 * 1024 * 1024)
