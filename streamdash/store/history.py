@@ -22,7 +22,14 @@ Tables (``ts`` is epoch seconds, UTC)::
     runs(id, started, stopped, version)          one row per runtime start (restarts)
 
 Retention (``storage.retention_days``, default 7) is applied at start and every
-``storage.prune_interval`` seconds; each event table is also capped at ``storage.max_rows``.
+``storage.prune_interval`` seconds. ``storage.max_rows`` caps every table but ``runs`` as rows
+are written: the transaction that inserts a batch also deletes the rows whose row id is more
+than ``max_rows`` below the newest, so no reader ever sees more than ``max_rows`` rows in a
+table (row ids grow by one per insert; deleting by row id range is an index walk). The file
+uses ``auto_vacuum = INCREMENTAL`` (an existing file is converted once, by a ``VACUUM`` at
+open): pages freed by the cap are reused by new rows, and every prune hands free pages back
+to the file system (``incremental_vacuum`` and a WAL checkpoint), so the file shrinks after
+``max_rows`` or ``retention_days`` is lowered.
 """
 
 from __future__ import annotations
@@ -49,6 +56,11 @@ log = logging.getLogger("streamdash.history")
 FILENAME = "history.sqlite3"
 SCHEMA_VERSION = 1
 EVENT_TABLES = ("alerts", "dlq", "errors", "windows")
+#: Tables ``storage.max_rows`` caps (``runs`` holds one row per start).
+CAPPED_TABLES = ("snapshots",) + EVENT_TABLES
+#: Largest WAL file kept between checkpoints (bytes); a large batch may grow it past this,
+#: the next checkpoint truncates it back.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: Queue items that carry a list of events (one queue operation per batch), and their table.
 BATCH_KINDS = {"dlq_batch": "dlq", "windows_batch": "windows"}
 SCHEMA = """
@@ -145,6 +157,13 @@ def _text(payload: dict[str, Any], *keys: str) -> str | None:
 def _size(item: tuple[str, float, Any]) -> int:
     """Rows one queued item becomes (a ``dlq_batch`` or ``windows_batch`` holds many)."""
     return len(item[2]) if item[0] in BATCH_KINDS else 1
+
+
+def _table(item: tuple[str, float, Any]) -> str | None:
+    """The capped table one queued item writes to (``None`` for ``runs``)."""
+    kind = item[0]
+    table = BATCH_KINDS.get(kind) or ("snapshots" if kind == "snapshot" else kind)
+    return table if table in CAPPED_TABLES else None
 
 
 def _statements(item: tuple[str, float, Any]) -> tuple[str, list[tuple[Any, ...]]]:
@@ -343,6 +362,7 @@ class History:
         self._lock = threading.Lock()  # guards the status fields below
         self._written = 0
         self._dropped = 0
+        self._capped = 0
         self._error: str | None = None
         self._error_since: float | None = None
         self._errors = 0
@@ -464,6 +484,7 @@ class History:
             return {"enabled": True, "ok": self._error is None, "path": str(self.path),
                     "error": self._error, "error_since": self._error_since,
                     "errors": self._errors, "written": self._written, "dropped": self._dropped,
+                    "capped": self._capped,
                     "pending": len(self._pending), "queue": {"depth": self._queue.qsize(),
                                                              "capacity": self._queue.maxsize},
                     "last_write_at": self._last_write, "last_snapshot_at": self._last_snapshot,
@@ -517,10 +538,12 @@ class History:
                                 isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.options.busy_timeout * 1000)}")
+            self._incremental_vacuum_mode(conn)  # before WAL: that writes a new file's header
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode is {mode})")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.executescript(SCHEMA)
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
@@ -528,6 +551,64 @@ class History:
             conn.close()
             raise
         return conn
+
+    def _incremental_vacuum_mode(self, conn: sqlite3.Connection) -> None:
+        """Put the file in ``auto_vacuum = INCREMENTAL`` so freed pages can be given back.
+
+        A new file takes the mode before its first table; an existing one only through a
+        ``VACUUM`` (a one-time rewrite, needing free disk space about the file's size). When
+        that fails the store works on; the file just cannot shrink.
+        """
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if not conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            return
+        size = self.path.stat().st_size if self.path.exists() else 0
+        log_event(log, logging.INFO, "converting history database to incremental vacuum "
+                  "(one-time VACUUM)", path=str(self.path), bytes=size)
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.Error as exc:
+            log_event(log, logging.WARNING, "history database not converted; it will not "
+                      "shrink", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
+
+    def _cap(self, conn: sqlite3.Connection, tables: Iterable[str]) -> int:
+        """Delete the rows more than ``max_rows`` below each table's newest; rows deleted."""
+        removed = 0
+        for table in tables:
+            removed += conn.execute(f"DELETE FROM {table} WHERE rowid <= "  # noqa: S608
+                                    f"(SELECT MAX(rowid) FROM {table}) - ?",
+                                    (self.options.max_rows,)).rowcount
+        return removed
+
+    def _insert_capped(self, conn: sqlite3.Connection, items: list[tuple[str, float, Any]]
+                       ) -> int:
+        """Insert ``items`` and apply the caps in the same transaction, so no reader ever sees
+        a table over ``max_rows``; returns the rows not kept.
+
+        The transaction itself stays bounded too (the file grows to the rows it holds at its
+        peak): of a batch longer than the cap only the newest ``max_rows`` are inserted (the
+        rest would be deleted at once), and a table is trimmed whenever ``max_rows`` rows went
+        in since its last trim, so a table peaks below twice its cap.
+        """
+        cap = self.options.max_rows
+        since_trim: dict[str, int] = {}
+        dropped = 0
+        for item in items:
+            sql, rows = _statements(item)
+            table = _table(item)
+            if table is not None and len(rows) > cap:
+                dropped += len(rows) - cap
+                rows = rows[-cap:]
+            conn.executemany(sql, rows)
+            if table is None:
+                continue
+            since_trim[table] = since_trim.get(table, 0) + len(rows)
+            if since_trim[table] >= cap:
+                dropped += self._cap(conn, [table])
+                since_trim[table] = 0
+        return dropped + self._cap(conn, [t for t, n in since_trim.items() if n])
 
     def _flush(self) -> None:
         with self._lock:
@@ -538,8 +619,7 @@ class History:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for item in items:
-                    conn.executemany(*_statements(item))
+                capped = self._insert_capped(conn, items)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -552,6 +632,7 @@ class History:
         with self._lock:
             del self._pending[:len(items)]
             self._written += sum(map(_size, items))
+            self._capped += capped
             self._last_write = self.clock()
             if snaps:
                 self._last_snapshot = max(snaps)
@@ -589,10 +670,13 @@ class History:
             for table in ("snapshots",) + EVENT_TABLES:
                 removed += conn.execute(f"DELETE FROM {table} WHERE ts < ?",  # noqa: S608
                                         (cutoff,)).rowcount
-            for table in EVENT_TABLES:
-                removed += conn.execute(f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM "  # noqa: S608
-                                        f"{table}) - ?", (self.options.max_rows,)).rowcount
+            removed += self._cap(conn, CAPPED_TABLES)
             removed += conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,)).rowcount
+            # Hand the free pages (from retention and the caps) back to the file system; in
+            # WAL mode the file shrinks when the checkpoint writes the truncation through.
+            # (executescript: sqlite3's execute() steps once, and each step frees one page.)
+            conn.executescript("PRAGMA incremental_vacuum;")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
             self._failed(exc)
             return
