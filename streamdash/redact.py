@@ -7,7 +7,8 @@ log. It decides:
 * **secret names** — :data:`SECRET_NAME`, the one list (``api_key``, ``appid``, ``token``,
   ``password``, ``X-Api-Key`` …) plus the names a source lists in ``secret_params``; the value
   of a setting, query parameter or header so named is a secret;
-* **secret containers** — every value under ``headers`` or ``cookies``, and the items of a
+* **secret containers** — every value under ``headers``, ``cookies``, ``users`` or
+  ``api_tokens`` (the login's hashes), and the items of a
   list under a secret name, are secrets; a *mapping* under a secret name (``auth: {mode: …}``)
   is judged key by key, so words like ``none`` never become "secrets" blanked everywhere;
 * **URLs** — their password, secret query values and, for webhook URLs (Slack, Discord …),
@@ -39,8 +40,9 @@ SECRET_NAME = re.compile(
     r"^(.*[_-])?(api_?key|apikey|app_?id|app_?key|key|token|access_?token|refresh_?token|"
     r"id_?token|secret|password|passwd|pwd|passphrase|auth|authorization|credentials?|cookie|"
     r"session_?id|signature|sig|private_?key)$", re.IGNORECASE)
-#: Mappings whose every value is a secret, whatever the names inside.
-SECRET_CONTAINERS = frozenset({"headers", "cookies"})
+#: Mappings whose every value is a secret, whatever the names inside (``auth.users`` maps
+#: user names to password hashes, ``auth.api_tokens`` names to token hashes).
+SECRET_CONTAINERS = frozenset({"headers", "cookies", "users", "api_tokens"})
 #: Secret names that are also ordinary setting names: ``key`` names a field in ``schema``,
 #: ``dedup`` and ``window`` (``key: sensor``). They are secrets only as query parameters (in
 #: a ``params`` mapping or a URL), where ``?key=…`` is an API key.

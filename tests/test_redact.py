@@ -20,7 +20,7 @@ TREE = {
                "secret_params": ["station"], "headers": {"X-Anything": "HEADERVALUE"}},
     "transforms": [{"dedup": {"key": "sensor_id"}}, {"window": {"key": "sensor_id"}}],
     "schema": {"key": "sensor_id"},
-    "auth": {"mode": "none", "token": "BEARERVALUE"},
+    "auth": {"mode": "none", "token": "BEARERVALUE", "users": {"alice": "scrypt:HASHVALUE"}},
 }
 
 
@@ -42,13 +42,14 @@ def test_appid_and_secret_params_are_masked_in_the_settings():
 
 def test_field_names_called_key_and_auth_modes_are_not_secrets():
     """``key: sensor_id`` in schema/dedup/window and ``auth.mode`` stay readable and never
-    become values blanked everywhere; ``auth.token`` is a secret."""
+    become values blanked everywhere; ``auth.token`` and the user's hash are secrets."""
     masked = mask_settings(TREE)
     assert masked["schema"]["key"] == "sensor_id"
     assert masked["transforms"][0]["dedup"]["key"] == "sensor_id"
-    assert masked["auth"] == {"mode": "none", "token": MASK}
+    assert masked["auth"] == {"mode": "none", "token": MASK, "users": {"alice": MASK}}
     values = secret_values(TREE, environ={})
     assert "sensor_id" not in values and "none" not in values and "BEARERVALUE" in values
+    assert "scrypt:HASHVALUE" in values and "alice" not in values
 
 
 def test_env_references_are_expanded_into_secret_values():
