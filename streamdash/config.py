@@ -114,6 +114,9 @@ OPTIONS: dict[str, Option] = {
     # Items are cut at this many bytes of JSON too (quarantined records can be large).
     "api.max_bytes": Option(4 * 1024 * 1024, ranged(int, 1024, 1024 ** 3),
                             "most bytes of items one /api/* answer holds"),
+    # A query over a long range (a fine step over 1M snapshots) is interrupted past this.
+    "api.max_seconds": Option(10.0, ranged(float, 0.1, 600),
+                              "seconds one /api/* history query may run"),
     "dashboard.refresh": Option(5.0, ranged(float, 0, 3600),
                                 "seconds between dashboard refreshes (0 = paused)"),
     "dashboard.value_field": Option("", _text, "numeric field charted (default: the source's)"),

@@ -27,7 +27,7 @@ from ..models import utc_iso
 from ..redact import output_redactor
 from ..reporter import SNAPSHOT_FIELDS
 from ..runtime import Runtime
-from ..store.history import StorageUnavailable, event_time
+from ..store.history import HistoryReader, QueryTooSlow, StorageUnavailable, event_time
 from .alerts import register_alert_routes
 from .prometheus import build_registry
 from .query import Cursor, Query, QueryError, memory_page, page, parse_query
@@ -55,6 +55,9 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
 
     max_limit = runtime.settings.get("api.max_limit", 10_000)
     max_bytes = runtime.settings.get("api.max_bytes", 4 * 1024 * 1024)
+    max_seconds = runtime.settings.get("api.max_seconds", 10.0)
+    reader = runtime.history.reader.limited(max_seconds) if runtime.history is not None \
+        else None
 
     def api(default_since: str, default_limit: int, allowed: tuple[str, ...],
             answer: Callable[[Query], dict[str, Any]]) -> Response:
@@ -66,6 +69,9 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
             return reply({"error": str(exc)}, 400)
         try:
             body = answer(query)
+        except QueryTooSlow as exc:
+            return reply({"error": f"{exc} (api.max_seconds): ask for a shorter range, fewer "
+                                   "names or a larger step"}, 503)
         except StorageUnavailable as exc:
             return reply({"error": f"history storage unavailable: {exc}"}, 503)
         return reply({"since": utc_iso(query.since), "until": utc_iso(query.until),
@@ -74,9 +80,9 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     def stored(table: str, q: Query, **where: Any) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a history table (newest first), at most ``limit`` items and
         ``api.max_bytes`` of JSON, and the cursor of the next."""
-        assert runtime.history is not None
+        assert reader is not None
         before = (q.cursor.ts, q.cursor.tie) if q.cursor is not None else None
-        rows = runtime.history.reader.events(table, q.since, q.until, q.limit + 1,
+        rows = reader.events(table, q.since, q.until, q.limit + 1,
                                              before=before, **where)
         return page(rows, q.limit, lambda r: Cursor(r["ts"], r["id"]), max_bytes=max_bytes,
                     size=_json_size)
@@ -110,11 +116,10 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     def api_metrics() -> Response:
         def answer(q: Query) -> dict[str, Any]:
             names = list(q.names or SNAPSHOT_FIELDS)
-            if q.step:  # one bounded page of bucket means (the dashboard's downsampling)
-                series, nxt = runtime.metric_history(names, q.since, q.until, q.limit,
-                                                     step=q.step), None
+            if q.step and reader is not None:  # one page of bucket means (as the dashboard)
+                series, nxt = reader.metric_buckets(names, q.since, q.until, q.step), None
             else:
-                series, nxt = _metric_page(runtime, names, q)
+                series, nxt = _metric_page(runtime, reader, names, q)
             return {"series": {n: [{"ts": utc_iso(t), "t": t, "value": v} for t, v in pts]
                                for n, pts in series.items()}, "next": nxt}
         return api("1h", 10_000, ("name", "step"), answer)
@@ -179,13 +184,13 @@ def _json_size(item: Any) -> int:
     return len(json.dumps(item, default=str))
 
 
-def _metric_page(runtime: Runtime, names: list[str], q: Query
+def _metric_page(runtime: Runtime, reader: HistoryReader | None, names: list[str], q: Query
                  ) -> tuple[dict[str, list[tuple[float, Any]]], str | None]:
     """The newest ``limit`` snapshots before the cursor as ``name → [(ts, value), …]`` oldest
     first, and the cursor of the next (older) page."""
-    if runtime.history is not None:
+    if reader is not None:
         before = (q.cursor.ts, q.cursor.tie) if q.cursor is not None else None
-        rows = runtime.history.reader.metric_page(names, q.since, q.until, q.limit + 1, before)
+        rows = reader.metric_page(names, q.since, q.until, q.limit + 1, before)
         rows, nxt = page(rows, q.limit, lambda r: Cursor(r[0], r[1]))
         rows.reverse()
         return {n: [(r[0], r[2][i]) for r in rows] for i, n in enumerate(names)}, nxt

@@ -209,12 +209,26 @@ class StorageUnavailable(Exception):
     """The history database cannot be read (missing, unreadable, corrupt); the message says why."""
 
 
-class HistoryReader:
-    """Read-only queries on a history database; every call opens its own connection."""
+class QueryTooSlow(StorageUnavailable):
+    """A query ran past the reader's ``max_seconds`` and was interrupted."""
 
-    def __init__(self, path: str | os.PathLike, timeout: float = 5.0):
+
+class HistoryReader:
+    """Read-only queries on a history database; every call opens its own connection.
+
+    With ``max_seconds`` every query is interrupted (``QueryTooSlow``) once it has run that
+    long: a client's query over a long range cannot hold a server thread for minutes.
+    """
+
+    def __init__(self, path: str | os.PathLike, timeout: float = 5.0,
+                 max_seconds: float | None = None):
         self.path = Path(path)
         self.timeout = timeout
+        self.max_seconds = max_seconds
+
+    def limited(self, max_seconds: float) -> HistoryReader:
+        """The same reader with every query bounded to ``max_seconds``."""
+        return HistoryReader(self.path, self.timeout, max_seconds)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.is_file():
@@ -229,8 +243,16 @@ class HistoryReader:
 
     def _select(self, sql: str, params: Iterable[Any]) -> list[sqlite3.Row]:
         conn = self._connect()
+        if self.max_seconds is not None:
+            deadline = time.monotonic() + self.max_seconds
+            # Called every 10,000 SQLite VM steps (~a millisecond): non-zero interrupts.
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
             return conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if self.max_seconds is not None and "interrupt" in str(exc):
+                raise QueryTooSlow(f"query stopped after {self.max_seconds:g} s") from None
+            raise StorageUnavailable(f"cannot read {self.path}: {exc}") from None
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot read {self.path}: {exc}") from None
         finally:

@@ -153,3 +153,37 @@ def test_metric_limit_counts_values_across_names():
     with pytest.raises(QueryError, match="limit"):
         parse_query({**args, "limit": ["51"]}, 1e9, allowed=("name",), default_since="1h",
                     default_limit=10_000, max_limit=100)
+
+
+def test_a_query_running_past_max_seconds_is_interrupted(tmp_path):
+    """A history query is stopped at the reader's max_seconds (here an endless one, 0.2 s)."""
+    from streamdash.store.history import HistoryReader, QueryTooSlow
+
+    with History(database_path(tmp_path)):
+        pass
+    endless = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+               "SELECT COUNT(*) FROM c")
+    start = time.monotonic()
+    with pytest.raises(QueryTooSlow, match="0.2 s"):
+        HistoryReader(database_path(tmp_path)).limited(0.2)._select(endless, ())
+    assert time.monotonic() - start < 5
+
+
+def test_too_slow_is_a_503_naming_the_setting(tmp_path, monkeypatch):
+    """The API answers a query interrupted by api.max_seconds with a 503 that says what to
+    narrow, and passes the setting to the reader."""
+    from streamdash.store.history import HistoryReader, QueryTooSlow
+
+    seen = []
+
+    def slow(self, *args, **kw):
+        seen.append(self.max_seconds)
+        raise QueryTooSlow(f"query stopped after {self.max_seconds:g} s")
+
+    monkeypatch.setattr(HistoryReader, "metric_buckets", slow)
+    runtime, server = _server(tmp_path, **{"api": {"max_seconds": 0.5}})
+    try:
+        status, body = server.json("/api/metrics?since=1d&step=5m")
+    finally:
+        server.close()
+    assert status == 503 and "api.max_seconds" in body["error"] and seen == [0.5]
