@@ -9,8 +9,10 @@ from dash import Dash
 from .auth_config import auth_settings
 from .config import Settings
 from .dashboard import install_dashboard
+from .redact import output_redactor
 from .runtime import Runtime
 from .server.auth import install_auth
+from .server.redaction import install_redaction
 from .server.routes import register_routes
 from .sources import Source
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
     app.server.config["MAX_CONTENT_LENGTH"] = settings.get("server.max_request_bytes")
     app.live = install_dashboard(app, runtime, settings)  # type: ignore[attr-defined]
     register_routes(app.server, runtime)
+    install_redaction(app.server, output_redactor(runtime.settings.as_dict(), runtime.source))
     app.runtime = runtime  # type: ignore[attr-defined]
     if start:
         runtime.start()

@@ -119,6 +119,16 @@ OPTIONS: dict[str, Option] = {
                                           "longest wait before restarting a crashed thread"),
     "pipeline.required": Option(None, _field_list,
                                 "fields every record must have (default: the source's)"),
+    # A page of /api/* holds at most this many items (values for /api/metrics): one answer's
+    # size stays near 1 MB of JSON whatever range a client asks for; 'next' pages on.
+    "api.max_limit": Option(10_000, ranged(int, 10, 1_000_000),
+                            "most items (metric values) one /api/* answer holds"),
+    # Items are cut at this many bytes of JSON too (quarantined records can be large).
+    "api.max_bytes": Option(4 * 1024 * 1024, ranged(int, 1024, 1024 ** 3),
+                            "most bytes of items one /api/* answer holds"),
+    # A query over a long range (a fine step over 1M snapshots) is interrupted past this.
+    "api.max_seconds": Option(10.0, ranged(float, 0.1, 600),
+                              "seconds one /api/* history query may run"),
     "dashboard.refresh": Option(5.0, ranged(float, 0, 3600),
                                 "seconds between dashboard refreshes (0 = paused)"),
     "dashboard.value_field": Option("", _text, "numeric field charted (default: the source's)"),
@@ -222,19 +232,103 @@ def load_settings(config_file: str | os.PathLike | None = None,
     return Settings(tree)
 
 
+# Bounds on a settings file, checked before anything walks the document. A real settings
+# file is a few KB, a few levels deep, with a handful of anchors; these leave ample room.
+#: Largest settings file read (bytes): more is not a settings file.
+MAX_CONFIG_BYTES = 1024 * 1024
+#: Deepest nesting of mappings/lists: PyYAML composes recursively, 5,000 levels overflow it.
+MAX_CONFIG_DEPTH = 64
+#: Most nodes the document may have once aliases are expanded: a 349-byte "billion laughs"
+#: file expands to ~10^9 nodes, which walking (merge, validate, deepcopy) takes minutes and GBs.
+MAX_CONFIG_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``SafeLoader`` that refuses documents nested deeper than ``MAX_CONFIG_DEPTH``."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_CONFIG_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(f"nested deeper than {MAX_CONFIG_DEPTH} levels at line "
+                                     f"{mark.line + 1}, column {mark.column + 1}")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """Nodes under ``node`` with every alias expanded (memoised, so this costs the graph's
+    size, not the expansion's); a recursive alias counts as too many."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        return MAX_CONFIG_NODES + 1
+    open_.add(key)
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    else:
+        children = []
+    for child in children:
+        total += _expanded_size(child, sizes, open_)
+        if total > MAX_CONFIG_NODES:
+            break
+    open_.discard(key)
+    sizes[key] = total
+    return total
+
+
+def parse_yaml(text: str, where: str = "settings") -> Any:
+    """Parse YAML text within the bounds above; every problem is a ``yaml.YAMLError`` whose
+    message says what (the alias and depth checks run before any object is built)."""
+    loader = _BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}, set()) > MAX_CONFIG_NODES:
+            raise yaml.YAMLError(f"more than {MAX_CONFIG_NODES} values once aliases (*name) "
+                                 "are expanded (an alias bomb?)")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML settings file; a missing file or bad YAML is a ``ConfigError``."""
+    """Read a YAML settings file; a missing, oversized, non-UTF-8 or bad YAML file (too deep,
+    alias bomb) is a one-line ``ConfigError``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError("--config", f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("--config", f"{p} is larger than {MAX_CONFIG_BYTES // 1024} KiB; "
+                                      "not a settings file")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError("--config", f"{p} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                                      f"line {line}); save it as UTF-8") from None
+    try:
+        data = parse_yaml(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError("--config", f"{p} is not valid YAML{where}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("--config", f"{p} is not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -284,7 +378,7 @@ def validate(tree: dict[str, Any]) -> dict[str, Any]:
 
 def _scalar(raw: str) -> Any:
     try:
-        return yaml.safe_load(raw) if raw.strip() else ""
+        return parse_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         return raw
 

@@ -18,6 +18,8 @@ from typing import Any
 from .errors import ConfigError
 
 EXIT_UNAVAILABLE = 1
+#: Items asked for per /api/dlq page with --from-url (within any sane api.max_limit).
+PAGE = 1000
 
 
 def register(sub: Any) -> None:
@@ -55,17 +57,24 @@ def from_url(base: str, since: str, until: str | None, limit: int) -> list[dict[
     """DLQ items from a running app's ``/api/dlq``, oldest first, as export items."""
     import requests
 
-    params = {"since": since, "limit": str(min(limit, 10_000))}
+    params = {"since": since}
     if until:
         params["until"] = until
     url = base.rstrip("/") + "/api/dlq"
-    try:
-        resp = requests.get(url, params=params, timeout=10)
-    except requests.RequestException as exc:
-        raise LookupError(f"cannot reach {url}: {exc}") from None
-    if resp.status_code != 200:
-        raise LookupError(f"{url} answered HTTP {resp.status_code}: {resp.text[:200]}")
-    items = resp.json().get("items", [])
+    items: list[dict[str, Any]] = []
+    while len(items) < limit:  # the API answers pages: follow 'next' (older items)
+        params["limit"] = str(min(limit - len(items), PAGE))
+        try:
+            resp = requests.get(url, params=params, timeout=10)
+        except requests.RequestException as exc:
+            raise LookupError(f"cannot reach {url}: {exc}") from None
+        if resp.status_code != 200:
+            raise LookupError(f"{url} answered HTTP {resp.status_code}: {resp.text[:200]}")
+        body = resp.json()
+        items += body.get("items", [])
+        if not body.get("next"):
+            break
+        params["cursor"] = body["next"]
     out = []
     for item in reversed(items):
         at = item.get("at") or item.get("ts")

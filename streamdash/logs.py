@@ -3,23 +3,25 @@
 Context travels in ``extra={"ctx": {...}}`` (see :func:`log_event`). ``text`` renders it as
 ``key=value`` pairs after the message; ``json`` writes one JSON object a line.
 
-Secrets never reach the output: :func:`mask_settings` masks them in the settings logged at
-start-up (API keys and other secret-named keys, every header value, URL passwords and secret
-query parameters, the path of webhook URLs), and :func:`configure_logging` takes the secret
-values themselves (:func:`secret_values`) and blanks them in every line, whichever component
-logged them.
+Secrets never reach the output: the settings logged at start-up are masked, and
+:func:`configure_logging` takes the secret values themselves and blanks them in every line,
+whichever component logged them. What is a secret is decided by :mod:`streamdash.redact` (the
+one module every output uses; ``mask_settings``, ``secret_values`` and ``redact`` are
+re-exported here for the callers that set up logging).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlsplit
 
 from .models import utc_iso
+from .redact import MASK, MIN_SECRET, mask_settings, redact, secret_values
+
+__all__ = ["MASK", "JsonFormatter", "RedactingFormatter", "TextFormatter", "configure_logging",
+           "log_event", "log_settings", "mask_settings", "redact", "secret_values"]
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -92,94 +94,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     return handler
 
 
-# -- secrets --------------------------------------------------------------------------------------
-MASK = "***"
-#: Setting names whose values are secrets (``api_key``, ``token``, ``password``, ``auth`` …).
-SECRET_KEY = re.compile(r"(^|[_-])(api_?key|apikey|key|token|secret|password|passwd|pwd|auth|"
-                        r"authorization|credentials?|cookie|signature|sig|private_key)$",
-                        re.IGNORECASE)
-#: Shortest value treated as a secret (masking 1–3 characters would blank innocent text).
-MIN_SECRET = 4
-
-
-def _is_url(value: str) -> bool:
-    return "://" in value and bool(urlsplit(value).netloc)
-
-
-def _url_secrets(url: str, whole_path: bool) -> list[str]:
-    parts = urlsplit(url)
-    found = [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if SECRET_KEY.search(k)]
-    if parts.password:
-        found.append(parts.password)
-    if whole_path and parts.path.strip("/"):
-        # The whole path, and its last segment (the token) should it be logged alone.
-        last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        found += [parts.path.rstrip("/")] + ([last] if len(last) >= 8 else [])
-    return found
-
-
-def _mask_url(url: str, whole_path: bool) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    if parts.username:
-        host = f"{parts.username}:{MASK}@{host}" if parts.password else f"{parts.username}@{host}"
-    if whole_path:  # webhook URLs carry their token in the path (Slack, Discord, …)
-        return f"{parts.scheme}://{host}/{MASK}" if parts.path.strip("/") else f"{parts.scheme}://{host}"
-    query = "&".join(f"{k}={MASK if SECRET_KEY.search(k) else v}"
-                     for k, v in parse_qsl(parts.query, keep_blank_values=True))
-    return f"{parts.scheme}://{host}{parts.path}" + (f"?{query}" if query else "")
-
-
-def _walk(node: Any, key: str, secret: bool, webhook: bool, found: list[str]) -> Any:
-    """Mask one settings node; collect the secret values found in it."""
-    if key == "" and isinstance(node, dict) and isinstance(node.get("auth"), dict):
-        # The login section's name matches SECRET_KEY, but its mode and user names are not
-        # secrets (masking "basic" would blank that word everywhere): only its hashes and
-        # the OIDC client secret and cookie key (secret-named) are.
-        auth = {k: _walk(v, str(k), k in ("users", "api_tokens"), False, found)
-                for k, v in node["auth"].items()}
-        return {**_walk({k: v for k, v in node.items() if k != "auth"}, "", False, False,
-                        found), "auth": auth}
-    secret = secret or bool(SECRET_KEY.search(key))
-    webhook = webhook or "webhook" in key.lower()
-    if isinstance(node, dict):
-        headers = key.lower() == "headers"
-        return {k: _walk(v, str(k), secret or headers, webhook, found) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_walk(v, key, secret, webhook, found) for v in node]
-    if node is None or isinstance(node, bool):
-        return node
-    if secret:
-        found.append(str(node))
-        return MASK
-    if isinstance(node, str) and _is_url(node):
-        found.extend(_url_secrets(node, webhook))
-        return _mask_url(node, webhook)
-    return node
-
-
-def mask_settings(tree: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a settings tree safe to log or show (see the module docstring)."""
-    return _walk(tree, "", False, False, [])
-
-
-def secret_values(tree: dict[str, Any]) -> list[str]:
-    """The secret values in a settings tree (longest first; values under 4 characters skipped)."""
-    found: list[str] = []
-    _walk(tree, "", False, False, found)
-    return sorted({v for v in found if len(v) >= MIN_SECRET}, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Any) -> str:
-    """``text`` with every value of ``secrets`` replaced by ``***``."""
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
-
-
+# -- secrets (what is one: streamdash.redact) ------------------------------------------------------
 class RedactingFormatter(logging.Formatter):
     """Wraps another formatter and blanks known secret values in whatever it produced."""
 

@@ -11,6 +11,11 @@ from datetime import datetime, timezone
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+#: The instants a query may name: what UTC ISO-8601 (and so every answer's ``ts``) can show,
+#: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z. Anything outside (``since=99999999999d``,
+#: ``until=9999-12-31T23:59:59-12:00``) is a bad parameter, not a crash while formatting.
+EARLIEST = 0.0
+LATEST = 253402300799.0
 
 
 def parse_duration(text: str, param: str = "duration") -> float:
@@ -18,7 +23,10 @@ def parse_duration(text: str, param: str = "duration") -> float:
     match = _RELATIVE.match(text or "")
     if not match:
         raise ValueError(f"{param}: expected a span like 30s, 15m, 2h, 7d or 1w, got {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if not seconds <= LATEST:  # also catches inf from a 400-digit number
+        raise ValueError(f"{param}: span too long (at most {LATEST / 86400:.0f}d), got {text!r}")
+    return seconds
 
 
 def parse_time(text: str, now: float, param: str = "time") -> float:
@@ -33,7 +41,7 @@ def parse_time(text: str, now: float, param: str = "time") -> float:
     if text.lower() == "now":
         return now
     if _RELATIVE.match(text):
-        return now - parse_duration(text, param)
+        return _in_range(now - parse_duration(text, param), param, text)
     try:
         dt = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
@@ -41,7 +49,18 @@ def parse_time(text: str, now: float, param: str = "time") -> float:
                          f"like 15m, or 'now', got {text!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    try:
+        ts = dt.timestamp()
+    except (OverflowError, ValueError):  # year 1 with a +14:00 offset is before year 1 in UTC
+        ts = float("-inf")
+    return _in_range(ts, param, text)
+
+
+def _in_range(ts: float, param: str, text: str) -> float:
+    if not EARLIEST <= ts <= LATEST:
+        raise ValueError(f"{param}: out of range (1970-01-01T00:00:00Z to "
+                         f"9999-12-31T23:59:59Z), got {text!r}")
+    return ts
 
 
 def parse_range(since: str | None, until: str | None, now: float,

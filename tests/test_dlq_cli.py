@@ -96,6 +96,33 @@ def test_unreachable_url_fails_clearly(capsys):
     assert "127.0.0.1:9/api/dlq" in capsys.readouterr().err
 
 
+def test_export_from_url_follows_the_pages(tmp_path, capfdbinary):
+    """--from-url follows /api/dlq's 'next' cursors: 2,500 rows (pages of 1,000, some rows
+    sharing a second) are exported once each, oldest first, and --limit stops early."""
+    import sqlite3
+
+    from streamdash.store.history import History, database_path
+    from tests.ops.test_routes import Server
+
+    with History(database_path(tmp_path)):
+        pass
+    t0 = time.time() - 600
+    with sqlite3.connect(database_path(tmp_path)) as conn:
+        conn.executemany("INSERT INTO dlq (ts, source, reasons, record) VALUES (?, ?, ?, ?)",
+                         ((t0 + i // 7, "s", "[]", json.dumps({"n": i})) for i in range(2500)))
+    conn.close()
+    server = Server(Runtime(Settings({"data_dir": str(tmp_path)}), ListSource([])))
+    try:
+        assert main(["dlq", "export", "--from-url", server.url, "--since", "1h"]) == 0
+        items = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
+        assert [i["record"]["n"] for i in items] == list(range(2500))
+        assert main(["dlq", "export", "--from-url", server.url, "--limit", "1500"]) == 0
+        items = [json.loads(line) for line in capfdbinary.readouterr().out.splitlines()]
+        assert [i["record"]["n"] for i in items] == list(range(1000, 2500))
+    finally:
+        server.close()
+
+
 def test_export_finds_the_default_data_dir_as_metrics_does(tmp_path, monkeypatch, capfdbinary):
     """Without --data-dir, `dlq export` reads ./streamdash-data (where `streamdash run`
     writes), exactly like `streamdash metrics`; both fail alike when it is missing."""

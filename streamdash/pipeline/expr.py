@@ -26,6 +26,10 @@ BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv:
           ast.Mod: "%"}
 UNARY = {ast.UAdd: "+", ast.USub: "-"}
 MAX_LENGTH = 500
+#: Deepest nesting of operators and calls. The generated source wraps every operation in
+#: parentheses and Python's parser refuses more than 200 nested ones ("too many nested
+#: parentheses"): a 240-term sum is 240 levels. 100 leaves room and still reads as a formula.
+MAX_DEPTH = 100
 
 
 class Expression:
@@ -49,8 +53,15 @@ class Expression:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
             raise ConfigError(key, f"not a valid expression: {exc.msg} in {text!r}") from None
+        depth = _depth(tree.body)
+        if depth > MAX_DEPTH:
+            raise ConfigError(key, f"expression nested {depth} levels deep (operators and calls),"
+                                   f" more than {MAX_DEPTH}; split it into several derive steps")
         self.python = self._emit(tree.body)
-        self._fn = self._compile()
+        try:
+            self._fn = self._compile()
+        except (SyntaxError, RecursionError, MemoryError) as exc:  # a limit of Python's own
+            raise ConfigError(key, f"expression too complex to compile: {exc}") from None
 
     def _emit(self, node: ast.AST) -> str:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
@@ -109,3 +120,14 @@ class Expression:
             return self._fn(*values)
         except (ArithmeticError, ValueError, TypeError):
             return None
+
+
+def _depth(root: ast.AST) -> int:
+    """How deep operations nest in ``root`` (iterative: a deep tree must not overflow us)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node)
+                     if not isinstance(child, (ast.operator, ast.unaryop, ast.expr_context)))
+    return deepest

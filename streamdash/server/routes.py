@@ -8,7 +8,10 @@
 * ``/metrics`` — Prometheus text format, from the app's own registry
 * ``/api/metrics`` ``/api/errors`` ``/api/dlq`` ``/api/alerts`` ``/api/windows`` — history
   (SQLite when a ``data_dir`` is configured, else the in-memory recent views); bad parameters
-  get HTTP 400; any other ``/api/...`` path gets a JSON 404 (never the dashboard page)
+  get HTTP 400; every answer is one page of at most ``api.max_limit`` items (values for
+  ``/api/metrics``) and ``api.max_bytes`` of items, with ``next`` — the ``cursor`` of the next,
+  older page (``null`` on the last); any other ``/api/...`` path gets a JSON 404 (never the
+  dashboard page)
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
 """
@@ -23,15 +26,15 @@ from typing import Any
 from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..logs import redact, secret_values
 from ..models import utc_iso
+from ..redact import output_redactor
 from ..reporter import SNAPSHOT_FIELDS
 from ..runtime import Runtime
 from ..status import HTTP_CODES
-from ..store.history import StorageUnavailable, event_time
+from ..store.history import HistoryReader, QueryTooSlow, StorageUnavailable, event_time
 from .alerts import register_alert_routes
 from .prometheus import build_registry
-from .query import Query, QueryError, parse_query
+from .query import Cursor, Query, QueryError, memory_page, page, parse_query
 
 
 def _finite(value: Any) -> Any:
@@ -46,15 +49,21 @@ def _finite(value: Any) -> Any:
 
 def register_routes(server: Flask, runtime: Runtime) -> None:
     """Add the operational routes for ``runtime`` to the Flask ``server``."""
-    secrets = secret_values(runtime.settings.as_dict())
+    redactor = output_redactor(runtime.settings.as_dict(), runtime.source)
     registry = build_registry(runtime)
     register_alert_routes(server, runtime)  # /api/alerts/active, /api/alerts/rules, /api/quality
 
     def reply(body: Any, status: int = 200) -> Response:
         text = json.dumps(_finite(body), default=str, allow_nan=False)
-        return Response(redact(text, secrets), status=status, mimetype="application/json")
+        return Response(redactor.text(text), status=status, mimetype="application/json")
 
-    def api(default_since: str, default_limit: int, max_limit: int, allowed: tuple[str, ...],
+    max_limit = runtime.settings.get("api.max_limit", 10_000)
+    max_bytes = runtime.settings.get("api.max_bytes", 4 * 1024 * 1024)
+    max_seconds = runtime.settings.get("api.max_seconds", 10.0)
+    reader = runtime.history.reader.limited(max_seconds) if runtime.history is not None \
+        else None
+
+    def api(default_since: str, default_limit: int, allowed: tuple[str, ...],
             answer: Callable[[Query], dict[str, Any]]) -> Response:
         try:
             query = parse_query(request.args.to_dict(flat=False), runtime.clock(),
@@ -64,10 +73,27 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
             return reply({"error": str(exc)}, 400)
         try:
             body = answer(query)
+        except QueryTooSlow as exc:
+            return reply({"error": f"{exc} (api.max_seconds): ask for a shorter range, fewer "
+                                   "names or a larger step"}, 503)
         except StorageUnavailable as exc:
             return reply({"error": f"history storage unavailable: {exc}"}, 503)
         return reply({"since": utc_iso(query.since), "until": utc_iso(query.until),
                       "from": "history" if runtime.history is not None else "memory", **body})
+
+    def stored(table: str, q: Query, **where: Any) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a history table (newest first), at most ``limit`` items and
+        ``api.max_bytes`` of JSON, and the cursor of the next."""
+        assert reader is not None
+        before = (q.cursor.ts, q.cursor.tie) if q.cursor is not None else None
+        rows = reader.events(table, q.since, q.until, q.limit + 1,
+                                             before=before, **where)
+        return page(rows, q.limit, lambda r: Cursor(r["ts"], r["id"]), max_bytes=max_bytes,
+                    size=_json_size)
+
+    def in_memory(items: list[dict[str, Any]], q: Query, when: Callable[[dict[str, Any]], float]
+                  ) -> tuple[list[dict[str, Any]], str | None]:
+        return memory_page(items, q, when, max_bytes=max_bytes, size=_json_size)
 
     @server.get("/health")
     def health() -> Response:
@@ -106,58 +132,93 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/api/metrics")
     def api_metrics() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            series = runtime.metric_history(list(q.names or SNAPSHOT_FIELDS), q.since, q.until,
-                                            q.limit)
+            names = list(q.names or SNAPSHOT_FIELDS)
+            if q.step and reader is not None:  # one page of bucket means (as the dashboard)
+                series, nxt = reader.metric_buckets(names, q.since, q.until, q.step), None
+            else:
+                series, nxt = _metric_page(runtime, reader, names, q)
             return {"series": {n: [{"ts": utc_iso(t), "t": t, "value": v} for t, v in pts]
-                               for n, pts in series.items()}}
-        return api("1h", 10_000, 100_000, ("name",), answer)
+                               for n, pts in series.items()}, "next": nxt}
+        return api("1h", 10_000, ("name", "step"), answer)
 
     @server.get("/api/errors")
     def api_errors() -> Response:
         def answer(q: Query) -> dict[str, Any]:
+            now = runtime.clock()
             if runtime.history is not None:
-                items = _rows(runtime.history.reader.events("errors", q.since, q.until, q.limit))
+                items, nxt = stored("errors", q)
+                items = _rows(items)
             else:
-                items = _recent(runtime.ingest_errors.recent(), q, runtime.clock())
-            return {"count": len(items), "items": items}
-        return api("24h", 100, 10_000, (), answer)
+                items, nxt = in_memory(runtime.ingest_errors.recent(), q,
+                                       lambda i: event_time(i, now))
+            return {"count": len(items), "items": items, "next": nxt}
+        return api("24h", 100, (), answer)
 
     @server.get("/api/dlq")
     def api_dlq() -> Response:
         def answer(q: Query) -> dict[str, Any]:
+            now = runtime.clock()
             if runtime.history is not None:
-                items = _rows(runtime.history.reader.events("dlq", q.since, q.until, q.limit))
+                items, nxt = stored("dlq", q)
+                items = _rows(items)
             else:
-                items = _recent(runtime.quarantine.to_dicts(), q, runtime.clock())
-            return {"count": len(items), "total": runtime.quarantine.total, "items": items}
-        return api("24h", 100, 10_000, (), answer)
+                items, nxt = in_memory(runtime.quarantine.to_dicts(), q,
+                                       lambda i: event_time(i, now))
+            return {"count": len(items), "total": runtime.quarantine.total, "items": items,
+                    "next": nxt}
+        return api("24h", 100, (), answer)
 
     @server.get("/api/windows")
     def api_windows() -> Response:
         def answer(q: Query) -> dict[str, Any]:
             if runtime.history is not None:
-                rows = runtime.history.reader.events("windows", q.since, q.until, q.limit,
-                                                     key=q.key)
+                rows, nxt = stored("windows", q, key=q.key)
                 items = [{"closed_at": utc_iso(r["ts"]), **r["data"]} for r in rows]
-            else:  # the recent windows in memory (they carry no closing time)
-                items = [w for w in runtime.windows.recent()
-                         if q.key is None or str(w.get("key")) == q.key][:q.limit]
-            return {"count": len(items), "items": items}
-        return api("1h", 100, 10_000, ("key",), answer)
+            else:  # the recent windows in memory (they carry no closing time: all in range)
+                items, nxt = in_memory([w for w in runtime.windows.recent()
+                                        if q.key is None or str(w.get("key")) == q.key], q,
+                                       lambda i: q.until)
+            return {"count": len(items), "items": items, "next": nxt}
+        return api("1h", 100, ("key",), answer)
 
     @server.get("/api/alerts")
     def api_alerts() -> Response:
         def answer(q: Query) -> dict[str, Any]:
+            now = runtime.clock()
             if runtime.history is not None:
-                rows = runtime.history.reader.events("alerts", q.since, q.until,
-                                                     q.limit if q.state is None else 100_000)
-                items = [r for r in _rows(rows) if q.state is None or r["state"] == q.state]
+                items, nxt = stored("alerts", q, state=q.state)
+                items = _rows(items)
             else:
                 monitor = getattr(runtime, "monitor", None)
                 found = monitor.history(None, q.state, q.since) if monitor is not None else []
-                items = _recent(found, q, runtime.clock())
-            return {"count": len(items[:q.limit]), "items": items[:q.limit]}
-        return api("24h", 100, 10_000, ("state",), answer)
+                items, nxt = in_memory(found, q, lambda i: event_time(i, now))
+            return {"count": len(items), "items": items, "next": nxt}
+        return api("24h", 100, ("state",), answer)
+
+
+def _json_size(item: Any) -> int:
+    """Bytes ``item`` takes in an answer (for the ``api.max_bytes`` cut)."""
+    return len(json.dumps(item, default=str))
+
+
+def _metric_page(runtime: Runtime, reader: HistoryReader | None, names: list[str], q: Query
+                 ) -> tuple[dict[str, list[tuple[float, Any]]], str | None]:
+    """The newest ``limit`` snapshots before the cursor as ``name → [(ts, value), …]`` oldest
+    first, and the cursor of the next (older) page."""
+    if reader is not None:
+        before = (q.cursor.ts, q.cursor.tie) if q.cursor is not None else None
+        rows = reader.metric_page(names, q.since, q.until, q.limit + 1, before)
+        rows, nxt = page(rows, q.limit, lambda r: Cursor(r[0], r[1]))
+        rows.reverse()
+        return {n: [(r[0], r[2][i]) for r in rows] for i, n in enumerate(names)}, nxt
+    # In memory (snapshots have distinct times): strictly before the cursor's time.
+    until = math.nextafter(q.cursor.ts, 0.0) if q.cursor is not None else q.until
+    series = runtime.reporter.series(names, q.since, min(until, q.until), q.limit + 1)
+    longest = max((len(pts) for pts in series.values()), default=0)
+    if longest <= q.limit:
+        return series, None
+    series = {n: pts[-q.limit:] for n, pts in series.items()}
+    return series, Cursor(next(iter(series.values()))[0][0], 0).token
 
 
 def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -165,7 +226,3 @@ def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "ts": utc_iso(r["ts"]), "t": r["ts"]} for r in rows]
 
 
-def _recent(items: list[dict[str, Any]], q: Query, now: float) -> list[dict[str, Any]]:
-    """In-memory items (newest first) inside the query's time range, at most ``limit``."""
-    out = [i for i in items if q.since <= event_time(i, now) <= q.until]
-    return out[:q.limit]

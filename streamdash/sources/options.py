@@ -39,7 +39,11 @@ def text(key: str, value: Any) -> str:
 def http_url(key: str, value: Any) -> str:
     """An absolute ``http://`` or ``https://`` URL."""
     url = text(key, value).strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:  # 'http://[::1' (unclosed IPv6 bracket), 'http://h:99999'
+        raise ConfigError(key, f"not a valid URL ({exc}), got {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(key, f"expected an http:// or https:// URL, got {url!r}")
     return url

@@ -22,7 +22,14 @@ Tables (``ts`` is epoch seconds, UTC)::
     runs(id, started, stopped, version)          one row per runtime start (restarts)
 
 Retention (``storage.retention_days``, default 7) is applied at start and every
-``storage.prune_interval`` seconds; each event table is also capped at ``storage.max_rows``.
+``storage.prune_interval`` seconds. ``storage.max_rows`` caps every table but ``runs`` as rows
+are written: the transaction that inserts a batch also deletes the rows whose row id is more
+than ``max_rows`` below the newest, so no reader ever sees more than ``max_rows`` rows in a
+table (row ids grow by one per insert; deleting by row id range is an index walk). The file
+uses ``auto_vacuum = INCREMENTAL`` (an existing file is converted once, by a ``VACUUM`` at
+open): pages freed by the cap are reused by new rows, and every prune hands free pages back
+to the file system (``incremental_vacuum`` and a WAL checkpoint), so the file shrinks after
+``max_rows`` or ``retention_days`` is lowered.
 """
 
 from __future__ import annotations
@@ -49,6 +56,11 @@ log = logging.getLogger("streamdash.history")
 FILENAME = "history.sqlite3"
 SCHEMA_VERSION = 1
 EVENT_TABLES = ("alerts", "dlq", "errors", "windows")
+#: Tables ``storage.max_rows`` caps (``runs`` holds one row per start).
+CAPPED_TABLES = ("snapshots",) + EVENT_TABLES
+#: Largest WAL file kept between checkpoints (bytes); a large batch may grow it past this,
+#: the next checkpoint truncates it back.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: Queue items that carry a list of events (one queue operation per batch), and their table.
 BATCH_KINDS = {"dlq_batch": "dlq", "windows_batch": "windows"}
 SCHEMA = """
@@ -147,6 +159,13 @@ def _size(item: tuple[str, float, Any]) -> int:
     return len(item[2]) if item[0] in BATCH_KINDS else 1
 
 
+def _table(item: tuple[str, float, Any]) -> str | None:
+    """The capped table one queued item writes to (``None`` for ``runs``)."""
+    kind = item[0]
+    table = BATCH_KINDS.get(kind) or ("snapshots" if kind == "snapshot" else kind)
+    return table if table in CAPPED_TABLES else None
+
+
 def _statements(item: tuple[str, float, Any]) -> tuple[str, list[tuple[Any, ...]]]:
     """The statement and the parameter rows of one queued item (for ``executemany``)."""
     kind, ts, payload = item
@@ -193,12 +212,26 @@ class StorageUnavailable(Exception):
     """The history database cannot be read (missing, unreadable, corrupt); the message says why."""
 
 
-class HistoryReader:
-    """Read-only queries on a history database; every call opens its own connection."""
+class QueryTooSlow(StorageUnavailable):
+    """A query ran past the reader's ``max_seconds`` and was interrupted."""
 
-    def __init__(self, path: str | os.PathLike, timeout: float = 5.0):
+
+class HistoryReader:
+    """Read-only queries on a history database; every call opens its own connection.
+
+    With ``max_seconds`` every query is interrupted (``QueryTooSlow``) once it has run that
+    long: a client's query over a long range cannot hold a server thread for minutes.
+    """
+
+    def __init__(self, path: str | os.PathLike, timeout: float = 5.0,
+                 max_seconds: float | None = None):
         self.path = Path(path)
         self.timeout = timeout
+        self.max_seconds = max_seconds
+
+    def limited(self, max_seconds: float) -> HistoryReader:
+        """The same reader with every query bounded to ``max_seconds``."""
+        return HistoryReader(self.path, self.timeout, max_seconds)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.is_file():
@@ -213,8 +246,16 @@ class HistoryReader:
 
     def _select(self, sql: str, params: Iterable[Any]) -> list[sqlite3.Row]:
         conn = self._connect()
+        if self.max_seconds is not None:
+            deadline = time.monotonic() + self.max_seconds
+            # Called every 10,000 SQLite VM steps (~a millisecond): non-zero interrupts.
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
             return conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError as exc:
+            if self.max_seconds is not None and "interrupt" in str(exc):
+                raise QueryTooSlow(f"query stopped after {self.max_seconds:g} s") from None
+            raise StorageUnavailable(f"cannot read {self.path}: {exc}") from None
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot read {self.path}: {exc}") from None
         finally:
@@ -259,16 +300,40 @@ class HistoryReader:
                             "ORDER BY ts DESC LIMIT ?", (since, until, limit))
         return [{"ts": r["ts"], **json.loads(r["data"])} for r in reversed(rows)]
 
+    def metric_page(self, names: Iterable[str], since: float, until: float, limit: int,
+                    before: tuple[float, int] | None = None
+                    ) -> list[tuple[float, int, list[float | None]]]:
+        """The newest ``limit`` snapshots of ``[since, until]`` older than ``before``
+        (``(ts, rowid)``, a page cursor), newest first: ``(ts, rowid, [value per name])``. One
+        query, so every name's series has the same times."""
+        names = list(names)
+        cols = "".join(", json_extract(data, ?)" for _ in names)
+        older = " AND ts <= ? AND (ts, rowid) < (?, ?)" if before is not None else ""
+        params = [*(f'$."{n}"' for n in names), since, until]
+        params += [before[0], *before] if before is not None else []
+        rows = self._select(f"SELECT ts, rowid{cols} FROM snapshots "  # noqa: S608
+                            f"WHERE ts >= ? AND ts <= ?{older} "
+                            "ORDER BY ts DESC, rowid DESC LIMIT ?", [*params, limit])
+        return [(r[0], r[1], list(r[2:])) for r in rows]
+
     def events(self, table: str, since: float, until: float, limit: int = 1000,
-               key: str | None = None) -> list[dict[str, Any]]:
+               key: str | None = None, *, state: str | None = None,
+               before: tuple[float, int] | None = None) -> list[dict[str, Any]]:
         """Rows of ``alerts``, ``dlq``, ``errors`` or ``windows`` newest first, JSON columns
-        decoded; ``key`` keeps only the windows of that key."""
+        decoded; ``key`` keeps only the windows of that key, ``state`` only the alert
+        transitions to it, ``before`` (``(ts, id)``, a page cursor) only older rows."""
         if table not in EVENT_TABLES:
             raise ValueError(f"unknown history table {table!r}")
         if key is not None and table != "windows":
             raise ValueError("only windows are selected by key")
+        if state is not None and table != "alerts":
+            raise ValueError("only alerts are selected by state")
         by_key = " AND key = ?" if key is not None else ""
-        params = (since, until) + ((key,) if key is not None else ()) + (limit,)
+        by_key += " AND state = ?" if state is not None else ""
+        by_key += " AND ts <= ? AND (ts, id) < (?, ?)" if before is not None else ""
+        params = (since, until) + ((key,) if key is not None else ()) \
+            + ((state,) if state is not None else ()) \
+            + ((before[0], *before) if before is not None else ()) + (limit,)
         rows = self._select(f"SELECT * FROM {table} WHERE ts >= ? AND ts <= ?{by_key} "  # noqa: S608
                             "ORDER BY ts DESC, id DESC LIMIT ?", params)
         out = []
@@ -322,6 +387,7 @@ class History:
         self._lock = threading.Lock()  # guards the status fields below
         self._written = 0
         self._dropped = 0
+        self._capped = 0
         self._error: str | None = None
         self._error_since: float | None = None
         self._errors = 0
@@ -444,6 +510,7 @@ class History:
             return {"enabled": True, "ok": self._error is None, "path": str(self.path),
                     "error": self._error, "error_since": self._error_since,
                     "errors": self._errors, "written": self._written, "dropped": self._dropped,
+                    "capped": self._capped,
                     "pending": len(self._pending), "queue": {"depth": self._queue.qsize(),
                                                              "capacity": self._queue.maxsize},
                     "last_write_at": self._last_write, "last_snapshot_at": self._last_snapshot,
@@ -497,10 +564,12 @@ class History:
                                 isolation_level=None, check_same_thread=False)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.options.busy_timeout * 1000)}")
+            self._incremental_vacuum_mode(conn)  # before WAL: that writes a new file's header
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode is {mode})")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             conn.executescript(SCHEMA)
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
@@ -508,6 +577,64 @@ class History:
             conn.close()
             raise
         return conn
+
+    def _incremental_vacuum_mode(self, conn: sqlite3.Connection) -> None:
+        """Put the file in ``auto_vacuum = INCREMENTAL`` so freed pages can be given back.
+
+        A new file takes the mode before its first table; an existing one only through a
+        ``VACUUM`` (a one-time rewrite, needing free disk space about the file's size). When
+        that fails the store works on; the file just cannot shrink.
+        """
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        if not conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            return
+        size = self.path.stat().st_size if self.path.exists() else 0
+        log_event(log, logging.INFO, "converting history database to incremental vacuum "
+                  "(one-time VACUUM)", path=str(self.path), bytes=size)
+        try:
+            conn.execute("VACUUM")
+        except sqlite3.Error as exc:
+            log_event(log, logging.WARNING, "history database not converted; it will not "
+                      "shrink", path=str(self.path), error=f"{type(exc).__name__}: {exc}")
+
+    def _cap(self, conn: sqlite3.Connection, tables: Iterable[str]) -> int:
+        """Delete the rows more than ``max_rows`` below each table's newest; rows deleted."""
+        removed = 0
+        for table in tables:
+            removed += conn.execute(f"DELETE FROM {table} WHERE rowid <= "  # noqa: S608
+                                    f"(SELECT MAX(rowid) FROM {table}) - ?",
+                                    (self.options.max_rows,)).rowcount
+        return removed
+
+    def _insert_capped(self, conn: sqlite3.Connection, items: list[tuple[str, float, Any]]
+                       ) -> int:
+        """Insert ``items`` and apply the caps in the same transaction, so no reader ever sees
+        a table over ``max_rows``; returns the rows not kept.
+
+        The transaction itself stays bounded too (the file grows to the rows it holds at its
+        peak): of a batch longer than the cap only the newest ``max_rows`` are inserted (the
+        rest would be deleted at once), and a table is trimmed whenever ``max_rows`` rows went
+        in since its last trim, so a table peaks below twice its cap.
+        """
+        cap = self.options.max_rows
+        since_trim: dict[str, int] = {}
+        dropped = 0
+        for item in items:
+            sql, rows = _statements(item)
+            table = _table(item)
+            if table is not None and len(rows) > cap:
+                dropped += len(rows) - cap
+                rows = rows[-cap:]
+            conn.executemany(sql, rows)
+            if table is None:
+                continue
+            since_trim[table] = since_trim.get(table, 0) + len(rows)
+            if since_trim[table] >= cap:
+                dropped += self._cap(conn, [table])
+                since_trim[table] = 0
+        return dropped + self._cap(conn, [t for t, n in since_trim.items() if n])
 
     def _flush(self) -> None:
         with self._lock:
@@ -518,8 +645,7 @@ class History:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for item in items:
-                    conn.executemany(*_statements(item))
+                capped = self._insert_capped(conn, items)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -532,6 +658,7 @@ class History:
         with self._lock:
             del self._pending[:len(items)]
             self._written += sum(map(_size, items))
+            self._capped += capped
             self._last_write = self.clock()
             if snaps:
                 self._last_snapshot = max(snaps)
@@ -569,10 +696,13 @@ class History:
             for table in ("snapshots",) + EVENT_TABLES:
                 removed += conn.execute(f"DELETE FROM {table} WHERE ts < ?",  # noqa: S608
                                         (cutoff,)).rowcount
-            for table in EVENT_TABLES:
-                removed += conn.execute(f"DELETE FROM {table} WHERE id <= (SELECT MAX(id) FROM "  # noqa: S608
-                                        f"{table}) - ?", (self.options.max_rows,)).rowcount
+            removed += self._cap(conn, CAPPED_TABLES)
             removed += conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,)).rowcount
+            # Hand the free pages (from retention and the caps) back to the file system; in
+            # WAL mode the file shrinks when the checkpoint writes the truncation through.
+            # (executescript: sqlite3's execute() steps once, and each step frees one page.)
+            conn.executescript("PRAGMA incremental_vacuum;")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
             self._failed(exc)
             return

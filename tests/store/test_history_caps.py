@@ -1,0 +1,106 @@
+"""storage.max_rows holds as rows are written, and the history file gives space back (issue
+#13 case 7: 1,000 rejections/s with max_rows 1000 left 39,983 rows and a file that never
+shrank, because the cap was applied once an hour)."""
+
+import json
+import sqlite3
+import threading
+
+from streamdash.store.history import (
+    SCHEMA,
+    History,
+    HistoryReader,
+    StorageOptions,
+    database_path,
+)
+from tests.helpers import wait_until
+
+CAP = 100  # the smallest storage.max_rows allowed
+PAD = "x" * 1000  # ~1 KB a row, so sizes are easy to reason about
+#: The writer takes what is queued every loop (0.2 s when idle); a loaded machine gets ample
+#: room, the test still fails quickly when the writer is stuck.
+WRITE_TIMEOUT = 30.0
+
+
+def _rejections(start, n):
+    return [{"source": "s", "record": {"i": i, "pad": PAD}, "reasons": []}
+            for i in range(start, start + n)]
+
+
+def _main_file_size(path):
+    return path.stat().st_size
+
+
+def test_rejection_flood_never_leaves_more_rows_than_the_cap(tmp_path):
+    """10,000 rejections in bursts with max_rows 100: a reader polling throughout never sees
+    more than 100 DLQ rows (no slack: the cap is applied in the inserting transaction), and
+    the database file stays near 100 rows' size, not 10,000."""
+    path = database_path(tmp_path)
+    history = History(path, StorageOptions(max_rows=CAP, retention_days=36500))
+    reader = HistoryReader(path)
+    seen, stop = [], threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            if path.exists():
+                try:
+                    seen.append(reader.count("dlq"))
+                except Exception:  # the file being created: nothing to count yet
+                    pass
+            stop.wait(0.005)
+
+    poller = threading.Thread(target=poll)
+    with history:
+        poller.start()
+        for burst in range(40):
+            history.on_rejections(_rejections(burst * 250, 250))
+            if burst % 10 == 9:
+                want = (burst + 1) * 250 + 1
+                wait_until(lambda n=want: history.status()["written"] >= n, WRITE_TIMEOUT,
+                           "the writer to catch up")
+        for i in range(20):
+            history.record_snapshot({"queue_depth": i}, ts=1e9 + i)
+        wait_until(lambda: history.status()["written"] >= 10_000 + 20 + 1, WRITE_TIMEOUT,
+                   "every row written")
+        stop.set()
+        poller.join()
+        assert reader.count("dlq") == CAP
+        assert [r["record"]["i"] for r in reader.events("dlq", 0, 2e9, CAP)][0] == 9_999
+        assert history.status()["capped"] == 10_000 - CAP
+        assert max(seen) <= CAP and len(seen) > 10
+    # 10,000 rows of ~1 KB were written; ~100 are kept and freed pages are reused.
+    assert _main_file_size(path) < 600_000, _main_file_size(path)  # < 3 x 100 rows + pages
+
+
+def test_lowering_the_cap_shrinks_an_existing_file(tmp_path):
+    """A database created without auto-vacuum (as before this fix) holding 20,000 rows is
+    converted at open, capped to max_rows and shrinks on disk."""
+    path = database_path(tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(SCHEMA)
+        conn.executemany("INSERT INTO dlq (ts, source, reasons, record) VALUES (?, ?, ?, ?)",
+                         ((1e9 + i, "s", "[]", json.dumps({"i": i, "pad": PAD}))
+                          for i in range(20_000)))
+    conn.close()
+    before = _main_file_size(path)
+    assert before > 20_000_000
+    history = History(path, StorageOptions(max_rows=CAP, retention_days=36500))
+    with history:
+        wait_until(lambda: history.status()["written"] >= 1, WRITE_TIMEOUT, "the first write")
+        wait_until(lambda: _main_file_size(path) < before / 20, WRITE_TIMEOUT,
+                   "the file to shrink")
+    assert HistoryReader(path).count("dlq") == CAP
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    conn.close()
+
+
+def test_new_files_use_incremental_vacuum(tmp_path):
+    """A new history file is created in auto_vacuum = INCREMENTAL mode."""
+    path = database_path(tmp_path)
+    with History(path) as history:
+        wait_until(lambda: history.status()["written"] >= 1, WRITE_TIMEOUT, "the first write")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+    conn.close()
