@@ -114,7 +114,7 @@ def freshness_message(last_fetch: float | None, last_new: float | None, since: f
 
 #: How the header explains an interval that is not the configured one (``Cadence.reason``).
 INTERVAL_REASONS = {"min_interval": "the source's minimum",
-                    "server": "as the server asks: Cache-Control / Retry-After"}
+                    "server": "as the server asks: Cache-Control"}
 
 
 def interval_text(interval: float, reason: str = "") -> str:

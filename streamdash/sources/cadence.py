@@ -7,7 +7,10 @@ the largest of
 * the configured ``source.interval``,
 * the source's ``min_interval`` (presets set it from the API's limits: USGS 60 s),
 * what the server currently asks for (the source's ``interval_hint()``): an HTTP source's
-  ``Cache-Control: max-age`` (capped by ``source.max_cache_age``) or a ``Retry-After`` pause.
+  ``Cache-Control: max-age`` (capped by ``source.max_cache_age``).
+
+A ``Retry-After`` pause (429/503) is not part of it: the source skips polls until then, each
+one a failed poll, so a rate-limited source is not fresh (see ``HttpSource.interval_hint``).
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ class Cadence:
         return value
 
     def reason(self, server: float | None = None) -> str:
-        """Which input decides the interval: ``server`` (its Cache-Control / Retry-After),
+        """Which input decides the interval: ``server`` (its Cache-Control),
         ``min_interval`` (the source's floor) or ``configured`` (``source.interval``)."""
         server = self.server() if server is None else server
         value = effective_interval(self.configured, self.minimum, server)

@@ -153,7 +153,6 @@ class HttpSource(RequestsSource):
         self._etag: str | None = None
         self._last_modified: str | None = None
         self._not_before = 0.0          # monotonic time before which the server asked us to wait
-        self._pause = 0.0               # the length of that wait (seconds)
         self._max_age = 0.0             # the last good response's Cache-Control max-age (capped)
         self._attempt = 0
         self._stopping = threading.Event()
@@ -195,9 +194,14 @@ class HttpSource(RequestsSource):
 
     def interval_hint(self) -> float:
         """Seconds the server asks between polls: its ``Cache-Control: max-age`` (capped by
-        ``max_cache_age``), or a ``Retry-After`` pause while it lasts; 0 for no request."""
-        pausing = self._pause if self.monotonic() < self._not_before else 0.0
-        return max(self._max_age, pausing)
+        ``max_cache_age``); 0 for no request.
+
+        A ``Retry-After`` pause is not a hint: max-age says the data stays fresh that long,
+        while a 429/503 says the server cannot serve now. The pause is honoured by skipping
+        polls (``fetch``), each one a failed poll, so the data ages, ``source_down`` and
+        ``/health`` see the outage, and polling resumes at the usual interval afterwards.
+        """
+        return self._max_age
 
     def interrupt(self) -> None:
         """Abort retry waits and a request in flight now (the runtime is stopping); later
@@ -398,7 +402,6 @@ class HttpSource(RequestsSource):
                 # Retrying sooner than asked is rude and pointless: give up this poll and skip
                 # polls until the server's time has come.
                 self._not_before = self.monotonic() + wait
-                self._pause = wait
                 return
             delay = max(0.0, min(self.retry.delay(self._attempt) if wait is None else wait,
                                  remaining))

@@ -105,16 +105,20 @@ def test_bad_body_leaves_the_hint_alone(server):
     assert src.interval_hint() == 30.0
 
 
-def test_retry_after_pause_is_the_hint_while_it_lasts(server):
-    """A Retry-After beyond the retry budget is the hint until the pause is over."""
+def test_retry_after_pause_skips_polls_but_is_no_interval_hint(server):
+    """A Retry-After beyond the retry budget pauses requests (each skipped poll fails, so the
+    data ages) but does not stretch the interval freshness is judged by."""
     now = [1000.0]
     server.route("/data", Reply(429, headers={"Retry-After": "120"}), then=json_reply(ITEMS))
     src = make(server.url("/data"), monotonic=lambda: now[0])
     with pytest.raises(SourceError):
         src.fetch()
-    assert src.interval_hint() == 120.0
-    now[0] += 121
     assert src.interval_hint() == 0.0
+    with pytest.raises(SourceError) as err:
+        src.fetch()
+    assert err.value.kind == "rate_limited" and len(server.hits("/data")) == 1
+    now[0] += 121
+    assert len(src.fetch()) == len(ITEMS)
 
 
 def test_max_cache_age_setting_is_validated():

@@ -118,7 +118,7 @@ def test_retry_after_inf_is_capped_and_the_wait_shows_as_not_fresh(server):
                  then=json_reply(page(0)))
     cap = 1.0
     rt = Runtime(http_settings(server.url("/feed"), max_time=0.2, max_retry_after=cap))
-    interval = rt.producer.interval
+    interval = rt.fetch_interval()
     with rt:
         assert wait_for(lambda: rt.source_health.snapshot()["consecutive_failures"] >= 2,
                         timeout=cap)
