@@ -6,7 +6,7 @@ import time
 
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
-from tests.helpers import wait_for
+from tests.helpers import wait_for, within
 from tests.httpserver import Reply, json_reply
 
 PAGES, PER_PAGE = 8, 150
@@ -128,7 +128,9 @@ def test_retry_after_inf_is_capped_and_the_wait_shows_as_not_fresh(server):
         assert "rate limited" in source["last_error"] and source["stats"]["skipped_rate_limited"]
         # Polling resumes once the capped wait is over (a few intervals of slack).
         assert wait_for(lambda: rt.counts()["accepted"] == PER_PAGE, timeout=cap + 20 * interval)
-        assert rt.health()["status"] == "ok"
+        # source_down (critical) fired during the pause; the monitor's next evaluation (every
+        # alerts.interval, 1 s by default) resolves it and the status is ok again.
+        assert wait_for(lambda: rt.health()["status"] == "ok", timeout=within(1.0))
     assert len(server.hits("/feed")) >= 2
 
 
