@@ -10,6 +10,8 @@ The file is read lazily, line by line, so big files cost no memory. A line that 
 an ingestion error naming the file and line (logged, counted, skipped); a JSON value that is
 not an object is passed on so validation quarantines it. CSV values are text; with
 ``csv_numbers`` (default) integers and decimals become numbers and empty cells ``null``.
+Without a ``fields`` map the source's hints (time, key and value fields for the dashboard) are
+guessed from the file's head (:mod:`.sniff`).
 """
 
 from __future__ import annotations
