@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..models import utc_iso
@@ -66,6 +66,17 @@ def epoch_of(value: Any) -> float | None:
             return None
         return dt.timestamp() if dt.tzinfo else None
     return None
+
+
+def wall_time(value: Any) -> datetime | None:
+    """The date and time an ISO-8601 text shows, its offset ignored as Plotly ignores it
+    (``…T10:00:00+01:00`` is drawn at 10:00), or ``None`` for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
 
 
 def iso_of(value: Any) -> str | None:
@@ -210,13 +221,14 @@ def x_axis(values: Sequence[Any]) -> dict[str, Any]:
     room on the right. Later points (``extendData``) widen the autorange as usual.
     """
     axis: dict[str, Any] = {"gridcolor": "#eee", "automargin": True}
-    times = [t for v in values if isinstance(v, str) and (t := epoch_of(v)) is not None]
+    times = [t for v in values if (t := wall_time(v)) is not None]
     if times:
         axis.update(type="date", tickformatstops=TIME_TICKFORMATSTOPS,
                     hoverformat=TIME_HOVERFORMAT)
         lo, hi = min(times), max(times)
-        if hi - lo < MIN_TIME_SPAN:
-            axis["autorangeoptions"] = {"include": [utc_iso(lo + MIN_TIME_SPAN)]}
+        if (hi - lo).total_seconds() < MIN_TIME_SPAN:
+            end = lo + timedelta(seconds=MIN_TIME_SPAN)
+            axis["autorangeoptions"] = {"include": [end.isoformat(timespec="milliseconds")]}
         return axis
     numbers = [v for v in values if is_number(v)]
     if numbers and max(numbers) - min(numbers) < MIN_SEQ_SPAN:

@@ -261,7 +261,10 @@ def test_time_axis_spans_a_minute_at_least_with_millisecond_ticks_at_most():
     few = figures.series_figure({"a": ([ISO0, "2023-11-14T22:13:20.500Z"], [1, 2])}, "v", "")
     axis = few["layout"]["xaxis"]
     assert axis["type"] == "date" and axis["autorangeoptions"]["include"] == [
-        "2023-11-14T22:14:20.000Z"]
+        "2023-11-14T22:14:20.000"]
+    # Plotly draws a time as written (offset ignored): the extra room is in the same terms.
+    local = figures.x_axis(["2023-11-14T23:13:20+01:00", "2023-11-14 23:13:21"])
+    assert local["autorangeoptions"]["include"] == ["2023-11-14T23:14:20.000"]
     assert axis["tickformatstops"] == [{"dtickrange": [None, 1000], "value": "%H:%M:%S.%L"}]
     assert axis["hoverformat"] == "%Y-%m-%d %H:%M:%S.%L"
     wide = figures.x_axis([ISO0, "2023-11-14T22:15:20.000Z"])
