@@ -394,7 +394,7 @@ HISTORY_PANELS = (("records/s", (0.69, 1.0)), ("p95 latency (ms)", (0.36, 0.64))
 HISTORY_POINTS = 500
 #: The history axis spans at least this many seconds, and starts this fraction of its span
 #: before the oldest snapshot shown.
-MIN_HISTORY_SPAN = 120.0
+MIN_HISTORY_SPAN = 60.0
 HISTORY_PAD = 0.02
 #: Snapshots further apart than this many snapshot intervals mean the app was down (a gap).
 GAP_INTERVALS = 2.5

@@ -18,6 +18,7 @@ from selenium.common.exceptions import TimeoutException
 from streamdash.app import create_app
 from streamdash.config import Settings
 from streamdash.dashboard import figures
+from streamdash.dashboard.live import history_refresh
 from streamdash.models import utc_iso
 from streamdash.testing import ListSource
 
@@ -30,6 +31,8 @@ INTERVAL = 0.2
 #: generous: the shared 2-core test machine is often loaded far beyond its cores).
 TICKS = 30
 TIMEOUT = TICKS * REFRESH
+#: Metrics snapshots (the pipeline-history chart's points) are taken this often (s).
+SNAPSHOT_INTERVAL = 0.5
 SHOTS = Path("/tmp")
 #: A tick label with a fraction of a second (``00:08:43.4315``): unreadable for a live chart.
 SUBSECOND = re.compile(r"\d:\d\d\.\d")
@@ -116,12 +119,11 @@ def shoot(dash_duo, name, element_id=None):
     /tmp/streamdash-sparse-<name>.png."""
     path = SHOTS / f"streamdash-sparse-{name}.png"
     if element_id:
-        card = js(dash_duo, "const e = document.getElementById(arguments[0]);"
-                            "e.scrollIntoView({block: 'center'}); return e.closest('.card');",
-                  element_id)
-        card.screenshot(str(path))
-    else:
-        dash_duo.driver.save_screenshot(str(path))
+        js(dash_duo, "const card = document.getElementById(arguments[0]).closest('.card');"
+                     "window.scrollTo({top: card.getBoundingClientRect().top + window.scrollY"
+                     " - 8, behavior: 'instant'});",  # Bootstrap makes scrolling smooth
+           element_id)
+    dash_duo.driver.save_screenshot(str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return path
 
@@ -130,7 +132,8 @@ def shoot(dash_duo, name, element_id=None):
 def test_few_points_show_as_markers_with_readable_times(dash_duo, make_app, n):
     """With 1 or 3 points every point is drawn as a marker, the time axis has no sub-second
     ticks, and the pipeline history opens on 15 min with its axis starting at this run."""
-    app = make_app(ListSource([readings(n)]))
+    app = make_app(ListSource([readings(n)]),
+                   storage={"snapshot_interval": SNAPSHOT_INTERVAL})
     dash_duo.driver.set_window_size(1280, 1400)
     serve(dash_duo, app)
     wait(dash_duo, lambda: sum(points(dash_duo, "chart-series")) == n,
@@ -142,7 +145,11 @@ def test_few_points_show_as_markers_with_readable_times(dash_duo, make_app, n):
     # The history chart opens on the shortest range, its axis clamped to this run's snapshots.
     assert dash_duo.find_element("#history-range input:checked").get_attribute("value") \
         == "15 min"
-    wait(dash_duo, lambda: len(points(dash_duo, "chart-history")) == 7, "no history chart")
+    # The history chart re-reads the store every history_refresh seconds: wait for a read
+    # that found this run's snapshots (taken every SNAPSHOT_INTERVAL).
+    wait(dash_duo, lambda: max(points(dash_duo, "chart-history") or [0]) > 0,
+         "no snapshots in the history chart",
+         timeout=2 * history_refresh(SNAPSHOT_INTERVAL) + TIMEOUT)
     first, last = js(dash_duo, "return document.querySelector('#chart-history "
                               ".js-plotly-plot').layout.xaxis.range;")
     assert last - first <= figures.MIN_HISTORY_SPAN * (1 + figures.HISTORY_PAD) * 1000 + 1
