@@ -9,7 +9,7 @@ from ..runtime import Runtime
 from .callbacks import register_callbacks
 from .guard import install_guards
 from .layout import build_layout
-from .live import LiveView, history_refresh
+from .live import LiveView, history_refresh, window_note
 from .options import dashboard_options
 
 
@@ -25,7 +25,7 @@ def install_dashboard(app: Dash, runtime: Runtime, settings: Settings) -> LiveVi
     window = getattr(getattr(runtime, "monitor", None), "window", None)
     app.layout = build_layout("streamdash", f"{runtime.source.name} ({runtime.source.kind})",
                               options, getattr(window, "window", 60.0),
-                              history_refresh(runtime.reporter.interval))
+                              history_refresh(runtime.reporter.interval), window_note(runtime))
     register_callbacks(app, live)
     install_guards(app)  # malformed callback requests: 400; unknown suite paths: 404
     return live

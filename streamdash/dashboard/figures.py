@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..models import utc_iso
@@ -24,6 +24,14 @@ QUALITY_SERIES = (("invalid_rate", "invalid %"), ("duplicate_rate", "duplicate %
 #: How many refresh intervals without new records make the data stale.
 STALE_AFTER_INTERVALS = 3
 HISTOGRAM_BINS = 30
+#: A time axis spans at least this many seconds (and a sequence-number axis this many
+#: records): a single point or a few close ones otherwise get an axis a millisecond wide with
+#: ticks like ``00:08:43.4315``. The extra room is on the right, where the next points land.
+MIN_TIME_SPAN = 60.0
+MIN_SEQ_SPAN = 10
+#: Time ticks never finer than a millisecond; hover shows the full UTC time to the millisecond.
+TIME_TICKFORMATSTOPS = [{"dtickrange": [None, 1000], "value": "%H:%M:%S.%L"}]
+TIME_HOVERFORMAT = "%Y-%m-%d %H:%M:%S.%L"
 
 
 # -- small formatting helpers --------------------------------------------------------------------
@@ -58,6 +66,17 @@ def epoch_of(value: Any) -> float | None:
             return None
         return dt.timestamp() if dt.tzinfo else None
     return None
+
+
+def wall_time(value: Any) -> datetime | None:
+    """The date and time an ISO-8601 text shows, its offset ignored as Plotly ignores it
+    (``…T10:00:00+01:00`` is drawn at 10:00), or ``None`` for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
 
 
 def iso_of(value: Any) -> str | None:
@@ -190,13 +209,57 @@ def group_points(items: Sequence[tuple[int, dict[str, Any]]], value_field: str, 
 
 def series_figure(groups: dict[str, tuple[list[Any], list[Any]]], value_field: str,
                   key_field: str) -> dict[str, Any]:
-    """The whole time-series figure: one line per key, in ``groups`` order."""
-    data = [{"type": "scatter", "mode": "lines", "name": plot_text(key), "x": xs, "y": ys,
-             "line": {"width": 1.5}, "connectgaps": False}
+    """The whole time-series figure: one line per key, in ``groups`` order.
+
+    No trace sets ``mode``: Plotly then draws markers on a trace of fewer than 20 points and a
+    plain line from 20 on, and decides again on every redraw, so a trace that starts with one
+    point (invisible as a line alone) shows it and turns into a line as ``extendData`` grows it.
+    """
+    # cliponaxis off: a lone first point at the axis' edge shows whole, not half a marker.
+    data = [{"type": "scatter", "name": plot_text(key), "x": xs, "y": ys,
+             "line": {"width": 1.5}, "marker": {"size": 6}, "connectgaps": False,
+             "cliponaxis": False}
             for key, (xs, ys) in groups.items()]
     title = plot_text(value_field) + (f" by {plot_text(key_field)}" if key_field else "")
+    firsts = [xs[0] for xs, _ in groups.values() if xs]
+    lasts = [xs[-1] for xs, _ in groups.values() if xs]
     return {"data": data, "layout": _layout(title, f"{value_field}|{key_field}", showlegend=True,
-                                            yaxis={"title": {"text": plot_text(value_field)}})}
+                                            xaxis=x_axis(firsts + lasts),
+                                            yaxis=value_axis(value_field))}
+
+
+def value_axis(title: str = "", **extra: Any) -> dict[str, Any]:
+    """A numeric axis whose labels read well at any magnitude: ``43,210.5``, never ``43.2105k``
+    (no SI suffixes, thousands separated), its margin grown so the title clears the labels."""
+    axis = {"automargin": True, "exponentformat": "none", "separatethousands": True,
+            "gridcolor": "#eee", **extra}
+    if title:
+        axis["title"] = {"text": plot_text(title), "standoff": 8}
+    return axis
+
+
+def x_axis(values: Sequence[Any]) -> dict[str, Any]:
+    """The x axis for ``values`` (ISO times, or sequence numbers), at least a minimum span wide.
+
+    Times get a date axis with millisecond-at-most ticks and a full UTC hover; when the values
+    span less than :data:`MIN_TIME_SPAN` (:data:`MIN_SEQ_SPAN` for numbers) the autorange is
+    told to include the first value plus that span, so a few points have readable ticks and
+    room on the right. Later points (``extendData``) widen the autorange as usual.
+    """
+    axis: dict[str, Any] = {"gridcolor": "#eee", "automargin": True}
+    times = [t for v in values if (t := wall_time(v)) is not None]
+    if times:
+        axis.update(type="date", tickformatstops=TIME_TICKFORMATSTOPS,
+                    hoverformat=TIME_HOVERFORMAT)
+        lo, hi = min(times), max(times)
+        if (hi - lo).total_seconds() < MIN_TIME_SPAN:
+            end = lo + timedelta(seconds=MIN_TIME_SPAN)
+            axis["autorangeoptions"] = {"include": [end.isoformat(timespec="milliseconds")]}
+        return axis
+    numbers = [v for v in values if is_number(v)]
+    if numbers and max(numbers) - min(numbers) < MIN_SEQ_SPAN:
+        axis["autorangeoptions"] = {"include": [min(numbers) + MIN_SEQ_SPAN]}
+    return axis
 
 
 def series_extend(groups: dict[str, tuple[list[Any], list[Any]]], keys: Sequence[str],
@@ -216,6 +279,23 @@ def points_per_trace(capacity: int, n_keys: int) -> int:
 
 
 # -- window aggregates -----------------------------------------------------------------------------
+def window_lag_note(size: float | None, lateness: float = 0.0,
+                    idle_timeout: float = 0.0) -> str:
+    """Why the window chart trails the live values, from the window rule's settings
+    (``size`` ``None``: there is no window rule).
+
+    A window is emitted when the watermark (newest event time minus the lateness) passes its
+    end, and its point sits at that end: between ``lateness`` and ``lateness + size`` seconds
+    behind the newest record.
+    """
+    if size is None:
+        return "No window rule is configured (add one to transforms to aggregate windows)."
+    idle = f", or after {idle_timeout:g} s without records" if idle_timeout > 0 else ""
+    return (f"{size:g} s windows appear when they close: once records {lateness:g} s (the "
+            f"lateness) past a window's end arrive{idle}. So this chart trails the live "
+            f"values by {lateness:g}–{lateness + size:g} s.")
+
+
 def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict[str, Any]:
     """Window means per key with a shaded min–max band (windows oldest first).
 
@@ -242,7 +322,9 @@ def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict
                      "hovertemplate": "mean %{y:.2f}<br>n %{customdata[0]} · p95 "
                                       "%{customdata[1]:.2f}<extra>" + name + "</extra>"})
     what = f" of {plot_text(field)}" if field else " per key"
-    layout = _layout(f"Window mean{what} (band: min–max)", "windows")
+    layout = _layout(f"Window mean{what} (band: min–max)", "windows",
+                     xaxis=x_axis([x for t in data[2::3] for x in t["x"][:1] + t["x"][-1:]]),
+                     yaxis=value_axis())
     if not data:
         _empty(layout, "No closed windows yet: a window closes when the watermark passes its end")
     return {"data": data, "layout": layout}
@@ -261,8 +343,10 @@ def quality_figure(series: dict[str, list[Any]],
              "y": _percent(_column(series, metric)), "line": {"color": colors[metric],
                                                              "width": 1.5}}
             for metric, label in QUALITY_SERIES]
+    at = list(series.get("at", []))
     layout = _layout("Data quality (% over the alert window)", "quality",
-                     yaxis={"title": {"text": "%"}, "rangemode": "tozero"})
+                     xaxis=x_axis(at[:1] + at[-1:]),
+                     yaxis=value_axis("%", rangemode="tozero"))
     lines = [(m, name, op, thr) for m, _ in QUALITY_SERIES for name, op, thr, _sev
              in thresholds.get(m, ())]
     layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y",
@@ -303,7 +387,7 @@ def histogram_figure(values: Sequence[float], value_field: str,
                      bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
     """A histogram of recent values, binned here so the browser gets ``bins`` bars only."""
     layout = _layout(f"Recent {plot_text(value_field)} values (n = {len(values):,})",
-                     "histogram", bargap=0.05)
+                     "histogram", bargap=0.05, xaxis=value_axis(), yaxis=value_axis())
     if not values:
         _empty(layout, "No numeric values yet")
         return {"data": [], "layout": layout}
@@ -315,7 +399,7 @@ def histogram_figure(values: Sequence[float], value_field: str,
     centers = [round(lo + (i + 0.5) * width, 6) for i in range(bins)]
     data = [{"type": "bar", "x": centers, "y": counts, "width": width,
              "marker": {"color": PALETTE[0]}, "name": plot_text(value_field),
-             "hovertemplate": "%{x:.2f}: %{y}<extra></extra>"}]
+             "hovertemplate": "%{x:,.2f}: %{y:,}<extra></extra>"}]
     return {"data": data, "layout": layout}
 
 
@@ -334,6 +418,10 @@ HISTORY_PANELS = (("records/s", (0.69, 1.0)), ("p95 latency (ms)", (0.36, 0.64))
                   ("rate (%)", (0.0, 0.31)))
 #: Most points per series a history chart holds (whatever the range).
 HISTORY_POINTS = 500
+#: The history axis spans at least this many seconds, and starts this fraction of its span
+#: before the oldest snapshot shown.
+MIN_HISTORY_SPAN = 60.0
+HISTORY_PAD = 0.02
 #: Snapshots further apart than this many snapshot intervals mean the app was down (a gap).
 GAP_INTERVALS = 2.5
 
@@ -397,8 +485,10 @@ def history_figure(series: dict[str, Sequence[tuple[float, Any]]], since: float,
     """The pipeline-history chart: throughput, p95 latency and quality rates over a range.
 
     ``series`` is ``Runtime.metric_history()``'s answer (``field → [(ts, value), …]``); three
-    stacked panels share the time axis, fixed to ``[since, until]`` so time without snapshots
-    (before the first run, while the app was down) shows as empty. Two snapshots further apart
+    stacked panels share the time axis, ending at ``until`` so time without snapshots
+    (while the app was down) shows as empty; the axis starts at the oldest snapshot in the
+    range (at least :data:`MIN_HISTORY_SPAN` before ``until``), so a run younger than the range
+    fills the chart instead of a sliver at its right edge. Two snapshots further apart
     than ``GAP_INTERVALS`` times their ``interval_s`` (when ``series`` has it, else ``gap``
     seconds) are not joined (see :func:`downsample`); ``note`` (plain text) goes under the
     title, e.g. where the history comes from.
@@ -419,9 +509,14 @@ def history_figure(series: dict[str, Sequence[tuple[float, Any]]], since: float,
                      "marker": {"size": 3}})
     title = "Pipeline history" + (f" <span style='font-size:11px;color:#6c757d'>"
                                   f"{plot_text(note)}</span>" if note else "")
+    firsts = [t["x"][0] / 1000 for t in data if t["x"]]
+    start = max(since, min([*firsts, until - MIN_HISTORY_SPAN])) if firsts else since
+    start = max(since, start - HISTORY_PAD * (until - start))  # the first marker in full
     layout = _layout(title, "history", height=460,
                      xaxis={"gridcolor": "#eee", "type": "date", "anchor": "y3",
-                            "range": [round(since * 1000), round(until * 1000)]})
+                            "tickformatstops": TIME_TICKFORMATSTOPS,
+                            "hoverformat": TIME_HOVERFORMAT,
+                            "range": [round(start * 1000), round(until * 1000)]})
     for n, (axis_title, domain) in enumerate(HISTORY_PANELS, start=1):
         layout["yaxis" if n == 1 else f"yaxis{n}"] = {
             "domain": list(domain), "title": {"text": axis_title, "font": {"size": 11}},
@@ -454,10 +549,18 @@ def _empty_note(text: str) -> dict[str, Any]:
             "showarrow": False, "font": {"color": "#6c757d"}}
 
 
+#: Top margin of every chart: a strip for Plotly's mode bar (shown on hover at the top right)
+#: and below it the title, so a long title (or a narrow card) never puts one over the other.
+MODEBAR_STRIP = 28
+TITLE_HEIGHT = 24
+
+
 def _layout(title: str, revision: str, **extra: Any) -> dict[str, Any]:
     # uirevision keeps the user's zoom and legend choices across updates of the same chart.
-    return {"title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+    return {"title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left",
+                      "yref": "paper", "y": 1, "yanchor": "bottom", "pad": {"b": 6}},
             "uirevision": revision,
-            "margin": {"l": 50, "r": 10, "t": 40, "b": 40}, "height": 320,
+            "margin": {"l": 50, "r": 10, "t": MODEBAR_STRIP + TITLE_HEIGHT, "b": 40},
+            "height": 320,
             "legend": {"orientation": "h", "y": -0.2}, "paper_bgcolor": "#fff",
             "plot_bgcolor": "#fff", "xaxis": {"gridcolor": "#eee"}, **extra}

@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from .figures import refresh_props
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, REFRESH_CHOICES, DashboardOptions
-from .tables import ERROR_COLUMNS, QUARANTINE_COLUMNS, column
+from .tables import ERROR_COLUMNS, QUARANTINE_COLUMNS, TIME_WIDTH, column
 
 #: KPI card ids and labels; ``{w}`` is the quality monitor's window in seconds (the rates and
 #: records/s it computes are over that window, the same numbers the alert rules see).
@@ -28,11 +28,15 @@ KPI_IDS = (("total", "Records ingested"), ("rate", "Records/s ({w})"), ("latest"
 ALERT_SLOTS = 5
 CHARTS = (("chart-series", "Live values"), ("chart-histogram", "Distribution"),
           ("chart-windows", "Window aggregates"), ("chart-quality", "Data quality"))
-ALERT_COLUMNS = [column("at", "time (UTC)", width=200), column("rule", minWidth=160),
+ALERT_COLUMNS = [column("at", "time (UTC)", width=TIME_WIDTH), column("rule", minWidth=160),
                  column("change", "transition", width=170), column("severity", width=110),
                  column("value", width=100, filter="agNumberColumnFilter"),
                  column("threshold", width=110, filter="agNumberColumnFilter"),
                  column("summary", flex=1, minWidth=240)]
+#: Plotly's mode bar (shown on hover): only the buttons a live chart needs, so it stays narrow.
+GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": "hover",
+                "modeBarButtonsToRemove": ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d",
+                                           "autoScale2d"]}
 
 
 def kpi_card(kpi_id: str, label: str) -> dbc.Col:
@@ -86,8 +90,7 @@ def history_card(refresh: float) -> dbc.Col:
                                       picker],
                                      className="d-flex justify-content-between "
                                                "align-items-center flex-wrap gap-2"))
-    graph = dcc.Graph(id="chart-history", style={"height": "460px"},
-                      config={"displaylogo": False, "displayModeBar": "hover"},
+    graph = dcc.Graph(id="chart-history", style={"height": "460px"}, config=GRAPH_CONFIG,
                       figure={"data": [], "layout": {"height": 460}})
     return dbc.Col([dbc.Card([header, dbc.CardBody(graph, className="p-2")],
                              className="shadow-sm h-100"),
@@ -129,16 +132,17 @@ def _controls(opts: DashboardOptions) -> dbc.Row:
 
 
 def build_layout(title: str, source_label: str, opts: DashboardOptions,
-                 rate_window: float = 60.0, history_refresh: float = 30.0) -> dbc.Container:
+                 rate_window: float = 60.0, history_refresh: float = 30.0,
+                 window_note: str = "") -> dbc.Container:
     """The whole page: header, alerts, KPIs, field pickers, charts, tables, timer and stores.
 
     ``rate_window`` (seconds) is the window the quality rates are computed over (for labels);
-    ``history_refresh`` (seconds) how often the pipeline-history chart re-reads the store.
+    ``history_refresh`` (seconds) how often the pipeline-history chart re-reads the store;
+    ``window_note`` says on the window card why it trails the live chart.
     """
     window = f"{rate_window:g} s"
     interval, max_intervals = refresh_props(opts.refresh)
-    config = {"displaylogo": False, "displayModeBar": "hover"}
-    graphs = {cid: dcc.Graph(id=cid, config=config, style={"height": "320px"},
+    graphs = {cid: dcc.Graph(id=cid, config=GRAPH_CONFIG, style={"height": "320px"},
                              figure={"data": [], "layout": {"height": 320}})
               for cid, _ in CHARTS}
     return dbc.Container([
@@ -153,15 +157,18 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
         _controls(opts),
         dbc.Row([_card(CHARTS[0][1], graphs["chart-series"], lg=8),
                  _card(CHARTS[1][1], graphs["chart-histogram"], lg=4)], className="g-3 mb-3"),
-        dbc.Row([_card(CHARTS[2][1], graphs["chart-windows"], lg=6),
+        dbc.Row([_card(CHARTS[2][1], [html.Div(window_note, id="window-note",
+                                               className="sd-note px-1"),
+                                      graphs["chart-windows"]], lg=6),
                  _card(CHARTS[3][1], graphs["chart-quality"], lg=6)], className="g-3 mb-3"),
         dbc.Row([history_card(history_refresh)], className="g-3 mb-3"),
         dbc.Row([_card("Alert history", grid("grid-alerts", ALERT_COLUMNS, 220), xs=12)],
                 className="g-3 mb-3"),
         dbc.Row([_card("Latest records", grid("grid-latest", [], 320), xs=12)],
                 className="g-3 mb-3"),
-        dbc.Row([_card("Quarantined records", grid("grid-quarantine", QUARANTINE_COLUMNS), lg=6),
-                 _card("Ingestion errors", grid("grid-errors", ERROR_COLUMNS), lg=6)],
+        # Full width: a quarantined record needs the room to be read.
+        dbc.Row([_card("Quarantined records", grid("grid-quarantine", QUARANTINE_COLUMNS), xs=12),
+                 _card("Ingestion errors", grid("grid-errors", ERROR_COLUMNS), xs=12)],
                 className="g-3 mb-4"),
         dcc.Interval(id="tick", interval=interval, max_intervals=max_intervals),
         # What this browser holds (sequence numbers, versions), so ticks send only news.

@@ -42,6 +42,15 @@ def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> flo
     return min(60.0, max(10.0, snapshot_interval, bucket))
 
 
+def window_note(runtime: Runtime) -> str:
+    """Why the window card trails the live chart, from the runtime's (first) window rule."""
+    rules = getattr(runtime.processor, "windows", None) or ()
+    if not rules:
+        return figures.window_lag_note(None)
+    rule = rules[0]
+    return figures.window_lag_note(rule.size, rule.watermark.lateness, rule.idle_timeout)
+
+
 class RollingValues:
     """Numeric values of one field over the records the buffer holds, kept in step by seq.
 

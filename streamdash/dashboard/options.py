@@ -11,9 +11,11 @@ from ..sources.base import FieldHints
 
 #: Refresh choices offered in the header (seconds; 0 = paused).
 REFRESH_CHOICES = (1.0, 2.0, 5.0, 10.0)
-#: Ranges the pipeline-history chart offers (label → seconds) and the one it opens with.
+#: Ranges the pipeline-history chart offers (label → seconds) and the one it opens with: the
+#: shortest, so a fresh run is not a sliver at the right edge of an hour (the chart's axis
+#: also starts at the oldest snapshot in range, see ``figures.history_figure``).
 HISTORY_RANGES = {"15 min": 900.0, "1 h": 3600.0, "6 h": 21_600.0, "24 h": 86_400.0}
-DEFAULT_HISTORY_RANGE = "1 h"
+DEFAULT_HISTORY_RANGE = "15 min"
 
 
 @dataclass(frozen=True)

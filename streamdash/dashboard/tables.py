@@ -10,12 +10,14 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .figures import is_number, iso_of
+from .figures import epoch_of, is_number, iso_of
 
 #: Column holding the record's sequence number in the latest-records table.
 SEQ_COLUMN = "#"
 #: Most columns shown for latest records (records with more fields are rare and unreadable).
 MAX_COLUMNS = 40
+#: Width (px) of a "time (UTC)" column: a whole ``2026-01-02T03:04:05.678Z`` fits.
+TIME_WIDTH = 230
 
 
 def cell(value: Any) -> Any:
@@ -43,16 +45,24 @@ def latest_records(items: Sequence[tuple[int, dict[str, Any]]]
         for k in rec:
             if len(fields) < MAX_COLUMNS:
                 fields.setdefault(str(k), None)
+    newest = items[-1][1] if items else {}
     cols = [column(SEQ_COLUMN, "seq", width=90, filter="agNumberColumnFilter")]
-    cols += [column(f) for f in fields if f != SEQ_COLUMN]
+    # A time column is as wide as a whole ISO time, not cut to "2026-12-05T01:51:02.5…".
+    cols += [column(f, minWidth=TIME_WIDTH) if epoch_of(newest.get(f)) is not None
+             and isinstance(newest.get(f), str) else column(f)
+             for f in fields if f != SEQ_COLUMN]
     rows = [{SEQ_COLUMN: seq, **{str(k): cell(v) for k, v in rec.items()}}
             for seq, rec in reversed(items)]
     return cols, rows
 
 
-QUARANTINE_COLUMNS = [column("at", "time (UTC)", width=200), column("source", width=120),
-                      column("reasons", flex=1, minWidth=220, wrapText=True, autoHeight=True),
-                      column("record", flex=2, minWidth=260)]
+#: A long text cell wraps (up to 4 lines, ``sd-clamp`` in the CSS) and shows in full on hover.
+WRAPPED = {"wrapText": True, "autoHeight": True, "cellClass": "sd-clamp"}
+
+QUARANTINE_COLUMNS = [column("at", "time (UTC)", width=TIME_WIDTH),
+                      column("source", width=110),
+                      column("reasons", flex=1, minWidth=200, **WRAPPED, tooltipField="reasons"),
+                      column("record", flex=2, minWidth=260, **WRAPPED, tooltipField="record")]
 
 
 def reasons_text(reasons: Iterable[dict[str, Any]]) -> str:
@@ -74,7 +84,7 @@ def quarantine_rows(rejections: Iterable[dict[str, Any]]) -> list[dict[str, Any]
 
 
 ERROR_FIELDS = ("at", "source", "url", "kind", "reason", "status", "attempt", "next_delay")
-ERROR_COLUMNS = [column("at", "time (UTC)", width=200), column("source", width=120),
+ERROR_COLUMNS = [column("at", "time (UTC)", width=TIME_WIDTH), column("source", width=120),
                  column("kind", width=120), column("reason", flex=2, minWidth=240),
                  column("status", width=90), column("attempt", width=90),
                  column("next_delay", "retry in (s)", width=110), column("url", flex=1)]

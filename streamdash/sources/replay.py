@@ -10,6 +10,8 @@ The file is read lazily, line by line, so big files cost no memory. A line that 
 an ingestion error naming the file and line (logged, counted, skipped); a JSON value that is
 not an object is passed on so validation quarantines it. CSV values are text; with
 ``csv_numbers`` (default) integers and decimals become numbers and empty cells ``null``.
+Without a ``fields`` map the source's hints (time, key and value fields for the dashboard) are
+guessed from the file's head (:mod:`.sniff`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import orjson
 
 from ..config import Settings
 from ..errors import ConfigError
-from .base import Source, positive_int, take_params
+from .base import FieldHints, Source, positive_int, take_params
 from .fields import CastError, FieldSpec, RecordMapper, parse_fields, parse_time
 from .http import body_excerpt, hints_for
 from .ingest_log import IngestLog
 from .options import boolean, number, text
+from .sniff import read_head, sniff_hints
 
 log = logging.getLogger("streamdash.sources.replay")
 
@@ -77,10 +80,7 @@ class ReplaySource(Source):
         self.csv_numbers = csv_numbers
         self.fields = tuple(fields)
         self.mapper = RecordMapper(self.fields)
-        hints = hints_for(self.fields)
-        self.hints = type(hints)(value_field=hints.value_field,
-                                 time_field=time_field or hints.time_field,
-                                 numeric_fields=hints.numeric_fields)
+        self.hints = self._hints(time_field)
         self.clock = clock
         self.wall_clock = wall_clock
         self.errors = IngestLog(self.name, clock=wall_clock)
@@ -96,6 +96,23 @@ class ReplaySource(Source):
         self._pass_lines = 0
         self.finished = False
         self.stats = {"emitted": 0, "lines": 0, "malformed": 0, "loops": 0, "untimed": 0}
+
+    def _hints(self, time_field: str) -> FieldHints:
+        """What the dashboard charts by default: from ``fields`` when given, else guessed
+        from the file's first records (time, key and value columns; see ``sniff``)."""
+        if self.fields:
+            hints = hints_for(self.fields)
+            return FieldHints(value_field=hints.value_field,
+                              time_field=time_field or hints.time_field,
+                              numeric_fields=hints.numeric_fields)
+        dialect = "excel-tab" if self.path.suffix.lower() == ".tsv" else "excel"
+        try:
+            rows = read_head(self.path, self.format, infer_number if self.csv_numbers else None,
+                             dialect)
+        except (OSError, UnicodeError, csv.Error) as exc:
+            log.debug("could not sample %s for field hints: %s", self.path, exc)
+            rows = []
+        return sniff_hints(rows, time_field)
 
     def _format(self, fmt: str) -> str:
         if fmt != "auto":

@@ -262,3 +262,85 @@ def test_gaps_follow_each_snapshots_own_interval():
     assert _trace(fig, "throughput_in")["y"].count(None) == 1
     # Without interval_s the fallback applies: every pair 10 min apart is a gap.
     assert figures.downsample([(t, 1.0) for t in ts], T0, T0 + 7200, 7200, 25)[1].count(None) == 6
+
+
+# -- sparse or unfamiliar data ---------------------------------------------------------------------
+ISO0 = "2023-11-14T22:13:20.000Z"  # T0
+
+
+def test_series_leaves_the_mode_to_plotly_so_few_points_get_markers():
+    """No trace fixes its mode (Plotly draws markers under 20 points, lines from 20 on, on
+    every redraw), and a lone point at the axis edge is not clipped."""
+    fig = figures.series_figure({"a": ([ISO0], [1.0]), "b": ([ISO0], [2.0])}, "v", "k")
+    assert all("mode" not in t and t["marker"]["size"] > 0 and t["cliponaxis"] is False
+               for t in fig["data"])
+
+
+def test_time_axis_spans_a_minute_at_least_with_millisecond_ticks_at_most():
+    """A few points close in time get a date axis reaching 60 s past the first, ticks never
+    finer than a millisecond and a full UTC hover; a wide span needs no extra room."""
+    few = figures.series_figure({"a": ([ISO0, "2023-11-14T22:13:20.500Z"], [1, 2])}, "v", "")
+    axis = few["layout"]["xaxis"]
+    assert axis["type"] == "date" and axis["autorangeoptions"]["include"] == [
+        "2023-11-14T22:14:20.000"]
+    # Plotly draws a time as written (offset ignored): the extra room is in the same terms.
+    local = figures.x_axis(["2023-11-14T23:13:20+01:00", "2023-11-14 23:13:21"])
+    assert local["autorangeoptions"]["include"] == ["2023-11-14T23:14:20.000"]
+    assert axis["tickformatstops"] == [{"dtickrange": [None, 1000], "value": "%H:%M:%S.%L"}]
+    assert axis["hoverformat"] == "%Y-%m-%d %H:%M:%S.%L"
+    wide = figures.x_axis([ISO0, "2023-11-14T22:15:20.000Z"])
+    assert wide["type"] == "date" and "autorangeoptions" not in wide
+    # Sequence numbers (no time field): at least 10 records wide, no date formats.
+    seq = figures.series_figure({"v": ([1], [1.0])}, "v", "")["layout"]["xaxis"]
+    assert seq["autorangeoptions"]["include"] == [11] and "type" not in seq
+    assert "autorangeoptions" not in figures.x_axis(list(range(100)))
+
+
+def test_value_axes_print_whole_numbers_clear_of_their_title():
+    """Value axes show 43,210.5 (no SI suffix, thousands separated) and grow their margin so
+    the title clears the tick labels; so do the histogram's and the windows' axes."""
+    fig = figures.series_figure({"BTC": ([ISO0], [43_210.5])}, "price", "")
+    y = fig["layout"]["yaxis"]
+    assert y["exponentformat"] == "none" and y["separatethousands"] is True
+    assert y["automargin"] is True and y["title"]["text"] == "price"
+    hist = figures.histogram_figure([43_210.5, 43_211.0], "price")["layout"]
+    assert hist["xaxis"]["exponentformat"] == "none"
+    windows = figures.windows_figure([{"key": "a", "end": T0, "mean": 43_210.5}], "v")
+    assert windows["layout"]["yaxis"]["separatethousands"] is True
+    assert windows["layout"]["xaxis"]["type"] == "date"
+
+
+def test_titles_sit_below_the_mode_bar_strip():
+    """Every chart keeps a strip at the top for the mode bar and puts its title under it."""
+    for fig in (figures.series_figure({}, "v", ""), figures.histogram_figure([], "v"),
+                figures.windows_figure([], None), figures.quality_figure({}, {}),
+                figures.history_figure({}, T0, T0 + 900)):
+        layout = fig["layout"]
+        assert layout["margin"]["t"] >= figures.MODEBAR_STRIP + figures.TITLE_HEIGHT
+        assert layout["title"]["yref"] == "paper" and layout["title"]["yanchor"] == "bottom"
+
+
+def test_window_lag_note_from_the_rule():
+    """The window note names the size and lateness and how far the chart trails; without a
+    rule it says there is none."""
+    note = figures.window_lag_note(10, 30, 60)
+    assert "10 s windows" in note and "30 s (the lateness)" in note
+    assert "after 60 s without records" in note and "by 30–40 s" in note
+    assert "without records" not in figures.window_lag_note(2, 5)
+    assert "No window rule" in figures.window_lag_note(None)
+
+
+def test_history_axis_starts_at_the_oldest_snapshot_in_range():
+    """A run younger than the range fills the chart: the axis starts just before its first
+    snapshot (at least MIN_HISTORY_SPAN wide); older data or none keeps the whole range."""
+    until = T0 + 900
+    young = figures.history_figure({"throughput_in": [(T0 + 600 + i, 1.0) for i in range(300)]},
+                                   T0, until)
+    start, end = (x / 1000 for x in young["layout"]["xaxis"]["range"])
+    assert end == until and T0 + 600 - 0.03 * 300 < start < T0 + 600
+    fresh = figures.history_figure({"throughput_in": [(until - 5, 1.0)]}, T0, until)
+    start = fresh["layout"]["xaxis"]["range"][0] / 1000
+    assert until - figures.MIN_HISTORY_SPAN * 1.03 < start < until - figures.MIN_HISTORY_SPAN
+    old = figures.history_figure({"throughput_in": [(T0 + 1, 1.0)]}, T0, until)
+    assert old["layout"]["xaxis"]["range"][0] == T0 * 1000
+    assert figures.history_figure({}, T0, until)["layout"]["xaxis"]["range"][0] == T0 * 1000

@@ -62,10 +62,22 @@ def _find(node, wanted):
 
 
 def test_history_card_has_range_picker_and_its_own_timer():
-    """The pipeline-history card offers 15 min … 24 h (1 h first shown) and refreshes on its
-    own interval, not on the live tick."""
+    """The pipeline-history card offers 15 min … 24 h (15 min first shown, so a fresh run fills
+    it) and refreshes on its own interval, not on the live tick."""
     page = build_layout("t", "s", DashboardOptions(), history_refresh=30)
     picker = _find(page, "history-range")
     assert [o["value"] for o in picker.options] == ["15 min", "1 h", "6 h", "24 h"]
-    assert picker.value == "1 h" and _find(page, "chart-history") is not None
+    assert picker.value == "15 min" and _find(page, "chart-history") is not None
     assert _find(page, "history-tick").interval == 30_000
+
+
+def test_window_card_says_why_it_lags_and_graphs_have_a_narrow_mode_bar():
+    """The window card shows the note it is given; every chart's mode bar drops the buttons a
+    live chart does not need (so it stays narrow)."""
+    page = build_layout("t", "s", DashboardOptions(), window_note="10 s windows appear …")
+    assert _find(page, "window-note").children == "10 s windows appear …"
+    for graph_id in ("chart-series", "chart-histogram", "chart-windows", "chart-quality",
+                     "chart-history"):
+        config = _find(page, graph_id).config
+        assert config["displayModeBar"] == "hover" and "lasso2d" in config[
+            "modeBarButtonsToRemove"]

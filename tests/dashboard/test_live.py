@@ -214,4 +214,20 @@ def test_history_is_read_once_per_refresh_period(view, monkeypatch):
     clock.advance(10)
     version, _ = view.history("1 h")
     assert version != first[0] and len(reads) == 2
-    assert view.history(None)[0] == version and view.history("6 h")[0] != version
+    assert view.history(None)[0] == view.history("15 min")[0]  # the default range
+    assert view.history("6 h")[0] != version
+
+
+def test_window_note_comes_from_the_runtimes_window_rule():
+    """The window card's note is built from the first window rule (size, lateness, idle
+    timeout); a runtime without one says so."""
+    from types import SimpleNamespace
+
+    from streamdash.pipeline.transforms import Watermark
+    from streamdash.pipeline.windows import Windows
+
+    rule = Windows("v", "k", Watermark(5.0), size=2.0, idle_timeout=60.0)
+    note = live_module.window_note(SimpleNamespace(processor=SimpleNamespace(windows=[rule])))
+    assert "2 s windows" in note and "5 s (the lateness)" in note and "5–7 s" in note
+    bare = SimpleNamespace(processor=SimpleNamespace(windows=[]))
+    assert "No window rule" in live_module.window_note(bare)

@@ -43,3 +43,19 @@ def test_error_rows_format_time():
     assert row["at"] == "2023-11-14T22:13:20.000Z" and row["status"] == 503
     assert set(row) == set(tables.ERROR_FIELDS)
     assert tables.error_rows([{}])[0]["at"] == ""
+
+
+def test_time_and_record_columns_are_readable():
+    """Time columns fit a whole ISO time; quarantine reasons and records wrap and show whole
+    on hover; a latest-records column holding ISO times is as wide as a time column."""
+    widths = {c["field"]: c for c in tables.QUARANTINE_COLUMNS}
+    assert widths["at"]["width"] == tables.TIME_WIDTH >= 230
+    assert {c["field"]: c for c in tables.ERROR_COLUMNS}["at"]["width"] == tables.TIME_WIDTH
+    for name in ("reasons", "record"):
+        assert widths[name]["wrapText"] and widths[name]["autoHeight"]
+        assert widths[name]["tooltipField"] == name and widths[name]["cellClass"] == "sd-clamp"
+    cols, _ = tables.latest_records([(1, {"ts": "2026-01-01T00:00:00.000Z", "v": 1.0,
+                                          "name": "x"})])
+    by_field = {c["field"]: c for c in cols}
+    assert by_field["ts"]["minWidth"] == tables.TIME_WIDTH
+    assert "minWidth" not in by_field["v"] and "minWidth" not in by_field["name"]
