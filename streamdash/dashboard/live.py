@@ -229,7 +229,7 @@ class LiveView:
 
     def history(self, range_label: str | None) -> tuple[str, dict[str, Any]]:
         """(version, pipeline-history figure) for a range label (``HISTORY_RANGES``; unknown
-        → 1 h).
+        → ``DEFAULT_HISTORY_RANGE``).
 
         Reads the persisted snapshots (SQLite, earlier runs included; memory without a data
         dir) at most once per range per refresh period (``history_refresh``), shared by all

@@ -73,10 +73,13 @@ def wait(dash_duo, cond, msg, timeout):
 
 
 def grid_text(dash_duo, grid_id):
-    # AG Grid renders rows only once its element is on screen: scroll to it, then read.
+    # AG Grid renders rows only once its element is on screen: scroll to it, then read. The
+    # jump is instant: Bootstrap makes page scrolling smooth, and mid-animation the grid may
+    # still be off screen when read.
     el = dash_duo.find_element(f"#{grid_id}")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
-    return el.text
+    return dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
+        "return arguments[0].innerText;", el)
 
 
 def click_refresh(dash_duo, label):
@@ -213,7 +216,7 @@ def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
     wait(dash_duo, lambda: XSS_IMG in grid_text(dash_duo, "grid-latest"),
          "latest records do not show the markup as text", TICK)
     legend = dash_duo.find_element("#chart-series")
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView()", legend)
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({behavior: 'instant'})", legend)
     legend = legend.text
     assert "<script>window.__xss=2" in legend  # the key is shown literally in the legend
     assert dash_duo.driver.title == "streamdash"
