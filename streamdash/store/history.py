@@ -450,13 +450,21 @@ class History:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> History:
-        """Start the writer thread (it opens the database); records this run in ``runs``."""
+        """Open the database and start the writer thread; records this run in ``runs``."""
         if self._thread is not None and self._thread.is_alive():
             return self
         from .. import __version__
 
         self._stopping.clear()
         self.put("run_start", {"version": __version__})
+        # Create the file before the app serves, so the API can read it from the first request
+        # (not 503 "no history database" until the writer's first flush). A failure is left to
+        # the writer, which retries and reports it in status().
+        if self._conn is None:
+            try:
+                self._conn = self._open()
+            except (sqlite3.Error, OSError):
+                pass
         self._thread = threading.Thread(target=self._run, name="streamdash-history", daemon=True)
         self._thread.start()
         return self
