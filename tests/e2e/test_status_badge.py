@@ -3,6 +3,7 @@ firing alerts in its hover text (the badge's ``title``)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
@@ -11,7 +12,7 @@ from streamdash.app import create_app
 from streamdash.config import Settings
 from streamdash.errors import SourceError
 from streamdash.sources.base import FieldHints, Source
-from tests.helpers import within
+from tests.helpers import ROUND_TRIP, within
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +24,9 @@ ALERTS = {"window": ALERT_WINDOW, "interval": ALERT_INTERVAL, "rules": [
 # A change shows once a fetch brought it, the alert window turned over (or, for source_down,
 # 3 intervals passed without a successful fetch), the monitor evaluated and a tick read it.
 SHOWS_WITHIN = within(INTERVAL, max(ALERT_WINDOW, 3 * INTERVAL) + ALERT_INTERVAL, REFRESH)
+# The first badge needs the page itself (the renderer and its bundles: one more round trip on
+# a loaded machine) and then the first tick.
+FIRST_BADGE = within(REFRESH) + ROUND_TRIP
 
 
 class Switchable(Source):
@@ -43,6 +47,15 @@ class Switchable(Source):
         return [{"id": self.n, "value": None if self.nulls.is_set() else 1.0}]
 
 
+def free_port() -> int:
+    """A port nothing listens on now. dash_duo's default (58050, counting up) is shared by
+    every test process on the machine: when another one holds it, the browser can end up on
+    that other app."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def badge(dash_duo):
     el = dash_duo.find_element("#status-badge")
     return el.text, el.get_attribute("title") or ""
@@ -61,7 +74,9 @@ def test_badge_says_ok_degraded_down_and_names_the_firing_alert(dash_duo):
     app = create_app(Settings({"source.interval": INTERVAL, "dashboard.refresh": REFRESH,
                                "alerts": ALERTS}), source)
     try:
-        dash_duo.start_server(app)
+        dash_duo.start_server(app, port=free_port())
+        dash_duo._wait_for(lambda _: badge(dash_duo)[0] != "…", timeout=FIRST_BADGE,
+                           msg="the page never showed a status")
         wait_badge(dash_duo, "OK", "no alert firing")
         source.nulls.set()
         wait_badge(dash_duo, "DEGRADED", "null_rate_high (warning)")
