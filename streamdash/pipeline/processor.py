@@ -10,7 +10,7 @@ name ``dedup`` (all defaults)::
       - convert: {field: value, unit_field: unit, to: C}
       - derive: {field: feels_like, expr: "value * 1.8 + 32", when: {field: unit, op: eq, value: C}}
       - outlier: {field: value, key: sensor, window: 100, threshold: 3}
-      - late: {lateness: 30}
+      - late: {lateness: 30, advance: batch}
       - window: {kind: tumbling, size: 10, key: sensor, field: value, idle_timeout: 60}
 
 Without a ``transforms`` setting the chain is ``dedup`` (when the schema has a key), then
@@ -32,6 +32,7 @@ from .expr import Expression
 from .jsonl import decode_lines
 from .schema import Schema, Unparsed, Validator
 from .transforms import (
+    ADVANCE,
     BatchContext,
     Convert,
     Dedup,
@@ -50,7 +51,7 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "derive": ("field", "expr", "when"),
     "convert": ("field", "unit_field", "to"),
     "outlier": ("field", "key", "window", "threshold", "min_count", "flag", "z_field"),
-    "late": ("lateness",),
+    "late": ("lateness", "advance"),
     "window": ("kind", "size", "slide", "idle_timeout", "field", "key", "lateness"),
 }
 
@@ -81,6 +82,7 @@ class Pipeline:
         self.clock = clock
         self.monotonic = monotonic
         self.windows = [r for r in rules if isinstance(r, Windows)]
+        self.ends = [r.end_batch for r in rules if hasattr(r, "end_batch")]
         self.nulls: dict[str, int] = {}
 
     def process(self, records: list[Any], batch: Batch) -> ProcessResult:
@@ -100,6 +102,8 @@ class Pipeline:
         rejected = [self.rejection(r, batch.source, now) for r in bad] if bad else []
         for rule in self.staged:
             ok, times = rule(ok, times, ctx)
+        for end in self.ends:  # the watermark moves and windows close once per batch
+            end(ctx)
         for name, n in nulls.items():
             self.nulls[name] = self.nulls.get(name, 0) + n
         return ProcessResult(ok, rejected, ctx.counts, nulls)
@@ -157,6 +161,12 @@ def _number(key: str, value: Any, lo: float = 0.0) -> float:
 def _whole(key: str, value: Any, lo: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
         raise ConfigError(key, f"expected a whole number ≥ {lo}, got {value!r}")
+    return value
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -252,7 +262,9 @@ def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publi
                 z_field=p.get("z_field")))
         elif name == "late":
             watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
-            rules.append(Late(watermark, sink("late")))
+            rules.append(Late(watermark, sink("late"), _choice(f"{at}.advance",
+                                                               p.get("advance", "batch"),
+                                                               ADVANCE)))
         else:  # window
             own = watermark is None
             wm = watermark or Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
