@@ -55,6 +55,11 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "window": ("kind", "size", "slide", "idle_timeout", "field", "key", "lateness"),
 }
 
+#: Defaults of dedup's ``ttl`` and late's ``lateness`` (seconds of event time); for a snapshot
+#: source (``FieldHints.snapshot_span`` > 0) they grow to cover the span (see
+#: :func:`build_rules`).
+DEDUP_TTL = 600.0
+LATENESS = 30.0
 Rule = Callable[[list, list, BatchContext], tuple[list, list]]
 #: Raw lines decoded and validated together (small enough to stay in the CPU cache).
 CHUNK = 128
@@ -228,12 +233,17 @@ def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publi
         if name in ("late", "window") and not schema.event_time:
             raise ConfigError(at, "needs an event time: set schema.event_time")
         if name == "dedup":
-            key = _name(f"{at}.key", p.get("key", schema.key))
-            spec = schema.field(key)
-            if spec is None or spec.type == "any":
-                raise ConfigError(f"{at}.key", f"field {key!r} must be declared in the schema "
-                                               "with a scalar type")
-            rules.append(Dedup(key, ttl=_number(f"{at}.ttl", p.get("ttl", 600.0)),
+            raw_key = p.get("key", schema.key)
+            keys = raw_key if isinstance(raw_key, list) and raw_key else [raw_key]
+            for key in keys:
+                key = _name(f"{at}.key", key)
+                spec = schema.field(key)
+                if spec is None or spec.type == "any":
+                    raise ConfigError(f"{at}.key", f"field {key!r} must be declared in the "
+                                                   "schema with a scalar type")
+            # A snapshot feed repeats its whole span every poll: keys must outlive it.
+            ttl = max(DEDUP_TTL, 2 * hints.snapshot_span)
+            rules.append(Dedup(tuple(keys), ttl=_number(f"{at}.ttl", p.get("ttl", ttl)),
                                max_keys=_whole(f"{at}.max_keys", p.get("max_keys", 1_000_000)),
                                clock=None if schema.event_time else clock))
         elif name == "filter":
@@ -261,7 +271,9 @@ def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publi
                 flag=_name(f"{at}.flag", p.get("flag", "outlier")),
                 z_field=p.get("z_field")))
         elif name == "late":
-            watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
+            # A snapshot feed lists everything of its span, however late it was published.
+            lateness = max(LATENESS, hints.snapshot_span)
+            watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", lateness)))
             rules.append(Late(watermark, sink("late"), _choice(f"{at}.advance",
                                                                p.get("advance", "batch"),
                                                                ADVANCE)))

@@ -107,6 +107,10 @@ class Watermark:
 class Dedup:
     """Drops records whose ``key`` was seen within ``ttl`` seconds of event time.
 
+    ``key`` is a field name, or a tuple of names: the first is the record's identity, the
+    others tell versions of it apart (``("id", "updated")`` keeps a quake again when USGS
+    updates it); such a record is keyless when its first field is missing or null.
+
     Keys are remembered in generations (one per batch) that expire together once the newest
     time in the generation is more than ``ttl`` behind the newest time seen, so memory stays
     bounded by the key rate times the TTL; ``max_keys`` is a hard cap on top (the oldest
@@ -116,9 +120,9 @@ class Dedup:
 
     name = "dedup"
 
-    def __init__(self, key: str, ttl: float = 600.0, max_keys: int = 1_000_000,
+    def __init__(self, key: str | tuple[str, ...], ttl: float = 600.0, max_keys: int = 1_000_000,
                  clock: Callable[[], float] | None = None):
-        self.key = key
+        self.key = key if isinstance(key, str) or len(key) > 1 else key[0]
         self.ttl = ttl
         self.max_keys = max_keys
         self.clock = clock
@@ -138,7 +142,7 @@ class Dedup:
         keep_t: list = []
         kr, kt = keep_r.append, keep_t.append
         dups = 0
-        for rec, t, k in zip(records, times, column(records, key), strict=True):
+        for rec, t, k in zip(records, times, self._keys(records, key), strict=True):
             if k in seen:
                 dups += 1
                 continue
@@ -149,6 +153,14 @@ class Dedup:
             kt(t)
         self.finish(fresh, dups, max(times) if times and times[0] is not None else None, ctx)
         return keep_r, keep_t
+
+    @staticmethod
+    def _keys(records: list[dict], key: str | tuple[str, ...]) -> list[Any]:
+        if isinstance(key, str):
+            return column(records, key)
+        first, rest = key[0], key[1:]
+        return [None if (k := r.get(first)) is None else (k, *(r.get(f) for f in rest))
+                for r in records]
 
     def finish(self, fresh: list[Any], dups: int, newest: float | None,
                ctx: BatchContext) -> None:
@@ -169,11 +181,19 @@ class Dedup:
 
     def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
         """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
-        ns[f"RULE_{j}"], ns[f"KEY_{j}"] = self, self.key
+        ns[f"RULE_{j}"] = self
+        names = (self.key,) if isinstance(self.key, str) else self.key
+        reads = []
+        for i, name in enumerate(names):
+            ns[f"KEY_{j}_{i}"] = name
+            reads.append(_read(name, f"KEY_{j}_{i}", present))
         setup = [f"seen_{j} = RULE_{j}.seen; seen_add_{j} = seen_{j}.add",
                  f"fresh_{j} = []; fresh_append_{j} = fresh_{j}.append; dups_{j} = 0"]
-        body = [f"k_{j} = {_read(self.key, f'KEY_{j}', present)}",
-                f"if k_{j} in seen_{j}:",
+        body = [f"k_{j} = {reads[0]}"]
+        if len(reads) > 1:
+            body += [f"if k_{j} is not None:",
+                     f"    k_{j} = (k_{j}, {', '.join(reads[1:])})"]
+        body += [f"if k_{j} in seen_{j}:",
                 f"    dups_{j} += 1",
                 "    continue",
                 f"if k_{j} is not None:",

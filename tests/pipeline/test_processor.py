@@ -265,6 +265,36 @@ def test_default_chain_and_source_schema():
     assert legacy.validator.run([{}])[2] == [{}]
 
 
+def test_a_snapshot_source_gets_a_dedup_ttl_and_lateness_covering_its_span():
+    """For a source whose responses repeat an hour, dedup remembers keys two hours and the late
+    rule allows an hour; explicit parameters still win; other sources keep 600 s and 30 s."""
+    snapshot = FieldHints(value_field="value", key_field="sensor", time_field="ts",
+                          snapshot_span=3600.0)
+    cfg = {"schema": CONTRACT["schema"]}
+    dedup, late, _window = build_processor(Settings(cfg), snapshot).rules
+    assert dedup.ttl == 7200.0 and late.watermark.lateness == 3600.0
+    own = build_processor(Settings({**cfg, "transforms": [{"dedup": {"ttl": 60}},
+                                                          {"late": {"lateness": 5}}]}), snapshot)
+    assert own.rules[0].ttl == 60.0 and own.rules[1].watermark.lateness == 5.0
+    dedup, late, _window = build_processor(Settings(cfg), HINTS).rules
+    assert dedup.ttl == 600.0 and late.watermark.lateness == 30.0
+
+
+def test_dedup_key_may_list_fields_and_each_must_be_declared():
+    """dedup key [id, unit] dedups on both fields (fused like staged); an undeclared field in
+    the list is a ConfigError naming the key."""
+    cfg = {**CONTRACT, "transforms": [{"dedup": {"key": ["id", "unit"]}}, "late"]}
+    proc = build_processor(Settings(cfg), HINTS)
+    assert proc.rules[0].key == ("id", "unit") and proc.validator.fused == proc.rules
+    lines = generate(3000)
+    fused, staged = run_both(cfg, [decode_lines(lines[i:i + 500]) for i in range(0, 3000, 500)])
+    assert fused == staged
+    bad = {**CONTRACT, "transforms": [{"dedup": {"key": ["id", "nope"]}}]}
+    with pytest.raises(ConfigError) as err:
+        build_processor(Settings(bad), HINTS)
+    assert err.value.key == "transforms[0].dedup.key" and "'nope'" in str(err.value)
+
+
 def test_tick_closes_idle_windows_and_runtime_stop_flushes():
     """Processor.tick() emits windows after the idle timeout on the injected monotonic clock."""
     mono = FakeClock(0.0)

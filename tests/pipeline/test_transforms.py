@@ -46,6 +46,18 @@ def test_dedup_keeps_the_first_and_counts_repeats():
     assert d.stats() == {"duplicates": 2, "keys": 3, "evicted": 0}
 
 
+def test_dedup_on_several_fields_keeps_each_version_of_a_record():
+    """With key (id, updated) a record whose updated time changed is kept again; a missing or
+    null first field makes the record keyless (never a duplicate)."""
+    d = Dedup(("id", "updated"))
+    recs = [{"id": "q1", "updated": 1}, {"id": "q1", "updated": 1}, {"id": "q1", "updated": 2},
+            {"id": "q1"}, {"id": "q1", "updated": None}, {"id": None, "updated": 1},
+            {"id": None, "updated": 1}]
+    out, _, counts = run(d, [dict(r) for r in recs], [float(i) for i in range(7)])
+    assert out == [recs[0], recs[2], recs[3], recs[5], recs[6]] and counts["duplicate"] == 2
+    assert Dedup(("id",)).key == "id"
+
+
 def test_dedup_forgets_keys_after_the_ttl_of_event_time():
     """Keys older than the TTL (in event time) expire, so memory stays bounded."""
     d = Dedup("id", ttl=600)
