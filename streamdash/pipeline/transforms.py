@@ -554,7 +554,8 @@ class Late:
     contract specifies; there the order inside a batch matters.
 
     Late records are counted (``late`` outcome) and handed to ``sink`` as
-    ``{record, event_time, watermark, lateness_s, source}`` dicts (the bounded late store),
+    ``{at, record, event_time, watermark, lateness_s, source}`` dicts (``at``: when the batch
+    was processed; the runtime's bounded late store, ``/api/late``, the dashboard),
     never dropped silently and never fed to later rules.
     """
 
@@ -638,7 +639,8 @@ class Late:
         ctx.counts["late"] += len(side)
         self.late += len(side)
         if self.sink is not None:
-            self.sink([{"record": rec, "event_time": utc_iso(t), "watermark": utc_iso(w),
+            at = utc_iso(ctx.now)
+            self.sink([{"at": at, "record": rec, "event_time": utc_iso(t), "watermark": utc_iso(w),
                         "lateness_s": round(w - t, 3), "source": ctx.source}
                        for rec, t, w in side])
 

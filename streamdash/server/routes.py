@@ -7,6 +7,7 @@
 * ``/api/metrics`` ``/api/errors`` ``/api/dlq`` ``/api/alerts`` ``/api/windows`` — history
   (SQLite when a ``data_dir`` is configured, else the in-memory recent views); bad parameters
   get HTTP 400
+* ``/api/late`` — the newest records set aside as late (the in-memory late store), newest first
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
 """
@@ -114,6 +115,15 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
             else:
                 items = _recent(runtime.quarantine.to_dicts(), q, runtime.clock())
             return {"count": len(items), "total": runtime.quarantine.total, "items": items}
+        return api("24h", 100, 10_000, (), answer)
+
+    @server.get("/api/late")
+    def api_late() -> Response:
+        def answer(q: Query) -> dict[str, Any]:
+            # In memory only (the runtime's bounded late store): newest first.
+            items = _recent(runtime.late.recent(), q, runtime.clock())
+            return {"from": "memory", "count": len(items), "total": runtime.late.total,
+                    "capacity": runtime.late.capacity, "items": items}
         return api("24h", 100, 10_000, (), answer)
 
     @server.get("/api/windows")

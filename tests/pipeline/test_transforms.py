@@ -211,7 +211,8 @@ def test_late_judges_a_batch_against_the_watermark_known_before_it():
     out, times, counts = run_batch(late, [{"i": 5}, {"i": 6}, {"i": 7}], [109.0, 110.0, 150.0])
     assert [r["i"] for r in out] == [6, 7] and times == [110.0, 150.0]
     assert counts["late"] == 1 and late.watermark.max_time == 150.0
-    assert got == [{"record": {"i": 5}, "event_time": "1970-01-01T00:01:49.000Z",
+    assert got == [{"at": "1970-01-01T00:00:00.000Z", "record": {"i": 5},
+                    "event_time": "1970-01-01T00:01:49.000Z",
                     "watermark": "1970-01-01T00:01:50.000Z", "lateness_s": 1.0, "source": ""}]
     assert late.stats()["late"] == 1 and late.stats()["watermark"].endswith("Z")
 
