@@ -193,3 +193,25 @@ def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
          "no stale warning after the source stopped")
     assert "no new records" in dash_duo.find_element("#stale-warning").text
     assert dash_duo.get_logs() == []
+
+
+def test_late_records_table_shows_a_late_record(dash_duo, make_app):
+    """A record older than the watermark of earlier batches appears in the Late records table
+    with its event time and how late it was; on-time records do not."""
+    t0 = 1_764_198_000.0
+    schema = {"key": "id", "event_time": "ts",
+              "fields": {"id": "int", "key": "str", "value": "float", "ts": "timestamp"}}
+    batches = [[{"id": 1, "key": "k", "value": 1.0, "ts": t0},
+                {"id": 2, "key": "k", "value": 2.0, "ts": t0 - 20}],
+               [{"id": 3, "key": "k", "value": 3.0, "ts": t0 - 600}]]
+    app = make_app(ListSource(batches), schema=schema)
+    settings = app.runtime.settings
+    # two polls, then the page load (slow on a busy machine) and the refresh ticks after it
+    timeout = 2 * settings.get("source.interval") + 20 * settings.get("dashboard.refresh")
+    dash_duo.start_server(app)
+    wait(dash_duo, lambda: '"id":3' in grid_text(dash_duo, "grid-late"),
+         "the Late records table does not show the late record", timeout=timeout)
+    text = grid_text(dash_duo, "grid-late")
+    assert "late by (s)" in text and "570" in text and "2025-11-26T22:50:00.000Z" in text
+    assert '"id":1' not in text and '"id":2' not in text
+    assert dash_duo.get_logs() == []
