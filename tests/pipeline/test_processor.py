@@ -83,7 +83,7 @@ def run_both(cfg, batches):
     out = []
     for fuse in (True, False):
         events = []
-        proc = build_processor(Settings(cfg), HINTS, fuse=fuse,
+        proc = build_processor(Settings(cfg), HINTS, fuse=fuse, clock=lambda: 1_764_198_000.0,
                                publish=lambda t, p, events=events: events.append((t, p)))
         results = []
         for records in batches:
@@ -374,13 +374,14 @@ def test_check_config_validates_schema_and_transforms(tmp_path):
     assert main(["check-config", str(good)]) == 0
 
 
-def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome():
+@pytest.mark.parametrize("cfg", [CONTRACT, BATCH_WATERMARK], ids=["record", "batch"])
+def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome(cfg):
     """Raw JSON lines give the same result as decoded records, broken lines quarantined."""
     lines = generate(3000)
     results = []
     for raw in (True, False):
         windows = []
-        proc = build_processor(Settings(CONTRACT), HINTS,
+        proc = build_processor(Settings(cfg), HINTS, clock=lambda: 1_764_198_000.0,
                                publish=lambda t, p, windows=windows: windows.extend(p))
         out = []
         for i in range(0, len(lines), 1000):
