@@ -1,24 +1,33 @@
 """The ``streamdash`` command line.
 
-``streamdash`` (same as ``streamdash run``) starts the pipeline and the dashboard;
-``streamdash check-config FILE`` validates a settings file; ``streamdash --version``.
-Configuration errors print one line and exit with status 2, never a traceback.
+``streamdash`` (same as ``streamdash run``) starts the pipeline and serves the dashboard through
+gunicorn (:mod:`streamdash.serving`); ``streamdash check-config FILE`` validates a settings file;
+``streamdash --version``. Errors print one line, never a traceback, with one exit-code convention
+for every subcommand (:data:`EXIT_CODES`): 2 for usage and configuration, 1 at run time.
+
+Modules are imported when a command needs them: ``--version`` answers without building the
+parser (no dash, Flask or HTTP stack), so it stays instant.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
 from .config import load_settings
-from .errors import ConfigError
+from .errors import ConfigError, StreamdashError
 
+EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
+#: Shown at the end of every command's --help (subcommands added later included).
+EXIT_CODES = ("Exit status: 0 success; 1 run-time failure (port in use, no history to read, "
+              "source or server unreachable); 2 usage or configuration error (bad flag, "
+              "unknown or invalid setting).")
 
 #: CLI flag (argparse dest) → dotted settings key.
 RUN_FLAGS = {"source": "source.type", "interval": "source.interval", "host": "server.host",
@@ -65,7 +74,34 @@ def build_parser(bench: str | None = None) -> argparse.ArgumentParser:
     bench_group.set_defaults(func=lambda args: bench_group.print_help() or 2)
     register_subcommands(bench_group.add_subparsers(dest="bench_command", metavar="BENCHMARK"),
                          "bench", only=bench)
+    finish_help(parser)
     return parser
+
+
+def finish_help(parser: argparse.ArgumentParser) -> None:
+    """Every parser's help as a terminal shows it: reST markup of the docstrings it reuses
+    made plain, and the exit-code convention (:data:`EXIT_CODES`) at the end."""
+    parser.description = plain_text(parser.description)
+    parser.epilog = " ".join(filter(None, [plain_text(parser.epilog), EXIT_CODES]))
+    for action in parser._actions:
+        action.help = plain_text(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                choice.help = plain_text(choice.help)
+            for sub in set(action.choices.values()):
+                finish_help(sub)
+
+
+_ROLE = re.compile(r":[a-z]+:`~?(?:[\w.]*\.)?([^`]+)`")
+
+
+def plain_text(text: str | None) -> str | None:
+    """``text`` without reST markup: ````x```` → x, ``:func:`~a.b``` → b, ```x``` → 'x'."""
+    if not text or "`" not in text:
+        return text
+    text = _ROLE.sub(r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    return re.sub(r"`([^`]+)`", r"'\1'", text)
 
 
 def register_subcommands(group: Any, name: str, only: str | None = None) -> None:
@@ -104,6 +140,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                    type=str.upper)
     p.add_argument("--log-format", choices=["text", "json"])
+    p.add_argument("--access-log", action="store_true",
+                   help="log every HTTP request (off: the console is for the pipeline)")
     from .sources.flags import add_source_arguments  # --url, --field, --param, --header …
 
     add_source_arguments(p)
@@ -119,35 +157,28 @@ def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLA
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the pipeline and serve the dashboard until interrupted."""
-    from .app import create_app
+    """Run the pipeline and serve the dashboard until SIGTERM or Ctrl-C.
+
+    Everything that can refuse to start is checked before the pipeline exists: the settings
+    (every section, exit 2), then the port (bound here, exit 1). The runtime itself starts in
+    gunicorn's worker process (see :mod:`streamdash.serving`).
+    """
+    from .app import check_settings
     from .config import with_default_data_dir
     from .logs import configure_logging, log_settings, secret_values
+    from .serving import StreamdashServer, bind_listener
 
     settings = with_default_data_dir(settings_from_args(args))
     configure_logging(settings.get("log.level"), settings.get("log.format"),
                       secrets=secret_values(settings.as_dict()))
-    log_settings(logging.getLogger("streamdash.cli"), settings)
-    app = create_app(settings)
-    # This process runs the pipeline: collect garbage less often (see gc_tuning for figures).
-    from .gc_tuning import tune_for_streaming
-
-    tune_for_streaming()
-    host, port = settings.get("server.host"), settings.get("server.port")
-    # SIGTERM (systemd, containers) stops as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
-    logging.getLogger("streamdash.cli").info("dashboard on http://%s:%s/", host, port)
+    logging.disable(logging.WARNING)  # a dry run: the worker's build logs its warnings, once
     try:
-        app.run(host=host, port=port, debug=False)
-    except KeyboardInterrupt:
-        pass
+        check_settings(settings)
     finally:
-        app.runtime.stop()
-    return 0
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+        logging.disable(logging.NOTSET)
+    log_settings(logging.getLogger("streamdash.cli"), settings)
+    listener = bind_listener(settings.get("server.host"), settings.get("server.port"))
+    return StreamdashServer(settings, listener, access_log=args.access_log).run()
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -160,8 +191,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status (see :data:`EXIT_CODES`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # before the parser, whose subcommands import dash and requests
+        print(f"streamdash {__version__}")
+        return 0
     wanted = argv[1] if len(argv) > 1 and argv[0] == "bench" and not argv[1].startswith("-") \
         else None
     parser = build_parser(bench=wanted)
@@ -174,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"streamdash: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except (StreamdashError, OSError) as exc:  # the port is in use, a file is missing …
+        print(f"streamdash: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
 
 
 def _main() -> Any:  # console-script shim

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_key
 
 ENV_PREFIX = "STREAMDASH_"
 CONFIG_ENV = "STREAMDASH_CONFIG"
@@ -126,6 +126,15 @@ def with_default_data_dir(settings: Settings) -> Settings:
     if settings.get("data_dir"):
         return settings
     return settings.with_overrides({"data_dir": DEFAULT_DATA_DIR})
+
+
+def history_data_dir(config_file: str | os.PathLike | None = None, data_dir: str | None = None,
+                     environ: Mapping[str, str] | None = None) -> str:
+    """The data dir a command reading the history uses: ``data_dir`` (``--data-dir``), else the
+    settings' (file, environment), else :data:`DEFAULT_DATA_DIR` — where ``streamdash run``
+    writes it. Every such command (``metrics``, ``dlq export``) finds it the same way."""
+    settings = load_settings(config_file, environ, overrides={"data_dir": data_dir})
+    return with_default_data_dir(settings).get("data_dir")
 
 
 def defaults() -> dict[str, Any]:
@@ -231,7 +240,8 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             continue
         key = name[len(ENV_PREFIX):].lower().replace("__", ".")
         if key.split(".", 1)[0] not in SECTIONS and key not in OPTIONS:
-            raise ConfigError(name, f"unknown setting '{key}' (from the environment)")
+            raise unknown_key(name, key, sorted(SECTIONS | set(OPTIONS)),
+                              what=f"setting '{key}' (from the environment)")
         _set(out, key, _scalar(raw))
     return out
 
@@ -240,17 +250,15 @@ def validate(tree: dict[str, Any]) -> dict[str, Any]:
     """Check every known key, reject unknown ones, and cast values; returns the tree."""
     for top, value in tree.items():
         if top not in SECTIONS and top not in OPTIONS:
-            known = ", ".join(sorted(SECTIONS | {"data_dir"}))
-            raise ConfigError(top, f"unknown setting (known: {known})")
+            raise unknown_key(top, top, SECTIONS | {"data_dir"})
         if top in SECTIONS and top not in ("schema", "transforms", "alerts") \
                 and not isinstance(value, dict):
             raise ConfigError(top, f"must be a mapping of settings, got {value!r}")
         if isinstance(value, dict) and top not in OPEN_SECTIONS:
             for sub in value:
                 if f"{top}.{sub}" not in OPTIONS:
-                    known = sorted(k.split(".", 1)[1] for k in OPTIONS if k.startswith(top + "."))
-                    raise ConfigError(f"{top}.{sub}", f"unknown setting (known in '{top}': "
-                                                      f"{', '.join(known)})")
+                    known = [k.split(".", 1)[1] for k in OPTIONS if k.startswith(top + ".")]
+                    raise unknown_key(f"{top}.{sub}", sub, known, what=f"setting in '{top}'")
     for key, opt in OPTIONS.items():
         section, _, leaf = key.partition(".")
         holder = tree.get(section) if leaf else tree

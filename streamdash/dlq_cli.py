@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     p = group.add_parser("export", help="write quarantined records as JSON Lines",
                          description=__doc__.split("\n\n")[1])
     p.add_argument("--data-dir", metavar="DIR", help="folder holding history.sqlite3 "
-                   "(default: data_dir from the settings)")
+                   "(default: data_dir from the settings, else ./streamdash-data)")
     p.add_argument("--config", metavar="FILE", help="YAML settings file (for data_dir)")
     p.add_argument("--from-url", metavar="URL",
                    help="read /api/dlq of a running app instead (e.g. http://127.0.0.1:8050)")
@@ -76,7 +76,7 @@ def from_url(base: str, since: str, until: str | None, limit: int) -> list[dict[
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export the DLQ; 1 with a one-line reason when there is nothing to read."""
-    from .config import load_settings
+    from .config import history_data_dir
     from .store.history import StorageUnavailable
     from .store.quarantine import write_jsonl
     from .timespec import parse_range
@@ -87,7 +87,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.from_url:
             items = from_url(args.from_url, args.since, args.until, args.limit)
         else:
-            data_dir = args.data_dir or load_settings(args.config).get("data_dir")
+            data_dir = history_data_dir(args.config, args.data_dir)  # as `metrics` finds it
             try:
                 since, until = parse_range(args.since, args.until, time.time(), "30d")
             except ValueError as exc:

@@ -6,12 +6,15 @@ Every error raised on purpose by the package derives from :class:`StreamdashErro
     ├── ConfigError        a setting, schema or rule is wrong (names the key and the problem)
     ├── SourceError        a source could not deliver records (after its own retries)
     │   └── IngestError    one failed ingestion attempt, with kind, reason and URL
-    └── ProcessingError    the processing chain failed on a batch
+    ├── ProcessingError    the processing chain failed on a batch
+    └── ServeError         the dashboard cannot be served (port in use, unknown host)
 
 This module imports nothing from the package so that every other module can import it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 class StreamdashError(Exception):
@@ -54,3 +57,22 @@ class IngestError(SourceError):
 
 class ProcessingError(StreamdashError):
     """The processing chain failed on a batch (a bug or a broken rule, not a bad record)."""
+
+
+class ServeError(StreamdashError):
+    """The dashboard cannot be served: the address is in use or unknown (said in the message)."""
+
+
+def unknown_key(key: str, name: str, known: Iterable[str], what: str = "setting") -> ConfigError:
+    """The error for an unknown ``name`` at ``key``: the closest known name, then every one.
+
+    ``source.intervl: unknown setting; did you mean 'interval'? (known: batch_size, …)`` — a
+    typo is the usual cause, so the suggestion comes first and the whole list after it. ``what``
+    says what was looked up ("setting", "rule 'x'" when ``key`` does not end with the name).
+    """
+    import difflib  # only on the error path
+
+    choices = sorted({str(k) for k in known})
+    close = difflib.get_close_matches(str(name), choices, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return ConfigError(key, f"unknown {what}{hint} (known: {', '.join(choices)})")

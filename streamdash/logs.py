@@ -86,6 +86,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+    # urllib3 warns about each retry and discarded pooled connection through Python's
+    # last-resort handler, unformatted; streamdash already logs every failed fetch in one line.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     return handler
 
 
@@ -183,5 +186,11 @@ class RedactingFormatter(logging.Formatter):
 
 
 def log_settings(logger: logging.Logger, settings: Any) -> None:
-    """Log the effective settings at INFO, secrets masked (the start-up "config loaded" line)."""
-    log_event(logger, logging.INFO, "config loaded", config=mask_settings(settings.as_dict()))
+    """Log the effective settings: a one-line summary at INFO, the whole tree ("config loaded",
+    secrets masked) at DEBUG — the console at INFO is for people, not for a settings dump."""
+    tree = mask_settings(settings.as_dict())
+    source = tree.get("source", {})
+    log_event(logger, logging.INFO, "settings", source=source.get("type"),
+              interval=source.get("interval"), data_dir=tree.get("data_dir") or "(memory)",
+              log=f"{tree['log']['level']} {tree['log']['format']}")
+    log_event(logger, logging.DEBUG, "config loaded", config=tree)

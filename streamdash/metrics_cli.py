@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .config import load_settings, with_default_data_dir
+from .config import history_data_dir
 from .models import utc_iso
 from .reporter import SNAPSHOT_FIELDS
 from .store.history import HistoryReader, StorageUnavailable, database_path
@@ -24,7 +24,8 @@ from .timespec import parse_range
 #: Columns shown when no ``--name`` is given.
 DEFAULT_NAMES = ("throughput_in", "throughput_out", "latency_p95", "error_rate", "invalid_rate",
                  "queue_depth", "dropped", "restarts")
-EXIT_ERROR = 2
+EXIT_USAGE = 2  #: a bad argument (the exit-code convention of every subcommand)
+EXIT_UNAVAILABLE = 1  #: nothing to read: no history database at the path
 
 
 def register(sub: Any) -> None:
@@ -58,20 +59,22 @@ def _names(raw: list[str] | None) -> list[str]:
 
 
 def cmd_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Print the snapshots in the range; exit 2 with a message on bad input or no history."""
+    """Print the snapshots in the range; exit 2 on bad input, 1 when there is no history."""
     out = out or sys.stdout
-    settings = with_default_data_dir(load_settings(args.config, overrides={
-        "data_dir": args.data_dir}))
-    path = database_path(settings.get("data_dir"))
+    path = database_path(history_data_dir(args.config, args.data_dir))
     try:
         names = _names(args.name)
         since, until = parse_range(args.since, args.until, time.time(), "15m")
         if args.limit < 1:
             raise ValueError(f"--limit: must be at least 1, got {args.limit}")
-        rows = HistoryReader(path).snapshots(since, until, args.limit)
-    except (ValueError, StorageUnavailable) as exc:
+    except ValueError as exc:
         print(f"streamdash metrics: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
+    try:
+        rows = HistoryReader(path).snapshots(since, until, args.limit)
+    except StorageUnavailable as exc:
+        print(f"streamdash metrics: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if args.format == "json":
         series = {n: [{"ts": utc_iso(r["ts"]), "value": r.get(n)} for r in rows] for n in names}
         json.dump({"since": utc_iso(since), "until": utc_iso(until), "path": str(path),

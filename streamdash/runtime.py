@@ -19,15 +19,14 @@ from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
 from .reporter import Reporter, count_nulls
 from .sources import Source, build_source, poll_interval
+from .sources.cadence import Cadence
+from .status import Status, judge
 from .store.history import StorageUnavailable, build_history, disabled_status, storage_options
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog
 from .store.ring import RingBuffer
 
 log = logging.getLogger("streamdash.runtime")
-
-#: Consecutive failed fetches after which the source (and so the pipeline) counts as down.
-DOWN_AFTER_FAILURES = 3
 
 
 class Runtime:
@@ -67,9 +66,13 @@ class Runtime:
             self.settings, self.source.hints, source_schema=getattr(self.source, "schema", None),
             publish=self.events.publish, clock=clock, monotonic=monotonic)
         self.source_health = SourceHealth()
+        # The one effective interval (configured, the source's minimum, the server's hint):
+        # the producer polls at it and everything that judges freshness measures against it.
+        poll_interval(self.settings.interval, self.source)  # warns when the minimum raises it
+        self.cadence = Cadence(self.settings.interval, self.source)
         backoff_max = self.settings.get("runtime.restart_backoff_max")
         self.producer = Producer(self.source, self.queue, self.metrics, self.source_health,
-                                 interval=poll_interval(self.settings.interval, self.source),
+                                 interval=self.cadence.current,
                                  policy=self.settings.get("queue.policy"), clock=clock,
                                  monotonic=monotonic, backoff_max=backoff_max)
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
@@ -80,7 +83,8 @@ class Runtime:
         self.monitor = build_monitor(self.settings, metrics=self.metrics,
                                      source_health=self.source_health, events=self.events,
                                      time_field=self.source.hints.time_field,
-                                     source_name=self.source.name, clock=clock)
+                                     source_name=self.source.name, clock=clock,
+                                     fetch_interval=self.cadence.current)
         self.add_batch_listener(self.monitor.observe_batch)
         # Periodic metrics snapshots and, with a data_dir, the SQLite history: its event-bus
         # subscribers only enqueue, its own thread writes, so the pipeline never waits on disk.
@@ -224,27 +228,49 @@ class Runtime:
         names = ("in", "accepted", "rejected", "duplicate", "filtered", "late", "dropped")
         return {n: int(c.get(f"records_{n}", 0)) for n in names}
 
+    def fetch_interval(self) -> float:
+        """The effective interval in seconds (see ``sources/cadence.py``)."""
+        return self.cadence.current()
+
+    def queue_fill(self) -> float | None:
+        """How full the queue is (depth / capacity, 0–1); ``None`` when it is unbounded."""
+        cap = self.queue.maxsize
+        return self.queue.qsize() / cap if cap > 0 else None
+
+    def status(self, storage: dict[str, Any] | None = None) -> Status:
+        """The status by the one policy (``status.judge``), with the reasons for it."""
+        src = self.source_health.snapshot()
+        if storage is None:
+            storage = self.history.status() if self.history is not None else disabled_status()
+        threads = (self.producer, self.consumer)
+        return judge(running=self._running,
+                     threads_alive=all(t.alive for t in threads),
+                     firing=self.monitor.active(),
+                     source_failures=src["consecutive_failures"],
+                     restarting=[t.name for t in threads if t.restarting()],
+                     queue_fill=self.queue_fill(),
+                     storage_error=None if storage["ok"] else
+                     str(storage.get("error") or "not writing"))
+
     def health(self) -> dict[str, Any]:
-        """Status (``ok`` / ``degraded`` / ``down``) with the state of every component."""
+        """Status (``ok`` / ``degraded`` / ``down``, see ``status.py``) with its reasons, the
+        effective interval and the state of every component."""
         src = self.source_health.snapshot()
         depth, cap = self.queue.qsize(), self.queue.maxsize
-        threads_ok = self._running and self.producer.alive and self.consumer.alive
         storage = self.history.status() if self.history is not None else disabled_status()
-        if not threads_ok or src["consecutive_failures"] >= DOWN_AFTER_FAILURES:
-            status = "down"
-        elif src["consecutive_failures"] or depth >= 0.9 * cap or not storage["ok"]:
-            status = "degraded"
-        else:
-            status = "ok"
+        status = self.status(storage)
         now = self.clock()
         return {
-            "status": status,
+            "status": status.state,
+            "reasons": list(status.reasons),
+            "firing": list(status.firing),
+            "interval_s": self.cadence.current(),
             "version": __version__,
             "uptime_s": round(now - self.started_at, 3) if self.started_at else 0.0,
             "components": {
                 "producer": {"alive": self.producer.alive, "restarts": self.producer.restarts},
                 "consumer": {"alive": self.consumer.alive, "restarts": self.consumer.restarts},
-                "source": {**self.source.describe(), **src},
+                "source": {**self.source.describe(), **src, "interval": self.cadence.describe()},
                 "queue": {"depth": depth, "capacity": cap},
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
                 "storage": storage,

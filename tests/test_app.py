@@ -51,3 +51,17 @@ def test_assets_folder_is_explicit_and_has_bootstrap():
     client = app.server.test_client()
     resp = client.get("/assets/bootstrap.min.css")
     assert resp.status_code == 200 and b"Bootstrap" in resp.data
+
+
+def test_unknown_api_path_is_a_json_404_not_the_page():
+    """/api/<unknown> answers 404 JSON naming the path; known API paths and other pages still
+    answer as before (the page for any non-API path, the API for known ones)."""
+    app = create_app(Settings(), ListSource([]), start=False)
+    client = app.server.test_client()
+    for path in ("/api/nope", "/api/metrics/extra", "/api/"):
+        resp = client.get(path)
+        assert resp.status_code == 404 and resp.is_json, path
+        assert resp.get_json()["error"].startswith("unknown API path /api/")
+    assert client.get("/api/metrics").status_code == 200
+    page = client.get("/some/page")
+    assert page.status_code == 200 and b"<!DOCTYPE html>" in page.data

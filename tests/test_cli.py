@@ -25,10 +25,55 @@ def run_cli(*args, env=None, timeout=60):
 
 def test_version(capsys):
     """--version prints the package version."""
-    with pytest.raises(SystemExit) as exc:
-        main(["--version"])
-    assert exc.value.code == 0
-    assert __version__ in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"streamdash {__version__}\n"
+
+
+def test_version_imports_neither_dash_nor_the_http_stack():
+    """`python -m streamdash --version` answers without importing dash, Flask, requests or
+    gunicorn (they cost ~0.5 s; -X importtime lists every module the process imported)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "streamdash", "--version"],
+                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout == f"streamdash {__version__}\n"
+    imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "streamdash.cli" in imported  # the listing is real
+    heavy = {"dash", "flask", "werkzeug", "requests", "urllib3", "gunicorn", "plotly", "pandas"}
+    assert not heavy & {name.split(".")[0] for name in imported}
+
+
+def test_python_dash_m_streamdash_is_the_command():
+    """`python -m streamdash` runs the same command line as `streamdash` (help, exit 0)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "streamdash", "--help"], capture_output=True,
+                          text=True, env=env, timeout=60, cwd=ROOT)
+    assert proc.returncode == 0 and "usage: streamdash" in proc.stdout
+
+
+def every_parser(parser, path=("streamdash",)):
+    """(path, parser) for the parser and every subcommand's, depth first."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from every_parser(sub, (*path, name))
+
+
+def test_every_help_states_the_exit_codes_without_rest_markup():
+    """Each command's --help ends with the one exit-code convention and shows no ``markup``."""
+    from streamdash.cli import EXIT_CODES, build_parser
+
+    seen = 0
+    for path, parser in every_parser(build_parser()):
+        text = parser.format_help()
+        assert "``" not in text and ":func:" not in text and ":class:" not in text, path
+        assert " ".join(text.split()).endswith(" ".join(EXIT_CODES.split())), path
+        seen += 1
+    assert seen >= 8  # run, check-config, metrics, dlq, dlq export, bench and benchmarks
+    assert "2 usage or configuration error" in EXIT_CODES and "1 run-time failure" in EXIT_CODES
 
 
 def test_help_lists_commands(capsys):
@@ -143,3 +188,32 @@ def test_check_config_validates_every_section(tmp_path, capsys):
     good.write_text(f"data_dir: {tmp_path / 'data'}\nsource: {{type: usgs-earthquakes}}\n")
     assert main(["check-config", str(good)]) == 0
     assert not (tmp_path / "data").exists()  # validating never creates the data dir
+
+
+@pytest.mark.parametrize("text, key, suggestion", [
+    ("source:\n  seeed: 1\n", "source.seeed", "seed"),
+    ("source:\n  type: simulatd\n", "source.type", "simulated"),
+    ("dashboard:\n  refesh: 2\n", "dashboard.refesh", "refresh"),
+    ("storage:\n  snapshot_intervl: 2\n", "storage.snapshot_intervl", "snapshot_interval"),
+    ("schema:\n  feilds: {a: str}\n", "schema.feilds", "fields"),
+    ("transforms:\n  - dedupe: {ttl: 5}\n", "transforms[0]", "dedup"),
+    ("alerts:\n  rules:\n    - {name: r, metrc: null_rate, op: '>', threshold: 1}\n",
+     "metrc", "metric"),
+])
+def test_unknown_component_setting_suggests_the_closest_key(tmp_path, capsys, text, key,
+                                                            suggestion):
+    """Every section's own checker answers a typo with the closest key and the known ones."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    assert main(["check-config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert key in err and f"did you mean '{suggestion}'?" in err and "known: " in err, err
+
+
+def test_missing_input_file_is_one_line_and_exit_1(tmp_path, capsys):
+    """A command whose input file is missing (here the pipeline benchmark) prints one line
+    naming the file and exits 1, the run-time failure of the convention."""
+    missing = tmp_path / "nope.jsonl"
+    assert main(["bench", "pipeline", "--file", str(missing)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(missing) in err and err.startswith("streamdash: ")

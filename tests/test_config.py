@@ -122,3 +122,34 @@ def test_missing_and_empty_files(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "nope.yaml", environ={})
     assert load_settings(write(tmp_path, ""), environ={}).interval == 5.0
+
+
+@pytest.mark.parametrize("values, key, suggestion, known", [
+    ({"server": {"prot": 1}}, "server.prot", "port", ["host", "port"]),
+    ({"sever": {}}, "sever", "server", ["buffer", "data_dir", "log", "queue", "server"]),
+    ({"log": {"levle": "INFO"}}, "log.levle", "level", ["format", "level", "summary_interval"]),
+])
+def test_unknown_setting_suggests_the_closest_key_and_lists_every_known_key(values, key,
+                                                                            suggestion, known):
+    """A misspelt key is answered with the closest known key and the whole list of known keys."""
+    with pytest.raises(ConfigError) as exc:
+        Settings(values)
+    message = str(exc.value)
+    assert exc.value.key == key and f"did you mean '{suggestion}'?" in message
+    listed = message.split("(known: ", 1)[1].rstrip(")").split(", ")
+    assert set(known) <= set(listed)
+
+
+def test_unknown_env_variable_suggests_the_closest_setting():
+    """A misspelt STREAMDASH_* variable names the closest dotted setting."""
+    with pytest.raises(ConfigError) as exc:
+        load_settings(environ={"STREAMDASH_SOURCE_INTERVAL": "2"})
+    assert "did you mean 'source.interval'?" in str(exc.value)
+    assert "server.port" in str(exc.value)  # every known key is listed
+
+
+def test_unknown_setting_without_a_close_key_lists_the_known_ones():
+    """Nothing close: no guess, only the list."""
+    with pytest.raises(ConfigError) as exc:
+        Settings({"server": {"zzzzzz": 1}})
+    assert "did you mean" not in str(exc.value) and "known: host, port" in str(exc.value)

@@ -94,3 +94,23 @@ def test_unreachable_url_fails_clearly(capsys):
     """An app that is not there: exit 1 with the URL in the message."""
     assert main(["dlq", "export", "--from-url", "http://127.0.0.1:9"]) == 1
     assert "127.0.0.1:9/api/dlq" in capsys.readouterr().err
+
+
+def test_export_finds_the_default_data_dir_as_metrics_does(tmp_path, monkeypatch, capfdbinary):
+    """Without --data-dir, `dlq export` reads ./streamdash-data (where `streamdash run`
+    writes), exactly like `streamdash metrics`; both fail alike when it is missing."""
+    monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith("STREAMDASH_")]:
+        monkeypatch.delenv(name)
+    assert main(["dlq", "export"]) == 1 and main(["metrics"]) == 1
+    err = capfdbinary.readouterr().err.decode()
+    assert err.count(str(Path("streamdash-data") / "history.sqlite3")) == 2, err
+    rt = Runtime(Settings({"source.interval": 0.1, "data_dir": "streamdash-data"}),
+                 ListSource([[GOOD, "junk"]]))
+    with rt:
+        deadline = time.monotonic() + 10
+        while rt.quarantine.total < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert main(["dlq", "export"]) == 0 and main(["metrics", "--format", "csv"]) == 0
+    out = capfdbinary.readouterr().out.decode().splitlines()
+    assert json.loads(out[0])["record"] == "junk"

@@ -22,3 +22,30 @@ def test_readme_has_yaml_examples():
 def test_readme_yaml_example_is_valid(block):
     """Each example builds a whole app without a ConfigError."""
     check_settings(Settings(yaml.safe_load(block)))
+
+
+def quick_start_commands() -> list[str]:
+    """The shell commands of the README's quick start, in order."""
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, re.S)]
+
+
+def test_quick_start_is_two_commands_that_work_on_debian():
+    """Two commands: the first installs into a virtual environment (Debian 12's Python refuses
+    a system-wide pip install), the second runs the tests in that same environment; the README
+    says which Debian package provides venv."""
+    install, tests = quick_start_commands()
+    assert "\n" not in install and "\n" not in tests
+    steps = [step.strip() for step in install.split("&&")]
+    assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
+    assert steps[2:] == ["pip install .", "streamdash"]
+    assert tests.startswith(". .venv/bin/activate && pip install '.[test]' && pytest ")
+    assert "python3-venv" in README and "externally-managed-environment" in README
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    """.ci/run's last command is the README's test command, character for character."""
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
+    last = [line for line in ci.splitlines() if line.strip() and not line.startswith("#")][-1]
+    assert last == quick_start_commands()[1]
+    assert "python3 -m venv .venv" in ci  # the environment the command activates exists

@@ -102,6 +102,20 @@ def test_health_goes_down_when_source_fails_and_recovers():
         assert rt.health()["components"]["source"]["consecutive_failures"] >= 3
 
 
+def test_status_names_a_queue_over_80_percent_full_and_a_restarting_thread():
+    """A queue above 80 % full and a thread that crashed recently are reasons to degrade."""
+    rt = Runtime(fast(**{"queue.maxsize": 10}), ListSource([]))
+    assert rt.queue_fill() == 0.0 and not any("queue" in r for r in rt.status().reasons)
+    for _ in range(9):
+        rt.queue.put_nowait(object())
+    assert rt.queue_fill() == 0.9
+    rt.consumer.crashed_at = rt.monotonic()
+    reasons = rt.status().reasons
+    assert "queue 90% full (above 80%)" in reasons
+    assert "consumer restarting after a crash" in reasons
+    assert rt.status().state == "down" and reasons[0] == "pipeline not running"
+
+
 def test_degraded_on_first_failure():
     """A single failed fetch degrades the status without marking it down."""
     rt = Runtime(Settings({"source.interval": 3600}), ListSource([OSError("x")]))

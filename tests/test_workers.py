@@ -11,7 +11,7 @@ from streamdash.pipeline.workers import Consumer, Producer, SourceHealth, Superv
 from streamdash.store.quarantine import Quarantine
 from streamdash.store.ring import RingBuffer
 from streamdash.testing import FailingSource, ListSource
-from tests.helpers import wait_for
+from tests.helpers import wait_for, wait_until, within
 
 
 def make_producer(source, q, policy="block", interval=0.01):
@@ -62,14 +62,18 @@ def test_block_policy_waits_and_measures_blocked_time():
     producer.fetch_once()
     t = threading.Thread(target=producer.fetch_once)
     t.start()
-    time.sleep(0.3)
+    # The second fetch finds the queue full and says since when it waits for room.
+    wait_until(lambda: producer.health.snapshot()["waiting_since"] is not None, within(),
+               "the producer to wait on the full queue")
     assert t.is_alive()  # blocked on the full queue
-    waiting = producer.health.snapshot()["waiting_since"]
-    assert waiting is not None and waiting <= time.time()
+    since = producer.health.snapshot()["waiting_since"]
+    assert since <= time.time()
+    held = 0.2  # keep the queue full this long before making room
+    wait_until(lambda: time.time() - since >= held, within(held), "the hold")
     q.get_nowait()
     t.join(5)
     assert q.get_nowait().records == [{"id": 2}]
-    assert metrics.counter("producer_blocked_seconds") >= 0.2
+    assert metrics.counter("producer_blocked_seconds") >= held
     assert metrics.counter("records_dropped") == 0
     assert producer.health.snapshot()["waiting_since"] is None  # cleared once queued
 
@@ -111,12 +115,16 @@ def test_producer_keeps_its_schedule():
     q = queue.Queue(1000)
     source = ListSource([[{"id": 1}]], loop=True)
     producer, _ = make_producer(source, q, interval=0.05)
+    started = time.monotonic()
     producer.start()
     producer.start()  # idempotent
-    time.sleep(0.5)
+    wait_until(lambda: source.calls >= 5, within(5 * 0.05), "five polls")
     producer.stop()
+    elapsed = time.monotonic() - started
     assert producer.join(2)
-    assert 4 <= source.calls <= 14
+    # Never faster than the schedule (a loaded machine may only make it slower): at most one
+    # poll per interval, plus the first one at start.
+    assert 5 <= source.calls <= elapsed / 0.05 + 1
 
 
 def make_consumer(processor=None, q=None):
@@ -175,6 +183,7 @@ def test_crashed_consumer_restarts_and_loses_nothing():
     assert consumer.join(5)
     assert consumer.restarts == 1 and metrics.counter("thread_restarts") == 1
     assert metrics.counter("records_rejected") == 2
+    assert consumer.restarting() and not consumer.restarting(within=0.0)  # crashed just now
     assert consumer.quarantine.recent()[0].reasons[0]["rule"] == "processing_error"
 
 

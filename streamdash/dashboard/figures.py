@@ -80,21 +80,47 @@ def status_badge(status: str) -> tuple[str, str]:
     return status.upper(), STATUS_COLORS.get(status, "secondary")
 
 
-def stale_message(last_new: float | None, since: float | None, now: float,
-                  interval: float) -> str | None:
-    """Why the data is stale (no new records for more than 3 intervals), or ``None`` if fresh.
+def freshness_message(last_fetch: float | None, last_new: float | None, since: float | None,
+                      now: float, interval: float) -> tuple[str, str] | None:
+    """The banner on how fresh the data is, as (text, Bootstrap colour), or ``None`` if fresh.
 
-    ``last_new`` is when records last arrived, ``since`` when the runtime started (a stream that
-    never delivered is stale once 3 intervals have passed since the start).
+    ``last_fetch`` is the last successful fetch, ``last_new`` when new records last arrived,
+    ``since`` when the runtime started, ``interval`` the effective interval. Stale (warning)
+    means no successful fetch for more than 3 intervals — the same limit as the
+    ``source_down`` alert. A source that answers without new records (``304 Not Modified``, a
+    snapshot feed with nothing new) is up: after 3 intervals the banner says "no new data"
+    (info), never "stale".
     """
     limit = STALE_AFTER_INTERVALS * interval
-    ref = last_new if last_new is not None else since
-    if ref is None or now - ref <= limit:
+    of = f"more than {STALE_AFTER_INTERVALS} intervals of {interval:g} s"
+    fetch_ref = last_fetch if last_fetch is not None else since
+    if fetch_ref is not None and now - fetch_ref > limit:
+        if last_fetch is None:
+            return (f"Data is stale: no successful fetch in the {int(now - fetch_ref)} s since "
+                    f"the start ({of}).", "warning")
+        return (f"Data is stale: no successful fetch for {int(now - fetch_ref)} s ({of}).",
+                "warning")
+    new_ref = last_new if last_new is not None else since
+    if new_ref is None or now - new_ref <= limit:
         return None
+    answers = "" if last_fetch is None else \
+        f"; the source answers (last successful fetch {max(0, int(now - last_fetch))} s ago)"
     if last_new is None:
-        return f"No records received in the {int(now - ref)} s since the start."
-    return (f"Data is stale: no new records for {int(now - ref)} s "
-            f"(more than {STALE_AFTER_INTERVALS} intervals of {interval:g} s).")
+        return (f"No new data since the start: no records received in {int(now - new_ref)} s"
+                f"{answers}.", "info")
+    return (f"No new data since {utc_iso(last_new)}: no new records for {int(now - new_ref)} s"
+            f"{answers}.", "info")
+
+
+#: How the header explains an interval that is not the configured one (``Cadence.reason``).
+INTERVAL_REASONS = {"min_interval": "the source's minimum",
+                    "server": "as the server asks: Cache-Control / Retry-After"}
+
+
+def interval_text(interval: float, reason: str = "") -> str:
+    """The header's ``polling every 60 s`` (with why, when it is not the configured value)."""
+    why = INTERVAL_REASONS.get(reason)
+    return f"polling every {interval:g} s" + (f" ({why})" if why else "")
 
 
 def refresh_props(value: float | None) -> tuple[int, int]:

@@ -105,8 +105,10 @@ def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Heade
         dbc.Col(html.H1(title, className="h3 mb-0"), width="auto"),
         dbc.Col(html.Span(source_label, id="source-label", className="text-muted"),
                 width="auto"),
-        dbc.Col(dbc.Badge("…", id="status-badge", color="secondary", className="sd-status"),
-                width="auto"),
+        # The badge's title (hover text) names the firing alerts and other reasons.
+        dbc.Col(dbc.Badge("…", id="status-badge", color="secondary", className="sd-status",
+                          title=""), width="auto"),
+        dbc.Col(html.Span("", id="poll-interval", className="text-muted small"), width="auto"),
         dbc.Col(html.Span(["Last update: ", html.Span("never", id="last-update",
                                                       className="sd-updated")]),
                 className="ms-auto", width="auto"),

@@ -126,11 +126,12 @@ class LiveView:
     def summary(self, value_field: str, refresh: float | None) -> dict[str, Any]:
         """Header and KPI figures for ``value_field`` (recomputed at most once a second).
 
-        The data counts as stale after 3 intervals without new records, the interval being
-        the longer of the source's fetch interval and the viewer's refresh.
+        The data counts as stale after 3 intervals without a successful fetch (and as "no new
+        data" after 3 intervals without new records), the interval being the longer of the
+        runtime's effective fetch interval and the viewer's refresh.
         """
         now = self.runtime.clock()
-        interval = max(self.runtime.settings.interval, refresh or 0)
+        interval = max(self.runtime.fetch_interval(), refresh or 0)
         key = (self.runtime.buffer.last_seq, value_field, interval, int(now))
         return self._cached(f"summary:{value_field}", key,
                             lambda: self._summary(value_field, interval, now))
@@ -140,14 +141,20 @@ class LiveView:
         rv = self._rolling(value_field)
         rates = monitor.rates() if monitor is not None else {}
         last_new = rt.metrics.gauge("last_stored_at")
-        return {"status": rt.health()["status"], "records_in": rt.counts()["in"],
+        last_fetch = rt.source_health.snapshot()["last_success"]
+        status = rt.status()
+        fresh = figures.freshness_message(last_fetch, last_new, rt.started_at, now, interval)
+        return {"status": status.state, "status_reasons": status.hover_text(),
+                "interval": figures.interval_text(rt.fetch_interval(), rt.cadence.reason()),
+                "records_in": rt.counts()["in"],
                 "rate": rates.get("throughput"), "latest": rv.latest, "mean": rv.mean,
                 "invalid": rates.get("invalid_rate"), "duplicate": rates.get("duplicate_rate"),
                 "late": rates.get("late_rate"),
                 "errors_5min": figures.count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
                 "active_alerts": len(monitor.active()) if monitor is not None else None,
                 "updated": figures.last_update_text(last_new, now),
-                "stale": figures.stale_message(last_new, rt.started_at, now, interval)}
+                "stale": fresh[0] if fresh else None,
+                "stale_color": fresh[1] if fresh else "warning"}
 
     def histogram(self, value_field: str) -> tuple[Any, dict[str, Any]]:
         """(version, histogram figure) of the newest values of ``value_field``."""
@@ -196,6 +203,10 @@ class LiveView:
         dir) at most once per range per refresh period (``history_refresh``), shared by all
         viewers, so neither the 1 s tick nor many browsers multiply the queries. The version
         changes with the period: a browser that holds it needs nothing new.
+
+        Freshness bound: a snapshot reaches a browser within two periods — the cached figure
+        may have been read just before the snapshot was written, and is read again in the
+        next period on the first history tick (which fires every period) after it began.
         """
         label = range_label if range_label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE
         seconds, now = HISTORY_RANGES[label], self.runtime.clock()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..sources.base import FieldHints
 
 #: Refresh choices offered in the header (seconds; 0 = paused).
@@ -45,8 +45,7 @@ def dashboard_options(settings: Settings, hints: FieldHints) -> DashboardOptions
     section: dict[str, Any] = settings.section("dashboard")
     unknown = sorted(set(section) - _KNOWN)
     if unknown:
-        raise ConfigError(f"dashboard.{unknown[0]}",
-                          f"unknown setting (known: {', '.join(sorted(_KNOWN))})")
+        raise unknown_key(f"dashboard.{unknown[0]}", unknown[0], _KNOWN)
     ints = {}
     for key, (lo, hi) in _INTS.items():
         value = section.get(key, getattr(DashboardOptions, key))

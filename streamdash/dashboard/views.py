@@ -20,8 +20,9 @@ Outputs = dict[str, Any]
 
 #: Every output ``tick`` may update, in the callback's order.
 TICK_OUTPUTS: tuple[str, ...] = (
-    "status-badge.children", "status-badge.color", "last-update.children",
-    "stale-warning.children", "stale-warning.is_open",
+    "status-badge.children", "status-badge.color", "status-badge.title", "poll-interval.children",
+    "last-update.children", "stale-warning.children", "stale-warning.is_open",
+    "stale-warning.color",
     *(f"kpi-{kpi_id}.children" for kpi_id, _ in KPI_IDS),
     "chart-windows.figure", "chart-histogram.figure", "chart-quality.figure",
     "chart-quality.extendData",
@@ -41,13 +42,15 @@ def digest(value: Any) -> str:
 
 def header(live: LiveView, state: Any, value_field: str,
            refresh: float | None) -> tuple[Outputs, Any]:
-    """Status badge, last update, stale warning and KPI cards (when any of them changed)."""
+    """Status badge (its hover text names the firing alerts), effective interval, last
+    update, stale / no-new-data banner and KPI cards (when any of them changed)."""
     s = live.summary(value_field, refresh)
     k = figures.kpi_texts(s)
     text, color = figures.status_badge(s["status"])
     out = {"status-badge.children": text, "status-badge.color": color,
+           "status-badge.title": s["status_reasons"], "poll-interval.children": s["interval"],
            "last-update.children": s["updated"], "stale-warning.children": s["stale"] or "",
-           "stale-warning.is_open": bool(s["stale"]),
+           "stale-warning.is_open": bool(s["stale"]), "stale-warning.color": s["stale_color"],
            **{f"kpi-{kpi_id}.children": k[kpi_id] for kpi_id, _ in KPI_IDS}}
     new = digest(out)
     return ({} if new == state else out), new

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..models import Batch, ProcessResult, Rejection
 from ..sources.base import FieldHints
 from .expr import Expression
@@ -194,13 +194,13 @@ def split_rule(item: Any, where: str) -> tuple[str, dict[str, Any]]:
     else:
         raise ConfigError(where, f"expected a rule name or {{name: {{params}}}}, got {item!r}")
     if name not in PARAMS:
-        raise ConfigError(where, f"unknown rule {name!r} (known: {', '.join(PARAMS)})")
+        raise unknown_key(where, name, PARAMS, what=f"rule {name!r}")
     if not isinstance(params, dict):
         raise ConfigError(f"{where}.{name}", f"expected a mapping of parameters, got {params!r}")
     unknown = sorted(set(params) - set(PARAMS[name]))
     if unknown:
-        raise ConfigError(f"{where}.{name}.{unknown[0]}",
-                          f"unknown parameter (known: {', '.join(PARAMS[name])})")
+        raise unknown_key(f"{where}.{name}.{unknown[0]}", unknown[0], PARAMS[name],
+                          what="parameter")
     return name, params
 
 

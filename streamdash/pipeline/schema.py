@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..sources.base import FieldHints
 from .chain import excerpt
 from .timestamps import TAILS, UNITS, TimestampParser, is_canonical, parse_time_setting
@@ -164,7 +164,7 @@ def field_from_settings(name: str, raw: Any) -> FieldSpec:
         raise ConfigError(where, f"expected a mapping of rules or a type name, got {raw!r}")
     unknown = sorted(set(raw) - set(FIELD_KEYS))
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}", f"unknown rule (known: {', '.join(FIELD_KEYS)})")
+        raise unknown_key(f"{where}.{unknown[0]}", unknown[0], FIELD_KEYS, what="rule")
     ftype = raw.get("type", "any")
     if not isinstance(ftype, str):
         raise ConfigError(f"{where}.type", f"expected a type name, got {ftype!r}")
@@ -200,8 +200,7 @@ def schema_from_settings(raw: Any) -> Schema:
         raise ConfigError("schema", f"expected a mapping with 'fields', got {raw!r}")
     unknown = sorted(set(raw) - set(SCHEMA_KEYS))
     if unknown:
-        raise ConfigError(f"schema.{unknown[0]}",
-                          f"unknown setting (known: {', '.join(SCHEMA_KEYS)})")
+        raise unknown_key(f"schema.{unknown[0]}", unknown[0], SCHEMA_KEYS)
     fields = raw.get("fields")
     if not isinstance(fields, Mapping) or not fields:
         raise ConfigError("schema.fields", "expected a mapping of field name → rules")

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..models import utc_iso
 from .expr import Expression
 
@@ -242,7 +242,7 @@ def condition(raw: Any, key: str) -> Callable[[dict[str, Any]], bool]:
         raise ConfigError(key, f"expected {{field, op, value}}, got {raw!r}")
     unknown = sorted(set(raw) - {"field", "op", "value"})
     if unknown:
-        raise ConfigError(f"{key}.{unknown[0]}", "unknown setting (known: field, op, value)")
+        raise unknown_key(f"{key}.{unknown[0]}", unknown[0], ("field", "op", "value"))
     name = raw.get("field")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{key}.field", f"expected a field name, got {name!r}")

@@ -38,11 +38,17 @@ class SupervisedThread(Background):
         self.backoff_max = backoff_max
         self.monotonic = monotonic
         self.restarts = 0
+        self.crashed_at: float | None = None  # monotonic time of the last crash
         self._runner = ThreadRunner(name, self._run)
         self.stopping = self._runner.stopping
 
     def loop(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def restarting(self, within: float = 60.0) -> bool:
+        """True when the loop crashed less than ``within`` seconds ago (it is being restarted
+        or has just been)."""
+        return self.crashed_at is not None and self.monotonic() - self.crashed_at < within
 
     def _run(self) -> None:
         failures = 0
@@ -56,6 +62,7 @@ class SupervisedThread(Background):
                 failures = 1 if self.monotonic() - began > 60 else failures + 1
                 delay = min(self.backoff_max, 0.05 * 2 ** (failures - 1))
                 self.restarts += 1
+                self.crashed_at = self.monotonic()
                 self.metrics.inc("thread_restarts")
                 log.exception("%s thread crashed; restarting in %.2f s", self.name, delay,
                               extra={"ctx": {"thread": self.name, "restarts": self.restarts}})
@@ -106,13 +113,17 @@ class SourceHealth:
 class Producer(SupervisedThread):
     """Calls ``source.fetch()`` every ``interval`` seconds and queues each batch.
 
+    ``interval`` is seconds, or a function returning them (the runtime's effective interval,
+    read again before each wait, so a server's ``Cache-Control`` hint applies to the next poll).
+
     ``policy`` says what happens when the queue is full: ``block`` waits (the time blocked is
     the ``producer_blocked_seconds`` counter) and ``drop_oldest`` discards the oldest queued
     batch, counting the batch and its records as dropped.
     """
 
     def __init__(self, source: Source, out: queue.Queue, metrics: Metrics, health: SourceHealth,
-                 *, interval: float, policy: str = "block", clock: Callable[[], float] = time.time,
+                 *, interval: float | Callable[[], float], policy: str = "block",
+                 clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
         super().__init__("producer", metrics, backoff_max, monotonic)
         self.source = source
@@ -130,7 +141,11 @@ class Producer(SupervisedThread):
                 return
             self.fetch_once()
             # Keep the schedule; after a slow fetch, go again now rather than in a burst.
-            next_due = max(next_due + self.interval, self.monotonic())
+            next_due = max(next_due + self.current_interval(), self.monotonic())
+
+    def current_interval(self) -> float:
+        """Seconds until the next poll is due (the interval, or what its function says now)."""
+        return float(self.interval() if callable(self.interval) else self.interval)
 
     def fetch_once(self) -> int:
         """Fetch one batch and queue it; returns the number of records fetched."""

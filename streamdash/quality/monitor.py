@@ -57,9 +57,14 @@ class QualityMonitor:
                  notifier: WebhookNotifier | None = None, clock: Callable[[], float] = time.time,
                  interval: float = 1.0, window: float = 60.0, baseline: float = 600.0,
                  time_field: str = "", history_size: int = 1000, series_size: int = 600,
-                 enabled: bool = True):
+                 enabled: bool = True, fetch_interval: Callable[[], float] | None = None):
         self.enabled = enabled
-        self.rule_list = list(rules)
+        # Rules as configured; ``rule_list`` holds them scaled to the effective fetch interval
+        # (``fetch_interval()``, read at every evaluation: a server may change it).
+        self._configured = list(rules)
+        self.fetch_interval = fetch_interval
+        self._scaled_for: float | None = None
+        self.rule_list = list(self._configured)
         self.metrics = metrics
         self.source_health = source_health
         self.events = events
@@ -152,7 +157,11 @@ class QualityMonitor:
                                          watch_since=self.watch_since, fields=self._fields,
                                          waiting_since=health.get("waiting_since"))
             transitions = []
+            interval = self.fetch_interval() if self.fetch_interval is not None else None
             with self._lock:
+                if interval is not None and interval != self._scaled_for:
+                    self._scaled_for = interval
+                    self.rule_list = [r.scaled(interval) for r in self._configured]
                 for rule in self.rule_list:
                     new, tr = step(rule, self._states[rule.name], values.get(rule.metric), now)
                     self._states[rule.name] = new

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..models import utc_iso
 
 #: Comparison operators a rule may use.
@@ -111,6 +111,16 @@ class Rule:
     summary: str = "{name}: {metric} is {value} ({op} {threshold})"
     description: str = ""
     no_data: str = "keep_last"
+    #: When > 0 the threshold follows the source's effective fetch interval: it becomes
+    #: ``max(threshold, intervals × interval)`` (see :meth:`scaled`). Only the default rules
+    #: that judge freshness set it; a configured ``threshold`` turns it off.
+    intervals: float = 0.0
+
+    def scaled(self, interval: float) -> Rule:
+        """This rule for an effective fetch interval of ``interval`` seconds."""
+        if self.intervals <= 0:
+            return self
+        return replace(self, threshold=max(self.threshold, round(self.intervals * interval, 3)))
 
     def holds(self, value: float) -> bool:
         """True when ``value`` meets the rule's condition."""
@@ -138,6 +148,7 @@ class Rule:
                 "keep_firing_for": self.keep_firing_for, "severity": self.severity,
                 "labels": dict(self.labels), "summary": self.summary,
                 "description": self.description, "no_data": self.no_data,
+                "threshold_intervals": self.intervals or None,
                 "fingerprint": self.fingerprint}
 
 
@@ -203,8 +214,7 @@ def parse_rule(raw: Any, where: str, base: Rule | None = None) -> Rule | None:
                                  f"got {raw!r}")
     unknown = sorted(set(raw) - set(_RULE_KEYS))
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}",
-                          f"unknown rule setting (known: {', '.join(_RULE_KEYS)})")
+        raise unknown_key(f"{where}.{unknown[0]}", unknown[0], _RULE_KEYS, what="rule setting")
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{where}.enabled", f"expected true or false, got {enabled!r}")
@@ -238,16 +248,24 @@ def parse_rule(raw: Any, where: str, base: Rule | None = None) -> Rule | None:
         raise ConfigError(f"{where}.no_data", f"must be one of {', '.join(NO_DATA)}, "
                                               f"got {no_data!r}")
     labels = check_labels(f"{where}.labels", raw.get("labels", prior.get("labels", {})))
+    # A default that follows the fetch interval keeps doing so unless a threshold is set here.
+    intervals = base.intervals if base is not None and "threshold" not in raw else 0.0
     rule = Rule(name=name, metric=metric, op=op, threshold=float(threshold), for_=for_,
-                keep_firing_for=keep, severity=severity, labels=labels, no_data=no_data)
+                keep_firing_for=keep, severity=severity, labels=labels, no_data=no_data,
+                intervals=intervals)
     summary = raw.get("summary", prior.get("summary", Rule.summary))
     description = raw.get("description", prior.get("description", ""))
     return replace(rule, summary=_check_template(f"{where}.summary", summary, rule),
                    description=_check_template(f"{where}.description", description, rule))
 
 
+#: Default rules whose threshold is this many effective fetch intervals (``Rule.intervals``).
+INTERVAL_SCALED = {"source_down": 3.0, "pipeline_backlogged": 3.0}
+
+
 def default_rules(fetch_interval: float) -> list[dict[str, Any]]:
-    """The rules that ship enabled, as rule mappings (``source_down`` scales with the interval)."""
+    """The rules that ship enabled, as rule mappings (``source_down`` and ``pipeline_backlogged``
+    scale with the interval: see :data:`INTERVAL_SCALED`)."""
     return [
         {"name": "null_rate_high", "metric": "null_rate", "op": ">", "threshold": 0.05,
          "for": 15, "keep_firing_for": 30, "severity": "warning",
@@ -288,7 +306,9 @@ def parse_rules(raw: Any, *, fetch_interval: float, include_defaults: bool = Tru
     defaults = {}
     if include_defaults:
         for d in default_rules(fetch_interval):
-            defaults[d["name"]] = parse_rule(d, f"{section}[{d['name']}]")
+            rule = parse_rule(d, f"{section}[{d['name']}]")
+            assert rule is not None
+            defaults[d["name"]] = replace(rule, intervals=INTERVAL_SCALED.get(d["name"], 0.0))
     rules: dict[str, Rule | None] = dict(defaults)
     seen: set[str] = set()
     for i, item in enumerate(raw):

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..events import EventBus
 from ..metrics import Metrics
 from .monitor import QualityMonitor
@@ -77,8 +77,8 @@ def _urls(key: str, value: Any) -> list[str]:
 def _check_keys(section: str, raw: Mapping[str, Any], known: tuple[str, ...]) -> None:
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise ConfigError(f"{section}.{unknown[0]}",
-                          f"unknown setting (known in '{section}': {', '.join(known)})")
+        raise unknown_key(f"{section}.{unknown[0]}", unknown[0], known,
+                          what=f"setting in '{section}'")
 
 
 def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time.time
@@ -111,8 +111,12 @@ def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time
 
 def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = None,
                   events: EventBus | None = None, time_field: str = "", source_name: str = "",
-                  clock: Callable[[], float] = time.time) -> QualityMonitor:
+                  clock: Callable[[], float] = time.time,
+                  fetch_interval: Callable[[], float] | None = None) -> QualityMonitor:
     """The monitor described by the ``alerts`` section (alerts labelled ``source``).
+
+    ``fetch_interval`` returns the source's effective interval (the runtime's ``Cadence``):
+    ``source_down`` and ``pipeline_backlogged`` follow it rather than ``source.interval``.
 
     With ``enabled: false`` it has no rules and never starts a thread, so readers of
     ``runtime.monitor`` need no special case.
@@ -134,7 +138,7 @@ def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = 
     rules = [replace(r, labels={**common, **r.labels}) for r in rules]
     return QualityMonitor(
         rules, metrics=metrics, source_health=source_health, events=events, clock=clock,
-        notifier=build_notifier(raw.get("webhook"), metrics, clock),
+        fetch_interval=fetch_interval, notifier=build_notifier(raw.get("webhook"), metrics, clock),
         interval=parse_duration("alerts.interval", raw.get("interval", 1), allow_zero=False),
         window=parse_duration("alerts.window", raw.get("window", 60), allow_zero=False),
         baseline=parse_duration("alerts.baseline", raw.get("baseline", "10m")),

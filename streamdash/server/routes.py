@@ -1,12 +1,14 @@
 """Flask routes beside the dashboard: probes, Prometheus metrics and the JSON query API.
 
-* ``/health`` — status, version, uptime and every component (HTTP 503 when ``down``)
+* ``/health`` — status (``streamdash/status.py``: ``ok`` / ``degraded`` / ``down``) and its
+  reasons, the effective interval, version, uptime and every component (HTTP 503 when ``down``)
 * ``/health/live`` — the process answers (always 200)
-* ``/health/ready`` — 200 once the source has been fetched from successfully, 503 before
+* ``/health/ready`` — 200 once the source has been fetched from successfully and while the
+  status is not ``down``; 503 before, and while ``down``
 * ``/metrics`` — Prometheus text format, from the app's own registry
 * ``/api/metrics`` ``/api/errors`` ``/api/dlq`` ``/api/alerts`` ``/api/windows`` — history
   (SQLite when a ``data_dir`` is configured, else the in-memory recent views); bad parameters
-  get HTTP 400
+  get HTTP 400; any other ``/api/...`` path gets a JSON 404 (never the dashboard page)
 * ``/api/late`` — the newest records set aside as late (the in-memory late store), newest first
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
@@ -26,6 +28,7 @@ from ..logs import redact, secret_values
 from ..models import utc_iso
 from ..reporter import SNAPSHOT_FIELDS
 from ..runtime import Runtime
+from ..status import HTTP_CODES
 from ..store.history import StorageUnavailable, event_time
 from .alerts import register_alert_routes
 from .prometheus import build_registry
@@ -70,7 +73,7 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/health")
     def health() -> Response:
         report = runtime.health()
-        return reply(report, 503 if report["status"] == "down" else 200)
+        return reply(report, HTTP_CODES[report["status"]])
 
     @server.get("/health/live")
     def live() -> Response:
@@ -79,14 +82,27 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/health/ready")
     def ready() -> Response:
         last = runtime.source_health.snapshot()["last_success"]
-        if runtime.running and last is not None:
-            return reply({"status": "ready", "last_success": utc_iso(last)})
-        why = "not started" if not runtime.running else "no successful fetch yet"
-        return reply({"status": "not ready", "reason": why}, 503)
+        if not runtime.running:
+            return reply({"status": "not ready", "reason": "not started"}, 503)
+        if last is None:
+            return reply({"status": "not ready", "reason": "no successful fetch yet"}, 503)
+        status = runtime.status()
+        if status.state == "down":
+            return reply({"status": "not ready", "reason": "; ".join(status.reasons),
+                          "health": status.state}, 503)
+        return reply({"status": "ready", "health": status.state, "last_success": utc_iso(last)})
 
     @server.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    @server.get("/api/", defaults={"rest": ""})
+    @server.get("/api/<path:rest>")
+    def api_unknown(rest: str) -> Response:
+        # Without this, the dashboard's catch-all route answers 200 with the page: a client
+        # with a typo in the path would parse HTML. Every known /api path is a more specific
+        # rule, so this only ever sees the unknown ones.
+        return reply({"error": f"unknown API path /api/{rest}"}, 404)
 
     @server.get("/api/metrics")
     def api_metrics() -> Response:

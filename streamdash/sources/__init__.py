@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from . import presets
 from .base import FieldHints, Source, positive_int, rate, take_params
 from .http import HttpSource, build_http
@@ -69,8 +69,7 @@ def build_source(settings: Settings) -> Source:
     params.pop("interval", None)
     builder = BUILDERS.get(kind)
     if builder is None:
-        raise ConfigError("source.type", f"unknown source '{kind}' (known: "
-                                         f"{', '.join(sorted(BUILDERS))})")
+        raise unknown_key("source.type", kind, BUILDERS, what=f"source '{kind}'")
     return builder(name, params, settings)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class Source:
     def close(self) -> None:
         """Release connections or files; the default has nothing to release."""
 
+    def interval_hint(self) -> float:
+        """Seconds between polls the far end asks for now (0: no request); see ``cadence``."""
+        return 0.0
+
     def describe(self) -> dict[str, Any]:
         """A description safe to show anywhere (never secrets)."""
         return {"name": self.name, "kind": self.kind}
@@ -58,8 +62,8 @@ def take_params(section: str, params: Mapping[str, Any],
     """
     unknown = sorted(set(params) - set(spec))
     if unknown:
-        raise ConfigError(f"{section}.{unknown[0]}",
-                          f"unknown setting for this source (known: {', '.join(sorted(spec))})")
+        raise unknown_key(f"{section}.{unknown[0]}", unknown[0], spec,
+                          what="setting for this source")
     out = {}
     for key, (default, cast) in spec.items():
         value = params.get(key, default)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 
 MISSING: Any = object()
 FETCHED_AT = "@fetched_at"
@@ -186,8 +186,8 @@ def parse_field(key: str, name: str, spec: Any) -> FieldSpec:
         raise ConfigError(where, f"expected 'path:type' or a mapping with 'path', got {spec!r}")
     unknown = sorted(set(spec) - {"path", "type", "utc_offset"})
     if unknown:
-        raise ConfigError(f"{where}.{unknown[0]}", "unknown field option (known: path, type, "
-                                                   "utc_offset)")
+        raise unknown_key(f"{where}.{unknown[0]}", unknown[0], ("path", "type", "utc_offset"),
+                          what="field option")
     path = spec.get("path")
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{where}.path", f"expected a dotted path, got {path!r}")

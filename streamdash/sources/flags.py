@@ -3,8 +3,9 @@
 They map onto the ``source`` settings section and so override the YAML file and environment:
 ``--url`` → ``source.url``, ``--records-path`` → ``source.records_path``, each
 ``--field NAME=PATH[:TYPE]`` → ``source.fields.NAME``, each ``--param KEY=VALUE`` →
-``source.params.KEY``, each ``--header 'NAME: VALUE'`` → ``source.headers.NAME``, and for file
-replay ``--file``, ``--rate``, ``--speed``, ``--time-field``, ``--loop``.
+``source.params.KEY``, each ``--header 'NAME: VALUE'`` → ``source.headers.NAME``,
+``--no-conditional`` → ``source.conditional: false``, and for file replay ``--file``,
+``--rate``, ``--speed``, ``--time-field``, ``--loop``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from ..errors import ConfigError
 #: Scalar flag (argparse dest) → dotted settings key.
 SCALAR_FLAGS = {"url": "source.url", "records_path": "source.records_path",
                 "file": "source.path", "rate": "source.rate", "speed": "source.speed",
-                "time_field": "source.time_field", "loop": "source.loop"}
+                "time_field": "source.time_field", "loop": "source.loop",
+                "conditional": "source.conditional"}
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,9 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--header", action="append", metavar="'NAME: VALUE'", default=None,
                    help="http/sse: a request header (never shown; ${VAR} reads the "
                         "environment); repeat")
+    g.add_argument("--no-conditional", dest="conditional", action="store_false", default=None,
+                   help="http: never send If-None-Match / If-Modified-Since (for feeds whose "
+                        "ETag or Last-Modified misbehave; YAML: source.conditional: false)")
     g.add_argument("--file", metavar="PATH", help="replay: a .jsonl or .csv file")
     g.add_argument("--rate", type=float, metavar="N", help="replay: records per second")
     g.add_argument("--speed", type=float, metavar="X",

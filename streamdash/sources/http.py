@@ -24,6 +24,7 @@ from ..config import Settings
 from ..errors import ConfigError, IngestError, SourceError
 from ..logs import log_event
 from .base import FieldHints, Source, positive_int, take_params
+from .cadence import cache_max_age
 from .fields import (
     NUMERIC,
     TIMESTAMPS,
@@ -34,6 +35,7 @@ from .fields import (
     parse_fields,
 )
 from .ingest_log import IngestLog
+from .neterrors import short_reason
 from .options import boolean, expand_env, http_url, name_list, number, text, text_map
 from .redact import GuardedSession, Redactor, is_secret_name
 from .retry import RETRY_SPEC, RetryPolicy, policy_from, retry_after, retryable_status
@@ -104,7 +106,9 @@ class HttpSource(RequestsSource):
 
     ``headers`` values are secrets: they are sent, never shown. ``on_error`` (or
     :meth:`bind_events`) receives every ingestion error event. ``min_interval`` is the shortest
-    poll interval the API's rate limits allow (the runtime never polls faster).
+    poll interval the API's rate limits allow (the runtime never polls faster);
+    :meth:`interval_hint` is what the server asks for (``Cache-Control: max-age``, at most
+    ``max_cache_age`` seconds, or a ``Retry-After`` pause).
     """
 
     kind = "http"
@@ -115,6 +119,7 @@ class HttpSource(RequestsSource):
                  read_timeout: float = 10.0, max_bytes: int = 10 * 1024 * 1024,
                  retry: RetryPolicy | None = None, conditional: bool = True,
                  secret_params: tuple[str, ...] = (), min_interval: float = 0.0,
+                 max_cache_age: float = 300.0,
                  hints: FieldHints | None = None, schema: dict[str, Any] | None = None,
                  preset: str = "", on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time,
@@ -131,6 +136,7 @@ class HttpSource(RequestsSource):
         self.retry = retry or RetryPolicy()
         self.conditional = conditional
         self.min_interval = min_interval
+        self.max_cache_age = max_cache_age
         self.hints = hints or hints_for(self.fields)
         self.schema = schema
         self.preset = preset
@@ -141,6 +147,8 @@ class HttpSource(RequestsSource):
         self._etag: str | None = None
         self._last_modified: str | None = None
         self._not_before = 0.0          # monotonic time before which the server asked us to wait
+        self._pause = 0.0               # the length of that wait (seconds)
+        self._max_age = 0.0             # the last good response's Cache-Control max-age (capped)
         self._attempt = 0
         self._stopping = threading.Event()
         self.stats = {"polls": 0, "records": 0, "not_modified": 0, "failed_polls": 0,
@@ -176,6 +184,12 @@ class HttpSource(RequestsSource):
         self.stats["records"] += len(records)
         return records
 
+    def interval_hint(self) -> float:
+        """Seconds the server asks between polls: its ``Cache-Control: max-age`` (capped by
+        ``max_cache_age``), or a ``Retry-After`` pause while it lasts; 0 for no request."""
+        pausing = self._pause if self.monotonic() < self._not_before else 0.0
+        return max(self._max_age, pausing)
+
     def interrupt(self) -> None:
         """Abort retry waits now (the runtime is stopping); later fetches return nothing."""
         self._stopping.set()
@@ -192,7 +206,8 @@ class HttpSource(RequestsSource):
                "headers": {k: "***" for k in self.headers},
                "timeouts": {"connect": self.timeout[0], "read": self.timeout[1]},
                "max_bytes": self.max_bytes, "retry": self.retry.describe(),
-               "min_interval": self.min_interval, "stats": dict(self.stats),
+               "min_interval": self.min_interval, "max_cache_age": self.max_cache_age,
+               "interval_hint": self.interval_hint(), "stats": dict(self.stats),
                "ingest_errors": self.errors.snapshot()}
         if self.preset:
             out["preset"] = self.preset
@@ -213,23 +228,28 @@ class HttpSource(RequestsSource):
             resp = self.session.get(self.url, params=self.params, headers=headers,
                                     timeout=self.timeout, stream=True, allow_redirects=True)
         except requests.Timeout as exc:
-            raise self._error("timeout", f"timed out: {exc}", retryable=True) from None
+            raise self._error("timeout", f"timed out: {short_reason(exc)}",
+                              retryable=True) from None
         except requests.ConnectionError as exc:
-            raise self._error("connection", f"connection failed: {exc}", retryable=True) from None
+            raise self._error("connection", f"connection failed: {short_reason(exc)}",
+                              retryable=True) from None
         except requests.RequestException as exc:
-            raise self._error("request", f"request failed: {exc}") from None
+            raise self._error("request", f"request failed: {short_reason(exc)}") from None
         with resp:
             status = resp.status_code
             if status == 304:
                 self.stats["not_modified"] += 1
+                self._max_age = cache_max_age(resp.headers, self.max_cache_age)
                 return []
             if status >= 400:
                 raise self._status_error(resp)
             body = self._read_body(resp)
             etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+            max_age = cache_max_age(resp.headers, self.max_cache_age)
         records = self._parse(body, status, fetched_at)
         # Remember validators only once the body was good, so a bad body is fetched again.
         self._etag, self._last_modified = etag, modified
+        self._max_age = max_age
         return records
 
     def _read_body(self, resp: requests.Response) -> bytes:
@@ -251,7 +271,7 @@ class HttpSource(RequestsSource):
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
             kind = "timeout" if "timed out" in str(exc).lower() else "connection"
-            raise self._error(kind, f"body read failed after {total} bytes: {exc}",
+            raise self._error(kind, f"body read failed after {total} bytes: {short_reason(exc)}",
                               status=resp.status_code, retryable=True) from None
         # urllib3 1.x does not enforce Content-Length: a connection cut mid-body just ends the
         # stream. Compare the raw (still encoded) bytes received with what was announced.
@@ -337,6 +357,7 @@ class HttpSource(RequestsSource):
                 # Retrying sooner than asked is rude and pointless: give up this poll and skip
                 # polls until the server's time has come.
                 self._not_before = self.monotonic() + wait
+                self._pause = wait
                 return
             delay = max(0.0, min(self.retry.delay(self._attempt) if wait is None else wait,
                                  remaining))
@@ -352,9 +373,11 @@ class HttpSource(RequestsSource):
             self._report(exc, next_delay=None)
 
     def _report(self, exc: IngestError, next_delay: float | None) -> None:
+        # Every attempt goes to the ingestion error log (dashboard, /api/errors) but only to
+        # DEBUG output: the producer logs the one WARNING line per failed poll ("fetch failed").
         self.errors.report(exc.kind, getattr(exc, "reason", str(exc)), url=self.full_url,
                            status=exc.status,
-                           attempt=self._attempt, next_delay=next_delay)
+                           attempt=self._attempt, next_delay=next_delay, level=logging.DEBUG)
 
 
 #: Settings of the ``http`` source: key → (default, cast).
@@ -370,6 +393,7 @@ HTTP_SPEC: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
     "max_bytes": (10 * 1024 * 1024, positive_int),
     "conditional": (True, boolean),
     "min_interval": (0.0, number(0.0, 86400)),
+    "max_cache_age": (300.0, number(0.0, 3600)),
     **RETRY_SPEC,
 }
 
@@ -386,7 +410,8 @@ def http_kwargs(params: dict[str, Any], section: str = "source") -> dict[str, An
             "params": query, "headers": headers, "secret_params": tuple(p["secret_params"]),
             "connect_timeout": p["connect_timeout"], "read_timeout": p["read_timeout"],
             "max_bytes": p["max_bytes"], "conditional": p["conditional"],
-            "min_interval": p["min_interval"], "retry": policy_from(p)}
+            "min_interval": p["min_interval"], "max_cache_age": p["max_cache_age"],
+            "retry": policy_from(p)}
 
 
 def build_http(name: str, params: dict[str, Any], settings: Settings) -> Source:

@@ -31,6 +31,7 @@ from ..logs import log_event
 from .base import FieldHints, Source, positive_int, take_params
 from .fields import FieldSpec, ShapeError, extract_records, parse_fields
 from .http import RequestsSource, body_excerpt, hints_for
+from .neterrors import short_reason
 from .options import expand_env, http_url, name_list, number, text, text_map
 from .retry import RetryPolicy
 
@@ -267,9 +268,9 @@ class SseSource(RequestsSource):
             resp = self.session.get(self.url, params=self.params, headers=headers, stream=True,
                                     timeout=self.timeout)
         except requests.Timeout as exc:
-            raise _StreamError("timeout", f"timed out connecting: {exc}") from None
+            raise _StreamError("timeout", f"timed out connecting: {short_reason(exc)}") from None
         except requests.RequestException as exc:
-            raise _StreamError("connection", f"connection failed: {exc}") from None
+            raise _StreamError("connection", f"connection failed: {short_reason(exc)}") from None
         self._response = resp
         if self._stop.is_set():
             self._abort()

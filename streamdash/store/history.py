@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ranged
-from ..errors import ConfigError
+from ..errors import ConfigError, unknown_key
 from ..logs import log_event
 
 log = logging.getLogger("streamdash.history")
@@ -99,7 +99,7 @@ def storage_options(section: dict[str, Any]) -> StorageOptions:
     for key, raw in (section or {}).items():
         dotted = f"storage.{key}"
         if key not in known:
-            raise ConfigError(dotted, f"unknown setting (known in 'storage': {', '.join(known)})")
+            raise unknown_key(dotted, key, known, what="setting in 'storage'")
         if key == "enabled":
             if not isinstance(raw, bool):
                 raise ConfigError(dotted, f"expected true or false, got {raw!r}")

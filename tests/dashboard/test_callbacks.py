@@ -10,6 +10,7 @@ from streamdash.config import Settings
 from streamdash.dashboard.replay import CallbackClient, callback_body, decode, find_callback
 from streamdash.runtime import Runtime
 from streamdash.testing import FakeClock, ListSource
+from tests.helpers import wait_until, within
 
 T0 = 1_700_000_000.0
 FIELDS = {"value-field.value": "value", "key-field.value": "key", "refresh-picker.value": 5}
@@ -185,10 +186,12 @@ def test_history_chart_shows_an_earlier_run_after_restart(tmp_path):
                for b in range(5)]
     first = create_app(settings, ListSource(batches))
     try:
-        deadline = time.monotonic() + 10
-        while first.runtime.counts()["accepted"] < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # a few snapshots after the last batch
+        wait_until(lambda: first.runtime.counts()["accepted"] == 50, within(0.1), "50 records")
+        # Three snapshots (one every 0.1 s) written after the last batch.
+        done = time.time()
+        wait_until(lambda: len(first.runtime.history.reader.metrics(
+            ["throughput_in"], done, time.time() + 1)["throughput_in"]) >= 3,
+            within(3 * 0.1, 0.2), "three snapshots after the last batch")
     finally:
         first.runtime.stop()
     stored = first.runtime.history.reader.metrics(["throughput_in"], 0, time.time())

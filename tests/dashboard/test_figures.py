@@ -39,14 +39,35 @@ def test_last_update_and_status_badge():
     assert figures.status_badge("down") == ("DOWN", "danger")
 
 
-def test_stale_message_after_three_intervals():
-    """Data is stale only once more than 3 intervals pass without new records."""
-    assert figures.stale_message(T0, T0, T0 + 15, 5) is None
-    msg = figures.stale_message(T0, T0, T0 + 16, 5)
-    assert msg and "no new records for 16 s" in msg
-    assert figures.stale_message(None, T0, T0 + 10, 5) is None
-    assert "since the start" in figures.stale_message(None, T0, T0 + 20, 5)
-    assert figures.stale_message(None, None, T0, 5) is None
+def test_stale_only_without_a_successful_fetch_for_three_intervals():
+    """Data is stale once more than 3 intervals pass without a successful fetch."""
+    assert figures.freshness_message(T0, T0, T0, T0 + 15, 5) is None
+    text, color = figures.freshness_message(T0, T0, T0, T0 + 16, 5)
+    assert color == "warning" and "stale: no successful fetch for 16 s" in text
+    assert "3 intervals of 5 s" in text
+    assert figures.freshness_message(None, None, T0, T0 + 10, 5) is None
+    text, _ = figures.freshness_message(None, None, T0, T0 + 20, 5)
+    assert "since the start" in text and "stale" in text
+    assert figures.freshness_message(None, None, None, T0, 5) is None
+
+
+def test_a_source_that_answers_without_new_records_is_not_stale():
+    """Successful fetches without new records (a 304) say "no new data", never "stale"."""
+    text, color = figures.freshness_message(T0 + 59, T0, T0, T0 + 60, 5)
+    assert color == "info" and text.startswith("No new data since 2023-11-14T22:13:20")
+    assert "no new records for 60 s" in text and "last successful fetch 1 s ago" in text
+    assert "stale" not in text.lower() and "down" not in text.lower()
+    text, color = figures.freshness_message(T0 + 59, None, T0, T0 + 60, 5)
+    assert color == "info" and "no records received in 60 s" in text
+    assert figures.freshness_message(T0 + 59, T0 + 50, T0, T0 + 60, 5) is None
+
+
+def test_interval_text_says_why_it_is_not_the_configured_one():
+    """The header names the effective interval and, when raised, what raised it."""
+    assert figures.interval_text(5, "configured") == "polling every 5 s"
+    assert figures.interval_text(60, "min_interval") == \
+        "polling every 60 s (the source's minimum)"
+    assert "Cache-Control" in figures.interval_text(120, "server")
 
 
 def test_refresh_props_pause_and_intervals():

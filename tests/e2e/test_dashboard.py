@@ -1,7 +1,6 @@
 """Browser tests of the live dashboard (dash_duo, headless Chromium): real user flows."""
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -9,18 +8,31 @@ from selenium.webdriver.common.by import By
 
 from streamdash.app import create_app
 from streamdash.config import Settings
+from streamdash.dashboard.figures import HISTORY_POINTS, STALE_AFTER_INTERVALS
+from streamdash.dashboard.live import history_refresh
+from streamdash.dashboard.options import HISTORY_RANGES
 from streamdash.sources.simulator import SimulatedSource
+from streamdash.store.history import StorageOptions
 from streamdash.testing import ListSource
+from tests.helpers import wait_stable, within
 
 pytestmark = pytest.mark.e2e
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
 XSS_IMG = "<img src=x onerror=\"window.__xss=1;document.title='pwned'\">"
 XSS_SCRIPT = "<script>window.__xss=2;document.title='pwned'</script>"
+# The periods these tests run the product on; every wait below is derived from them.
+SOURCE_INTERVAL, REFRESH = 0.2, 1.0
+#: A new record shows once the producer fetched it and the next browser tick read it.
+TICK = within(SOURCE_INTERVAL, REFRESH)
 # Fast alerting so a rule fires and resolves within a few seconds.
-FAST_ALERTS = {"window": 1, "interval": 0.25, "rules": [
+ALERT_WINDOW, ALERT_INTERVAL = 1, 0.25
+FAST_ALERTS = {"window": ALERT_WINDOW, "interval": ALERT_INTERVAL, "rules": [
     {"name": "null_rate_high", "for": 0, "keep_firing_for": 0},
     {"name": "source_down", "enabled": False}]}
+#: A rate crosses its threshold once a whole alert window holds the new data; the monitor then
+#: evaluates within its interval and the banner shows on the next tick.
+ALERT_CHANGE = within(SOURCE_INTERVAL, ALERT_WINDOW + ALERT_INTERVAL, REFRESH)
 
 
 @pytest.fixture
@@ -29,7 +41,8 @@ def make_app():
     apps = []
 
     def make(source, **values):
-        settings = Settings({"source.interval": 0.2, "dashboard.refresh": 1, **values})
+        settings = Settings({"source.interval": SOURCE_INTERVAL, "dashboard.refresh": REFRESH,
+                             **values})
         apps.append(create_app(settings, source))
         return apps[-1]
     yield make
@@ -52,7 +65,7 @@ def trace_lengths(dash_duo):
         "return g && g.data ? g.data.map(t => t.x.length) : [];")
 
 
-def wait(dash_duo, cond, msg, timeout=10):
+def wait(dash_duo, cond, msg, timeout):
     dash_duo._wait_for(lambda _: cond(), timeout=timeout, msg=msg)
 
 
@@ -72,26 +85,29 @@ def test_kpis_chart_pause_and_resume(dash_duo, make_app):
     """KPIs and the time series (one line per sensor) grow across ticks, freeze while paused
     and move again on resume; the browser console stays empty."""
     dash_duo.start_server(make_app(simulator()))
-    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted")
-    wait(dash_duo, lambda: len(trace_lengths(dash_duo)) == 5, "no line per sensor")
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted", TICK)
+    wait(dash_duo, lambda: len(trace_lengths(dash_duo)) == 5, "no line per sensor", TICK)
     first_total, first_points = number(dash_duo, "#kpi-total"), sum(trace_lengths(dash_duo))
-    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > first_total, "KPI did not move")
-    wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > first_points, "chart did not grow")
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > first_total, "KPI did not move", TICK)
+    wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > first_points, "chart did not grow", TICK)
     assert dash_duo.find_element("#status-badge").text == "OK"
     assert "s ago" in dash_duo.find_element("#last-update").text
-    # The pipeline-history card renders its chart (one trace per persisted metric).
-    wait(dash_duo, lambda: len(_history_traces(dash_duo)) == 7, "no pipeline-history chart")
+    # The pipeline-history card renders its chart (one trace per persisted metric) on load.
+    wait(dash_duo, lambda: len(_history_traces(dash_duo)) == 7, "no pipeline-history chart",
+         within(history_refresh(StorageOptions().snapshot_interval)))
     assert "1 h" in dash_duo.find_element("#history-range").text
     click_refresh(dash_duo, "Paused")
-    time.sleep(1.0)  # let a tick already in flight land
-    frozen = (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
-              sum(trace_lengths(dash_duo)))
-    time.sleep(2)
-    assert (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
-            sum(trace_lengths(dash_duo))) == frozen
+
+    def shown():
+        return (number(dash_duo, "#kpi-total"), dash_duo.find_element("#last-update").text,
+                sum(trace_lengths(dash_duo)))
+    # Paused: once a tick already in flight has landed, nothing changes any more. Unchanged
+    # for three refresh periods shows it (live, the simulator moves the KPI every tick).
+    frozen = wait_stable(shown, hold=3 * REFRESH, timeout=TICK + 3 * REFRESH)
     click_refresh(dash_duo, "1 s")
-    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > frozen[0], "resume did not update")
-    wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > frozen[2], "chart did not resume")
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > frozen[0], "resume did not update",
+         TICK)
+    wait(dash_duo, lambda: sum(trace_lengths(dash_duo)) > frozen[2], "chart did not resume", TICK)
     assert dash_duo.get_logs() == []
 
 
@@ -121,30 +137,42 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app, 
     dash_duo.driver.set_window_size(1440, 2800)
     # Frequent snapshots and 1 s windows with 1 s lateness, so the pipeline-history and
     # window cards have lines in the screenshot.
+    snapshot_interval, window, lateness = 0.5, 1, 1
     dash_duo.start_server(make_app(source, alerts=FAST_ALERTS,
-                                   storage={"snapshot_interval": 0.5},
-                                   transforms=["dedup", {"late": {"lateness": 1}},
-                                               {"window": {"size": 1}}]))
-    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted")
+                                   storage={"snapshot_interval": snapshot_interval},
+                                   transforms=["dedup", {"late": {"lateness": lateness}},
+                                               {"window": {"size": window}}]))
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted", TICK)
     assert _banner(dash_duo) == ""
     source.set_rates(null_rate=0.3)
-    wait(dash_duo, lambda: "null_rate_high" in _banner(dash_duo), "no banner appeared")
+    wait(dash_duo, lambda: "null_rate_high" in _banner(dash_duo), "no banner appeared",
+         ALERT_CHANGE)
     assert "threshold 0.05" in _banner(dash_duo) and "since" in _banner(dash_duo)
     wait(dash_duo, lambda: "required" in grid_text(dash_duo, "grid-quarantine"),
-         "no quarantined record for the screenshot")
+         "no quarantined record for the screenshot", TICK)
     dash_duo.driver.find_element(
         By.XPATH, "//*[@id='history-range']//label[normalize-space()='15 min']").click()
+    # The 15 min chart averages snapshots into buckets of range/HISTORY_POINTS seconds; four
+    # non-empty buckets take four bucket spans. A snapshot reaches the browser within two
+    # history periods (LiveView.history: the shared cache's period ends, then this browser's
+    # history tick fires): that, not the 1 s tick, bounds the wait.
+    bucket = HISTORY_RANGES["15 min"] / HISTORY_POINTS
+    period = history_refresh(snapshot_interval, HISTORY_RANGES["15 min"])
     wait(dash_duo, lambda: _points(dash_duo, "chart-history") > 3,
-         "history chart shows no snapshots")
-    wait(dash_duo, lambda: _points(dash_duo, "chart-windows") > 2, "window chart shows no windows")
+         "history chart shows no snapshots", 4 * max(bucket, snapshot_interval)
+         + within(period, period))
+    # A window shows once the watermark passed its end plus the lateness.
+    wait(dash_duo, lambda: _points(dash_duo, "chart-windows") > 2,
+         "window chart shows no windows", within(SOURCE_INTERVAL, 3 * window + lateness, REFRESH))
     dash_duo.driver.execute_script("window.scrollTo(0, 0)")
-    time.sleep(1.0)  # a few more ticks so every chart has some history
+    total = number(dash_duo, "#kpi-total")  # one more tick, so the picture shows a settled page
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > total, "KPI did not move", TICK)
     shot = screenshot_path(tmp_path)
     shot.parent.mkdir(parents=True, exist_ok=True)
     dash_duo.driver.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
     source.set_rates(null_rate=0.0)
-    wait(dash_duo, lambda: _banner(dash_duo) == "", "banner did not disappear", timeout=15)
+    wait(dash_duo, lambda: _banner(dash_duo) == "", "banner did not disappear", ALERT_CHANGE)
     assert "firing → resolved" in grid_text(dash_duo, "grid-alerts")
     assert dash_duo.get_logs() == []
 
@@ -177,10 +205,10 @@ def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
                 {"id": 3, "key": XSS_SCRIPT, "value": 2.5, "note": "ok"}]]
     dash_duo.start_server(make_app(ListSource(batches)))
     wait(dash_duo, lambda: "id: required" in grid_text(dash_duo, "grid-quarantine"),
-         "quarantine table does not show the rejection reason")
+         "quarantine table does not show the rejection reason", TICK)
     assert '"note":"<img src=x' in grid_text(dash_duo, "grid-quarantine")
     wait(dash_duo, lambda: XSS_IMG in grid_text(dash_duo, "grid-latest"),
-         "latest records do not show the markup as text")
+         "latest records do not show the markup as text", TICK)
     legend = dash_duo.find_element("#chart-series")
     dash_duo.driver.execute_script("arguments[0].scrollIntoView()", legend)
     legend = legend.text
@@ -189,8 +217,11 @@ def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
     assert dash_duo.driver.execute_script("return window.__xss === undefined")
     assert dash_duo.driver.execute_script("return document.querySelectorAll('img').length") == 0
     dash_duo.driver.execute_script("window.scrollTo(0, 0)")
+    # Stale: no new records for STALE_AFTER_INTERVALS of the longer of the fetch interval and
+    # the refresh (LiveView.summary); the next tick shows it.
+    stale_after = STALE_AFTER_INTERVALS * max(SOURCE_INTERVAL, REFRESH)
     wait(dash_duo, lambda: dash_duo.find_element("#stale-warning").is_displayed(),
-         "no stale warning after the source stopped")
+         "no stale warning after the source stopped", within(stale_after, REFRESH))
     assert "no new records" in dash_duo.find_element("#stale-warning").text
     assert dash_duo.get_logs() == []
 

@@ -21,6 +21,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamdash.store.history import HistoryReader, StorageUnavailable, database_path
+from tests.helpers import wait_until, within
 from tests.httpserver import ScriptedServer, json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,7 +159,7 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     for more (TTIN), and exits 0 on SIGTERM in under 10 s with its last metrics snapshot in
     SQLite and only JSON log lines, secret-free."""
     data = tmp_path / "data"
-    w = web(data)
+    w = web(data, extra_env={"STREAMDASH_LOG__LEVEL": "DEBUG"})  # the whole config: DEBUG
     w.wait_ready()
     page = w.get("/")
     assert page.status_code == 200 and "_dash-config" in page.text
@@ -174,10 +175,10 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
                                capture_output=True, timeout=30)
         assert check.returncode == 0, check.stdout + check.stderr
     os.kill(w.proc.pid, signal.SIGTTIN)  # "one more worker, please": must stay at one
-    time.sleep(1.0)
+    # The master handles the signal on its next loop (gunicorn's arbiter sleeps at most 1 s).
+    wait_until(lambda: "keeping 1 worker" in w.output(), within(1.0), "the master's answer")
     workers = psutil.Process(w.proc.pid).children()
     assert len(workers) == 1, workers
-    assert "keeping 1 worker" in w.output()
     assert w.get("/health/ready").status_code == 200
     term_at = time.time()
     w.kill(signal.SIGTERM)

@@ -56,5 +56,17 @@ def test_log_lines_never_carry_a_configured_secret():
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines[0]["level"] == "WARNING" and lines[0]["ts"].endswith("Z")
     assert lines[0]["reason"] == f"401 for key {MASK}"
-    assert lines[1]["msg"] == "config loaded" and lines[1]["config"]["log"]["level"] == "DEBUG"
+    assert lines[1]["msg"] == "settings" and lines[1]["log"] == "DEBUG text"  # the summary
+    assert lines[2]["msg"] == "config loaded" and lines[2]["config"]["log"]["level"] == "DEBUG"
     assert "K3YVALUE" not in stream.getvalue() and "pa55word" not in stream.getvalue()
+
+
+def test_settings_are_one_summary_line_at_info_and_the_whole_tree_at_debug():
+    """At INFO the settings are one short line; the whole (masked) tree only at DEBUG."""
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream)
+    log_settings(logging.getLogger("streamdash.test.summary"),
+                 Settings({"source": {"interval": 2}, "data_dir": "d"}))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and "config loaded" not in lines[0]
+    assert "settings source=simulated interval=2.0 data_dir=d" in lines[0]

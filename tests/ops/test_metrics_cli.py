@@ -77,9 +77,9 @@ def test_bad_arguments_exit_2_with_a_message(data_dir, capsys, argv, message):
     assert code == 2 and message in capsys.readouterr().err
 
 
-def test_missing_history_exit_2(tmp_path, capsys):
-    """A data dir without history is reported, not a traceback."""
-    assert main(["metrics", "--data-dir", str(tmp_path / "none")]) == 2
+def test_missing_history_exit_1(tmp_path, capsys):
+    """A data dir without history is a run-time failure (exit 1) reported in one line."""
+    assert main(["metrics", "--data-dir", str(tmp_path / "none")]) == 1
     assert "no history database" in capsys.readouterr().err
 
 

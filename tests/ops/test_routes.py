@@ -16,6 +16,7 @@ from streamdash.runtime import Runtime
 from streamdash.server.routes import register_routes
 from streamdash.sources.base import FieldHints, Source
 from streamdash.testing import FailingSource, ListSource
+from tests.helpers import wait_until, within
 
 API_KEY = "SEKRET-API-KEY-12345"
 SETTINGS = {"source": {"type": "http", "url": f"http://127.0.0.1:9/data?api_key={API_KEY}",
@@ -122,7 +123,9 @@ def test_liveness_and_readiness(serve):
     server = serve(failing)
     assert server.json("/health/ready") == (503, {"status": "not ready", "reason": "not started"})
     failing.start()
-    time.sleep(0.3)
+    # Once the first fetch has failed the runtime is started but not ready.
+    wait_until(lambda: failing.source_health.snapshot()["failures"] >= 1, within(0.1),
+               "a first failed fetch")
     status, body = server.json("/health/ready")
     assert status == 503 and body["reason"] == "no successful fetch yet"
     assert server.json("/health/live")[0] == 200
@@ -272,7 +275,10 @@ def test_no_output_carries_a_configured_secret(serve, tmp_path):
     wait_json(server, "/health/ready", lambda s, b: s == 200)
     runtime.events.publish("ingest_error", {"reason": f"401 with api_key={API_KEY}"})
     runtime.events.publish("rejections", [{"record": {"note": API_KEY}, "reasons": []}])
-    time.sleep(0.5)
+    # Both events are in the store once the history writer has flushed them (it takes what is
+    # queued every 0.2 s, History._run).
+    wait_until(lambda: "401 with api_key" in server.get("/api/errors")[1]
+               and '"note"' in server.get("/api/dlq")[1], within(0.2), "the events persisted")
     for path in ("/health", "/metrics", "/api/errors", "/api/dlq", "/api/metrics?since=1m"):
         status, text = server.get(path)
         assert status == 200, path
@@ -296,3 +302,35 @@ def test_storage_problem_shows_in_health(serve, tmp_path):
     assert runtime.counts()["in"] > seen  # the pipeline runs on without its store
     status, body = server.json("/api/metrics")
     assert status == 503 and "unavailable" in body["error"]
+
+
+def always(severity):
+    """A rule that fires at the first evaluation (records in the window is always >= 0)."""
+    return {"name": f"always_{severity}", "metric": "records", "op": ">=", "threshold": 0,
+            "severity": severity, "summary": f"{severity} test alert"}
+
+
+@pytest.mark.parametrize("rules, state, code, ready", [
+    ([], "ok", 200, 200),
+    ([always("warning")], "degraded", 200, 200),
+    ([always("info"), always("critical")], "down", 503, 503)])
+def test_health_follows_the_status_policy(serve, rules, state, code, ready):
+    """/health is 200 ok with no alert firing, 200 degraded with a warning firing and 503 down
+    with a critical one (naming the alerts); /health/ready is 503 while down."""
+    interval, tick = 0.1, 0.05
+    settings = Settings({"source.interval": interval,
+                         "alerts": {"interval": tick, "rules": rules}})
+    runtime = Runtime(settings, SwitchSource())
+    server = serve(runtime.start())
+    wait_json(server, "/health/ready", lambda s, b: "no successful fetch" not in str(b),
+              within(interval))
+    # The rules fire at the first evaluation after the first fetch.
+    status, body = wait_json(server, "/health", lambda s, b: b["status"] == state
+                             and len(b["firing"]) == len(rules), within(interval, tick))
+    assert (status, body["status"]) == (code, state)
+    assert sorted(body["firing"]) == sorted(r["name"] for r in rules)
+    assert all(any(r["name"] in line for line in body["reasons"]) for r in rules)
+    if rules:
+        assert body["reasons"][0].startswith(f"always_{'critical' if code == 503 else 'warning'}")
+    status, answer = server.json("/health/ready")
+    assert status == ready and answer["health"] == state

@@ -130,6 +130,22 @@ def test_source_down_fires_before_any_success_and_resolves_on_success():
     assert resolved["ends_at"] == "2023-11-14T22:13:24.500Z" and resolved["value"] == 0.0
 
 
+def test_source_down_threshold_follows_the_fetch_interval_as_it_changes():
+    """With a fetch_interval function, the interval-scaled rule's threshold is re-read at each
+    evaluation: a source polled every 60 s is not down 16 s after a poll."""
+    interval = [5.0]
+    rule = Rule("source_down", "fetch_age_seconds", ">", 15, severity="critical", intervals=3)
+    rig = Rig([rule], fetch_interval=lambda: interval[0])
+    rig.feed(CLEAN)
+    interval[0] = 60.0
+    rig.clock.advance(179)
+    assert rig.monitor.evaluate() == []
+    assert rig.monitor.thresholds()["fetch_age_seconds"][0][2] == 180.0
+    interval[0] = 5.0  # the server's hint went away: back to 3 × 5 s
+    (firing,) = rig.monitor.evaluate()
+    assert firing["state"] == "firing" and firing["threshold"] == 15.0
+
+
 def test_waiting_for_queue_room_is_backpressure_not_a_source_down():
     """While the producer waits for room in a full queue, fetch_age stops growing (the source
     is fine) and backpressure_seconds grows: pipeline_backlogged fires, source_down does not;

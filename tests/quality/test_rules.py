@@ -197,6 +197,21 @@ def test_configured_rule_overrides_or_disables_a_default_and_adds_new_ones():
     assert [r.name for r in parse_rules([], fetch_interval=1, include_defaults=False)] == []
 
 
+def test_freshness_defaults_follow_the_effective_interval_unless_a_threshold_is_set():
+    """source_down and pipeline_backlogged scale to 3 effective intervals (never below their
+    configured floor); a rule that sets its own threshold keeps it."""
+    rules = {r.name: r for r in parse_rules([{"name": "pipeline_backlogged", "for": 5}],
+                                            fetch_interval=5.0)}
+    assert rules["source_down"].scaled(60.0).threshold == 180.0
+    assert rules["source_down"].scaled(1.0).threshold == 15.0  # floor: the configured interval
+    assert rules["pipeline_backlogged"].scaled(60.0).threshold == 180.0  # override kept scaling
+    assert rules["null_rate_high"].scaled(60.0) is rules["null_rate_high"]
+    assert rules["source_down"].describe()["threshold_intervals"] == 3.0
+    fixed = {r.name: r for r in parse_rules([{"name": "source_down", "threshold": 20}],
+                                            fetch_interval=5.0)}
+    assert fixed["source_down"].scaled(60.0).threshold == 20.0
+
+
 @pytest.mark.parametrize("rule,key,words", [
     ({"name": "x", "metric": "nope", "op": ">", "threshold": 1}, "alerts.rules[x].metric",
      "unknown metric"),

@@ -16,6 +16,8 @@ import pytest
 
 from streamdash.cli import build_parser, main, settings_from_args
 from streamdash.errors import ConfigError
+from streamdash.runtime import Runtime
+from tests.helpers import wait_until, within
 from tests.httpserver import json_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +51,36 @@ def test_replay_flags_and_preset_overrides():
     s = settings_for("--source", "open-meteo", "--param", "latitude=48.85")
     assert s.section("source")["params"] == {"latitude": "48.85"} and "loop" not in \
         s.section("source")
+
+
+VALIDATED = {"ETag": '"v1"', "Last-Modified": "Wed, 21 Oct 2026 07:28:00 GMT"}
+FEATURES = {"features": [{"id": "q1", "properties": {"time": 1_700_000_000_000, "mag": 1.2},
+                          "geometry": {"coordinates": [-120.0, 36.0, 5.0]}}]}
+
+
+@pytest.mark.parametrize("flags, conditional", [((), True), (("--no-conditional",), False)])
+def test_no_conditional_flag_stops_validators_reaching_the_server(server, flags, conditional):
+    """With --no-conditional the feed never sees If-None-Match / If-Modified-Since (without it,
+    every poll after the first sends them); the preset's other settings stay."""
+    server.route("/feed", json_reply(FEATURES, headers=VALIDATED))
+    s = settings_for("--source", "usgs-earthquakes", "--url", server.url("/feed"), *flags,
+                     "--interval", "0.1")
+    assert s.section("source").get("conditional", True) is conditional
+    rt = Runtime(s.with_overrides({"source.min_interval": 0.1}))
+    with rt:
+        wait_until(lambda: len(server.hits("/feed")) >= 3, within(3 * rt.fetch_interval()),
+                   "3 polls")
+    later = server.hits("/feed")[1:]
+    for header in ("If-None-Match", "If-Modified-Since"):
+        assert all((header in r.headers) is conditional for r in later), header
+
+
+def test_no_conditional_is_refused_for_a_source_without_it():
+    """--no-conditional on the simulator is a one-line config error naming the key."""
+    s = settings_for("--no-conditional")
+    with pytest.raises(ConfigError) as err:
+        Runtime(s)
+    assert err.value.key == "source.conditional"
 
 
 def test_malformed_pair_flags_are_config_errors(capsys):

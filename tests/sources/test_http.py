@@ -35,7 +35,7 @@ def kinds(events: list) -> list[str]:
 @pytest.fixture(autouse=True)
 def logged(caplog):
     """The ingestion-error log lines of the test (each carries the event's fields)."""
-    caplog.set_level(logging.WARNING, "streamdash")
+    caplog.set_level(logging.DEBUG, "streamdash")  # each attempt: DEBUG (one WARNING a poll)
     return lambda: [r.ctx for r in caplog.records if r.name == "streamdash.sources"]
 
 
@@ -50,15 +50,17 @@ def test_connection_refused_retried_logged_then_recovers(closed_port, caplog):
     """A refused connection is retried max_tries times, logged with its reason, and recovers."""
     events: list = []
     src = make(f"http://127.0.0.1:{closed_port}/data", events)
-    with caplog.at_level(logging.WARNING, "streamdash"), pytest.raises(SourceError) as err:
+    with caplog.at_level(logging.DEBUG, "streamdash"), pytest.raises(SourceError) as err:
         src.fetch()
     assert err.value.kind == "connection" and "gave up after 3 attempts" in str(err.value)
     assert kinds(events) == ["connection"] * 3
     assert [e["attempt"] for e in events] == [1, 2, 3]
     assert events[0]["next_delay"] is not None and events[-1]["next_delay"] is None
     assert "connection failed" in events[0]["reason"]
+    # Attempts are DEBUG: the producer logs the one WARNING line of the failed poll.
     assert [r.levelname for r in caplog.records if r.name.startswith("streamdash.sources")] == \
-        ["WARNING", "WARNING", "ERROR"]
+        ["DEBUG", "DEBUG", "DEBUG"]
+    assert events[0]["reason"] == "connection failed: Connection refused"
     with ScriptedServer(port=closed_port) as srv:
         srv.route("/data", json_reply(ITEMS))
         assert src.fetch() == EXPECTED

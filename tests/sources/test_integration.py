@@ -70,12 +70,15 @@ def test_failing_api_is_reported_in_health_without_secrets(server):
 
 
 def test_preset_min_interval_raises_a_shorter_configured_interval():
-    """A preset's minimum interval (the API's rate limit) wins over a shorter configured one."""
+    """A preset's minimum interval (the API's rate limit) wins over a shorter configured one,
+    for the producer and for the alert rules that judge freshness."""
     rt = Runtime(Settings({"source": {"type": "usgs-earthquakes", "interval": 5}}))
-    assert rt.producer.interval == 60.0
+    assert rt.producer.current_interval() == rt.fetch_interval() == 60.0
+    rt.monitor.evaluate()
+    assert {r.name: r.threshold for r in rt.monitor.rule_list}["source_down"] == 180.0
     rt.source.close()
     rt2 = Runtime(Settings({"source": {"type": "coinbase-spot", "interval": 5}}))
-    assert rt2.producer.interval == 5.0
+    assert rt2.producer.current_interval() == 5.0
     rt2.source.close()
 
 
