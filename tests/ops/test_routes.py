@@ -256,7 +256,7 @@ def test_api_late_lists_late_records_newest_first_and_bounded(serve, tmp_path):
                                   [{"id": 2, "ts": t0 - 100}, {"id": 3, "ts": t0 - 200}]]))
     server = serve(runtime.start())
     status, body = wait_json(server, "/api/late", lambda s, b: b.get("count") == 2,
-                             timeout=3 * interval + 10)  # two polls, plus start-up
+                             timeout=within(interval, interval))  # two polls
     assert status == 200 and body["from"] == "memory" and body["total"] == 2
     assert [i["record"]["id"] for i in body["items"]] == [3, 2]
     first = body["items"][1]

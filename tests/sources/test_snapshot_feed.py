@@ -7,7 +7,7 @@ from collections import Counter
 
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
-from tests.helpers import wait_until
+from tests.helpers import wait_until, within
 from tests.httpserver import json_reply
 
 #: 2025-11-26T22:00:00Z in ms; quake i happens at T0 + i · 5 min.
@@ -67,7 +67,7 @@ def run_feed(server, transforms=None) -> Runtime:
                           else {"source": source, "transforms": transforms}))
     want = (POLLS + 2) * PER_FEED        # every feed, then the last one twice more
     with rt:
-        wait_until(lambda: rt.counts()["in"] >= want, timeout=(POLLS + 2) * INTERVAL + 15,
+        wait_until(lambda: rt.counts()["in"] >= want, timeout=within(*[INTERVAL] * (POLLS + 2)),
                    what=f"{want} records processed")
     return rt
 
