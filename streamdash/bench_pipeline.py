@@ -44,7 +44,7 @@ BENCH_SETTINGS: dict[str, Any] = {
     "transforms": [
         {"dedup": {"key": "id"}},
         {"convert": {"field": "value", "unit_field": "unit", "to": "C"}},
-        {"late": {"lateness": 30}},
+        {"late": {"lateness": 30, "advance": "record"}},  # CONTRACT.md: per record
         {"window": {"kind": "tumbling", "size": 10, "key": "sensor", "field": "value"}},
     ],
 }

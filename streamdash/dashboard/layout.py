@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from .figures import refresh_props
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, REFRESH_CHOICES, DashboardOptions
-from .tables import ERROR_COLUMNS, QUARANTINE_COLUMNS, TIME_WIDTH, column
+from .tables import ERROR_COLUMNS, LATE_COLUMNS, QUARANTINE_COLUMNS, TIME_WIDTH, column
 
 #: KPI card ids and labels; ``{w}`` is the quality monitor's window in seconds (the rates and
 #: records/s it computes are over that window, the same numbers the alert rules see).
@@ -165,6 +165,8 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
         dbc.Row([_card("Alert history", grid("grid-alerts", ALERT_COLUMNS, 220), xs=12)],
                 className="g-3 mb-3"),
         dbc.Row([_card("Latest records", grid("grid-latest", [], 320), xs=12)],
+                className="g-3 mb-3"),
+        dbc.Row([_card("Late records", grid("grid-late", LATE_COLUMNS, 260), xs=12)],
                 className="g-3 mb-3"),
         # Full width: a quarantined record needs the room to be read.
         dbc.Row([_card("Quarantined records", grid("grid-quarantine", QUARANTINE_COLUMNS), xs=12),

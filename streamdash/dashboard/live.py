@@ -318,7 +318,7 @@ class LiveView:
         """A version per table; a table is re-sent only when its version changed."""
         rt = self.runtime
         return {"latest": rt.buffer.last_seq, "quarantine": rt.quarantine.total,
-                "errors": rt.ingest_errors.total}
+                "errors": rt.ingest_errors.total, "late": rt.late.total}
 
     def latest_records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Column definitions and rows of the newest records (bounded)."""
@@ -331,6 +331,12 @@ class LiveView:
         q = self.runtime.quarantine
         return self._cached("quarantine", q.total, lambda: tables.quarantine_rows(
             q.to_dicts(self.options.table_rows)))
+
+    def late_rows(self) -> list[dict[str, Any]]:
+        """Rows of the newest records set aside as late (bounded)."""
+        log = self.runtime.late
+        return self._cached("late", log.total, lambda: tables.late_rows(
+            log.recent(self.options.table_rows)))
 
     def error_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest ingestion errors (bounded)."""

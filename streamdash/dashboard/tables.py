@@ -94,3 +94,20 @@ def error_rows(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows for ``ingest_errors.recent()`` items (newest first, times as ISO UTC)."""
     return [{f: (iso_of(e.get(f)) or "") if f == "at" else cell(e.get(f)) for f in ERROR_FIELDS}
             for e in errors]
+
+
+LATE_COLUMNS = [column("at", "set aside (UTC)", width=200), column("source", width=120),
+                column("event_time", "event time (UTC)", width=200),
+                column("watermark", "watermark (UTC)", width=200),
+                column("lateness_s", "late by (s)", width=110, filter="agNumberColumnFilter"),
+                column("record", flex=2, minWidth=260)]
+
+
+def late_rows(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for the late store's items (newest first): when it was set aside, its event time,
+    the watermark it missed, by how many seconds, and the record as JSON text."""
+    return [{"at": iso_of(i.get("at")) or "", "source": cell(i.get("source")),
+             "event_time": iso_of(i.get("event_time")) or "",
+             "watermark": iso_of(i.get("watermark")) or "", "lateness_s": cell(i.get("lateness_s")),
+             "record": cell(i.get("record"))}
+            for i in items]

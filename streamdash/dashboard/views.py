@@ -30,7 +30,7 @@ TICK_OUTPUTS: tuple[str, ...] = (
     "grid-errors.rowData", "value-field.options", "key-field.options",
     *(f"alert-slot-{i}.{prop}" for i in range(ALERT_SLOTS)
       for prop in ("is_open", "color", "children")),
-    "alert-more.children", "grid-alerts.rowData",
+    "alert-more.children", "grid-alerts.rowData", "grid-late.rowData",
 )
 
 
@@ -77,7 +77,8 @@ def panels(live: LiveView, state: Any, value_field: str) -> tuple[Outputs, Any]:
 
 
 def tables(live: LiveView, state: Any) -> tuple[Outputs, Any]:
-    """Latest records, quarantine and ingestion errors, and the field pickers' options."""
+    """Latest records, quarantine, late records and ingestion errors, and the field pickers'
+    options."""
     state = state or {}
     cols, rows = live.latest_records()
     new = {**live.table_versions(), "epoch": live.epoch, "cols": [c["field"] for c in cols],
@@ -92,6 +93,8 @@ def tables(live: LiveView, state: Any) -> tuple[Outputs, Any]:
         out["grid-quarantine.rowData"] = live.quarantine_rows()
     if "errors" in changed:
         out["grid-errors.rowData"] = live.error_rows()
+    if "late" in changed:
+        out["grid-late.rowData"] = live.late_rows()
     if "fields" in changed:
         out["value-field.options"], out["key-field.options"] = map(field_options, new["fields"])
     return out, new

@@ -10,7 +10,7 @@ name ``dedup`` (all defaults)::
       - convert: {field: value, unit_field: unit, to: C}
       - derive: {field: feels_like, expr: "value * 1.8 + 32", when: {field: unit, op: eq, value: C}}
       - outlier: {field: value, key: sensor, window: 100, threshold: 3}
-      - late: {lateness: 30}
+      - late: {lateness: 30, advance: batch}
       - window: {kind: tumbling, size: 10, key: sensor, field: value, idle_timeout: 60}
 
 Without a ``transforms`` setting the chain is ``dedup`` (when the schema has a key), then
@@ -32,6 +32,7 @@ from .expr import Expression
 from .jsonl import decode_lines
 from .schema import Schema, Unparsed, Validator
 from .transforms import (
+    ADVANCE,
     BatchContext,
     Convert,
     Dedup,
@@ -50,10 +51,15 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "derive": ("field", "expr", "when"),
     "convert": ("field", "unit_field", "to"),
     "outlier": ("field", "key", "window", "threshold", "min_count", "flag", "z_field"),
-    "late": ("lateness",),
+    "late": ("lateness", "advance"),
     "window": ("kind", "size", "slide", "idle_timeout", "field", "key", "lateness"),
 }
 
+#: Defaults of dedup's ``ttl`` and late's ``lateness`` (seconds of event time); for a snapshot
+#: source (``FieldHints.snapshot_span`` > 0) they grow to cover the span (see
+#: :func:`build_rules`).
+DEDUP_TTL = 600.0
+LATENESS = 30.0
 Rule = Callable[[list, list, BatchContext], tuple[list, list]]
 #: Raw lines decoded and validated together (small enough to stay in the CPU cache).
 CHUNK = 128
@@ -81,6 +87,7 @@ class Pipeline:
         self.clock = clock
         self.monotonic = monotonic
         self.windows = [r for r in rules if isinstance(r, Windows)]
+        self.ends = [r.end_batch for r in rules if hasattr(r, "end_batch")]
         self.nulls: dict[str, int] = {}
 
     def process(self, records: list[Any], batch: Batch) -> ProcessResult:
@@ -105,6 +112,8 @@ class Pipeline:
             rejected = []
         for rule in self.staged:
             ok, times = rule(ok, times, ctx)
+        for end in self.ends:  # the watermark moves and windows close once per batch
+            end(ctx)
         for name, n in nulls.items():
             self.nulls[name] = self.nulls.get(name, 0) + n
         return ProcessResult(ok, rejected, ctx.counts, nulls)
@@ -171,6 +180,12 @@ def _whole(key: str, value: Any, lo: int = 1) -> int:
     return value
 
 
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _name(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(key, f"expected a field name, got {value!r}")
@@ -229,12 +244,17 @@ def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publi
         if name in ("late", "window") and not schema.event_time:
             raise ConfigError(at, "needs an event time: set schema.event_time")
         if name == "dedup":
-            key = _name(f"{at}.key", p.get("key", schema.key))
-            spec = schema.field(key)
-            if spec is None or spec.type == "any":
-                raise ConfigError(f"{at}.key", f"field {key!r} must be declared in the schema "
-                                               "with a scalar type")
-            rules.append(Dedup(key, ttl=_number(f"{at}.ttl", p.get("ttl", 600.0)),
+            raw_key = p.get("key", schema.key)
+            keys = raw_key if isinstance(raw_key, list) and raw_key else [raw_key]
+            for key in keys:
+                key = _name(f"{at}.key", key)
+                spec = schema.field(key)
+                if spec is None or spec.type == "any":
+                    raise ConfigError(f"{at}.key", f"field {key!r} must be declared in the "
+                                                   "schema with a scalar type")
+            # A snapshot feed repeats its whole span every poll: keys must outlive it.
+            ttl = max(DEDUP_TTL, 2 * hints.snapshot_span)
+            rules.append(Dedup(tuple(keys), ttl=_number(f"{at}.ttl", p.get("ttl", ttl)),
                                max_keys=_whole(f"{at}.max_keys", p.get("max_keys", 1_000_000)),
                                clock=None if schema.event_time else clock))
         elif name == "filter":
@@ -262,8 +282,12 @@ def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publi
                 flag=_name(f"{at}.flag", p.get("flag", "outlier")),
                 z_field=p.get("z_field")))
         elif name == "late":
-            watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
-            rules.append(Late(watermark, sink("late")))
+            # A snapshot feed lists everything of its span, however late it was published.
+            lateness = max(LATENESS, hints.snapshot_span)
+            watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", lateness)))
+            rules.append(Late(watermark, sink("late"), _choice(f"{at}.advance",
+                                                               p.get("advance", "batch"),
+                                                               ADVANCE)))
         else:  # window
             own = watermark is None
             wm = watermark or Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))

@@ -68,8 +68,13 @@ class Windows:
                 self._add_tumbling(records, times)
             else:
                 self._add_sliding(records, times)
-        self.close(ctx)
         return records, times
+
+    def end_batch(self, ctx: BatchContext) -> None:
+        """After the whole batch (and after the late rule moved the watermark): close the
+        windows the watermark has passed. Closing only here keeps the chunks of one batch
+        from closing a window a later chunk of the same batch still adds to."""
+        self.close(ctx)
 
     def _add_tumbling(self, records: list[dict], times: list) -> None:
         open_, size, vf, kf = self.open, self.size, self.field, self.key
@@ -102,7 +107,8 @@ class Windows:
 
     def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused | None:
         """Generated code adding values inside the validator's loop (tumbling windows that
-        follow a late rule only); windows close in the teardown, as after :meth:`__call__`."""
+        follow a late rule only); windows close in :meth:`end_batch`, as after
+        :meth:`__call__`."""
         if self.slide is not None or self.advance_watermark:
             return None
         ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"KEY_{j}": self.key})
@@ -127,7 +133,7 @@ class Windows:
                 "else:",
                 f"    skipped_{j} += 1"]
         teardown = [f"if seen_{j}:", f"    RULE_{j}.last_input = ctx.mono",
-                    f"RULE_{j}.skipped += skipped_{j}", f"RULE_{j}.close(ctx)"]
+                    f"RULE_{j}.skipped += skipped_{j}"]
         return setup, body, teardown
 
     def _add_sliding(self, records: list[dict], times: list) -> None:

@@ -12,6 +12,8 @@
   ``/api/metrics``) and ``api.max_bytes`` of items, with ``next`` — the ``cursor`` of the next,
   older page (``null`` on the last); any other ``/api/...`` path gets a JSON 404 (never the
   dashboard page)
+* ``/api/late`` — the newest records set aside as late (the in-memory late store), newest first,
+  paged the same way
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
 """
@@ -166,6 +168,16 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
                                        lambda i: event_time(i, now))
             return {"count": len(items), "total": runtime.quarantine.total, "items": items,
                     "next": nxt}
+        return api("24h", 100, (), answer)
+
+    @server.get("/api/late")
+    def api_late() -> Response:
+        def answer(q: Query) -> dict[str, Any]:
+            # In memory only (the runtime's bounded late store): newest first.
+            now = runtime.clock()
+            items, nxt = in_memory(runtime.late.recent(), q, lambda i: event_time(i, now))
+            return {"from": "memory", "count": len(items), "total": runtime.late.total,
+                    "capacity": runtime.late.capacity, "items": items, "next": nxt}
         return api("24h", 100, (), answer)
 
     @server.get("/api/windows")

@@ -23,6 +23,10 @@ class FieldHints:
     time_field: str = ""
     required: tuple[str, ...] = ()
     numeric_fields: tuple[str, ...] = field(default_factory=tuple)
+    #: Seconds of event time every response repeats (a snapshot feed such as USGS
+    #: ``all_hour``: 3600); 0 when each response carries only new records. The default
+    #: dedup TTL and allowed lateness grow to cover it.
+    snapshot_span: float = 0.0
 
 
 class Source:

@@ -6,8 +6,12 @@ still be given and overrides the preset's: ``url``, ``records_path``, ``min_inte
 it; ``params`` and ``fields`` are merged over it (name by name).
 
 * ``usgs-earthquakes`` — USGS summary GeoJSON feed of the past hour. The feed is regenerated
-  about once a minute and every poll returns the whole hour, so consecutive polls overlap and
-  ids repeat by design (de-duplicate on ``id``).
+  about once a minute and every poll returns the whole hour, newest first, so consecutive polls
+  overlap and ids repeat by design: the default chain de-duplicates on ``id`` with a TTL of two
+  hours (twice the span) and allows an hour of lateness, so a repeat is a ``duplicate``, never
+  ``late``, and a quake published minutes after its origin time is not late either. A quake
+  whose ``updated`` time changes stays the same record (key ``id``); key dedup on
+  ``[id, updated]`` to keep every update (docs/sources.md).
 * ``open-meteo`` — Open-Meteo forecast API, ``current`` conditions: one record per poll. Its
   ``time`` is local to the requested ``timezone``; the response's ``utc_offset_seconds``
   converts it to UTC. Free use is limited to 600 calls/min and 10,000/day; ``current`` values
@@ -19,8 +23,10 @@ it; ``params`` and ``fields`` are merged over it (name by name).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..config import Settings
 from .base import FieldHints, Source
@@ -41,6 +47,15 @@ class Preset:
     min_interval: float
     params: dict[str, str] = field(default_factory=dict)
     docs: str = ""
+    #: Snapshot span (seconds) by how the URL's path ends, for feeds published in several
+    #: spans (USGS ``all_hour`` … ``all_month``); a URL matching none keeps the hints' span.
+    spans: dict[str, float] = field(default_factory=dict)
+
+    def snapshot_span(self, url: str) -> float:
+        """Seconds every response of ``url`` repeats (see :attr:`FieldHints.snapshot_span`)."""
+        path = urlsplit(url).path
+        return next((span for end, span in self.spans.items() if path.endswith(end)),
+                    self.hints.snapshot_span)
 
     def settings(self) -> dict[str, Any]:
         """The preset as ``source`` settings of an ``http`` source."""
@@ -84,7 +99,8 @@ USGS = Preset(
         "url": "properties.url:str",
     },
     hints=FieldHints(value_field="mag", key_field="net", time_field="time",
-                     required=("id", "time"), numeric_fields=("mag", "lon", "lat", "depth_km")),
+                     required=("id", "time"), numeric_fields=("mag", "lon", "lat", "depth_km"),
+                     snapshot_span=3600.0),
     schema=_schema({
         "id": {"type": "str", "required": True},
         "time": {"type": "timestamp", "required": True},
@@ -104,6 +120,8 @@ USGS = Preset(
     }, key="id", event_time="time"),
     min_interval=60.0,
     docs="https://earthquake.usgs.gov/earthquakes/feed/v1.0/geojson.php",
+    spans={"_hour.geojson": 3600.0, "_day.geojson": 86_400.0, "_week.geojson": 604_800.0,
+           "_month.geojson": 2_592_000.0},
 )
 
 OPEN_METEO = Preset(
@@ -187,9 +205,14 @@ def build_preset(preset_name: str, name: str, params: dict[str, Any],
     # added fields, drop them when a preset field was redefined (or the map replaced).
     user_fields = params.get("fields") or {}
     own_fields = isinstance(user_fields, dict) and not set(user_fields) & set(preset.fields)
-    return HttpSource(name or preset.name, preset=preset.name,
-                      hints=preset.hints if own_fields else None,
-                      schema=dict(preset.schema) if own_fields else None, **kwargs)
+    source = HttpSource(name or preset.name, preset=preset.name,
+                        hints=preset.hints if own_fields else None,
+                        schema=dict(preset.schema) if own_fields else None, **kwargs)
+    # The span belongs to the feed, not to the field map: it survives redefined fields.
+    span = preset.snapshot_span(str(kwargs.get("url", preset.url)))
+    if span != source.hints.snapshot_span:
+        source.hints = dataclasses.replace(source.hints, snapshot_span=span)
+    return source
 
 
 def builders() -> dict[str, Any]:

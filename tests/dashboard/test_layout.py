@@ -26,6 +26,7 @@ def test_page_has_every_component():
     expected = {"source-label", "status-badge", "last-update", "refresh-picker", "stale-warning",
                 "value-field", "key-field", "chart-series", "chart-histogram", "chart-windows",
                 "chart-quality", "grid-alerts", "grid-latest", "grid-quarantine", "grid-errors",
+                "grid-late",
                 "tick", "series-state", "client-state", "alert-more"}
     expected |= {f"kpi-{k}" for k, _ in KPI_IDS} | {f"alert-slot-{i}" for i in range(ALERT_SLOTS)}
     assert expected <= ids

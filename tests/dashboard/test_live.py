@@ -147,10 +147,13 @@ def test_tables_and_field_names(view):
     rt.buffer.extend(recs(150))
     cols, rows = view.latest_records()
     assert len(rows) == view.options.table_rows and rows[0]["#"] == 150
-    assert view.table_versions() == {"latest": 150, "quarantine": 0, "errors": 0}
+    assert view.table_versions() == {"latest": 150, "quarantine": 0, "errors": 0, "late": 0}
     rt.events.publish("ingest_error", {"at": T0, "source": "s", "reason": "boom"})
     assert view.error_rows()[0]["reason"] == "boom"
     assert view.quarantine_rows() == []
+    assert view.late_rows() == []
+    rt.events.publish("late", [{"at": T0, "record": {"id": 1}, "lateness_s": 3.0}])
+    assert view.table_versions()["late"] == 1 and view.late_rows()[0]["record"] == '{"id":1}'
     numeric, keys = view.field_names()
     assert numeric[0] == "value" and "id" in numeric
     assert keys == ["key"]  # 'ts' is the time field; 'key' has two values

@@ -59,3 +59,15 @@ def test_time_and_record_columns_are_readable():
     by_field = {c["field"]: c for c in cols}
     assert by_field["ts"]["minWidth"] == tables.TIME_WIDTH
     assert "minWidth" not in by_field["v"] and "minWidth" not in by_field["name"]
+def test_late_rows_show_time_event_time_watermark_and_record():
+    """Each late record shows when it was set aside, its event time, the watermark it missed,
+    by how much, its source and the record as JSON text."""
+    rows = tables.late_rows([{"at": 1_764_198_000.0, "source": "usgs",
+                              "event_time": "2025-11-26T22:00:00.000Z",
+                              "watermark": "2025-11-26T22:30:00.000Z", "lateness_s": 1800.0,
+                              "record": {"id": "ak1", "mag": 1.2}}])
+    assert rows == [{"at": "2025-11-26T23:00:00.000Z", "source": "usgs",
+                     "event_time": "2025-11-26T22:00:00.000Z",
+                     "watermark": "2025-11-26T22:30:00.000Z", "lateness_s": 1800.0,
+                     "record": '{"id":"ak1","mag":1.2}'}]
+    assert [c["field"] for c in tables.LATE_COLUMNS] == list(rows[0])

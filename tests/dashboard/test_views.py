@@ -36,6 +36,17 @@ def test_first_tick_sends_everything_then_only_changes(live):
     assert "grid-quarantine.rowData" not in out and "chart-windows.figure" not in out
 
 
+def test_late_table_is_sent_when_a_record_is_set_aside(live):
+    """A tick after a late record sends the Late records table (newest first) and nothing
+    when no new late record came."""
+    _, state = views.tick(live, None, "value", 5)
+    live.runtime.events.publish("late", [{"at": 1.0, "record": {"id": 1}},
+                                         {"at": 2.0, "record": {"id": 2}}])
+    out, state = views.tick(live, state, "value", 5)
+    assert [r["record"] for r in out["grid-late.rowData"]] == ['{"id":2}', '{"id":1}']
+    assert "grid-late.rowData" not in views.tick(live, state, "value", 5)[0]
+
+
 def test_every_tick_output_exists_in_the_layout(live):
     """Each output name is a real component property of the page."""
     from dash import Dash

@@ -14,7 +14,7 @@ from streamdash.dashboard.options import HISTORY_RANGES
 from streamdash.sources.simulator import SimulatedSource
 from streamdash.store.history import StorageOptions
 from streamdash.testing import ListSource
-from tests.helpers import wait_stable, within
+from tests.helpers import ROUND_TRIP, wait_stable, within
 
 pytestmark = pytest.mark.e2e
 
@@ -229,4 +229,25 @@ def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
     wait(dash_duo, lambda: dash_duo.find_element("#stale-warning").is_displayed(),
          "no stale warning after the source stopped", within(stale_after, REFRESH))
     assert "no new records" in dash_duo.find_element("#stale-warning").text
+    assert dash_duo.get_logs() == []
+
+
+def test_late_records_table_shows_a_late_record(dash_duo, make_app):
+    """A record older than the watermark of earlier batches appears in the Late records table
+    with its event time and how late it was; on-time records do not."""
+    t0 = 1_764_198_000.0
+    schema = {"key": "id", "event_time": "ts",
+              "fields": {"id": "int", "key": "str", "value": "float", "ts": "timestamp"}}
+    batches = [[{"id": 1, "key": "k", "value": 1.0, "ts": t0},
+                {"id": 2, "key": "k", "value": 2.0, "ts": t0 - 20}],
+               [{"id": 3, "key": "k", "value": 3.0, "ts": t0 - 600}]]
+    dash_duo.start_server(make_app(ListSource(batches), schema=schema))
+    # The late record comes with the second poll and the next tick shows it, once the page
+    # has loaded (its own round trips: layout, scripts, the first callbacks).
+    wait(dash_duo, lambda: "2025-11-26T22:50:00.000Z" in grid_text(dash_duo, "grid-late"),
+         "the Late records table does not show the late record",
+         within(SOURCE_INTERVAL, SOURCE_INTERVAL, REFRESH) + ROUND_TRIP)
+    text = grid_text(dash_duo, "grid-late")
+    assert "late by (s)" in text and "570" in text and '"id":3' in text
+    assert '"id":1' not in text and '"id":2' not in text
     assert dash_duo.get_logs() == []

@@ -155,7 +155,8 @@ BAD = ["/api/metrics?name=nope", "/api/metrics?since=yesterday", "/api/metrics?u
        "/api/metrics?name=", "/api/errors?limit=-1", "/api/errors?name=x", "/api/dlq?since=",
        "/api/dlq?until=soon", "/api/alerts?state=burning", "/api/alerts?limit=99999",
        "/api/windows?key=", "/api/windows?key=a&key=b", "/api/dlq?key=a",
-       "/api/windows?limit=0"]
+       "/api/windows?limit=0", "/api/late?limit=abc", "/api/late?limit=0",
+       "/api/late?limit=10001", "/api/late?key=a", "/api/late?since=soon"]
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +242,30 @@ def test_api_serves_memory_views_without_storage(serve):
     runtime.events.publish("window", [{"key": "a", "count": 1}, {"key": "b", "count": 2}])
     body = server.json("/api/windows?key=b")[1]
     assert body["from"] == "memory" and body["items"] == [{"key": "b", "count": 2}]
+
+
+def test_api_late_lists_late_records_newest_first_and_bounded(serve, tmp_path):
+    """/api/late shows every record set aside as late (record, event time, watermark, how
+    late), newest first, at most ``limit``, with the total ever set aside; also with storage."""
+    interval = 0.1
+    t0 = 1_764_198_000.0
+    schema = {"key": "id", "event_time": "ts", "fields": {"id": "int", "ts": "timestamp"}}
+    runtime = Runtime(Settings({"source.interval": interval, "data_dir": str(tmp_path),
+                                "schema": schema}),
+                      ListSource([[{"id": 1, "ts": t0}],
+                                  [{"id": 2, "ts": t0 - 100}, {"id": 3, "ts": t0 - 200}]]))
+    server = serve(runtime.start())
+    status, body = wait_json(server, "/api/late", lambda s, b: b.get("count") == 2,
+                             timeout=within(interval, interval))  # two polls
+    assert status == 200 and body["from"] == "memory" and body["total"] == 2
+    assert [i["record"]["id"] for i in body["items"]] == [3, 2]
+    first = body["items"][1]
+    assert first["event_time"] == utc_iso(t0 - 100) and first["watermark"] == utc_iso(t0 - 30)
+    assert first["lateness_s"] == 70.0 and first["source"] == "list" and first["at"]
+    limited = server.json("/api/late?limit=1")[1]
+    assert limited["count"] == 1 and limited["items"][0]["record"]["id"] == 3
+    assert server.json("/api/late?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z"
+                       )[1]["items"] == []
 
 
 def test_no_output_carries_a_configured_secret(serve, tmp_path):

@@ -28,10 +28,13 @@ CONTRACT = {
                           "unit": {"type": "str", "allowed": ["C", "F"]}}},
     "transforms": [{"dedup": {"key": "id"}},
                    {"convert": {"field": "value", "unit_field": "unit", "to": "C"}},
-                   {"late": {"lateness": 30}},
+                   {"late": {"lateness": 30, "advance": "record"}},  # CONTRACT.md
                    {"window": {"kind": "tumbling", "size": 10, "key": "sensor",
                                "field": "value"}}],
 }
+#: The same chain with the default late rule: the watermark moves between batches.
+BATCH_WATERMARK = {**CONTRACT, "transforms": [
+    {"late": {"lateness": 30}} if "late" in item else item for item in CONTRACT["transforms"]]}
 HINTS = FieldHints(value_field="value", key_field="sensor", time_field="ts",
                    required=("id", "sensor", "ts"))
 
@@ -80,7 +83,7 @@ def run_both(cfg, batches):
     out = []
     for fuse in (True, False):
         events = []
-        proc = build_processor(Settings(cfg), HINTS, fuse=fuse,
+        proc = build_processor(Settings(cfg), HINTS, fuse=fuse, clock=lambda: 1_764_198_000.0,
                                publish=lambda t, p, events=events: events.append((t, p)))
         results = []
         for records in batches:
@@ -104,15 +107,50 @@ def test_fused_loop_decides_exactly_like_the_staged_rules():
     assert proc.staged == []
 
 
+def flat(events):
+    """(topic, item) pairs of published events, whatever the grouping into payloads."""
+    return [(topic, item) for topic, payload in events for item in payload]
+
+
+def test_fused_chunked_lines_decide_like_the_staged_rules_with_the_batch_watermark():
+    """Raw lines, validated in chunks of 128 by the fused loop, give the staged results: every
+    chunk of a batch is judged against the watermark known before the batch."""
+    lines = generate(6000)
+    batches = [lines[i:i + 700] for i in range(0, len(lines), 700)]
+    (f_res, f_ev, f_stats), (s_res, s_ev, s_stats) = run_both(BATCH_WATERMARK, batches)
+    assert f_res == s_res and f_stats == s_stats and flat(f_ev) == flat(s_ev)
+    assert sum(r[2]["late"] for r in f_res) > 0
+
+
+def test_batch_watermark_emits_each_window_once_and_accounts_for_every_record():
+    """With the batch watermark no record lands in a window already emitted: each (key,
+    start) is emitted once, and the windows hold every accepted non-null value."""
+    lines = generate(20_000)
+    windows = []
+    proc = build_processor(Settings(BATCH_WATERMARK), HINTS,
+                           publish=lambda t, p: windows.extend(p) if t == "window" else None)
+    values = 0
+    for i in range(0, len(lines), 1000):
+        result = proc.process(decode_lines(lines[i:i + 1000]), batch(lines[i:i + 1000]))
+        assert outcomes(result) == 1000
+        values += sum(1 for r in result.accepted if r["value"] is not None)
+    proc.flush()
+    assert len({(w["key"], w["start"]) for w in windows}) == len(windows)
+    assert sum(w["count"] for w in windows) == values
+    assert {w["closed_by"] for w in windows} == {"watermark", "flush"}
+
+
+@pytest.mark.parametrize("cfg", [CONTRACT, BATCH_WATERMARK], ids=["record", "batch"])
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.fixed_dictionaries(
     {"id": st.sampled_from(["a", "b", "c", "d", "e"]), "sensor": st.sampled_from(["s1", "s2"]),
      "ts": st.integers(0, 300).map(lambda s: 1717200000 + s * 1.0),
      "value": st.one_of(st.none(), st.floats(-100, 100), st.just("x")),
      "unit": st.sampled_from(["C", "F"])}), max_size=25), max_size=5))
-def test_fused_and_staged_agree_on_any_batches(batches):
-    """For arbitrary batches the fused and staged pipelines give identical results."""
-    fused, staged = run_both(CONTRACT, batches)
+def test_fused_and_staged_agree_on_any_batches(cfg, batches):
+    """For arbitrary batches the fused and staged pipelines give identical results (late rule
+    advancing per record and per batch)."""
+    fused, staged = run_both(cfg, batches)
     assert fused == staged
 
 
@@ -227,6 +265,36 @@ def test_default_chain_and_source_schema():
     assert legacy.validator.run([{}])[2] == [{}]
 
 
+def test_a_snapshot_source_gets_a_dedup_ttl_and_lateness_covering_its_span():
+    """For a source whose responses repeat an hour, dedup remembers keys two hours and the late
+    rule allows an hour; explicit parameters still win; other sources keep 600 s and 30 s."""
+    snapshot = FieldHints(value_field="value", key_field="sensor", time_field="ts",
+                          snapshot_span=3600.0)
+    cfg = {"schema": CONTRACT["schema"]}
+    dedup, late, _window = build_processor(Settings(cfg), snapshot).rules
+    assert dedup.ttl == 7200.0 and late.watermark.lateness == 3600.0
+    own = build_processor(Settings({**cfg, "transforms": [{"dedup": {"ttl": 60}},
+                                                          {"late": {"lateness": 5}}]}), snapshot)
+    assert own.rules[0].ttl == 60.0 and own.rules[1].watermark.lateness == 5.0
+    dedup, late, _window = build_processor(Settings(cfg), HINTS).rules
+    assert dedup.ttl == 600.0 and late.watermark.lateness == 30.0
+
+
+def test_dedup_key_may_list_fields_and_each_must_be_declared():
+    """dedup key [id, unit] dedups on both fields (fused like staged); an undeclared field in
+    the list is a ConfigError naming the key."""
+    cfg = {**CONTRACT, "transforms": [{"dedup": {"key": ["id", "unit"]}}, "late"]}
+    proc = build_processor(Settings(cfg), HINTS)
+    assert proc.rules[0].key == ("id", "unit") and proc.validator.fused == proc.rules
+    lines = generate(3000)
+    fused, staged = run_both(cfg, [decode_lines(lines[i:i + 500]) for i in range(0, 3000, 500)])
+    assert fused == staged
+    bad = {**CONTRACT, "transforms": [{"dedup": {"key": ["id", "nope"]}}]}
+    with pytest.raises(ConfigError) as err:
+        build_processor(Settings(bad), HINTS)
+    assert err.value.key == "transforms[0].dedup.key" and "'nope'" in str(err.value)
+
+
 def test_tick_closes_idle_windows_and_runtime_stop_flushes():
     """Processor.tick() emits windows after the idle timeout on the injected monotonic clock."""
     mono = FakeClock(0.0)
@@ -306,13 +374,14 @@ def test_check_config_validates_schema_and_transforms(tmp_path):
     assert main(["check-config", str(good)]) == 0
 
 
-def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome():
+@pytest.mark.parametrize("cfg", [CONTRACT, BATCH_WATERMARK], ids=["record", "batch"])
+def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome(cfg):
     """Raw JSON lines give the same result as decoded records, broken lines quarantined."""
     lines = generate(3000)
     results = []
     for raw in (True, False):
         windows = []
-        proc = build_processor(Settings(CONTRACT), HINTS,
+        proc = build_processor(Settings(cfg), HINTS, clock=lambda: 1_764_198_000.0,
                                publish=lambda t, p, windows=windows: windows.extend(p))
         out = []
         for i in range(0, len(lines), 1000):

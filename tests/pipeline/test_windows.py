@@ -20,7 +20,10 @@ def make(**kw):
 
 def feed(w, pairs, mono=0.0):
     recs = [{"k": k, "v": v} for k, v, _ in pairs]
-    return w(recs, [t for _, _, t in pairs], BatchContext(mono=mono))
+    ctx = BatchContext(mono=mono)
+    out = w(recs, [t for _, _, t in pairs], ctx)
+    w.end_batch(ctx)  # windows close at the end of a batch
+    return out
 
 
 def test_tumbling_windows_emit_when_the_watermark_passes():

@@ -89,6 +89,18 @@ def test_usgs_polls_overlap_and_ids_repeat(server):
     assert [r["id"] for r in first] == [r["id"] for r in second]
 
 
+def test_usgs_snapshot_span_follows_the_feed_not_the_field_map():
+    """The USGS preset tells the pipeline how much every response repeats: an hour for
+    all_hour, a day for all_day, also when the user redefines a field; others repeat nothing."""
+    hour = build("usgs-earthquakes", "http://127.0.0.1:9/all_hour.geojson")
+    assert hour.hints.snapshot_span == 3600.0
+    day = build("usgs-earthquakes", "http://127.0.0.1:9/summary/2.5_day.geojson",
+                fields={"mag": "properties.mag:str"})
+    assert day.hints.snapshot_span == 86_400.0 and day.schema is None  # hints rebuilt
+    assert build("usgs-earthquakes", "http://127.0.0.1:9/copy.json").hints.snapshot_span == 3600
+    assert build("coinbase-spot", "http://127.0.0.1:9/spot").hints.snapshot_span == 0.0
+
+
 def test_open_meteo_current_is_one_record_in_utc(server):
     """Open-Meteo's current block is one record; local time is converted with utc_offset_seconds."""
     server.route("/v1/forecast", json_reply(OPEN_METEO))
