@@ -6,7 +6,7 @@ import time
 import pytest
 
 from streamdash.config import Settings
-from streamdash.models import ProcessResult
+from streamdash.models import Batch, ProcessResult
 from streamdash.runtime import Runtime
 from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FailingSource, ListSource
@@ -106,8 +106,8 @@ def test_status_names_a_queue_over_80_percent_full_and_a_restarting_thread():
     """A queue above 80 % full and a thread that crashed recently are reasons to degrade."""
     rt = Runtime(fast(**{"queue.maxsize": 10}), ListSource([]))
     assert rt.queue_fill() == 0.0 and not any("queue" in r for r in rt.status().reasons)
-    for _ in range(9):
-        rt.queue.put_nowait(object())
+    for i in range(9):
+        rt.queue.put_nowait(Batch([{"id": i}], fetched_at=0.0))
     assert rt.queue_fill() == 0.9
     rt.consumer.crashed_at = rt.monotonic()
     reasons = rt.status().reasons
