@@ -152,4 +152,5 @@ def test_unknown_setting_without_a_close_key_lists_the_known_ones():
     """Nothing close: no guess, only the list."""
     with pytest.raises(ConfigError) as exc:
         Settings({"server": {"zzzzzz": 1}})
-    assert "did you mean" not in str(exc.value) and "known: host, max_request_bytes, port" in str(exc.value)
+    message = str(exc.value)
+    assert "did you mean" not in message and "known: host, max_request_bytes, port" in message
