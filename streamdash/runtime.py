@@ -88,7 +88,8 @@ class Runtime:
                                      source_health=self.source_health, events=self.events,
                                      time_field=self.source.hints.time_field,
                                      source_name=self.source.name, clock=clock,
-                                     fetch_interval=self.cadence.current)
+                                     fetch_interval=self.cadence.current,
+                                     snapshot=self.source.hints.snapshot_span > 0)
         self.add_batch_listener(self.monitor.observe_batch)
         # Periodic metrics snapshots and, with a data_dir, the SQLite history: its event-bus
         # subscribers only enqueue, its own thread writes, so the pipeline never waits on disk.

@@ -291,7 +291,15 @@ def default_rules(fetch_interval: float) -> list[dict[str, Any]]:
     ]
 
 
+#: Default rules a snapshot source starts without: every poll of a snapshot feed repeats what the
+#: previous one held, and those repeats are duplicates by design (counted, never late), so a
+#: duplicate rate near 1 is the feed's shape, not a fault. ``{name: duplicate_rate_high,
+#: enabled: true}`` turns it back on.
+OFF_FOR_SNAPSHOTS = frozenset({"duplicate_rate_high"})
+
+
 def parse_rules(raw: Any, *, fetch_interval: float, include_defaults: bool = True,
+                snapshot: bool = False,
                 section: str = "alerts.rules") -> list[Rule]:
     """Build the rule list: defaults (unless disabled), overridden or extended by ``raw``.
 
@@ -309,7 +317,8 @@ def parse_rules(raw: Any, *, fetch_interval: float, include_defaults: bool = Tru
             rule = parse_rule(d, f"{section}[{d['name']}]")
             assert rule is not None
             defaults[d["name"]] = replace(rule, intervals=INTERVAL_SCALED.get(d["name"], 0.0))
-    rules: dict[str, Rule | None] = dict(defaults)
+    rules: dict[str, Rule | None] = {n: r for n, r in defaults.items()
+                                     if not (snapshot and n in OFF_FOR_SNAPSHOTS)}
     seen: set[str] = set()
     for i, item in enumerate(raw):
         name = item.get("name") if isinstance(item, Mapping) else None

@@ -112,8 +112,13 @@ def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time
 def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = None,
                   events: EventBus | None = None, time_field: str = "", source_name: str = "",
                   clock: Callable[[], float] = time.time,
-                  fetch_interval: Callable[[], float] | None = None) -> QualityMonitor:
+                  fetch_interval: Callable[[], float] | None = None,
+                  snapshot: bool = False) -> QualityMonitor:
     """The monitor described by the ``alerts`` section (alerts labelled ``source``).
+
+    ``snapshot`` says the source repeats its records on every poll (a snapshot feed such as
+    USGS ``all_hour``): its repeats are counted as duplicates by design, so the default
+    ``duplicate_rate_high`` rule starts disabled (see :data:`~.rules.OFF_FOR_SNAPSHOTS`).
 
     ``fetch_interval`` returns the source's effective interval (the runtime's ``Cadence``):
     ``source_down`` and ``pipeline_backlogged`` follow it rather than ``source.interval``.
@@ -130,7 +135,8 @@ def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = 
                               clock=clock, enabled=False)
     rules = parse_rules(raw.get("rules"), fetch_interval=settings.interval,
                         include_defaults=_bool("alerts.default_rules",
-                                               raw.get("default_rules", True)))
+                                               raw.get("default_rules", True)),
+                        snapshot=snapshot)
     # Like Prometheus's external labels: say which stream an alert is about (several
     # streamdash instances often post to one channel). A rule's own labels win.
     common = {"source": source_name} if source_name else {}

@@ -146,7 +146,9 @@ OPEN_METEO = Preset(
     },
     hints=FieldHints(value_field="temperature", key_field="", time_field="time",
                      required=("time",),
-                     numeric_fields=("temperature", "humidity", "wind_speed", "precipitation")),
+                     numeric_fields=("temperature", "humidity", "wind_speed", "precipitation"),
+                     # `current` repeats the same reading for its 15-minute interval.
+                     snapshot_span=900.0),
     schema=_schema({
         "time": {"type": "timestamp", "required": True},
         "interval_s": opt("int"),

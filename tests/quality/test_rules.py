@@ -279,3 +279,15 @@ def test_bad_durations(bad):
     assert err.value.key == "alerts.window"
     with pytest.raises(ConfigError, match="positive"):
         parse_duration("alerts.window", 0, allow_zero=False)
+
+
+def test_snapshot_sources_start_without_the_duplicate_rate_rule():
+    """A snapshot feed repeats its records on every poll by design: duplicate_rate_high is off
+    by default for it, and one line turns it back on with the default's settings."""
+    names = {r.name for r in parse_rules(None, fetch_interval=60, snapshot=True)}
+    assert "duplicate_rate_high" not in names and "null_rate_high" in names
+    assert "duplicate_rate_high" in {r.name for r in parse_rules(None, fetch_interval=60)}
+    back = parse_rules([{"name": "duplicate_rate_high", "enabled": True}], fetch_interval=60,
+                       snapshot=True)
+    rule = next(r for r in back if r.name == "duplicate_rate_high")
+    assert rule.metric == "duplicate_rate" and rule.threshold == 0.02
