@@ -31,15 +31,17 @@ def quick_start_commands() -> list[str]:
 
 
 def test_quick_start_is_two_commands_that_work_on_debian():
-    """Two commands: the first installs into a virtual environment (Debian 12's Python refuses
-    a system-wide pip install), the second runs the tests in that same environment; the README
-    says which Debian package provides venv."""
+    """Two commands, each working on its own on a fresh machine: both make (or reuse) the same
+    virtual environment (Debian 12's Python refuses a system-wide pip install); the first
+    installs and runs the dashboard, the second the tests; the README says which Debian
+    package provides venv."""
     install, tests = quick_start_commands()
     assert "\n" not in install and "\n" not in tests
     steps = [step.strip() for step in install.split("&&")]
     assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"]
     assert steps[2:] == ["pip install .", "streamdash"]
-    assert tests.startswith(". .venv/bin/activate && pip install '.[test]' && pytest ")
+    assert tests.startswith("python3 -m venv .venv && . .venv/bin/activate && "
+                            "pip install '.[test]' && pytest ")
     assert "python3-venv" in README and "externally-managed-environment" in README
 
 
