@@ -18,6 +18,7 @@ from streamdash.app import create_app
 from streamdash.auth_config import hash_token
 from streamdash.config import Settings
 from streamdash.sources.simulator import SimulatedSource
+from tests.e2e.pages import assert_counts_and_update_time_move
 from tests.helpers import within
 
 pytestmark = pytest.mark.e2e
@@ -65,26 +66,8 @@ def test_logged_out_gets_401_logged_in_sees_the_dashboard_update(dash_duo, live_
     driver.execute_cdp_cmd("Network.setExtraHTTPHeaders",
                            {"headers": {"Authorization": f"Basic {login}"}})
     driver.get(url)
-    dash_duo.wait_for_element("#kpi-total", timeout=TICK)
-    first_count = _wait_number(dash_duo, "#kpi-total")
-    first_update = dash_duo.find_element("#last-update").text
-    dash_duo._wait_for(lambda _: _number(dash_duo.find_element("#kpi-total").text) > first_count,
-                       timeout=TICK, msg="record count did not grow")
-    # The update time is shown to the second: it changes within a second plus a tick.
-    dash_duo._wait_for(lambda _: dash_duo.find_element("#last-update").text != first_update,
-                       timeout=TICK + 1, msg="last-update time did not change")
-    assert dash_duo.get_logs() == []
+    assert_counts_and_update_time_move(dash_duo, TICK)
 
-
-def _number(text):
-    digits = text.replace(",", "")
-    return int(digits) if digits.isdigit() else -1
-
-
-def _wait_number(dash_duo, selector):
-    dash_duo._wait_for(lambda _: _number(dash_duo.find_element(selector).text) > 0,
-                       timeout=TICK, msg=f"{selector} never showed a number")
-    return _number(dash_duo.find_element(selector).text)
 
 
 def _free_port():

@@ -7,6 +7,7 @@ from collections import Counter
 
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
+from tests.feeds import usgs_quake
 from tests.helpers import wait_until, within
 from tests.httpserver import json_reply
 
@@ -20,28 +21,9 @@ UPDATED_QUAKE = 8      # its 'updated' time changes from one poll to the next
 
 
 def quake(i: int, poll: int) -> dict:
-    """One GeoJSON feature in the shape of the real feed (all properties present)."""
+    """Quake ``i`` as the feed shows it at poll ``poll`` (one quake's 'updated' moves)."""
     t = T0_MS + i * STEP_MS
-    net, code = ("ak", f"0251{i:04d}") if i % 3 else ("nc", f"7501{i:04d}")
-    updated = t + 120_000 + (poll * 60_000 if i == UPDATED_QUAKE else 0)
-    mag = round(0.8 + (i % 7) * 0.35, 2)
-    return {
-        "type": "Feature",
-        "properties": {
-            "mag": mag, "place": f"{10 + i} km NW of Somewhere, {net.upper()}", "time": t,
-            "updated": updated, "tz": None,
-            "url": f"https://earthquake.usgs.gov/earthquakes/eventpage/{net}{code}",
-            "detail": f"https://earthquake.usgs.gov/fdsnws/event/1/query?eventid={net}{code}"
-                      "&format=geojson",
-            "felt": None, "cdi": None, "mmi": None, "alert": None,
-            "status": "reviewed" if i % 2 else "automatic", "tsunami": 0,
-            "sig": int(mag * 25), "net": net, "code": code, "ids": f",{net}{code},",
-            "sources": f",{net},", "types": ",origin,phase-data,", "nst": 12 + i,
-            "dmin": 0.05, "rms": 0.21, "gap": 80, "magType": "ml", "type": "earthquake",
-            "title": f"M {mag} - {10 + i} km NW of Somewhere"},
-        "geometry": {"type": "Point", "coordinates": [-150.0 + i / 10, 61.0 + i / 100, 5.0 + i]},
-        "id": f"{net}{code}",
-    }
+    return usgs_quake(i, t, t + 120_000 + (poll * 60_000 if i == UPDATED_QUAKE else 0))
 
 
 def feed(poll: int) -> dict:
