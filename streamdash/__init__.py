@@ -1,7 +1,8 @@
 """streamdash: real-time data streaming with a live web dashboard.
 
 Public API: :func:`create_app`, :class:`Settings`, :func:`load_settings`, :class:`Runtime`,
-``__version__``. Importing the package does not import Dash; :func:`create_app` does.
+``__version__``. Importing the package imports nothing else (not even YAML), so
+``streamdash --version`` stays instant; each name is imported on first use.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .config import Settings, load_settings  # noqa: E402
-from .errors import ConfigError, StreamdashError  # noqa: E402
+#: Public names and the modules they live in, imported on first use (PEP 562).
+_LAZY = {"Settings": "config", "load_settings": "config", "ConfigError": "errors",
+         "StreamdashError": "errors", "Runtime": "runtime"}
 
 
-def create_app(settings: Settings | None = None, source: Any = None, **kwargs: Any) -> Any:
+def create_app(settings: Any = None, source: Any = None, **kwargs: Any) -> Any:
     """Build a runtime and the Dash app around it (see :func:`streamdash.app.create_app`)."""
     from .app import create_app as _create_app
 
@@ -22,10 +24,10 @@ def create_app(settings: Settings | None = None, source: Any = None, **kwargs: A
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Runtime":
-        from .runtime import Runtime
+    if name in _LAZY:
+        from importlib import import_module
 
-        return Runtime
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)
 
 

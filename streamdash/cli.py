@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import __version__
-from .config import load_settings
 from .errors import ConfigError, StreamdashError
 
 EXIT_RUNTIME = 1
@@ -155,6 +154,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLAGS):
     """Load settings with the flags given on the command line laid on top."""
+    from .config import load_settings
     from .sources.flags import source_overrides
 
     overrides = {key: getattr(args, dest, None) for dest, key in flags.items()}
@@ -194,6 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a settings file: every component checks its own section, as ``run`` would."""
     from .app import check_settings
+    from .config import load_settings
 
     check_settings(load_settings(args.file, environ={}))
     print(f"{args.file}: valid")
