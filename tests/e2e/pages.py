@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.helpers import ROUND_TRIP
+
 
 def number(text: str) -> int:
     """A KPI's integer (``1,234`` → 1234), or -1 while it shows no number."""
@@ -11,11 +13,13 @@ def number(text: str) -> int:
 
 def assert_counts_and_update_time_move(dash_duo, tick: float) -> None:
     """The record count appears and grows, and the last-update time changes, each within
-    ``tick`` (a new record shows within a fetch interval plus a refresh: ``tests.helpers.within``);
-    the browser console stays empty."""
-    dash_duo.wait_for_element("#kpi-total", timeout=tick)
+    ``tick`` (a new record shows within a fetch interval plus a refresh: ``tests.helpers.within``)
+    — the first one a round trip later, as it waits for the page too; the browser console stays
+    empty."""
+    first = tick + ROUND_TRIP
+    dash_duo.wait_for_element("#kpi-total", timeout=first)
     dash_duo._wait_for(lambda _: number(dash_duo.find_element("#kpi-total").text) > 0,
-                       timeout=tick, msg="#kpi-total never showed a number")
+                       timeout=first, msg="#kpi-total never showed a number")
     first_count = number(dash_duo.find_element("#kpi-total").text)
     first_update = dash_duo.find_element("#last-update").text
     dash_duo._wait_for(lambda _: number(dash_duo.find_element("#kpi-total").text) > first_count,

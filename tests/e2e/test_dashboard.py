@@ -25,6 +25,9 @@ XSS_SCRIPT = "<script>window.__xss=2;document.title='pwned'</script>"
 SOURCE_INTERVAL, REFRESH = 0.2, 1.0
 #: A new record shows once the producer fetched it and the next browser tick read it.
 TICK = within(SOURCE_INTERVAL, REFRESH)
+#: The first thing a test waits for also waits for the page itself: Dash's bundles parsed, the
+#: layout and the callback map fetched, the first callbacks answered: one more round trip.
+FIRST = TICK + ROUND_TRIP
 # Fast alerting so a rule fires and resolves within a few seconds.
 ALERT_WINDOW, ALERT_INTERVAL = 1, 0.25
 # Only the rule under test: the other rate rules would fire on the simulator's injected
@@ -94,7 +97,7 @@ def test_kpis_chart_pause_and_resume(dash_duo, make_app):
     """KPIs and the time series (one line per sensor) grow across ticks, freeze while paused
     and move again on resume; the browser console stays empty."""
     dash_duo.start_server(make_app(simulator()))
-    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted", TICK)
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted", FIRST)
     wait(dash_duo, lambda: len(trace_lengths(dash_duo)) == 5, "no line per sensor", TICK)
     first_total, first_points = number(dash_duo, "#kpi-total"), sum(trace_lengths(dash_duo))
     wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > first_total, "KPI did not move", TICK)
@@ -151,7 +154,7 @@ def test_alert_banner_appears_and_disappears_and_screenshot(dash_duo, make_app, 
                                    storage={"snapshot_interval": snapshot_interval},
                                    transforms=["dedup", {"late": {"lateness": lateness}},
                                                {"window": {"size": window}}]))
-    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted", TICK)
+    wait(dash_duo, lambda: number(dash_duo, "#kpi-total") > 0, "no records counted", FIRST)
     assert _banner(dash_duo) == ""
     source.set_rates(null_rate=0.3)
     wait(dash_duo, lambda: "null_rate_high" in _banner(dash_duo), "no banner appeared",
@@ -214,7 +217,7 @@ def test_quarantine_xss_and_stale_warning(dash_duo, make_app):
                 {"id": 3, "key": XSS_SCRIPT, "value": 2.5, "note": "ok"}]]
     dash_duo.start_server(make_app(ListSource(batches)))
     wait(dash_duo, lambda: "id: required" in grid_text(dash_duo, "grid-quarantine"),
-         "quarantine table does not show the rejection reason", TICK)
+         "quarantine table does not show the rejection reason", FIRST)
     assert '"note":"<img src=x' in grid_text(dash_duo, "grid-quarantine")
     wait(dash_duo, lambda: XSS_IMG in grid_text(dash_duo, "grid-latest"),
          "latest records do not show the markup as text", TICK)
