@@ -9,7 +9,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 ROOT = Path(__file__).parent
-VERSION = next(line.split('"')[1] for line in (ROOT / "streamdash" / "__init__.py").read_text()
+VERSION = next(line.split('"')[1] for line in (ROOT / "streamdash" / "_version.py").read_text()
                .splitlines() if line.startswith("__version__"))
 
 setup(

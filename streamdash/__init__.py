@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 #: Public names and the modules they live in, imported on first use (PEP 562).
 _LAZY = {"Settings": "config", "load_settings": "config", "ConfigError": "errors",

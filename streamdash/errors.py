@@ -6,7 +6,13 @@ Every error raised on purpose by the package derives from :class:`StreamdashErro
     ├── ConfigError        a setting, schema or rule is wrong (names the key and the problem)
     ├── SourceError        a source could not deliver records (after its own retries)
     │   └── IngestError    one failed ingestion attempt, with kind, reason and URL
+    │       └── AttemptError   one failed HTTP attempt (and the server's Retry-After)
+    ├── CastError          a value could not be converted to a field's type (also a ValueError)
+    ├── ShapeError         a document lacks the expected shape (also a ValueError)
     ├── ProcessingError    the processing chain failed on a batch
+    ├── QueryError         a bad /api/* query parameter: HTTP 400 (also a ValueError)
+    ├── StorageUnavailable the history database cannot be read (missing, unreadable, corrupt)
+    │   └── QueryTooSlow   a history query ran past its time bound and was interrupted
     └── ServeError         the dashboard cannot be served (port in use, unknown host)
 
 This module imports nothing from the package so that every other module can import it.
@@ -15,6 +21,7 @@ This module imports nothing from the package so that every other module can impo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class StreamdashError(Exception):
@@ -53,6 +60,40 @@ class IngestError(SourceError):
         self.status = status
         self.excerpt = excerpt
         self.retryable = retryable
+
+
+class AttemptError(IngestError):
+    """One failed HTTP attempt; ``retry_after`` is the server's requested wait, if any."""
+
+    def __init__(self, message: str, *, reason: str = "", retry_after: float | None = None,
+                 **kw: Any):
+        super().__init__(message, **kw)
+        self.reason = reason or message
+        self.retry_after = retry_after
+
+
+class CastError(StreamdashError, ValueError):
+    """A value could not be converted to the field's type."""
+
+
+class ShapeError(StreamdashError, ValueError):
+    """The document does not have the expected shape; ``kind`` classifies it for the error log."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+
+
+class QueryError(StreamdashError, ValueError):
+    """A bad query parameter; the message names it and says what is accepted (HTTP 400)."""
+
+
+class StorageUnavailable(StreamdashError):
+    """The history database cannot be read (missing, unreadable, corrupt); the message says why."""
+
+
+class QueryTooSlow(StorageUnavailable):
+    """A query ran past the reader's ``max_seconds`` and was interrupted."""
 
 
 class ProcessingError(StreamdashError):

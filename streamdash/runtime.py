@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .config import Settings
 from .events import EventBus
 from .logs import log_event

@@ -13,16 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..errors import QueryError
 from ..reporter import SNAPSHOT_FIELDS
 from ..timespec import EARLIEST, LATEST, parse_duration, parse_range
 
 T = TypeVar("T")
 
 ALERT_STATES = ("pending", "firing", "resolved", "inactive")
-
-
-class QueryError(ValueError):
-    """A bad query parameter; the message names it and says what is accepted (HTTP 400)."""
 
 
 @dataclass(frozen=True)

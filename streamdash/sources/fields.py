@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ConfigError, unknown_key
+from ..errors import CastError, ConfigError, ShapeError, unknown_key
 
 MISSING: Any = object()
 FETCHED_AT = "@fetched_at"
@@ -36,10 +36,6 @@ NUMERIC = ("float", "int")
 TIMESTAMPS = ("timestamp", "timestamp_s", "timestamp_ms")
 # Epoch numbers above this are milliseconds (1e11 s is the year 5138).
 _MS_THRESHOLD = 1e11
-
-
-class CastError(ValueError):
-    """A value could not be converted to the field's type."""
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -295,14 +291,6 @@ def describe_type(value: Any) -> str:
     """A JSON type name for messages (``object``, ``list``, ``text`` …)."""
     return {dict: "object", list: "list", str: "text", bool: "boolean", int: "number",
             float: "number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-class ShapeError(ValueError):
-    """The document does not have the expected shape; ``kind`` classifies it for the error log."""
-
-    def __init__(self, kind: str, reason: str):
-        super().__init__(reason)
-        self.kind = kind
 
 
 def extract_records(doc: Any, records_path: str) -> list[Any]:

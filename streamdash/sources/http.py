@@ -21,7 +21,7 @@ import orjson
 import requests
 
 from ..config import Settings
-from ..errors import ConfigError, IngestError, SourceError
+from ..errors import AttemptError, ConfigError, IngestError, SourceError
 from .base import FieldHints, Source, positive_int, take_params
 from .cadence import cache_max_age
 from .deadline import Watchdog
@@ -45,16 +45,6 @@ log = logging.getLogger("streamdash.sources.http")
 USER_AGENT = "streamdash (+https://github.com/streamdash)"
 EXCERPT_CHARS = 200
 _ERROR_BODY_BYTES = 2048
-
-
-class AttemptError(IngestError):
-    """One failed HTTP attempt; ``retry_after`` is the server's requested wait, if any."""
-
-    def __init__(self, message: str, *, reason: str = "", retry_after: float | None = None,
-                 **kw: Any):
-        super().__init__(message, **kw)
-        self.reason = reason or message
-        self.retry_after = retry_after
 
 
 def body_excerpt(body: bytes, limit: int = EXCERPT_CHARS) -> str:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ranged
-from ..errors import ConfigError, unknown_key
+from ..errors import ConfigError, QueryTooSlow, StorageUnavailable, unknown_key
 from ..logs import log_event
 
 log = logging.getLogger("streamdash.history")
@@ -208,14 +208,6 @@ def _rows(kind: str, ts: float, payload: Any) -> tuple[str, tuple[Any, ...]]:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-class StorageUnavailable(Exception):
-    """The history database cannot be read (missing, unreadable, corrupt); the message says why."""
-
-
-class QueryTooSlow(StorageUnavailable):
-    """A query ran past the reader's ``max_seconds`` and was interrupted."""
-
-
 class HistoryReader:
     """Read-only queries on a history database; every call opens its own connection.
 
@@ -453,7 +445,7 @@ class History:
         """Open the database and start the writer thread; records this run in ``runs``."""
         if self._thread is not None and self._thread.is_alive():
             return self
-        from .. import __version__
+        from .._version import __version__
 
         self._stopping.clear()
         self.put("run_start", {"version": __version__})

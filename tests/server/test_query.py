@@ -14,7 +14,7 @@ from streamdash.runtime import Runtime
 from streamdash.server.query import Cursor, Query, QueryError, memory_page, parse_query
 from streamdash.store.history import History, database_path
 from streamdash.testing import ListSource
-from tests.ops.test_routes import Server
+from tests.server.test_routes import Server
 
 ENDPOINTS = ("metrics", "errors", "dlq", "alerts", "windows")
 #: (query string, the parameter the 400 must name) — the attacks of issue #13 case 6 and kin.

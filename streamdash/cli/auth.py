@@ -16,8 +16,8 @@ import getpass
 import sys
 from typing import Any, TextIO
 
-from .auth_config import hash_token, new_token
-from .errors import ConfigError
+from ..auth_config import hash_token, new_token
+from ..errors import ConfigError
 
 #: Shortest password accepted (a shorter one is refused, not hashed).
 MIN_PASSWORD = 8

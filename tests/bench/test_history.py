@@ -1,8 +1,8 @@
-"""Tests for streamdash.bench_history: the persistence benchmark runs and reports its figures."""
+"""Tests for streamdash.bench.history: the persistence benchmark runs and reports its figures."""
 
 import argparse
 
-from streamdash.bench_history import register, report, run
+from streamdash.bench.history import register, report, run
 
 
 def test_benchmark_writes_everything_and_reports():

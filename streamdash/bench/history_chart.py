@@ -1,4 +1,4 @@
-"""``python -m streamdash.dashboard.bench_history``: what the pipeline-history chart costs.
+"""``python -m streamdash.bench.history_chart``: what the pipeline-history chart costs.
 
 Writes a day of metrics snapshots (every ``--interval`` seconds, all ``SNAPSHOT_FIELDS``)
 through the real history store into a temporary data dir, builds a dashboard on it (runtime not
@@ -19,11 +19,11 @@ import time
 from typing import Any
 
 from ..config import Settings
+from ..dashboard.options import HISTORY_RANGES
+from ..dashboard.replay import CallbackClient
 from ..reporter import SNAPSHOT_FIELDS
 from ..store.history import History, StorageOptions, database_path
 from ..testing import ListSource
-from .options import HISTORY_RANGES
-from .replay import CallbackClient
 
 DAY = 86_400.0
 

@@ -1,4 +1,4 @@
-"""Tests for streamdash.auth_cli (``streamdash hash-password``) and the CLI's secure default."""
+"""Tests for streamdash.cli.auth (``streamdash hash-password``) and the CLI's secure default."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 
 from streamdash.auth_config import auth_settings, hash_token
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args, stdin="", env=None, timeout=60):

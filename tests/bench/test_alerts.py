@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from streamdash.bench import alerts as bench
 from streamdash.cli import build_parser, main
-from streamdash.quality import bench
 
 
 def test_listener_and_evaluation_figures():

@@ -15,11 +15,11 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .config import history_data_dir
-from .models import utc_iso
-from .reporter import SNAPSHOT_FIELDS
-from .store.history import HistoryReader, StorageUnavailable, database_path
-from .timespec import parse_range
+from ..config import history_data_dir
+from ..models import utc_iso
+from ..reporter import SNAPSHOT_FIELDS
+from ..store.history import HistoryReader, StorageUnavailable, database_path
+from ..timespec import parse_range
 
 #: Columns shown when no ``--name`` is given.
 DEFAULT_NAMES = ("throughput_in", "throughput_out", "latency_p95", "error_rate", "invalid_rate",

@@ -14,7 +14,7 @@ import pytest
 from streamdash import __version__
 from streamdash.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args, env=None, timeout=60):

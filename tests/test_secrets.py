@@ -9,7 +9,7 @@ import signal
 import time
 
 from tests.httpserver import ScriptedServer, json_reply
-from tests.ops.test_deploy import call_tick_callback, web  # noqa: F401 - web is a fixture
+from tests.test_deploy import call_tick_callback, web  # noqa: F401 - web is a fixture
 
 SECRETS = {"url_password": "URLPASS-1111", "query_token": "QUERYTOKEN-2222",
            "appid": "APPID-3333", "param_key": "PARAMKEY-4444", "custom": "CUSTOM-5555",

@@ -1,4 +1,4 @@
-"""Tests for ``streamdash metrics`` (streamdash.metrics_cli): the history read without a server."""
+"""Tests for ``streamdash metrics`` (streamdash.cli.metrics): the history read without a server."""
 
 import csv
 import io
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from streamdash.cli import build_parser, main
-from streamdash.metrics_cli import cmd_metrics
+from streamdash.cli.metrics import cmd_metrics
 from streamdash.store.history import History, database_path
 
 ROOT = Path(__file__).resolve().parents[2]

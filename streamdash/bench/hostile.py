@@ -106,7 +106,7 @@ class Upstream:
 
 
 def _http_settings(url: str, **source: Any) -> Any:
-    from .config import Settings
+    from ..config import Settings
     return Settings({"source": {"type": "http", "url": url, "records_path": "items",
                                 "interval": 0.1, "fields": {"id": "id", "value": "v"}, **source},
                      "schema": {"fields": {"id": "int", "value": {"type": "float",
@@ -123,7 +123,7 @@ def _finish(sampler: MemorySampler, base: float, extra: dict[str, Any]) -> dict[
 
 def case_invalid_flood(seconds: float) -> dict[str, Any]:
     """Case 1 (see the module docstring)."""
-    from .runtime import Runtime
+    from ..runtime import Runtime
     body = b'{"items": [' + b",".join([b'{"id":"x"}'] * FLOOD_OBJECTS) + b"]}"
     with Upstream(lambda: (200, {"Content-Type": "application/json"}, body)) as up:
         rt = Runtime(_http_settings(up.url))
@@ -150,7 +150,7 @@ def case_invalid_flood(seconds: float) -> dict[str, Any]:
 def reject_accept_ratio(rt: Any, n: int | None = None, rounds: int = 3) -> dict[str, Any]:
     """The consumer's cost per record (µs) for valid and for invalid records, best of
     ``rounds``, in batches of ``queue.max_batch_records``, and their ratio."""
-    from .models import Batch
+    from ..models import Batch
     n = n or rt.settings.get("queue.max_batch_records")
 
     def cost(make: Callable[[], list[dict[str, Any]]]) -> float:
@@ -176,9 +176,9 @@ def case_cache_keys(seconds: float) -> dict[str, Any]:
     import requests
     from werkzeug.serving import make_server
 
-    from .app import create_app
-    from .config import Settings
-    from .dashboard.replay import UPDATE_URL, callback_body
+    from ..app import create_app
+    from ..config import Settings
+    from ..dashboard.replay import UPDATE_URL, callback_body
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = create_app(Settings({"source": {"type": "simulated", "interval": 0.5}}))
     server = make_server("127.0.0.1", 0, app.server, threaded=True)
@@ -213,7 +213,7 @@ def case_cache_keys(seconds: float) -> dict[str, Any]:
 
 def case_retry_after(seconds: float) -> dict[str, Any]:
     """Case 3 (see the module docstring)."""
-    from .runtime import Runtime
+    from ..runtime import Runtime
     answers = iter([(429, {"Retry-After": "inf"}, b"")])
     data = b'{"items": [{"id": 1, "v": 1.5}]}'
     with Upstream(lambda: next(answers, (200, {"Content-Type": "application/json"}, data))) as up:
@@ -245,7 +245,7 @@ RUNNERS = {1: case_invalid_flood, 2: case_cache_keys, 3: case_retry_after}
 
 def run_case(case: int, seconds: float) -> dict[str, Any]:
     """Run one case in a fresh child process; its figures as a dict."""
-    out = subprocess.run([sys.executable, "-m", "streamdash.bench_hostile", str(case),
+    out = subprocess.run([sys.executable, "-m", "streamdash.bench.hostile", str(case),
                           str(seconds)], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -295,7 +295,7 @@ def register(group: Any) -> None:
 
 if __name__ == "__main__":  # one case, run as a child process by run_case
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m streamdash.bench_hostile CASE SECONDS")
-    from .gc_tuning import tune_for_streaming
+        sys.exit("usage: python -m streamdash.bench.hostile CASE SECONDS")
+    from ..gc_tuning import tune_for_streaming
     tune_for_streaming()  # as `streamdash run` does: the process measured is the one deployed
     print(json.dumps(RUNNERS[int(sys.argv[1])](float(sys.argv[2]))))

@@ -1,4 +1,4 @@
-"""``streamdash bench history`` (or ``python -m streamdash.bench_history``): persistence cost.
+"""``streamdash bench history`` (or ``python -m streamdash.bench.history``): persistence cost.
 
 Measures what the pipeline pays to hand records to the history store (the enqueue, done in the
 publisher's thread) and how fast the writer thread gets them into SQLite, on a temporary
@@ -12,7 +12,7 @@ import tempfile
 import time
 from typing import Any
 
-from .store.history import History, StorageOptions, database_path
+from ..store.history import History, StorageOptions, database_path
 
 
 def run(records: int = 100_000, batch: int = 100) -> dict[str, float]:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from streamdash.bench_hostile import report, run_case
+from streamdash.bench.hostile import report, run_case
 from streamdash.cli import build_parser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_hostile_is_a_bench_subcommand_with_seconds_and_cases():

@@ -15,7 +15,7 @@ from streamdash.runtime import Runtime
 from streamdash.testing import ListSource
 from tests.httpserver import ScriptedServer, json_reply
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"id": "1", "sensor": "s", "ts": "2024-06-01T00:00:00.000Z", "temperature": 1.0}
 
 
@@ -102,7 +102,7 @@ def test_export_from_url_follows_the_pages(tmp_path, capfdbinary):
     import sqlite3
 
     from streamdash.store.history import History, database_path
-    from tests.ops.test_routes import Server
+    from tests.server.test_routes import Server
 
     with History(database_path(tmp_path)):
         pass

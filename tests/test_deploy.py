@@ -28,7 +28,7 @@ from streamdash.store.history import HistoryReader, StorageUnavailable, database
 from tests.helpers import wait_until, within
 from tests.httpserver import ScriptedServer, json_reply
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_TOKEN = "WEBHOOKTOKEN12345"
 PASSWORD = "OPS-PASSWORD-NEVER-PRINTED"
 API_TOKEN = "SCRAPE-TOKEN-NEVER-PRINTED-0123456789"

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 EXIT_UNAVAILABLE = 1
 #: Items asked for per /api/dlq page with --from-url (within any sane api.max_limit).
@@ -45,8 +45,8 @@ def register(sub: Any) -> None:
 
 def from_database(data_dir: str, since: float, until: float, limit: int) -> list[dict[str, Any]]:
     """DLQ rows of the history database, oldest first, as export items."""
-    from .models import utc_iso
-    from .store.history import HistoryReader, database_path
+    from ..models import utc_iso
+    from ..store.history import HistoryReader, database_path
 
     rows = HistoryReader(database_path(data_dir)).events("dlq", since, until, limit)
     return [{"at": utc_iso(r["ts"]), "source": r.get("source"), "reasons": r.get("reasons"),
@@ -85,10 +85,10 @@ def from_url(base: str, since: str, until: str | None, limit: int) -> list[dict[
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export the DLQ; 1 with a one-line reason when there is nothing to read."""
-    from .config import history_data_dir
-    from .store.history import StorageUnavailable
-    from .store.quarantine import write_jsonl
-    from .timespec import parse_range
+    from ..config import history_data_dir
+    from ..store.history import StorageUnavailable
+    from ..store.quarantine import write_jsonl
+    from ..timespec import parse_range
 
     if args.limit < 1:
         raise ConfigError("--limit", f"must be ≥ 1, got {args.limit}")

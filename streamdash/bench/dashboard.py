@@ -27,9 +27,9 @@ import time
 from typing import Any
 
 from ..config import Settings
+from ..dashboard.replay import UPDATE_URL, CallbackClient, callback_body, decode
 from ..sources.simulator import SimulatedSource
 from ..testing import ListSource
-from .replay import UPDATE_URL, CallbackClient, callback_body, decode
 
 #: Outputs identifying the callbacks a browser sends on every tick, with the store holding
 #: that callback's client state (``None``: stateless).
@@ -269,7 +269,7 @@ def load_test(args: argparse.Namespace) -> dict[str, float]:
     """Start the server, load every viewer's page, then measure ``duration`` seconds."""
     port = _free_port()
     path = os.pathsep.join(filter(None, [_repo_root(), os.environ.get("PYTHONPATH")]))
-    proc = subprocess.Popen([sys.executable, "-m", "streamdash.dashboard.bench", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "streamdash.bench.dashboard", "serve",
                              str(port), str(args.points), str(args.threads), str(args.rate)],
                             env={**os.environ, "PYTHONPATH": path})
     cpu: dict[str, float] = {}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streamdash.bench_pipeline import (
+from streamdash.bench.pipeline import (
     CONTRACT_TOTALS,
     format_report,
     format_rounds,
@@ -17,10 +17,9 @@ from streamdash.bench_pipeline import (
     run_pipeline,
     run_rounds,
 )
+from tests.pipeline.workload import contract_totals, generate
 
-from .pipeline.workload import contract_totals, generate
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_workload(path: Path, n: int) -> list[bytes]:

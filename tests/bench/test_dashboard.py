@@ -1,7 +1,7 @@
-"""Tests for streamdash.dashboard.bench (``streamdash bench dashboard``), on a tiny scale."""
+"""Tests for streamdash.bench.dashboard (``streamdash bench dashboard``), on a tiny scale."""
 
+from streamdash.bench import dashboard as bench
 from streamdash.cli import main
-from streamdash.dashboard import bench
 
 
 def test_replay_measures_incremental_ticks():

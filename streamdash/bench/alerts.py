@@ -18,10 +18,10 @@ from typing import Any
 
 from ..config import Settings
 from ..metrics import Metrics
+from ..quality.metrics import BatchStats
+from ..quality.monitor import QualityMonitor
+from ..quality.rules import parse_rules
 from ..sources.simulator import FAULTS, SimulatedSource
-from .metrics import BatchStats
-from .monitor import QualityMonitor
-from .rules import parse_rules
 
 #: A webhook receiver run as a child process, so its CPU does not compete with the pipeline
 #: for the GIL (a real receiver lives elsewhere). Prints its port, then serves until killed.

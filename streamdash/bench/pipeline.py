@@ -91,17 +91,17 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
     run`` does (:func:`~streamdash.gc_tuning.tune_for_streaming`); the thresholds are restored
     at the end.
     """
-    from .config import Settings
-    from .events import EventBus
-    from .metrics import Metrics
-    from .models import Batch
-    from .pipeline import build_processor
-    from .pipeline.jsonl import decode_lines
-    from .pipeline.workers import Consumer
-    from .sources.base import FieldHints
-    from .store.quarantine import Quarantine
-    from .store.recent import RecentLog
-    from .store.ring import RingBuffer
+    from ..config import Settings
+    from ..events import EventBus
+    from ..metrics import Metrics
+    from ..models import Batch
+    from ..pipeline import build_processor
+    from ..pipeline.jsonl import decode_lines
+    from ..pipeline.workers import Consumer
+    from ..sources.base import FieldHints
+    from ..store.quarantine import Quarantine
+    from ..store.recent import RecentLog
+    from ..store.ring import RingBuffer
 
     settings = settings or Settings(BENCH_SETTINGS)
     hints = FieldHints(value_field="value", key_field="sensor", time_field="ts",
@@ -125,7 +125,7 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
                         Quarantine(events=events), metrics)
     previous_gc = None
     if tune_gc:
-        from .gc_tuning import tune_for_streaming
+        from ..gc_tuning import tune_for_streaming
 
         previous_gc = tune_for_streaming()
     latencies: list[float] = []
@@ -168,7 +168,7 @@ class _NullCounting:
     """
 
     def __init__(self, processor: Any, field: str, totals: dict[str, int]):
-        from .pipeline.transforms import column
+        from ..pipeline.transforms import column
 
         self.processor = processor
         self.field = field
@@ -187,7 +187,7 @@ class _NullCounting:
 def _value_window(processor: Any, field: str) -> Any:
     """The last rule of the chain when it is a window on ``field`` (its ``skipped`` count is
     then the number of accepted records whose value is null or not a number)."""
-    from .pipeline.windows import Windows
+    from ..pipeline.windows import Windows
 
     rules = getattr(processor, "rules", [])
     last = rules[-1] if rules else None
@@ -308,7 +308,7 @@ def _percentiles(latencies: list[float]) -> dict[str, Any]:
 
 def run_reference(path: str, retain: int = 0, batch_size: int = 1000) -> dict[str, Any]:
     """:func:`reference_loop` in a child process (its own memory and garbage collector)."""
-    out = subprocess.run([sys.executable, "-m", "streamdash.bench_pipeline", "--reference",
+    out = subprocess.run([sys.executable, "-m", "streamdash.bench.pipeline", "--reference",
                           path, str(retain), str(batch_size)],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
@@ -319,7 +319,7 @@ def run_rounds(args: argparse.Namespace) -> dict[str, Any]:
     keeping the newest records, every one in a fresh child process, the order rotated from
     round to round: on a machine whose speed drifts, each round's ratio compares runs made
     seconds apart, and the median over rounds is the figure to quote."""
-    from .config import Settings, load_settings
+    from ..config import Settings, load_settings
 
     settings = load_settings(args.config, environ={}) if args.config else Settings(BENCH_SETTINGS)
     capacity = settings.get("buffer.capacity")
@@ -395,7 +395,7 @@ def format_rounds(result: dict[str, Any]) -> str:
 
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     """Run the benchmark, print the figures (text or JSON); 1 when totals differ."""
-    from .config import Settings, load_settings
+    from ..config import Settings, load_settings
 
     if args.rounds > 1:
         rounds = run_rounds(args)
@@ -496,4 +496,4 @@ if __name__ == "__main__":  # the reference loop, run as a child process
     if 3 <= len(sys.argv) <= 5 and sys.argv[1] == "--reference":
         print(json.dumps(reference_loop(sys.argv[2], *(int(a) for a in sys.argv[3:]))))
     else:
-        sys.exit("usage: python -m streamdash.bench_pipeline --reference FILE [RETAIN [BATCH]]")
+        sys.exit("usage: python -m streamdash.bench.pipeline --reference FILE [RETAIN [BATCH]]")

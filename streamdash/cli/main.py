@@ -19,8 +19,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__
-from .errors import ConfigError, StreamdashError
+from .._version import __version__
+from ..errors import ConfigError, StreamdashError
 
 EXIT_RUNTIME = 1
 EXIT_CONFIG = 2
@@ -35,11 +35,14 @@ RUN_FLAGS = {"source": "source.type", "interval": "source.interval", "host": "se
              "log_format": "log.format", "refresh": "dashboard.refresh"}
 
 
-def build_parser(bench: str | None = None) -> argparse.ArgumentParser:
+def build_parser(bench: str | None = None, benchmarks: bool = True) -> argparse.ArgumentParser:
     """The argument parser with every subcommand.
 
     ``bench`` names the benchmark about to run: the ``bench`` group's modules are then
-    imported only up to the one that registers it (see :func:`register_subcommands`).
+    imported only up to the one that registers it (see :func:`register_subcommands`). Without
+    ``benchmarks`` the group has no subcommands: a command other than ``bench`` then imports no
+    benchmark (one imports dash), so ``check-config`` or a bad flag answers in a fraction of a
+    second.
     """
     parser = argparse.ArgumentParser(
         prog="streamdash",
@@ -60,24 +63,20 @@ def build_parser(bench: str | None = None) -> argparse.ArgumentParser:
     check.add_argument("file", help="YAML settings file")
     check.set_defaults(func=cmd_check_config)
 
-    from . import metrics_cli  # `streamdash metrics`: the persisted history, no server needed
+    # `streamdash metrics` (the persisted history, no server needed), `streamdash dlq export`
+    # (quarantined records as JSON Lines), `streamdash hash-password` (auth.users / api_tokens).
+    from . import auth, dlq, metrics
 
-    metrics_cli.register(sub)
-
-    from . import dlq_cli  # `streamdash dlq export`: quarantined records as JSON Lines
-
-    dlq_cli.register(sub)
-
-    from . import auth_cli  # `streamdash hash-password`: hashes for auth.users / api_tokens
-
-    auth_cli.register(sub)
+    for command in (metrics, dlq, auth):
+        command.register(sub)
 
     # Groups whose subcommands live in their own modules (each adds a parser to the group).
     bench_group = sub.add_parser("bench", help="benchmarks (pipeline, dashboard)",
                                  description="Benchmarks that print measured figures.")
     bench_group.set_defaults(func=lambda args: bench_group.print_help() or 2)
-    register_subcommands(bench_group.add_subparsers(dest="bench_command", metavar="BENCHMARK"),
-                         "bench", only=bench)
+    bench_commands = bench_group.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    if benchmarks:
+        register_subcommands(bench_commands, "bench", only=bench)
     finish_help(parser)
     return parser
 
@@ -124,12 +123,12 @@ def register_subcommands(group: Any, name: str, only: str | None = None) -> None
 
 
 #: Group name → modules with a ``register(subparsers)`` function adding their subcommands.
-EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench_pipeline",
-                                                    "streamdash.quality.bench",
-                                                    "streamdash.dashboard.bench",
-                                                    "streamdash.bench_history",
-                                                    "streamdash.dashboard.bench_history",
-                                                    "streamdash.bench_hostile")}
+EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench.pipeline",
+                                                    "streamdash.bench.alerts",
+                                                    "streamdash.bench.dashboard",
+                                                    "streamdash.bench.history",
+                                                    "streamdash.bench.history_chart",
+                                                    "streamdash.bench.hostile")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -147,15 +146,15 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-format", choices=["text", "json"])
     p.add_argument("--access-log", action="store_true",
                    help="log every HTTP request (off: the console is for the pipeline)")
-    from .sources.flags import add_source_arguments  # --url, --field, --param, --header …
+    from ..sources.flags import add_source_arguments  # --url, --field, --param, --header …
 
     add_source_arguments(p)
 
 
 def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLAGS):
     """Load settings with the flags given on the command line laid on top."""
-    from .config import load_settings
-    from .sources.flags import source_overrides
+    from ..config import load_settings
+    from ..sources.flags import source_overrides
 
     overrides = {key: getattr(args, dest, None) for dest, key in flags.items()}
     overrides.update(source_overrides(args))
@@ -169,18 +168,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     (every section, exit 2), then the port (bound here, exit 1). The runtime itself starts in
     gunicorn's worker process (see :mod:`streamdash.serving`).
     """
-    from .app import check_settings
-    from .config import with_default_data_dir
-    from .logs import configure_logging, log_settings, secret_values
-    from .serving import StreamdashServer, bind_listener
+    from ..config import with_default_data_dir
+    from ..logs import configure_logging, log_settings, secret_values
 
     settings = with_default_data_dir(settings_from_args(args))
     configure_logging(settings.get("log.level"), settings.get("log.format"),
                       secrets=secret_values(settings.as_dict()))
-    from .auth_config import enforce_secure_default  # no login on 0.0.0.0: refuse to start
+    from ..auth_config import enforce_secure_default  # no login on 0.0.0.0: refuse to start
 
     enforce_secure_default(settings, [settings.get("server.host")],
                            logging.getLogger("streamdash.cli"))
+    from ..app import check_settings  # dash: imported once the file and flags have passed
+    from ..serving import StreamdashServer, bind_listener
+
     logging.disable(logging.WARNING)  # a dry run: the worker's build logs its warnings, once
     try:
         check_settings(settings)
@@ -193,10 +193,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate a settings file: every component checks its own section, as ``run`` would."""
-    from .app import check_settings
-    from .config import load_settings
+    from ..config import load_settings
 
-    check_settings(load_settings(args.file, environ={}))
+    settings = load_settings(args.file, environ={})
+    from ..app import check_settings  # dash: imported once the file itself has passed
+
+    check_settings(settings)
     print(f"{args.file}: valid")
     return 0
 
@@ -209,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     wanted = argv[1] if len(argv) > 1 and argv[0] == "bench" and not argv[1].startswith("-") \
         else None
-    parser = build_parser(bench=wanted)
+    parser = build_parser(bench=wanted, benchmarks=bool(argv) and argv[0] == "bench")
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "run")
     args = parser.parse_args(argv)
@@ -226,7 +228,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main() -> Any:  # console-script shim
     sys.exit(main())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _main()

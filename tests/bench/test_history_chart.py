@@ -1,8 +1,8 @@
-"""Tests for streamdash.dashboard.bench_history (the history-chart benchmark, on a small day)."""
+"""Tests for streamdash.bench.history_chart (the history-chart benchmark, on a small day)."""
 
 import argparse
 
-from streamdash.dashboard import bench_history
+from streamdash.bench import history_chart as bench_history
 from streamdash.dashboard.options import HISTORY_RANGES
 
 

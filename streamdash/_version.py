@@ -1,0 +1,3 @@
+"""The package version: one place, imported by the package, the CLI, the runtime and setup.py."""
+
+__version__ = "0.1.0"
