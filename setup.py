@@ -43,6 +43,8 @@ setup(
         "test": [
             "pytest>=8.0",
             "pytest-cov>=5.0",
+            # The suite on every core (`pytest -n auto`): CI's time halves on two cores.
+            "pytest-xdist>=3.5",
             "dash[testing]>=4.2",
             "hypothesis>=6.100",
             "ruff>=0.5",

@@ -35,6 +35,19 @@ def _restore_streamdash_logger():
     logger.propagate, logger.level = saved[1], saved[2]
 
 
+def is_browser_test(item: pytest.Item) -> bool:
+    """True for a test that drives Chromium (a ``dash_duo``-style fixture or the e2e mark)."""
+    return bool(BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or item.get_closest_marker("e2e"))
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # Under `pytest -n auto --dist loadgroup` the browser tests run one after another on one
+    # worker: two Chromiums on a 2-core machine would starve the pages the tests wait for.
+    if is_browser_test(item):
+        item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: browser test (needs chromium + chromedriver)")
 
@@ -46,6 +59,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=f"browser test skipped: {reason} (install Debian's chromium "
                                    "and chromium-driver; CI=true makes this a failure)")
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if BROWSER_FIXTURES & fixtures or item.get_closest_marker("e2e"):
+        if is_browser_test(item):
             item.add_marker(skip)

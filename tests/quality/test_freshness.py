@@ -18,7 +18,7 @@ from streamdash.config import Settings
 from tests.helpers import wait_until, within
 from tests.httpserver import Reply, ScriptedServer, json_reply
 
-CONFIGURED = 0.1      # source.interval: what the user asked for
+CONFIGURED = 0.2      # source.interval: what the user asked for (down after 3 = 0.6 s)
 ALERT_TICK = 0.05     # alerts.interval: the monitor looks often, so a false alert would show
 SUMMARY_CACHE = 1.0   # the dashboard's summary (banner) is recomputed at most once a second
 
