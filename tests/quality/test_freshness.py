@@ -101,7 +101,8 @@ def assert_up_between_polls(app, feed: Feed, effective: float, reason: str) -> N
 
 def test_source_minimum_interval_is_no_outage_between_polls(app_for):
     """A source with min_interval 0.5 s (configured 0.2 s) is polled every 0.5 s with no
-    source_down, no stale banner and /health ok in between (it used to fire after 3 configured intervals)."""
+    source_down, no stale banner and /health ok in between (it used to fire after 3 configured
+    intervals)."""
     with ScriptedServer() as server:
         feed = Feed(server)
         app = app_for(server.url("/feed"), min_interval=0.5)
