@@ -119,9 +119,9 @@ def test_producer_keeps_its_schedule():
     producer.start()
     producer.start()  # idempotent
     wait_until(lambda: source.calls >= 5, within(5 * 0.05), "five polls")
-    producer.stop()
+    producer.request_stop()
     elapsed = time.monotonic() - started
-    assert producer.join(2)
+    assert producer.stop(2)
     # Never faster than the schedule (a loaded machine may only make it slower): at most one
     # poll per interval, plus the first one at start.
     assert 5 <= source.calls <= elapsed / 0.05 + 1
@@ -179,8 +179,7 @@ def test_crashed_consumer_restarts_and_loses_nothing():
     q.put(Batch([{"id": 1}, {"id": 2}], time.time()))
     q.put(Batch([{"id": 3}], time.time()))
     assert wait_for(lambda: metrics.counter("records_accepted") == 1)
-    consumer.stop()
-    assert consumer.join(5)
+    assert consumer.stop(5)
     assert consumer.restarts == 1 and metrics.counter("thread_restarts") == 1
     assert metrics.counter("records_rejected") == 2
     assert consumer.restarting() and not consumer.restarting(within=0.0)  # crashed just now
@@ -201,8 +200,7 @@ def test_supervised_thread_backs_off_between_restarts():
     t = Crasher()
     t.start()
     assert wait_for(lambda: len(t.times) >= 4)
-    t.stop()
-    assert t.join(2) and not t.alive
+    assert t.stop(2) and not t.alive
     gaps = [b - a for a, b in zip(t.times, t.times[1:], strict=False)]
     assert gaps[1] > gaps[0] * 1.5
     assert t.restarts >= 3
