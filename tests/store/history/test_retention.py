@@ -1,4 +1,6 @@
-"""storage.max_rows holds as rows are written, and the history file gives space back (issue
+"""Tests for streamdash.store.history.retention: the row caps and the retention pass.
+
+storage.max_rows holds as rows are written, and the history file gives space back (issue
 #13 case 7: 1,000 rejections/s with max_rows 1000 left 39,983 rows and a file that never
 shrank, because the cap was applied once an hour)."""
 
@@ -96,11 +98,20 @@ def test_lowering_the_cap_shrinks_an_existing_file(tmp_path):
     conn.close()
 
 
-def test_new_files_use_incremental_vacuum(tmp_path):
-    """A new history file is created in auto_vacuum = INCREMENTAL mode."""
+def test_retention_prunes_old_rows_and_caps_tables(tmp_path):
+    """Rows older than the retention are deleted, and event tables keep at most max_rows."""
+    now = [1_000_000.0]
+    options = StorageOptions(retention_days=1, max_rows=100, prune_interval=1)
     path = database_path(tmp_path)
-    with History(path) as history:
-        wait_until(lambda: history.status()["written"] >= 1, WRITE_TIMEOUT, "the first write")
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-    conn.close()
+    with History(path, options, clock=lambda: now[0]) as history:
+        history.record_snapshot({"x": 1}, ts=now[0] - 3 * 86400)
+        history.record_snapshot({"x": 2}, ts=now[0] - 10)
+        for i in range(150):
+            history.on_ingest_error({"ts": now[0] - 5, "reason": f"e{i}"})
+        wait_until(lambda: history.status()["written"] >= 153)
+        now[0] += 2  # the next prune is due
+        wait_until(lambda: HistoryReader(path).count("errors") == 100
+                   and HistoryReader(path).count("snapshots") == 1)
+    reader = HistoryReader(path)
+    assert reader.metrics(["x"], 0, 2e6)["x"] == [(now[0] - 12, 2)]
+    assert reader.events("errors", 0, 2e6, limit=1)[0]["message"] == "e149"
