@@ -204,3 +204,49 @@ def test_supervised_thread_backs_off_between_restarts():
     gaps = [b - a for a, b in zip(t.times, t.times[1:], strict=False)]
     assert gaps[1] > gaps[0] * 1.5
     assert t.restarts >= 3
+
+
+def test_consumer_stop_drains_for_at_most_its_drain_time_then_ends_in_time():
+    """stop(timeout, drain=) processes queued batches until the drain time is up, then the
+    thread ends within timeout; what it did not reach stays queued (the runtime counts it)."""
+    gate = threading.Event()  # never set: each batch takes 0.05 s
+
+    class Slow:
+        def process(self, records, batch):
+            gate.wait(0.05)
+            return ProcessResult(list(records))
+
+    consumer, q, metrics = make_consumer(Slow(), queue.Queue(100))
+    for i in range(100):
+        q.put(Batch([{"id": i}], time.time()))
+    consumer.start()
+    assert consumer.stop(within(0.2), drain=0.2) is True and not consumer.alive
+    assert 0 < metrics.counter("batches_processed") < 100
+    assert metrics.counter("batches_processed") + q.qsize() == 100
+    consumer.start()  # a restart has no drain deadline left: it takes the rest
+    assert wait_for(lambda: q.empty())
+    assert consumer.stop(within()) is True
+
+
+def test_producer_stop_interrupts_a_source_that_is_waiting():
+    """stop() ends a fetch blocked in the source (a retry wait, a slow read) through the
+    source's interrupt(), so the producer thread ends within the timeout."""
+    class Waiting(ListSource):
+        def __init__(self):
+            super().__init__([])
+            self.woken = threading.Event()
+            self.fetching = threading.Event()
+
+        def fetch(self):
+            self.fetching.set()
+            self.woken.wait(60)  # a long Retry-After, until interrupted
+            return []
+
+        def interrupt(self):
+            self.woken.set()
+
+    source = Waiting()
+    producer, _ = make_producer(source, queue.Queue(10))
+    producer.start()
+    assert source.fetching.wait(within())
+    assert producer.stop(within()) is True and source.woken.is_set()

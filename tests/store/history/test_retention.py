@@ -15,6 +15,8 @@ from streamdash.store.history import (
     StorageOptions,
     database_path,
 )
+from streamdash.store.history.retention import insert_capped, prune
+from streamdash.store.history.schema import open_database
 from tests.helpers import wait_until
 
 CAP = 100  # the smallest storage.max_rows allowed
@@ -115,3 +117,34 @@ def test_retention_prunes_old_rows_and_caps_tables(tmp_path):
     reader = HistoryReader(path)
     assert reader.metrics(["x"], 0, 2e6)["x"] == [(now[0] - 12, 2)]
     assert reader.events("errors", 0, 2e6, limit=1)[0]["message"] == "e149"
+
+
+def test_insert_capped_keeps_the_newest_rows_of_a_batch_longer_than_the_cap(tmp_path):
+    """A batch of 250 errors with a cap of 100 inserts only its newest 100 and reports 150
+    rows not kept, in one transaction; a second batch pushes the oldest out."""
+    conn = open_database(tmp_path / "h.sqlite3", 0.5)
+    try:
+        items = [("errors", float(i), {"reason": f"e{i}"}) for i in range(250)]
+        assert insert_capped(conn, items, CAP) == 150
+        assert conn.execute("SELECT COUNT(*), MIN(message) FROM errors").fetchone() == (
+            CAP, "e150")
+        assert insert_capped(conn, [("errors", 300.0, {"reason": "new"})], CAP) == 1
+        assert conn.execute("SELECT COUNT(*) FROM errors").fetchone()[0] == CAP
+    finally:
+        conn.close()
+
+
+def test_prune_deletes_rows_and_runs_older_than_the_cutoff(tmp_path):
+    """prune() removes every table's rows before the cutoff (runs by their start) and counts
+    them; newer rows stay."""
+    conn = open_database(tmp_path / "h.sqlite3", 0.5)
+    try:
+        insert_capped(conn, [("snapshot", 10.0, {"x": 1}), ("snapshot", 30.0, {"x": 2}),
+                             ("alerts", 10.0, {"name": "a"}), ("run_start", 10.0, {}),
+                             ("run_start", 30.0, {})], CAP)
+        assert prune(conn, cutoff=20.0, max_rows=CAP) == 3
+        assert conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 1
+        assert conn.execute("SELECT started FROM runs").fetchall() == [(30.0,)]
+        assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
+    finally:
+        conn.close()
