@@ -16,7 +16,7 @@ from ..models import Batch, ProcessResult, Rejection
 from ..sources.base import Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
-from ..threads import Background, ThreadRunner
+from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .chain import Processor, excerpt
 
 log = logging.getLogger("streamdash.pipeline")
@@ -290,7 +290,7 @@ class Consumer(SupervisedThread):
             self.drain_deadline = None
         super().start()
 
-    def stop(self, timeout: float = 5.0, *, drain: float | None = None) -> bool:
+    def stop(self, timeout: float = STOP_TIMEOUT, *, drain: float | None = None) -> bool:
         """Finish what is queued for at most ``drain`` seconds (default: ``timeout``), then
         end; True when the thread ended within ``timeout``."""
         self.drain_deadline = self.monotonic() + (timeout if drain is None else drain)

@@ -1,6 +1,7 @@
 """Tests for streamdash.store.history.writer: History, the writer thread (real SQLite), and
 its Service lifecycle."""
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -107,21 +108,34 @@ def test_disk_full_is_reported_logged_and_recovered(tmp_path, caplog):
     assert HistoryReader(history.path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 1)]
 
 
-def test_locked_database_is_reported_and_recovered(tmp_path):
-    """Another connection holding the write lock is reported as 'locked'; the store catches up."""
-    path = database_path(tmp_path)
-    history = History(path, StorageOptions(busy_timeout=0.1))
+def writing(path, options):
+    """A started History on ``path`` that has written its first row (the run)."""
+    history = History(path, options)
     history.start()
     wait_for(lambda: history.status()["written"] >= 1)
+    return history
+
+
+@contextlib.contextmanager
+def write_locked(path):
+    """Another connection holds the database's write lock for the block."""
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        history.record_snapshot({"records_in": 9}, ts=T0)
-        wait_for(lambda: not history.status()["ok"])
-        assert "locked" in history.status()["error"]
+        yield
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_locked_database_is_reported_and_recovered(tmp_path):
+    """Another connection holding the write lock is reported as 'locked'; the store catches up."""
+    path = database_path(tmp_path)
+    history = writing(path, StorageOptions(busy_timeout=0.1))
+    with write_locked(path):
+        history.record_snapshot({"records_in": 9}, ts=T0)
+        wait_for(lambda: not history.status()["ok"])
+        assert "locked" in history.status()["error"]
     wait_for(lambda: history.status()["ok"], timeout=15)
     history.stop()
     assert HistoryReader(path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 9)]
@@ -187,18 +201,11 @@ def test_stop_returns_false_within_its_timeout_when_the_writer_is_held(tmp_path)
     """A writer stuck on another process's lock makes stop(timeout) answer False on time,
     counting what it could not write."""
     path = database_path(tmp_path)
-    history = History(path, StorageOptions(busy_timeout=60))
-    history.start()
-    wait_for(lambda: history.status()["written"] >= 1)
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
+    history = writing(path, StorageOptions(busy_timeout=60))
+    with write_locked(path):
         history.record_snapshot({"records_in": 1}, ts=T0)
         began = time.monotonic()
         assert history.stop(0.5) is False
         assert time.monotonic() - began < within(0.5)  # not the 60 s the lock could hold it
         assert history.status()["dropped"] >= 1
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     wait_for(lambda: not history.alive)
