@@ -19,7 +19,7 @@ from typing import Any
 
 from .logs import log_event
 from .metrics import Metrics
-from .threads import ThreadRunner
+from .threads import STOP_TIMEOUT, Background, ThreadRunner
 
 log = logging.getLogger("streamdash.reporter")
 
@@ -142,7 +142,7 @@ def records_with_null(records: list[Any]) -> int:
     return sum(1 for r in hits if any(v is None for v in r.values()))
 
 
-class Reporter:
+class Reporter(Background):
     """Takes a snapshot every ``interval`` s on its own thread; see the module docstring.
 
     ``sink(values, ts)`` receives each snapshot (the history store's ``record_snapshot``).
@@ -169,26 +169,26 @@ class Reporter:
         self._summary_at: float | None = None
         self._runner = ThreadRunner("reporter", self._run)
 
-    def start(self) -> Reporter:
+    def start(self) -> None:
         """Start the snapshot thread (idempotent)."""
         if self._runner.alive:
-            return self
+            return
         now = self.monotonic()
         with self._lock:
             self._prev = dict(self.metrics.snapshot()["counters"])
             self._prev_at = self._summary_at = now
             self._summary_prev = dict(self._prev)
         self._runner.start()
-        return self
 
-    def stop(self) -> None:
-        """Stop the thread, then take the final snapshot (idempotent)."""
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop the thread, then take the final snapshot (once: idempotent); True when the
+        thread ended within ``timeout``."""
         if not self._runner.alive:
-            return
-        self._runner.stop()
-        self._runner.join(5)
+            return True
+        ended = self._runner.stop(timeout)
         self.snapshot()
         self._summary(force=True)
+        return ended
 
     def _run(self) -> None:
         while not self._runner.stopping.wait(self.interval):

@@ -26,16 +26,18 @@ from .store.history import StorageUnavailable, build_history, disabled_status, s
 from .store.quarantine import Quarantine
 from .store.recent import RecentLog
 from .store.ring import RingBuffer
+from .threads import Managed
 
 log = logging.getLogger("streamdash.runtime")
 
 
-class Runtime:
+class Runtime(Managed):
     """One running pipeline: ``start()`` it, read its snapshots, ``stop()`` it.
 
     Collaborators are injected with sensible defaults (source from the settings, the configured
-    processor, real clocks), so tests can pass their own. ``start()`` and ``stop()`` are
-    idempotent; the runtime is also a context manager.
+    processor, real clocks), so tests can pass their own. A :class:`~streamdash.threads.Service`:
+    ``start()`` and ``stop()`` are idempotent, ``stop()`` says whether every thread ended in
+    time; the runtime is also a context manager.
     """
 
     def __init__(self, settings: Settings | None = None, source: Source | None = None,
@@ -123,14 +125,13 @@ class Runtime:
                              if isinstance(row.get("data"), dict))
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> Runtime:
+    def start(self) -> None:
         """Start the consumer, then the producer; does nothing when already running."""
         with self._lifecycle:
             if self._running:
-                return self
+                return
             self._running = True
             self.started_at = self.clock()
-            self.consumer.drain_deadline = None
             if self.history is not None:
                 self.history.start()
             self.consumer.start()
@@ -140,44 +141,50 @@ class Runtime:
             log_event(log, logging.INFO, "runtime started", source=self.source.name,
                       kind=self.source.kind, interval=self.settings.interval,
                       version=__version__)
-        return self
 
-    def stop(self, drain_timeout: float | None = None) -> None:
-        """Stop polling, let the consumer drain the queue (bounded), join both threads.
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop polling, let the consumer drain the queue for at most ``timeout`` seconds
+        (default ``runtime.drain_timeout``), stop the monitor, the reporter and the history.
 
-        Batches still queued when the drain time runs out are counted as dropped.
+        Every service is joined, each within its own bound; returns True when all of them
+        ended in time (and the history wrote everything queued), else logs which did not.
+        Batches still queued when the drain time runs out are counted as dropped. A second
+        call does nothing and returns True.
         """
         with self._lifecycle:
             if not self._running:
-                return
+                return True
             self._running = False
-            if drain_timeout is None:
-                drain_timeout = self.settings.get("runtime.drain_timeout")
-            self.producer.stop()
-            interrupt = getattr(self.source, "interrupt", None)
-            if callable(interrupt):  # end a source's retry wait now rather than after it
-                interrupt()
-            self.producer.join(timeout=drain_timeout + 5)
-            self.consumer.stop_after_drain(drain_timeout)
-            self.consumer.join(timeout=drain_timeout + 5)
+            drain = self.settings.get("runtime.drain_timeout") if timeout is None else timeout
+            # In order: nothing new comes in, what came in is processed, then its results are
+            # judged, snapshotted and written. The producer's stop also interrupts its source.
+            overstayed = [] if self.producer.stop(drain + 5) else ["producer"]
+            if not self.consumer.stop(drain + 5, drain=drain):
+                overstayed.append("consumer")
             flush = getattr(self.processor, "flush", None)
             if flush is not None and not self.consumer.alive:
                 try:
                     flush()  # emit the windows still open: the stream is over
                 except Exception:
                     log.exception("flushing the processor's open windows failed")
-            self.monitor.stop()
-            self.monitor.join(timeout=2)  # a hanging webhook receiver must not hold shutdown
+            if not self.monitor.stop(2):  # a hanging webhook receiver must not hold shutdown
+                overstayed.append("monitor")
             left = self._drop_queued()
-            self.reporter.stop()  # the final snapshot, then flush it and everything queued
-            if self.history is not None:
-                self.history.stop()
+            # The final snapshot, then the history flushes it and everything queued.
+            if not self.reporter.stop():
+                overstayed.append("reporter")
+            if self.history is not None and not self.history.stop():
+                overstayed.append("history")
             try:
                 self.source.close()
             except Exception:
                 log.exception("closing the source failed")
+            if overstayed:
+                log_event(log, logging.WARNING, "services did not stop in time",
+                          services=",".join(overstayed), source=self.source.name)
             log_event(log, logging.INFO, "runtime stopped", source=self.source.name,
                       dropped_at_shutdown=left, **self.counts())
+            return not overstayed
 
     def _drop_queued(self) -> int:
         dropped = 0
@@ -207,12 +214,6 @@ class Runtime:
     def running(self) -> bool:
         """True between ``start()`` and ``stop()``."""
         return self._running
-
-    def __enter__(self) -> Runtime:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     def add_batch_listener(self, listener: BatchListener) -> None:
         """Call ``listener(batch, result)`` after every processed batch (consumer thread)."""

@@ -179,7 +179,7 @@ class StreamdashServer(BaseApplication):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
         if self.app is not None:
-            self.app.runtime.stop(drain_timeout=DRAIN_TIMEOUT)
+            self.app.runtime.stop(timeout=DRAIN_TIMEOUT)
 
     def run(self) -> int:  # type: ignore[override]
         """Serve until SIGTERM or Ctrl-C; 0 after a clean stop, 1 when gunicorn failed."""

@@ -1,18 +1,60 @@
-"""One named background thread with idempotent start, a stop event, join and liveness.
+"""The one lifecycle every background component follows: the :class:`Service` protocol.
 
-Every component that runs a loop in the background (pipeline workers, the quality monitor, the
-notifier, the metrics reporter) owns one :class:`ThreadRunner` instead of repeating this
-plumbing. The loop receives the stop event and must return soon after it is set: wait on it
-(``stopping.wait(timeout)``) or use ``queue.get(timeout=…)``.
+A service owns threads. ``start()`` starts them (a second call does nothing) and ``stop(timeout)``
+asks them to finish, joins them and answers whether they ended within ``timeout`` (a second
+call does nothing more and answers again). The pipeline workers, the history writer, the
+metrics reporter, the webhook notifier, the quality monitor, the SSE reader and the
+:class:`~streamdash.runtime.Runtime` itself follow it, so a caller stops any of them the same
+way and learns which one overstayed.
+
+:class:`ThreadRunner` is the plumbing of one named thread (start once, a stop event, join);
+:class:`Background` is the base of a component whose loop runs in one. Loops receive the stop
+event and must return soon after it is set: wait on it (``stopping.wait(timeout)``) or use
+``queue.get(timeout=…)``, never a bare ``sleep``.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+M = TypeVar("M", bound="Managed")
+
+#: Seconds ``stop()`` waits by default for a thread to end.
+STOP_TIMEOUT = 5.0
 
 
-class ThreadRunner:
+@runtime_checkable
+class Service(Protocol):
+    """Something that runs in the background: idempotent ``start`` and ``stop``."""
+
+    def start(self) -> None:
+        """Start the thread(s) unless they run already."""
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Ask the thread(s) to finish and join them; True when they ended within ``timeout``
+        (and, for a store, wrote what was queued). Does nothing more when already stopped."""
+
+
+class Managed:
+    """``with service:`` starts it and stops it on the way out (the shared context manager)."""
+
+    def start(self) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:  # pragma: no cover - as start
+        raise NotImplementedError
+
+    def __enter__(self: M) -> M:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+class ThreadRunner(Managed):
     """Runs ``target()`` in a daemon thread named ``streamdash-<name>``; ``stopping`` ends it."""
 
     def __init__(self, name: str, target: Callable[[], None]):
@@ -21,26 +63,37 @@ class ThreadRunner:
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> bool:
-        """Start the thread unless it runs; True when this call started it."""
+    def start(self) -> None:
+        """Start the thread unless it runs (after a stop it may start again)."""
         if self.alive:
-            return False
+            return
         self.stopping.clear()
         self._thread = threading.Thread(target=self.target, name=f"streamdash-{self.name}",
                                         daemon=True)
         self._thread.start()
-        return True
 
-    def stop(self) -> None:
-        """Ask the loop to finish (returns at once; see :meth:`join`)."""
+    def request_stop(self) -> None:
+        """Ask the loop to finish and return at once (:meth:`stop` also waits)."""
         self.stopping.set()
 
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Ask the loop to finish and join it; True when the thread ended within ``timeout``."""
+        self.request_stop()
+        return self.join(timeout)
+
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; True when it has (or never started)."""
-        if self._thread is None:
+        """Wait for the thread to end; True when it has (or never started).
+
+        Called from the thread itself (a loop stopping its own service) it cannot wait for
+        itself: it answers False at once instead of raising.
+        """
+        thread = self._thread
+        if thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if thread is threading.current_thread():
+            return False
+        thread.join(timeout)
+        return not thread.is_alive()
 
     @property
     def alive(self) -> bool:
@@ -48,9 +101,9 @@ class ThreadRunner:
         return self._thread is not None and self._thread.is_alive()
 
 
-class Background:
-    """``start``/``stop``/``join``/``alive`` for a component whose loop runs in the
-    :class:`ThreadRunner` it keeps as ``self._runner`` (the pipeline workers, the notifier)."""
+class Background(Managed):
+    """The :class:`Service` of a component whose loop runs in the :class:`ThreadRunner` it
+    keeps as ``self._runner`` (the pipeline workers, the notifier, the reporter)."""
 
     _runner: ThreadRunner
 
@@ -58,9 +111,14 @@ class Background:
         """Start the thread unless it is already running."""
         self._runner.start()
 
-    def stop(self) -> None:
-        """Ask the loop to finish (returns at once; see :meth:`join`)."""
-        self._runner.stop()
+    def request_stop(self) -> None:
+        """Ask the loop to finish and return at once (:meth:`stop` also waits)."""
+        self._runner.request_stop()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Ask the loop to finish and join it; True when it ended within ``timeout``."""
+        self.request_stop()
+        return self.join(timeout)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end; True when it has (or never started)."""

@@ -1,6 +1,7 @@
 """Tests for streamdash.reporter: snapshot derivation, the snapshot thread and the log summary."""
 
 import logging
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from streamdash.reporter import (
     derive,
     records_with_null,
 )
+from streamdash.threads import Service
 
 
 def snapshot(counters, gauges=None, hist=None):
@@ -64,12 +66,26 @@ def test_reporter_snapshots_periodically_and_once_more_on_stop(caplog):
         while len(got) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         metrics.inc("records_in", 5)
-        reporter.stop()
+        assert reporter.stop() is True
     assert len(got) >= 3 and got[-1][1]["records_in"] == 15
     assert sum(v["throughput_in"] * v["interval_s"] for _, v in got) == pytest.approx(15, rel=1e-3)
     assert reporter.series(["records_in"], 0, 2e9, 1)["records_in"][0][1] == 15
     summaries = [r for r in caplog.records if r.getMessage() == "pipeline summary"]
     assert summaries and summaries[-1].ctx["records_in"] == 15
+
+
+def test_reporter_is_a_service_whose_second_stop_takes_no_snapshot():
+    """start() twice runs one thread; stop() is True and a second stop() (or one before any
+    start) takes no further snapshot."""
+    got = []
+    reporter = Reporter(Metrics(), 3600, sink=lambda values, ts: got.append(ts),
+                        summary_interval=0)
+    assert isinstance(reporter, Service) and reporter.stop() is True and got == []
+    with reporter:
+        reporter.start()
+        assert [t.name for t in threading.enumerate()].count("streamdash-reporter") == 1
+    assert len(got) == 1 and not reporter.alive  # the final snapshot
+    assert reporter.stop() is True and len(got) == 1
 
 
 def test_count_nulls_counts_accepted_records_with_a_null_field():

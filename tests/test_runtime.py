@@ -1,5 +1,6 @@
 """Tests for streamdash.runtime.Runtime: lifecycle, accounting, health."""
 
+import logging
 import threading
 import time
 
@@ -10,6 +11,7 @@ from streamdash.models import Batch, ProcessResult
 from streamdash.runtime import Runtime
 from streamdash.sources.simulator import SimulatedSource
 from streamdash.testing import FailingSource, ListSource
+from streamdash.threads import ThreadRunner
 from tests.helpers import wait_for
 
 
@@ -40,12 +42,27 @@ def test_start_and_stop_are_idempotent():
     rt.start()
     assert {t.name for t in threading.enumerate()} == threads and rt.running
     assert "streamdash-producer" in threads and "streamdash-consumer" in threads
-    rt.stop()
-    rt.stop()
+    assert rt.stop() is True
+    assert rt.stop() is True
     assert not rt.running and not rt.producer.alive and not rt.consumer.alive
     rt.start()
     assert wait_for(lambda: rt.producer.alive)
     rt.stop()
+
+
+def test_stop_returns_false_and_names_a_service_that_overstays(caplog):
+    """stop() still stops the rest, returns False and logs which service did not end in
+    time (here a monitor thread that ignores the stop for longer than its 2 s bound)."""
+    release = threading.Event()
+    rt = Runtime(fast(), ListSource([[{"id": 1}]], loop=True))
+    rt.monitor = ThreadRunner("stubborn-monitor", lambda: release.wait(30))
+    rt.start()
+    with caplog.at_level(logging.WARNING, logger="streamdash.runtime"):
+        assert rt.stop() is False
+    release.set()
+    assert not rt.producer.alive and not rt.consumer.alive and not rt.reporter.alive
+    (record,) = [r for r in caplog.records if r.getMessage() == "services did not stop in time"]
+    assert record.ctx["services"] == "monitor"
 
 
 def test_stop_drains_the_queue():
@@ -60,7 +77,7 @@ def test_stop_drains_the_queue():
     for _ in range(10):
         rt.producer.fetch_once()  # fill the queue before the consumer runs
     rt.start()
-    rt.stop(drain_timeout=5)
+    rt.stop(timeout=5)
     c = rt.counts()
     assert c["in"] == 10 and c["accepted"] == 10 and c["dropped"] == 0
 
@@ -77,7 +94,7 @@ def test_drain_timeout_counts_leftovers_as_dropped():
     for _ in range(20):
         rt.producer.fetch_once()
     rt.start()
-    rt.stop(drain_timeout=0.3)
+    rt.stop(timeout=0.3)
     c = rt.counts()
     assert c["dropped"] > 0
     assert c["in"] == 20 and c["in"] == c["accepted"] + c["dropped"]

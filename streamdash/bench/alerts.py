@@ -119,7 +119,7 @@ def bench_receiver(mode: str, seconds: float, batch_size: int, interval: float) 
         snap = rt.metrics.snapshot()
     finally:
         stop_began = time.monotonic()
-        rt.stop(drain_timeout=5)
+        rt.stop(timeout=5)
         stop_took = time.monotonic() - stop_began
         if receiver is not None:
             receiver.close()

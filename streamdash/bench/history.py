@@ -21,7 +21,8 @@ def run(records: int = 100_000, batch: int = 100) -> dict[str, float]:
              "reasons": [{"field": "value", "rule": "range", "value": "x"}]}
             for i in range(records)]
     with tempfile.TemporaryDirectory() as tmp:
-        history = History(database_path(tmp), StorageOptions(queue_size=records + 10)).start()
+        history = History(database_path(tmp), StorageOptions(queue_size=records + 10))
+        history.start()
         while history.status()["written"] < 1:  # the run row: the database is open
             time.sleep(0.005)
         began = time.perf_counter()

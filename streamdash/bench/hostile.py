@@ -137,7 +137,7 @@ def case_invalid_flood(seconds: float) -> dict[str, Any]:
                 time.sleep(0.5)
                 fills.append(rt.queue.fill())
                 seen.add(rt.health()["status"])
-            rt.stop(drain_timeout=1)
+            rt.stop(timeout=1)
         counts = rt.counts()
         ratio = reject_accept_ratio(rt)  # after the run: its counts stay the flood's own
     return _finish(sampler, base, {
@@ -205,7 +205,7 @@ def case_cache_keys(seconds: float) -> dict[str, Any]:
             post(f"{sent:08d}" + "x" * size)
             sent += 1
     server.shutdown()
-    app.runtime.stop(drain_timeout=1)
+    app.runtime.stop(timeout=1)
     return _finish(sampler, base, {"requests": 2 * sent,
                                    "statuses": {str(k): v for k, v in sorted(statuses.items())},
                                    "cache_entries": len(app.live._cache)})
@@ -234,7 +234,7 @@ def case_retry_after(seconds: float) -> dict[str, Any]:
                     seen.add(rt.health()["status"])
             status = rt.health()["status"]
             skipped = rt.source.stats["skipped_rate_limited"]
-            rt.stop(drain_timeout=1)
+            rt.stop(timeout=1)
     return _finish(sampler, base, {"max_retry_after": cap, "status_while_paused": sorted(seen),
                                    "skipped_polls": skipped, "resumed_after_s": resumed_after,
                                    "status_at_end": status, "records_in": rt.counts()["in"]})

@@ -16,7 +16,7 @@ from ..models import Batch, ProcessResult, Rejection
 from ..sources.base import Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
-from ..threads import Background, ThreadRunner
+from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .chain import Processor, excerpt
 
 log = logging.getLogger("streamdash.pipeline")
@@ -42,7 +42,8 @@ class SupervisedThread(Background):
     """A stoppable thread whose loop is restarted, with exponential backoff, when it crashes.
 
     Subclasses implement :meth:`loop`, which must return soon after :attr:`stopping` is set
-    (wait on it, or use ``queue.get(timeout=…)``). ``start()`` and ``stop()`` are idempotent.
+    (wait on it, or use ``queue.get(timeout=…)``). A :class:`~streamdash.threads.Service`:
+    ``start()`` and ``stop(timeout)`` are idempotent, ``stop`` joins.
     """
 
     def __init__(self, name: str, metrics: Metrics, backoff_max: float = 30.0,
@@ -162,6 +163,14 @@ class Producer(SupervisedThread):
             # Keep the schedule; after a slow fetch, go again now rather than in a burst.
             next_due = max(next_due + self.current_interval(), self.monotonic())
 
+    def request_stop(self) -> None:
+        """Ask the loop to finish, and end the source's retry wait or slow read now (its
+        ``interrupt()``, when it has one) rather than after it."""
+        super().request_stop()
+        interrupt = getattr(self.source, "interrupt", None)
+        if callable(interrupt):
+            interrupt()
+
     def current_interval(self) -> float:
         """Seconds until the next poll is due (the interval, or what its function says now)."""
         return float(self.interval() if callable(self.interval) else self.interval)
@@ -275,10 +284,17 @@ class Consumer(SupervisedThread):
         self.listeners: list[BatchListener] = []
         self.drain_deadline: float | None = None
 
-    def stop_after_drain(self, timeout: float) -> None:
-        """Finish what is queued (for at most ``timeout`` s), then stop."""
-        self.drain_deadline = self.monotonic() + timeout
-        self.stop()
+    def start(self) -> None:
+        """Start taking batches (after a stop, with no drain deadline again)."""
+        if not self.alive:
+            self.drain_deadline = None
+        super().start()
+
+    def stop(self, timeout: float = STOP_TIMEOUT, *, drain: float | None = None) -> bool:
+        """Finish what is queued for at most ``drain`` seconds (default: ``timeout``), then
+        end; True when the thread ended within ``timeout``."""
+        self.drain_deadline = self.monotonic() + (timeout if drain is None else drain)
+        return super().stop(timeout)
 
     def loop(self) -> None:
         while True:

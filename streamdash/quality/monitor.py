@@ -102,17 +102,21 @@ class QualityMonitor:
             self.notifier.start()
         self._runner.start()
 
-    def stop(self) -> None:
-        """Ask the evaluation and notifier threads to finish (returns at once)."""
-        self._runner.stop()
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the evaluation and notifier threads; True when both ended within ``timeout``
+        (a hanging webhook receiver holds the notifier up to its POST timeout)."""
+        self._runner.request_stop()
         if self.notifier is not None:
-            self.notifier.stop()
+            self.notifier.request_stop()
+        return self.join(timeout)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for both threads; True when they ended."""
+        """Wait for both threads (``timeout`` bounds the whole wait); True when they ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         done = self._runner.join(timeout)
         if self.notifier is not None:
-            done = self.notifier.join(timeout) and done
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done = self.notifier.join(left) and done
         return done
 
     @property
@@ -126,7 +130,6 @@ class QualityMonitor:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-        self.join(5)
 
     def _run(self) -> None:
         while not self.stopping.wait(self.interval):

@@ -168,8 +168,8 @@ class WebhookNotifier(Background):
             log_event(log, logging.WARNING, "alert notification dropped: queue full",
                       url=target.masked, capacity=self.queue.maxsize)
 
-    # -- thread: start/stop/join/alive come from Background. stop() lets the current attempt
-    # finish, so a hanging receiver holds join() at most ``self.timeout``. ------------------
+    # -- thread: start/stop/join/alive come from Background (a Service). stop() lets the
+    # current attempt finish, so a hanging receiver holds it at most ``self.timeout``. ------
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:

@@ -231,8 +231,8 @@ def test_history_chart_breaks_between_runs_and_follows_the_range(tmp_path):
     assert trace["y"].count(None) == 1 and len(points(fig)) == 6  # 2 runs × 3 snapshot times
     assert trace["x"][0] == (T0 + 10) * 1000 and trace["x"][-1] == (T0 + 360) * 1000
     # Cached per range until the refresh period ends: new snapshots show on the next period.
-    with_run3 = Runtime(settings, ListSource([]), clock=clock).start()
-    with_run3.stop()
+    with Runtime(settings, ListSource([]), clock=clock):
+        pass
     assert history(app) == fig
     clock.advance(10)  # the refresh period (the 5 s snapshot interval, at least 10 s)
     assert len(points(history(app))) == 7 and points(history(app))[-1][0] == (T0 + 660) * 1000

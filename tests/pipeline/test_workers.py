@@ -119,9 +119,9 @@ def test_producer_keeps_its_schedule():
     producer.start()
     producer.start()  # idempotent
     wait_until(lambda: source.calls >= 5, within(5 * 0.05), "five polls")
-    producer.stop()
+    producer.request_stop()
     elapsed = time.monotonic() - started
-    assert producer.join(2)
+    assert producer.stop(2)
     # Never faster than the schedule (a loaded machine may only make it slower): at most one
     # poll per interval, plus the first one at start.
     assert 5 <= source.calls <= elapsed / 0.05 + 1
@@ -179,8 +179,7 @@ def test_crashed_consumer_restarts_and_loses_nothing():
     q.put(Batch([{"id": 1}, {"id": 2}], time.time()))
     q.put(Batch([{"id": 3}], time.time()))
     assert wait_for(lambda: metrics.counter("records_accepted") == 1)
-    consumer.stop()
-    assert consumer.join(5)
+    assert consumer.stop(5)
     assert consumer.restarts == 1 and metrics.counter("thread_restarts") == 1
     assert metrics.counter("records_rejected") == 2
     assert consumer.restarting() and not consumer.restarting(within=0.0)  # crashed just now
@@ -201,8 +200,53 @@ def test_supervised_thread_backs_off_between_restarts():
     t = Crasher()
     t.start()
     assert wait_for(lambda: len(t.times) >= 4)
-    t.stop()
-    assert t.join(2) and not t.alive
+    assert t.stop(2) and not t.alive
     gaps = [b - a for a, b in zip(t.times, t.times[1:], strict=False)]
     assert gaps[1] > gaps[0] * 1.5
     assert t.restarts >= 3
+
+
+def test_consumer_stop_drains_for_at_most_its_drain_time_then_ends_in_time():
+    """stop(timeout, drain=) processes queued batches until the drain time is up, then the
+    thread ends within timeout; what it did not reach stays queued (the runtime counts it)."""
+    gate = threading.Event()  # never set: each batch takes 0.05 s
+
+    class Slow:
+        def process(self, records, batch):
+            gate.wait(0.05)
+            return ProcessResult(list(records))
+
+    consumer, q, metrics = make_consumer(Slow(), queue.Queue(100))
+    for i in range(100):
+        q.put(Batch([{"id": i}], time.time()))
+    consumer.start()
+    assert consumer.stop(within(0.2), drain=0.2) is True and not consumer.alive
+    assert 0 < metrics.counter("batches_processed") < 100
+    assert metrics.counter("batches_processed") + q.qsize() == 100
+    consumer.start()  # a restart has no drain deadline left: it takes the rest
+    assert wait_for(lambda: q.empty())
+    assert consumer.stop(within()) is True
+
+
+def test_producer_stop_interrupts_a_source_that_is_waiting():
+    """stop() ends a fetch blocked in the source (a retry wait, a slow read) through the
+    source's interrupt(), so the producer thread ends within the timeout."""
+    class Waiting(ListSource):
+        def __init__(self):
+            super().__init__([])
+            self.woken = threading.Event()
+            self.fetching = threading.Event()
+
+        def fetch(self):
+            self.fetching.set()
+            self.woken.wait(60)  # a long Retry-After, until interrupted
+            return []
+
+        def interrupt(self):
+            self.woken.set()
+
+    source = Waiting()
+    producer, _ = make_producer(source, queue.Queue(10))
+    producer.start()
+    assert source.fetching.wait(within())
+    assert producer.stop(within()) is True and source.woken.is_set()

@@ -127,7 +127,7 @@ class Scenario:
         return out
 
     def close(self) -> None:
-        self.rt.stop(drain_timeout=1)
+        self.rt.stop(timeout=1)
 
 
 @pytest.fixture

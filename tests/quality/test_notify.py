@@ -75,8 +75,7 @@ def test_firing_and_resolved_reach_a_real_receiver(receiver):
         n.notify(view("resolved"), T0 + 30)
         assert receiver.wait_for(lambda r: len(r.bodies) == 2)
     finally:
-        n.stop()
-        n.join(5)
+        n.stop(5)
     firing, resolved = receiver.bodies
     assert firing["status"] == "firing" and resolved["status"] == "resolved"
     assert resolved["alerts"][0]["endsAt"] == "2023-11-14T22:13:50.000Z"
@@ -180,6 +179,5 @@ def test_stop_drops_what_is_still_queued(receiver):
     n.start()
     n.start()  # idempotent
     assert receiver.wait_for(lambda r: r.attempts >= 1)
-    n.stop()
-    assert n.join(5) and not n.alive
+    assert n.stop(5) and not n.alive
     assert n.metrics.counter("alert_notifications_dropped") == 2

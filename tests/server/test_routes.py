@@ -85,6 +85,12 @@ def serve():
         runtime.stop()
 
 
+def started(runtime):
+    """``runtime`` after ``start()`` (which returns nothing, as every service's does)."""
+    runtime.start()
+    return runtime
+
+
 def wait_json(server, path, predicate, timeout=15.0):
     """Poll ``path`` until ``predicate(status, body)`` holds; returns the last answer."""
     deadline = time.monotonic() + timeout
@@ -99,7 +105,7 @@ def test_health_shape_and_down_then_back_up(serve, tmp_path):
     """/health is 200 ok, 503 down while the source keeps failing, and 200 again once it answers."""
     source = SwitchSource()
     runtime = Runtime(Settings({**SETTINGS, "data_dir": str(tmp_path)}), source)
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     status, body = wait_json(server, "/health", lambda s, b: b["status"] == "ok"
                              and b["components"]["source"]["last_success"])
     assert status == 200 and body["version"] and body["uptime_s"] >= 0
@@ -130,7 +136,7 @@ def test_liveness_and_readiness(serve):
     assert status == 503 and body["reason"] == "no successful fetch yet"
     assert server.json("/health/live")[0] == 200
     ok = Runtime(Settings({"source.interval": 0.1}), ListSource([[{"id": 1}]]))
-    other = serve(ok.start())
+    other = serve(started(ok))
     status, body = wait_json(other, "/health/ready", lambda s, b: s == 200)
     assert status == 200 and body["status"] == "ready"
 
@@ -139,7 +145,7 @@ def test_metrics_endpoint_parses(serve):
     """/metrics answers the Prometheus text format that prometheus_client's parser reads."""
     runtime = Runtime(Settings({"source.interval": 0.1}),
                       ListSource([[{"id": 1, "value": 2}]] * 3))
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     wait_json(server, "/health/ready", lambda s, b: s == 200)
     import requests
 
@@ -232,7 +238,7 @@ def test_api_serves_memory_views_without_storage(serve):
     """Without a data_dir the API answers from the in-memory snapshots and logs."""
     runtime = Runtime(Settings({"source.interval": 0.1, "storage": {"snapshot_interval": 0.1}}),
                       ListSource([[{"id": 1}], [{"value": 3}]]))
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     status, body = wait_json(server, "/api/metrics?name=records_in&since=1m",
                              lambda s, b: any(p["value"] for p in b["series"]["records_in"]))
     assert status == 200 and body["from"] == "memory"
@@ -254,7 +260,7 @@ def test_api_late_lists_late_records_newest_first_and_bounded(serve, tmp_path):
                                 "schema": schema}),
                       ListSource([[{"id": 1, "ts": t0}],
                                   [{"id": 2, "ts": t0 - 100}, {"id": 3, "ts": t0 - 200}]]))
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     status, body = wait_json(server, "/api/late", lambda s, b: b.get("count") == 2,
                              timeout=within(interval, interval))  # two polls
     assert status == 200 and body["from"] == "memory" and body["total"] == 2
@@ -271,7 +277,7 @@ def test_api_late_lists_late_records_newest_first_and_bounded(serve, tmp_path):
 def test_no_output_carries_a_configured_secret(serve, tmp_path):
     """/health, /metrics and the API never show the API key or header value, even when echoed."""
     runtime = Runtime(Settings({**SETTINGS, "data_dir": str(tmp_path)}), SwitchSource())
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     wait_json(server, "/health/ready", lambda s, b: s == 200)
     runtime.events.publish("ingest_error", {"reason": f"401 with api_key={API_KEY}"})
     runtime.events.publish("rejections", [{"record": {"note": API_KEY}, "reasons": []}])
@@ -292,7 +298,7 @@ def test_storage_problem_shows_in_health(serve, tmp_path):
     blocker.write_text("not a folder")
     runtime = Runtime(Settings({"source.interval": 0.1, "data_dir": str(blocker / "sub")}),
                       ListSource([[{"id": 1}]], loop=True))
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     status, body = wait_json(server, "/health", lambda s, b: b["status"] == "degraded")
     assert status == 200 and body["status"] == "degraded"
     assert body["components"]["storage"]["ok"] is False
@@ -321,7 +327,7 @@ def test_health_follows_the_status_policy(serve, rules, state, code, ready):
     settings = Settings({"source.interval": interval,
                          "alerts": {"interval": tick, "rules": rules}})
     runtime = Runtime(settings, SwitchSource())
-    server = serve(runtime.start())
+    server = serve(started(runtime))
     wait_json(server, "/health/ready", lambda s, b: "no successful fetch" not in str(b),
               within(interval))
     # The rules fire at the first evaluation after the first fetch.

@@ -90,7 +90,7 @@ def test_stop_interrupts_a_long_retry_wait(server):
     rt = Runtime(http_settings(server.url("/feed"), max_time=60))
     rt.start()
     assert wait_for(lambda: rt.ingest_errors.total >= 1, timeout=20)
-    rt.stop(drain_timeout=0.5)
+    rt.stop(timeout=0.5)
     # Without the interrupt the producer would still sleep in its 25 s wait after stop's join.
     assert not rt.producer.alive
 
@@ -145,7 +145,7 @@ def test_stop_interrupts_a_trickling_fetch_within_the_drain_bound(server):
     rt.start()
     assert wait_for(lambda: rt.source._watchdog._sock is not None, timeout=10)
     began = time.monotonic()
-    rt.stop(drain_timeout=drain)
+    rt.stop(timeout=drain)
     took = time.monotonic() - began
     assert not rt.producer.alive
     assert took < drain + 2.0, f"stop took {took:.1f} s"

@@ -1,5 +1,7 @@
-"""Tests for streamdash.store.history: SQLite persistence from its own thread, with real SQLite."""
+"""Tests for streamdash.store.history.writer: History, the writer thread (real SQLite), and
+its Service lifecycle."""
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -7,24 +9,20 @@ import time
 import pytest
 
 from streamdash.config import Settings
-from streamdash.errors import ConfigError
 from streamdash.models import utc_iso
 from streamdash.store.history import (
     History,
     HistoryReader,
     StorageOptions,
-    StorageUnavailable,
     build_history,
     database_path,
-    event_time,
-    storage_options,
 )
+from streamdash.threads import Service
 from tests.helpers import wait_until as wait_for
+from tests.helpers import within
 
 #: A recent time, so the default 7-day retention keeps what the tests write.
 T0 = time.time() - 3600
-
-
 
 
 def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):
@@ -54,16 +52,6 @@ def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):
     assert reader.integrity_check() == "ok"
 
 
-def test_database_is_in_wal_mode(tmp_path):
-    """The store switches the database to WAL so readers never block the writer."""
-    path = database_path(tmp_path)
-    with History(path):
-        pass
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    conn.close()
-
-
 def test_history_survives_a_restart_and_counts_runs(tmp_path):
     """A second store on the same file keeps the first one's rows and records a second run."""
     path = database_path(tmp_path)
@@ -75,25 +63,6 @@ def test_history_survives_a_restart_and_counts_runs(tmp_path):
     assert reader.metrics(["records_in"], T0, T0 + 1)["records_in"] == [(T0, 5), (T0 + 1, 7)]
     runs = reader.runs()
     assert len(runs) == 2 and all(r["stopped"] is not None for r in runs)
-
-
-def test_retention_prunes_old_rows_and_caps_tables(tmp_path):
-    """Rows older than the retention are deleted, and event tables keep at most max_rows."""
-    now = [1_000_000.0]
-    options = StorageOptions(retention_days=1, max_rows=100, prune_interval=1)
-    path = database_path(tmp_path)
-    with History(path, options, clock=lambda: now[0]) as history:
-        history.record_snapshot({"x": 1}, ts=now[0] - 3 * 86400)
-        history.record_snapshot({"x": 2}, ts=now[0] - 10)
-        for i in range(150):
-            history.on_ingest_error({"ts": now[0] - 5, "reason": f"e{i}"})
-        wait_for(lambda: history.status()["written"] >= 153)
-        now[0] += 2  # the next prune is due
-        wait_for(lambda: HistoryReader(path).count("errors") == 100
-                 and HistoryReader(path).count("snapshots") == 1)
-    reader = HistoryReader(path)
-    assert reader.metrics(["x"], 0, 2e6)["x"] == [(now[0] - 12, 2)]
-    assert reader.events("errors", 0, 2e6, limit=1)[0]["message"] == "e149"
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
@@ -139,20 +108,34 @@ def test_disk_full_is_reported_logged_and_recovered(tmp_path, caplog):
     assert HistoryReader(history.path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 1)]
 
 
-def test_locked_database_is_reported_and_recovered(tmp_path):
-    """Another connection holding the write lock is reported as 'locked'; the store catches up."""
-    path = database_path(tmp_path)
-    history = History(path, StorageOptions(busy_timeout=0.1)).start()
+def writing(path, options):
+    """A started History on ``path`` that has written its first row (the run)."""
+    history = History(path, options)
+    history.start()
     wait_for(lambda: history.status()["written"] >= 1)
+    return history
+
+
+@contextlib.contextmanager
+def write_locked(path):
+    """Another connection holds the database's write lock for the block."""
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        history.record_snapshot({"records_in": 9}, ts=T0)
-        wait_for(lambda: not history.status()["ok"])
-        assert "locked" in history.status()["error"]
+        yield
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+def test_locked_database_is_reported_and_recovered(tmp_path):
+    """Another connection holding the write lock is reported as 'locked'; the store catches up."""
+    path = database_path(tmp_path)
+    history = writing(path, StorageOptions(busy_timeout=0.1))
+    with write_locked(path):
+        history.record_snapshot({"records_in": 9}, ts=T0)
+        wait_for(lambda: not history.status()["ok"])
+        assert "locked" in history.status()["error"]
     wait_for(lambda: history.status()["ok"], timeout=15)
     history.stop()
     assert HistoryReader(path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 9)]
@@ -160,7 +143,8 @@ def test_locked_database_is_reported_and_recovered(tmp_path):
 
 def test_publishing_from_many_threads_is_safe(tmp_path):
     """Concurrent publishers lose nothing: every item is written exactly once."""
-    history = History(database_path(tmp_path)).start()
+    history = History(database_path(tmp_path))
+    history.start()
 
     def publish(n):
         for i in range(200):
@@ -175,49 +159,12 @@ def test_publishing_from_many_threads_is_safe(tmp_path):
     assert HistoryReader(history.path).count("errors") == 800
 
 
-def test_reader_reports_a_missing_database():
-    """Reading a data dir without history raises StorageUnavailable naming the path."""
-    with pytest.raises(StorageUnavailable, match="no history database"):
-        HistoryReader("/nonexistent/history.sqlite3").metrics(["x"], 0, 1)
-
-
-def test_storage_options_are_validated():
-    """Unknown keys and bad values in the storage section name the key."""
-    assert storage_options({"snapshot_interval": 2, "enabled": False}) == StorageOptions(
-        enabled=False, snapshot_interval=2.0)
-    for section, key in [({"bogus": 1}, "storage.bogus"),
-                         ({"enabled": "yes"}, "storage.enabled"),
-                         ({"snapshot_interval": 0}, "storage.snapshot_interval"),
-                         ({"retention_days": "x"}, "storage.retention_days"),
-                         ({"queue_size": 10.5}, "storage.queue_size"),
-                         ({"max_rows": True}, "storage.max_rows")]:
-        with pytest.raises(ConfigError) as err:
-            storage_options(section)
-        assert err.value.key == key
-
-
-def test_build_history_needs_a_data_dir_and_enabled_storage(tmp_path):
-    """No data_dir or storage.enabled=false means no store; otherwise one in the data dir."""
-    assert build_history(Settings()) is None
-    assert build_history(Settings({"data_dir": str(tmp_path),
-                                   "storage": {"enabled": False}})) is None
-    history = build_history(Settings({"data_dir": str(tmp_path)}))
-    assert history is not None and history.path == tmp_path / "history.sqlite3"
-
-
-def test_event_time_reads_epoch_and_iso_fields():
-    """Event times come from ts/at fields as epoch or ISO-8601, else the default."""
-    assert event_time({"ts": 5}, 1.0) == 5.0
-    assert event_time({"at": "1970-01-01T00:00:10Z"}, 1.0) == 10.0
-    assert event_time({"at": "garbage"}, 1.0) == 1.0
-    assert event_time([1, 2], 3.0) == 3.0
-
-
 def test_failing_store_at_shutdown_counts_and_logs_what_is_lost(tmp_path, caplog):
     """A store that cannot write gives up soon at stop(), counting and logging the lost items."""
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    history = History(blocker / "sub" / "history.sqlite3").start()
+    history = History(blocker / "sub" / "history.sqlite3")
+    history.start()
     for i in range(3):
         history.on_ingest_error({"reason": str(i)})
     began = time.monotonic()
@@ -229,25 +176,36 @@ def test_failing_store_at_shutdown_counts_and_logs_what_is_lost(tmp_path, caplog
     assert any("not written at shutdown" in r.getMessage() for r in caplog.records)
 
 
-def test_metric_buckets_average_per_step_in_one_bounded_answer(tmp_path):
-    """A day of 10 s snapshots comes back as one point per hour: bucket means (or maxima for
-    ``peak`` names), None values skipped, hours without snapshots absent."""
+def test_build_history_needs_a_data_dir_and_enabled_storage(tmp_path):
+    """No data_dir or storage.enabled=false means no store; otherwise one in the data dir."""
+    assert build_history(Settings()) is None
+    assert build_history(Settings({"data_dir": str(tmp_path),
+                                   "storage": {"enabled": False}})) is None
+    history = build_history(Settings({"data_dir": str(tmp_path)}))
+    assert history is not None and history.path == tmp_path / "history.sqlite3"
+
+
+def test_the_writer_is_a_service_with_idempotent_start_and_stop(tmp_path):
+    """start() twice runs one writer thread; stop() twice is harmless and True both times."""
+    history = History(database_path(tmp_path))
+    assert isinstance(history, Service) and history.stop() is True  # never started
+    history.start()
+    history.start()
+    assert [t.name for t in threading.enumerate()].count("streamdash-history") == 1
+    assert history.stop() is True and not history.alive
+    assert history.stop() is True
+    assert len(HistoryReader(history.path).runs()) == 1  # one run, recorded once
+
+
+def test_stop_returns_false_within_its_timeout_when_the_writer_is_held(tmp_path):
+    """A writer stuck on another process's lock makes stop(timeout) answer False on time,
+    counting what it could not write."""
     path = database_path(tmp_path)
-    with History(path) as history:
-        for i in range(8640):
-            if 6 * 360 <= i < 8 * 360:  # two hours down
-                continue
-            history.record_snapshot({"throughput_in": 2.0 if i % 2 else 4.0,
-                                     "latency_p95": float(i % 360),
-                                     "late_rate": None}, ts=T0 - 86_400 + 10 * i)
-    reader = HistoryReader(path)
-    out = reader.metric_buckets(["throughput_in", "latency_p95", "late_rate"], T0 - 86_400, T0,
-                                3600, peak=["latency_p95"])
-    assert len(out["throughput_in"]) == 22 and {v for _, v in out["throughput_in"]} == {3.0}
-    assert {v for _, v in out["latency_p95"]} == {359.0}
-    assert {v for _, v in out["late_rate"]} == {None}
-    times = [ts for ts, _ in out["throughput_in"]]
-    assert times[0] == pytest.approx(T0 - 86_400 + 1795) and times[6] - times[5] == 3 * 3600
-    assert reader.metric_buckets([], T0 - 10, T0, 1) == {}
-    with pytest.raises(ValueError, match="step must be positive"):
-        reader.metric_buckets(["throughput_in"], T0 - 10, T0, 0)
+    history = writing(path, StorageOptions(busy_timeout=60))
+    with write_locked(path):
+        history.record_snapshot({"records_in": 1}, ts=T0)
+        began = time.monotonic()
+        assert history.stop(0.5) is False
+        assert time.monotonic() - began < within(0.5)  # not the 60 s the lock could hold it
+        assert history.status()["dropped"] >= 1
+    wait_for(lambda: not history.alive)

@@ -1,4 +1,6 @@
-"""storage.max_rows holds as rows are written, and the history file gives space back (issue
+"""Tests for streamdash.store.history.retention: the row caps and the retention pass.
+
+storage.max_rows holds as rows are written, and the history file gives space back (issue
 #13 case 7: 1,000 rejections/s with max_rows 1000 left 39,983 rows and a file that never
 shrank, because the cap was applied once an hour)."""
 
@@ -13,6 +15,8 @@ from streamdash.store.history import (
     StorageOptions,
     database_path,
 )
+from streamdash.store.history.retention import insert_capped, prune
+from streamdash.store.history.schema import open_database
 from tests.helpers import wait_until
 
 CAP = 100  # the smallest storage.max_rows allowed
@@ -96,11 +100,51 @@ def test_lowering_the_cap_shrinks_an_existing_file(tmp_path):
     conn.close()
 
 
-def test_new_files_use_incremental_vacuum(tmp_path):
-    """A new history file is created in auto_vacuum = INCREMENTAL mode."""
+def test_retention_prunes_old_rows_and_caps_tables(tmp_path):
+    """Rows older than the retention are deleted, and event tables keep at most max_rows."""
+    now = [1_000_000.0]
+    options = StorageOptions(retention_days=1, max_rows=100, prune_interval=1)
     path = database_path(tmp_path)
-    with History(path) as history:
-        wait_until(lambda: history.status()["written"] >= 1, WRITE_TIMEOUT, "the first write")
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-    conn.close()
+    with History(path, options, clock=lambda: now[0]) as history:
+        history.record_snapshot({"x": 1}, ts=now[0] - 3 * 86400)
+        history.record_snapshot({"x": 2}, ts=now[0] - 10)
+        for i in range(150):
+            history.on_ingest_error({"ts": now[0] - 5, "reason": f"e{i}"})
+        wait_until(lambda: history.status()["written"] >= 153)
+        now[0] += 2  # the next prune is due
+        wait_until(lambda: HistoryReader(path).count("errors") == 100
+                   and HistoryReader(path).count("snapshots") == 1)
+    reader = HistoryReader(path)
+    assert reader.metrics(["x"], 0, 2e6)["x"] == [(now[0] - 12, 2)]
+    assert reader.events("errors", 0, 2e6, limit=1)[0]["message"] == "e149"
+
+
+def test_insert_capped_keeps_the_newest_rows_of_a_batch_longer_than_the_cap(tmp_path):
+    """A batch of 250 errors with a cap of 100 inserts only its newest 100 and reports 150
+    rows not kept, in one transaction; a second batch pushes the oldest out."""
+    conn = open_database(tmp_path / "h.sqlite3", 0.5)
+    try:
+        items = [("errors", float(i), {"reason": f"e{i}"}) for i in range(250)]
+        assert insert_capped(conn, items, CAP) == 150
+        assert conn.execute("SELECT COUNT(*), MIN(message) FROM errors").fetchone() == (
+            CAP, "e150")
+        assert insert_capped(conn, [("errors", 300.0, {"reason": "new"})], CAP) == 1
+        assert conn.execute("SELECT COUNT(*) FROM errors").fetchone()[0] == CAP
+    finally:
+        conn.close()
+
+
+def test_prune_deletes_rows_and_runs_older_than_the_cutoff(tmp_path):
+    """prune() removes every table's rows before the cutoff (runs by their start) and counts
+    them; newer rows stay."""
+    conn = open_database(tmp_path / "h.sqlite3", 0.5)
+    try:
+        insert_capped(conn, [("snapshot", 10.0, {"x": 1}), ("snapshot", 30.0, {"x": 2}),
+                             ("alerts", 10.0, {"name": "a"}), ("run_start", 10.0, {}),
+                             ("run_start", 30.0, {})], CAP)
+        assert prune(conn, cutoff=20.0, max_rows=CAP) == 3
+        assert conn.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0] == 1
+        assert conn.execute("SELECT started FROM runs").fetchall() == [(30.0,)]
+        assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 0
+    finally:
+        conn.close()
