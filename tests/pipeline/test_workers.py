@@ -205,7 +205,6 @@ def test_supervised_thread_backs_off_between_restarts():
     # Restart k waits 0.05 × 2^k s, capped at backoff_max: each gap is at least its delay (a
     # busy machine only adds to a gap, so lower bounds are what the product guarantees).
     scheduled = [min(0.2, 0.05 * 2 ** k) for k in range(len(gaps))]
-    assert scheduled[:3] == [0.05, 0.1, 0.2]
     assert all(gap >= delay - 0.005 for gap, delay in zip(gaps, scheduled, strict=True)), gaps
     assert t.restarts >= 3
 
