@@ -59,14 +59,12 @@ class Runtime:
         self.events.subscribe("window", self.windows.extend_from)
         self.events.subscribe("late", self.late.extend_from)
         # Network sources report every failed attempt; they publish on our bus when bound.
-        bind_events = getattr(self.source, "bind_events", None)
-        if callable(bind_events):
-            bind_events(self.events)
+        self.source.bind_events(self.events)
         self.queue = BatchQueue(self.settings.get("queue.maxsize"),
                                 self.settings.get("queue.max_records"),
                                 self.settings.get("queue.max_bytes"))
         self.processor = processor or build_processor(
-            self.settings, self.source.hints, source_schema=getattr(self.source, "schema", None),
+            self.settings, self.source.hints, source_schema=self.source.schema,
             publish=self.events.publish, clock=clock, monotonic=monotonic)
         self.source_health = SourceHealth()
         # The one effective interval (configured, the source's minimum, the server's hint):
@@ -154,9 +152,7 @@ class Runtime:
             if drain_timeout is None:
                 drain_timeout = self.settings.get("runtime.drain_timeout")
             self.producer.stop()
-            interrupt = getattr(self.source, "interrupt", None)
-            if callable(interrupt):  # end a source's retry wait now rather than after it
-                interrupt()
+            self.source.interrupt()  # end a source's retry wait now rather than after it
             self.producer.join(timeout=drain_timeout + 5)
             self.consumer.stop_after_drain(drain_timeout)
             self.consumer.join(timeout=drain_timeout + 5)

@@ -22,17 +22,18 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
+from pydantic import Field
 
-from ..config import Settings
 from ..errors import ConfigError
-from .base import FieldHints, Source, positive_int, take_params
-from .fields import CastError, FieldSpec, RecordMapper, parse_fields, parse_time
-from .http import body_excerpt, hints_for
+from ..params import Float, Int, Params
+from .base import SECTION, FieldHints, Source
+from .fields import CastError, FieldSpec, RecordMapper, parse_time
 from .ingest_log import IngestLog
-from .options import boolean, number, text
+from .options import FieldMap, Text
+from .session import body_excerpt, hints_for
 from .sniff import read_head, sniff_hints
 
 log = logging.getLogger("streamdash.sources.replay")
@@ -53,10 +54,26 @@ def infer_number(value: str | None) -> Any:
     return value
 
 
+class ReplayParams(Params):
+    """Settings of ``source.type: replay``."""
+
+    path: Text | None = None
+    format: Literal["auto", "jsonl", "csv"] = "auto"
+    # Bounds on the field itself (not inside the Optional) so errors can name them.
+    rate: Float | None = Field(None, ge=0.001, le=10_000_000)
+    speed: Float | None = Field(None, ge=0.001, le=1_000_000)
+    time_field: Text = ""
+    loop: bool = False
+    max_batch: Annotated[Int, Field(ge=1)] = 10_000
+    fields: FieldMap = ()
+    csv_numbers: bool = True
+
+
 class ReplaySource(Source):
     """Replays a file at a fixed rate or at a multiple of its event times (see module doc)."""
 
     kind = "replay"
+    Params = ReplayParams
 
     def __init__(self, name: str = "", *, path: str | Path, format: str = "auto",
                  rate: float | None = None, speed: float | None = None, time_field: str = "",
@@ -96,6 +113,24 @@ class ReplaySource(Source):
         self._pass_lines = 0
         self.finished = False
         self.stats = {"emitted": 0, "lines": 0, "malformed": 0, "loops": 0, "untimed": 0}
+
+    @classmethod
+    def from_params(cls, name: str, params: ReplayParams, settings: Any) -> ReplaySource:
+        """The file replay source (``source.type: replay``); the file must exist."""
+        p = params
+        if not p.path:
+            raise ConfigError(f"{SECTION}.path", "required for a replay source "
+                                                 "(a .jsonl or .csv file)")
+        path = Path(p.path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{SECTION}.path", f"cannot read {path}: no such file")
+        if p.rate is not None and p.speed is not None:
+            raise ConfigError(f"{SECTION}.speed", "give either rate (records/s) or speed (a "
+                                                  "factor of the event times), not both")
+        if p.speed is not None and not p.time_field:
+            raise ConfigError(f"{SECTION}.time_field", "speed replays by event time: name the "
+                                                       "field that holds it")
+        return cls(name, **{**dict(p), "path": path})
 
     def _hints(self, time_field: str) -> FieldHints:
         """What the dashboard charts by default: from ``fields`` when given, else guessed
@@ -234,38 +269,3 @@ class ReplaySource(Source):
         due = self._cycle_origin + (t - self._first_time) / self.speed
         self._last_due = max(self._last_due, due)  # never wait backwards in time
         return self._last_due
-
-
-REPLAY_SPEC = {
-    "path": (None, text),
-    "format": ("auto", text),
-    "rate": (None, number(0.001, 10_000_000)),
-    "speed": (None, number(0.001, 1_000_000)),
-    "time_field": ("", text),
-    "loop": (False, boolean),
-    "max_batch": (10_000, positive_int),
-    "fields": (None, parse_fields),
-    "csv_numbers": (True, boolean),
-}
-
-
-def build_replay(name: str, params: dict[str, Any], settings: Settings) -> Source:
-    """The file replay source (``source.type: replay``)."""
-    p = take_params("source", params, REPLAY_SPEC)
-    if not p["path"]:
-        raise ConfigError("source.path", "required for a replay source (a .jsonl or .csv file)")
-    path = Path(p["path"]).expanduser()
-    if not path.is_file():
-        raise ConfigError("source.path", f"cannot read {path}: no such file")
-    if p["format"] not in FORMATS:
-        raise ConfigError("source.format", f"must be one of {', '.join(FORMATS)}, "
-                                           f"got {p['format']!r}")
-    if p["rate"] is not None and p["speed"] is not None:
-        raise ConfigError("source.speed", "give either rate (records/s) or speed (a factor of "
-                                          "the event times), not both")
-    if p["speed"] is not None and not p["time_field"]:
-        raise ConfigError("source.time_field", "speed replays by event time: name the field "
-                                               "that holds it")
-    return ReplaySource(name, path=path, format=p["format"], rate=p["rate"], speed=p["speed"],
-                        time_field=p["time_field"], loop=p["loop"], max_batch=p["max_batch"],
-                        fields=p["fields"] or (), csv_numbers=p["csv_numbers"])
