@@ -41,6 +41,28 @@ log = logging.getLogger("streamdash.sources.replay")
 _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _FLOAT = re.compile(r"^-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 FORMATS = ("auto", "jsonl", "csv")
+_TOO_LONG = "\0too long\0"  # stands for a skipped line (a real line ends with a newline)
+
+
+class _SkipRow(Exception):
+    """Raised into the csv reader for a line too long to read: that record is skipped."""
+
+
+class _Checked:
+    """Lines for ``csv.reader``, raising :class:`_SkipRow` for a skipped one (an iterator
+    class, not a generator: a generator that raises is finished, this one goes on)."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+
+    def __iter__(self) -> _Checked:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        if line is _TOO_LONG:
+            raise _SkipRow
+        return line
 
 
 def infer_number(value: str | None) -> Any:
@@ -65,6 +87,7 @@ class ReplayParams(Params):
     time_field: Text = ""
     loop: bool = False
     max_batch: Annotated[Int, Field(ge=1)] = 10_000
+    max_line_chars: Annotated[Int, Field(ge=1, le=64 * 1024 * 1024)] = 1024 * 1024
     fields: FieldMap = ()
     csv_numbers: bool = True
 
@@ -78,7 +101,7 @@ class ReplaySource(Source):
     def __init__(self, name: str = "", *, path: str | Path, format: str = "auto",
                  rate: float | None = None, speed: float | None = None, time_field: str = "",
                  loop: bool = False, max_batch: int = 10_000, fields: tuple[FieldSpec, ...] = (),
-                 csv_numbers: bool = True,
+                 csv_numbers: bool = True, max_line_chars: int = 1024 * 1024,
                  on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time):
@@ -95,6 +118,9 @@ class ReplaySource(Source):
         self.loop = loop
         self.max_batch = max_batch
         self.csv_numbers = csv_numbers
+        #: Longest line read (characters); a longer one is skipped and reported, never held.
+        self.max_line_chars = max_line_chars
+        self._lineno = 0
         self.fields = tuple(fields)
         self.mapper = RecordMapper(self.fields)
         self.hints = self._hints(time_field)
@@ -195,28 +221,59 @@ class ReplaySource(Source):
         self._rows = self._csv_rows(self._file) if self.format == "csv" \
             else self._json_rows(self._file)
 
+    def _lines(self, f: Any) -> Iterator[str]:
+        """The file's lines, each at most ``max_line_chars`` long: a longer one is read past
+        (never held whole), reported with its line number and replaced by :class:`_TooLong`
+        for the reader to skip. ``self._lineno`` is the number of the last line read."""
+        self._lineno = 0
+        limit = self.max_line_chars
+        while True:
+            line = f.readline(limit + 1)
+            if not line:
+                return
+            self._lineno += 1
+            if len(line) > limit and not line.endswith("\n"):
+                while (rest := f.readline(64 * 1024)) and not rest.endswith("\n"):
+                    pass
+                self._skip("too_long", f"line longer than max_line_chars ({limit})", line)
+                yield _TOO_LONG
+                continue
+            yield line
+
+    def _skip(self, kind: str, what: str, line: str) -> None:
+        self.stats["malformed"] += 1
+        self.errors.report(kind, f"{self.path.name}:{self._lineno}: {what}; "
+                                 f"line: {body_excerpt(line.encode())!r}",
+                           url=str(self.path), level=logging.WARNING)
+
     def _json_rows(self, f: Any) -> Iterator[tuple[int, Any]]:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+        for line in self._lines(f):
+            if line is _TOO_LONG or not line.strip():
                 continue
             try:
-                yield lineno, orjson.loads(line)
+                yield self._lineno, orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                self.stats["malformed"] += 1
-                self.errors.report("not_json", f"{self.path.name}:{lineno}: not JSON ({exc}); "
-                                               f"line: {body_excerpt(line.encode())!r}",
-                                   url=str(self.path), level=logging.WARNING)
+                self._skip("not_json", f"not JSON ({exc})", line)
 
     def _csv_rows(self, f: Any) -> Iterator[tuple[int, Any]]:
         dialect = "excel-tab" if self.path.suffix.lower() == ".tsv" else "excel"
-        reader = csv.DictReader(f, dialect=dialect)
-        for row in reader:
+        reader = csv.DictReader(_Checked(self._lines(f)), dialect=dialect)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _SkipRow:
+                continue  # reported by _lines; the reader starts afresh at the next line
+            except csv.Error as exc:  # e.g. a field over csv.field_size_limit
+                self._skip("not_csv", f"not CSV ({exc})", "")
+                continue
             if None in row:  # more cells than header columns: keep them, visibly
                 row["_extra"] = row.pop(None)
             if self.csv_numbers:
                 row = {k: infer_number(v) if isinstance(v, str) or v is None else v
                        for k, v in row.items()}
-            yield reader.line_num, row
+            yield self._lineno, row
 
     def _peek(self) -> tuple[int, Any, float] | None:
         if self._pending is not None:
