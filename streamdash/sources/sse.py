@@ -2,11 +2,12 @@
 
 The producer polls on a schedule and sources must not block, so the stream is read by the
 source's own reader thread (started by the first ``fetch()`` or :meth:`SseSource.start`,
-stopped and joined by ``close()``) into a bounded buffer that ``fetch()`` drains: each poll
-returns at most ``batch_size`` records, so batches are bounded by size and by the poll interval
-in time. When the buffer is full the oldest events are dropped, and every dropped event is
-counted and reported. The reader reconnects after the stream ends or fails, waiting the
-server's ``retry:`` time (or an exponential full-jitter backoff on repeated failures) and
+ended by ``interrupt()``, ended and joined by ``stop()`` and ``close()``) into a bounded
+buffer that ``fetch()`` drains: each poll returns at most ``batch_size`` records, so batches
+are bounded by size and by the poll interval in time. When the buffer is full the oldest
+events are dropped, and every dropped event is counted and reported. The reader reconnects
+after the stream ends or fails, waiting the server's ``retry:`` time (after failures, the
+retry helper's full-jitter backoff, at least that time; a stop ends the wait at once) and
 sending ``Last-Event-ID`` so the server can resume where it stopped.
 """
 
