@@ -57,6 +57,9 @@ def test_retry_settings_validate_and_build_a_policy():
     with pytest.raises(ConfigError) as err:
         parse_source(RetryParams, {"backoff_max": -1})
     assert err.value.key == "source.backoff_max"
+    with pytest.raises(ConfigError, match="must be between 1 and 1000") as err:
+        parse_source(RetryParams, {"max_tries": 10**9})  # a poll must end
+    assert err.value.key == "source.max_tries"
 
 
 class Flaky:
