@@ -61,14 +61,12 @@ class Runtime(Managed):
         self.events.subscribe("window", self.windows.extend_from)
         self.events.subscribe("late", self.late.extend_from)
         # Network sources report every failed attempt; they publish on our bus when bound.
-        bind_events = getattr(self.source, "bind_events", None)
-        if callable(bind_events):
-            bind_events(self.events)
+        self.source.bind_events(self.events)
         self.queue = BatchQueue(self.settings.get("queue.maxsize"),
                                 self.settings.get("queue.max_records"),
                                 self.settings.get("queue.max_bytes"))
         self.processor = processor or build_processor(
-            self.settings, self.source.hints, source_schema=getattr(self.source, "schema", None),
+            self.settings, self.source.hints, source_schema=self.source.schema,
             publish=self.events.publish, clock=clock, monotonic=monotonic)
         self.source_health = SourceHealth()
         # The one effective interval (configured, the source's minimum, the server's hint):

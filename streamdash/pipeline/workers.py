@@ -165,11 +165,9 @@ class Producer(SupervisedThread):
 
     def request_stop(self) -> None:
         """Ask the loop to finish, and end the source's retry wait or slow read now (its
-        ``interrupt()``, when it has one) rather than after it."""
+        ``interrupt()``, a no-op for sources that never wait) rather than after it."""
         super().request_stop()
-        interrupt = getattr(self.source, "interrupt", None)
-        if callable(interrupt):
-            interrupt()
+        self.source.interrupt()
 
     def current_interval(self) -> float:
         """Seconds until the next poll is due (the interval, or what its function says now)."""

@@ -26,6 +26,7 @@ import requests
 
 from ..logs import log_event
 from ..metrics import Metrics
+from ..sources.retry import RetryPolicy, call_with_retries
 from ..threads import Background, ThreadRunner
 
 log = logging.getLogger("streamdash.quality.notify")
@@ -86,6 +87,15 @@ def _common(maps: Iterable[dict[str, str]]) -> dict[str, str]:
     return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
 
 
+class _Failed(Exception):
+    """One failed POST: the reason (never the URL, which may hold a token) and whether another
+    attempt may help."""
+
+    def __init__(self, reason: str, retryable: bool):
+        super().__init__(reason)
+        self.retryable = retryable
+
+
 class _Target:
     """Delivery statistics of one URL (shown masked)."""
 
@@ -104,7 +114,8 @@ class WebhookNotifier(Background):
 
     ``timeout`` bounds each POST (connect and read), ``retries`` is the number of extra
     attempts after a failure that may pass (connection error, timeout, HTTP 429 or 5xx), with
-    delays ``backoff · 2^n`` (capped at ``backoff_max``, with jitter). Other 4xx answers are not
+    full-jitter delays up to ``backoff · 2^n`` (capped at ``backoff_max``; see
+    :func:`~streamdash.sources.retry.call_with_retries`). Other 4xx answers are not
     retried. ``start()``/``stop()`` are idempotent.
     """
 
@@ -126,6 +137,9 @@ class WebhookNotifier(Background):
         self.clock = clock
         self.session = session or requests.Session()
         self.rng = rng or random.Random()
+        # The one retry helper (sources.retry): full-jitter backoff, a stop ends a wait at once.
+        self.retry_policy = RetryPolicy(max_tries=retries + 1, max_time=0, base=backoff,
+                                        cap=backoff_max, rng=self.rng)
         self.queue: queue.Queue = queue.Queue(queue_size)
         self._runner = ThreadRunner("notifier", self._run)
         self.stopping = self._runner.stopping
@@ -197,35 +211,42 @@ class WebhookNotifier(Background):
 
     def deliver(self, target: _Target, payload: dict[str, Any]) -> bool:
         """POST ``payload`` to one target with retries; True when the receiver accepted it."""
-        attempt = 0
-        while True:
+        tries = 0
+
+        def attempt() -> None:
+            nonlocal tries
+            tries += 1
             error, retry = self._post(target, payload)
-            if error is None:
-                target.sent += 1
-                self.metrics.inc("alert_notifications_sent")
-                log_event(log, logging.INFO, "alert notification sent", url=target.masked,
-                          status=payload["status"], alerts=len(payload["alerts"]),
-                          attempts=attempt + 1)
-                return True
-            target.errors += 1
-            target.last_error = error
-            self.metrics.inc("alert_notification_errors")
-            if not retry or attempt >= self.retries or self.stopping.is_set():
-                target.failed += 1
-                self.metrics.inc("alert_notifications_failed")
-                log_event(log, logging.ERROR, "alert notification failed", url=target.masked,
-                          reason=error, attempts=attempt + 1, status=payload["status"])
-                return False
-            delay = min(self.backoff_max, self.backoff * 2 ** attempt)
-            delay = delay / 2 + self.rng.uniform(0, delay / 2)
+            if error is not None:
+                target.errors += 1
+                target.last_error = error
+                self.metrics.inc("alert_notification_errors")
+                raise _Failed(error, retry)
+
+        def on_retry(exc: BaseException, tries: int, delay: float) -> None:
             log_event(log, logging.WARNING, "alert notification failed; retrying",
-                      url=target.masked, reason=error, attempt=attempt + 1,
+                      url=target.masked, reason=str(exc), attempt=tries,
                       retry_in=round(delay, 3))
-            attempt += 1
-            if self.stopping.wait(delay):
-                target.failed += 1
-                self.metrics.inc("alert_notifications_failed")
-                return False
+
+        def on_giveup(exc: BaseException, tries: int, why: str) -> None:
+            target.failed += 1
+            self.metrics.inc("alert_notifications_failed")
+            if why != "stopped":  # shutting down: the dropped count says it
+                log_event(log, logging.ERROR, "alert notification failed", url=target.masked,
+                          reason=str(exc), attempts=tries, status=payload["status"])
+
+        try:
+            call_with_retries(attempt, self.retry_policy,
+                              self.stopping, exceptions=_Failed,
+                              retryable=lambda exc: getattr(exc, "retryable", False),
+                              on_retry=on_retry, on_giveup=on_giveup)
+        except _Failed:
+            return False
+        target.sent += 1
+        self.metrics.inc("alert_notifications_sent")
+        log_event(log, logging.INFO, "alert notification sent", url=target.masked,
+                  status=payload["status"], alerts=len(payload["alerts"]), attempts=tries)
+        return True
 
     def _post(self, target: _Target, payload: dict[str, Any]) -> tuple[str | None, bool]:
         """One attempt: ``(None, _)`` on success, else ``(reason, retryable)``."""

@@ -1,51 +1,41 @@
 """Sources of records and the registry that builds one from settings.
 
-To add a source kind, register a builder ``(name, params, settings) -> Source`` in
-:data:`BUILDERS`; the builder validates its own ``params`` with :func:`base.take_params`.
+To add a source kind, register its class in :data:`SOURCES`: a :class:`Source` subclass with a
+``Params`` model of its settings (see ``docs/architecture.md``, "Adding a source").
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ..config import Settings
-from ..errors import ConfigError, unknown_key
+from ..errors import unknown_key
+from ..params import Params
 from . import presets
-from .base import FieldHints, Source, positive_int, rate, take_params
-from .http import HttpSource, build_http
-from .replay import ReplaySource, build_replay
-from .simulator import DEFAULT_RATES, SimulatedSource
-from .sse import SseSource, build_sse
+from .base import FieldHints, Source
+from .http import HttpSource
+from .replay import ReplaySource
+from .simulator import SimulatedSource
+from .sse import SseSource
 
 log = logging.getLogger("streamdash.sources")
 
-Builder = Callable[[str, dict[str, Any], Settings], Source]
+
+class SourceKind(Protocol):
+    """A registry entry: the model of its settings and how to build the source from them."""
+
+    Params: type[Params]
+
+    def build(self, name: str, params: Mapping[str, Any], settings: Any) -> Source:
+        """The source; bad settings raise ``ConfigError`` naming ``source.<key>``."""
+        ...
 
 
-def _int(key: str, value: Any) -> int:
-    return positive_int(key, value)
-
-
-def _seed(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, f"expected an integer seed, got {value!r}")
-    return value
-
-
-def build_simulator(name: str, params: dict[str, Any], settings: Settings) -> Source:
-    """The simulated sensor source (``source.type: simulated``)."""
-    spec = {"seed": (42, _seed), "sensors": (5, _int), "batch_size": (20, _int),
-            "count": (None, _int), **{k: (v, rate) for k, v in DEFAULT_RATES.items()}}
-    p = take_params("source", params, spec)
-    return SimulatedSource(name, spread=settings.interval, clock=time.time, **p)
-
-
-BUILDERS: dict[str, Builder] = {"simulated": build_simulator, "http": build_http,
-                                "sse": build_sse, "replay": build_replay,
-                                **presets.builders()}
+#: ``source.type`` → the kind that builds it.
+SOURCES: dict[str, SourceKind] = {"simulated": SimulatedSource, "http": HttpSource,
+                                  "sse": SseSource, "replay": ReplaySource, **presets.kinds()}
 
 
 def poll_interval(configured: float, source: Source) -> float:
@@ -53,7 +43,7 @@ def poll_interval(configured: float, source: Source) -> float:
 
     Presets declare the shortest interval their API's rate limits (or update rate) justify.
     """
-    floor = float(getattr(source, "min_interval", 0.0) or 0.0)
+    floor = float(source.min_interval or 0.0)
     if configured < floor:
         log.warning("interval %.3g s is shorter than %s allows; polling every %.3g s",
                     configured, source.name, floor)
@@ -67,11 +57,11 @@ def build_source(settings: Settings) -> Source:
     kind = params.pop("type")
     name = params.pop("name", "") or ""
     params.pop("interval", None)
-    builder = BUILDERS.get(kind)
-    if builder is None:
-        raise unknown_key("source.type", kind, BUILDERS, what=f"source '{kind}'")
-    return builder(name, params, settings)
+    entry = SOURCES.get(kind)
+    if entry is None:
+        raise unknown_key("source.type", kind, SOURCES, what=f"source '{kind}'")
+    return entry.build(name, params, settings)
 
 
-__all__ = ["BUILDERS", "FieldHints", "HttpSource", "ReplaySource", "SimulatedSource", "Source",
-           "SseSource", "build_source", "poll_interval"]
+__all__ = ["SOURCES", "FieldHints", "HttpSource", "ReplaySource", "SimulatedSource", "Source",
+           "SourceKind", "SseSource", "build_source", "poll_interval"]

@@ -1,17 +1,29 @@
-"""The Source protocol and helpers shared by every source.
+"""The Source contract and the parameter parsing every source shares.
 
 A source only fetches: it never sleeps or schedules (the producer decides when to call it).
 ``fetch()`` returns the records available now (possibly none) or raises
-:class:`~streamdash.errors.SourceError` once its own retries are spent.
+:class:`~streamdash.errors.SourceError` once its own retries are spent. Everything else the
+runtime asks of a source is declared here with a no-op default, so the runtime calls it
+directly and a source overrides only what it has.
+
+A source kind is registered as a class (``SOURCES[name]`` in :mod:`streamdash.sources`) with a
+:class:`~streamdash.params.Params` model of its settings: :meth:`Source.build` validates the
+``source`` section against it and :meth:`Source.from_params` constructs the source.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from ..errors import ConfigError, unknown_key
+from ..errors import ConfigError
+from ..params import Params, parse
+
+P = TypeVar("P", bound=Params)
+
+#: Where every source's settings live (``source.url``, ``source.batch_size`` …).
+SECTION = "source"
 
 
 @dataclass(frozen=True)
@@ -29,18 +41,52 @@ class FieldHints:
     snapshot_span: float = 0.0
 
 
+class NoParams(Params):
+    """The settings of a source that takes none."""
+
+
 class Source:
-    """Base class of every source: a name, a kind, ``fetch()``, ``close()`` and a description."""
+    """Base class of every source: what the runtime calls, each with a safe default.
+
+    Subclasses implement :meth:`fetch`, set ``kind`` and ``Params``, and override the rest
+    only when they have something to say.
+    """
 
     kind = "source"
     hints = FieldHints()
+    #: The model of this kind's ``source.*`` settings (see :meth:`build`).
+    Params: ClassVar[type[Params]] = NoParams
+    #: The shortest poll interval (seconds) this source allows; the runtime never polls faster.
+    min_interval: float = 0.0
+    #: Schema rules this source knows its records follow (presets); None: infer from settings.
+    schema: dict[str, Any] | None = None
 
     def __init__(self, name: str = ""):
         self.name = name or self.kind
 
+    @classmethod
+    def build(cls, name: str, params: Mapping[str, Any], settings: Any) -> Source:
+        """The source described by the ``source`` settings ``params`` (``type``/``name`` removed).
+
+        Bad or unknown settings raise ``ConfigError`` naming ``source.<key>``.
+        """
+        return cls.from_params(name, parse_source(cls.Params, params), settings)
+
+    @classmethod
+    def from_params(cls, name: str, params: Any, settings: Any) -> Source:
+        """Construct from validated ``params``; the default passes every field as a keyword."""
+        return cls(name, **dict(params))
+
     def fetch(self) -> list[dict[str, Any]]:  # pragma: no cover - abstract
         """Records available now; raise ``SourceError`` on failure."""
         raise NotImplementedError
+
+    def bind_events(self, bus: Any) -> None:
+        """Publish this source's own events (ingestion errors) on ``bus``; default: none."""
+
+    def interrupt(self) -> None:
+        """End a retry wait or a request in flight now (the runtime is stopping); default:
+        nothing to end. ``close()`` follows once the producer has stopped."""
 
     def close(self) -> None:
         """Release connections or files; the default has nothing to release."""
@@ -54,42 +100,15 @@ class Source:
         return {"name": self.name, "kind": self.kind}
 
 
-def take_params(section: str, params: Mapping[str, Any],
-                spec: Mapping[str, tuple[Any, Callable[[str, Any], Any]]]) -> dict[str, Any]:
-    """Validate a source's own settings against ``spec`` (``key → (default, cast)``).
+def parse_source(model: type[P], params: Mapping[str, Any] | None, key: str = SECTION) -> P:
+    """``params`` validated as ``model``; errors name ``source.<key>``.
 
-    Unknown keys and bad values raise ``ConfigError`` naming ``section.key``.
+    Validators of nested values (field maps, header maps) raise ``ConfigError`` at their key
+    relative to the section (``fields.a.type``): it is rooted at ``key`` here.
     """
-    unknown = sorted(set(params) - set(spec))
-    if unknown:
-        raise unknown_key(f"{section}.{unknown[0]}", unknown[0], spec,
-                          what="setting for this source")
-    out = {}
-    for key, (default, cast) in spec.items():
-        value = params.get(key, default)
-        out[key] = cast(f"{section}.{key}", value) if value is not None else None
-    return out
-
-
-def rate(key: str, value: Any) -> float:
-    """Cast a probability (0–1)."""
     try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(key, f"expected a rate between 0 and 1, got {value!r}") from None
-    if isinstance(value, bool) or not 0 <= out <= 1:
-        raise ConfigError(key, f"expected a rate between 0 and 1, got {value!r}")
-    return out
-
-
-def positive_int(key: str, value: Any) -> int:
-    """Cast a whole number ≥ 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ConfigError(key, f"expected a whole number ≥ 1, got {value!r}")
-    try:
-        out = int(value)
-    except ValueError:
-        raise ConfigError(key, f"expected a whole number ≥ 1, got {value!r}") from None
-    if out < 1:
-        raise ConfigError(key, f"expected a whole number ≥ 1, got {value!r}")
-    return out
+        return parse(model, params, key, what="setting for this source")
+    except ConfigError as exc:
+        if exc.key == key or exc.key.startswith(key + "."):
+            raise
+        raise ConfigError(f"{key}.{exc.key}", exc.problem) from None

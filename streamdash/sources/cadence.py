@@ -69,12 +69,11 @@ class Cadence:
     @property
     def minimum(self) -> float:
         """The source's own floor (``min_interval``; 0 when it has none)."""
-        return float(getattr(self.source, "min_interval", 0.0) or 0.0)
+        return float(self.source.min_interval or 0.0)
 
     def server(self) -> float:
         """What the server asks for now (0 when nothing, or the source cannot tell)."""
-        hint = getattr(self.source, "interval_hint", None)
-        return float(hint() or 0.0) if callable(hint) else 0.0
+        return float(self.source.interval_hint() or 0.0)
 
     def current(self) -> float:
         """The effective interval now, in seconds."""

@@ -1,11 +1,12 @@
 """The ``http`` source: poll a JSON API, with retries, size limits and conditional requests.
 
 Each poll is one GET through the source's own ``requests.Session`` (connections are reused).
-Retries live in one place, the ``backoff`` decorator built in :class:`HttpSource`: connection
-errors, timeouts, 5xx and 429 are retried with exponential full-jitter waits (or the server's
-``Retry-After``) up to ``max_tries`` / ``max_time``; other 4xx and malformed bodies are not.
-Every failed attempt goes to the source's :class:`~.ingest_log.IngestLog`; after giving up,
-``fetch()`` raises :class:`~streamdash.errors.SourceError` and the producer keeps its schedule.
+Retries live in one place, :func:`~.retry.call_with_retries`: connection errors, timeouts, 5xx
+and 429 are retried with exponential full-jitter waits (at least the server's ``Retry-After``)
+up to ``max_tries`` / ``max_time``; other 4xx and malformed bodies are not (reading the
+response: :mod:`.http_response`). Every failed attempt goes to the source's
+:class:`~.ingest_log.IngestLog`; after giving up, ``fetch()`` raises
+:class:`~streamdash.errors.SourceError` and the producer keeps its schedule.
 """
 
 from __future__ import annotations
@@ -13,85 +14,57 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-import backoff
-import orjson
 import requests
+from pydantic import Field
 
-from ..config import Settings
-from ..errors import AttemptError, ConfigError, IngestError, SourceError
-from .base import FieldHints, Source, positive_int, take_params
+from ..errors import ConfigError, IngestError, SourceError
+from ..params import Duration, Int
+from .base import SECTION, FieldHints, parse_source
 from .cadence import cache_max_age
 from .deadline import Watchdog
-from .fields import (
-    NUMERIC,
-    TIMESTAMPS,
-    FieldSpec,
-    RecordMapper,
-    ShapeError,
-    extract_records,
-    parse_fields,
-)
-from .ingest_log import IngestLog
+from .fields import FieldSpec
+from .http_response import JsonResponses
 from .neterrors import short_reason
-from .options import boolean, expand_env, http_url, name_list, number, text, text_map
-from .redact import GuardedSession, Redactor, is_secret_name
-from .retry import RETRY_SPEC, RetryPolicy, policy_from, retry_after, retryable_status
+from .options import EnvHeaders, EnvParams, FieldMap, HttpUrl, NameList, Text
+from .retry import RetryParams, RetryPolicy, call_with_retries
+from .session import body_excerpt, hints_for
 
 log = logging.getLogger("streamdash.sources.http")
 
-USER_AGENT = "streamdash (+https://github.com/streamdash)"
-EXCERPT_CHARS = 200
-_ERROR_BODY_BYTES = 2048
+__all__ = ["HttpParams", "HttpSource", "body_excerpt", "hints_for"]
 
 
-def body_excerpt(body: bytes, limit: int = EXCERPT_CHARS) -> str:
-    """The start of a body as one short printable line."""
-    text_ = " ".join(body[: limit * 4].decode("utf-8", "replace").split())
-    return text_ if len(text_) <= limit else text_[: limit - 1] + "…"
+class HttpParams(RetryParams):
+    """Settings of ``source.type: http`` (and of every preset, which fills some in)."""
+
+    url: HttpUrl | None = None
+    records_path: Text = ""
+    fields: FieldMap = ()
+    params: EnvParams = Field(default_factory=dict)
+    headers: EnvHeaders = Field(default_factory=dict)
+    secret_params: NameList = ()
+    connect_timeout: Annotated[Duration, Field(ge=0.001, le=300)] = 3.0
+    read_timeout: Annotated[Duration, Field(ge=0.001, le=3600)] = 10.0
+    total_timeout: Annotated[Duration, Field(ge=0.001, le=3600)] = 30.0
+    max_bytes: Annotated[Int, Field(ge=1)] = 10 * 1024 * 1024
+    conditional: bool = True
+    min_interval: Annotated[Duration, Field(ge=0.0, le=86400)] = 0.0
+    max_cache_age: Annotated[Duration, Field(ge=0.0, le=3600)] = 300.0
+    max_retry_after: Annotated[Duration, Field(ge=0.0, le=86400)] = 600.0
+
+    def kwargs(self) -> dict[str, Any]:
+        """:class:`HttpSource` keyword arguments (``url`` is required here)."""
+        if self.url is None:
+            raise ConfigError(f"{SECTION}.url", "required for an http source "
+                                                "(e.g. --url https://host/path)")
+        out = {k: v for k, v in dict(self).items() if k not in RetryParams.model_fields}
+        return {**out, "retry": self.policy()}
 
 
-def hints_for(fields: tuple[FieldSpec, ...]) -> FieldHints:
-    """Dashboard/schema defaults from a field map: first time field, first numeric field."""
-    time_field = next((f.name for f in fields if f.type in TIMESTAMPS), "")
-    value_field = next((f.name for f in fields if f.type in NUMERIC), "value")
-    numeric = tuple(f.name for f in fields if f.type in NUMERIC)
-    return FieldHints(value_field=value_field, time_field=time_field, numeric_fields=numeric)
-
-
-class RequestsSource(Source):
-    """What the HTTP-based sources share: secrets redaction, the ingestion error log, the field
-    mapper and one ``requests`` session; subclasses set ``headers``, ``params`` and ``fields``
-    first, then call :meth:`_connect`."""
-
-    headers: dict[str, str]
-    params: dict[str, str]
-    fields: tuple[FieldSpec, ...]
-
-    def _connect(self, url: str, secret_params: tuple[str, ...],
-                 on_error: Callable[[dict[str, Any]], None] | None,
-                 session: requests.Session | None, clock: Callable[[], float],
-                 accept: dict[str, str]) -> None:
-        secrets = list(self.headers.values())
-        secrets += [v for k, v in self.params.items() if is_secret_name(k, secret_params)]
-        self.redactor = Redactor(secrets, secret_params)
-        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
-        if on_error is not None:
-            self.errors.add_listener(on_error)
-        self.mapper = RecordMapper(self.fields)
-        self.session = session or GuardedSession(self.headers)
-        self.session.headers.update({"User-Agent": USER_AGENT, **accept})
-        self.full_url = requests.Request("GET", url, params=self.params).prepare().url or url
-        self.display_url = self.redactor.url(self.full_url)
-
-    def bind_events(self, bus: Any) -> None:
-        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic (runtime wiring)."""
-        self.errors.bind(bus)
-
-
-class HttpSource(RequestsSource):
+class HttpSource(JsonResponses):
     """Polls ``url`` for JSON and turns it into records (see :mod:`.fields`).
 
     ``headers`` values are secrets: they are sent, never shown. ``on_error`` (or
@@ -102,6 +75,7 @@ class HttpSource(RequestsSource):
     """
 
     kind = "http"
+    Params = HttpParams
 
     def __init__(self, name: str = "", *, url: str, records_path: str = "",
                  fields: tuple[FieldSpec, ...] = (), params: dict[str, str] | None = None,
@@ -148,12 +122,11 @@ class HttpSource(RequestsSource):
         self._stopping = threading.Event()
         self.stats = {"polls": 0, "records": 0, "not_modified": 0, "failed_polls": 0,
                       "retries": 0, "skipped_rate_limited": 0}
-        # The one retry decorator: backoff drives attempts, give-up rules and max_tries/max_time;
-        # the wait generator below chooses each wait (server hint or full jitter).
-        self._fetch_with_retries = backoff.on_exception(
-            self._waits, IngestError, max_tries=self.retry.max_tries,
-            max_time=self.retry.max_time or None, jitter=None, giveup=self._permanent,
-            on_giveup=self._gave_up, raise_on_giveup=True, logger=None)(self._attempt_once)
+
+    @classmethod
+    def from_params(cls, name: str, params: HttpParams, settings: Any) -> HttpSource:
+        """The generic JSON-over-HTTP source (``source.type: http``)."""
+        return cls(name, **params.kwargs())
 
     # -- Source protocol ---------------------------------------------------------------------
     def fetch(self) -> list[dict[str, Any]]:
@@ -171,7 +144,10 @@ class HttpSource(RequestsSource):
         self._attempt = 0
         self.stats["polls"] += 1
         try:
-            records = self._fetch_with_retries()
+            records = call_with_retries(
+                self._attempt_once, self.retry, self._stopping, exceptions=IngestError,
+                retryable=self._retryable, server_wait=lambda e: getattr(e, "retry_after", None),
+                on_retry=self._on_retry, on_giveup=self._on_giveup, monotonic=self.monotonic)
         except IngestError as exc:
             if self._stopping.is_set():
                 return []
@@ -271,186 +247,37 @@ class HttpSource(RequestsSource):
         self._max_age = max_age
         return records
 
-    def _read_body(self, resp: requests.Response) -> bytes:
-        """The body, read in chunks and abandoned as soon as it exceeds ``max_bytes``."""
-        length = resp.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            raise self._error("too_large", f"response too large: Content-Length {length} bytes "
-                                           f"exceeds max_bytes {self.max_bytes}",
-                              status=resp.status_code)
-        chunks, total = [], 0
-        try:
-            for chunk in resp.iter_content(64 * 1024):
-                self._check_watchdog(total, resp.status_code)
-                total += len(chunk)
-                if total > self.max_bytes:
-                    raise self._error("too_large", f"response too large: more than "
-                                                   f"{self.max_bytes} bytes (max_bytes)",
-                                      status=resp.status_code)
-                chunks.append(chunk)
-        except (requests.ConnectionError, requests.Timeout,
-                requests.exceptions.ChunkedEncodingError) as exc:
-            self._check_watchdog(total, resp.status_code)
-            kind = "timeout" if "timed out" in str(exc).lower() else "connection"
-            raise self._error(kind, f"body read failed after {total} bytes: {short_reason(exc)}",
-                              status=resp.status_code, retryable=True) from None
-        # urllib3 1.x does not enforce Content-Length: a connection cut mid-body just ends the
-        # stream. Compare the raw (still encoded) bytes received with what was announced.
-        received = getattr(resp.raw, "tell", lambda: total)()
-        if not length.isdigit() or received < int(length):  # the watchdog may have cut it
-            self._check_watchdog(total, resp.status_code)
-        if length.isdigit() and received < int(length):
-            raise self._error("connection", f"body read failed: connection closed after "
-                                            f"{received} of {length} bytes",
-                              status=resp.status_code, retryable=True)
-        return b"".join(chunks)
-
-    def _check_watchdog(self, received: int, status: int) -> None:
-        """Raise when the watchdog cut the response (its total deadline passed, or a stop)."""
-        fired = self._watchdog.fired
-        if fired == "deadline":
-            raise self._error("timeout", f"no complete response within total_timeout "
-                                         f"{self.total_timeout:g} s ({received} bytes received)",
-                              status=status, retryable=True)
-        if fired:
-            raise self._error("closed", "source closed during the request", status=status)
-
-    def _status_error(self, resp: requests.Response) -> AttemptError:
-        status = resp.status_code
-        excerpt = ""
-        try:
-            raw = b""
-            for chunk in resp.iter_content(1024):
-                raw += chunk
-                if len(raw) >= _ERROR_BODY_BYTES:
-                    break
-            excerpt = body_excerpt(raw)
-        except requests.RequestException:
-            pass  # the status says enough
-        wait = retry_after(resp.headers, self.clock())
-        if wait is not None and not wait <= self.max_retry_after:  # inf, a year, NaN
-            wait = self.max_retry_after
-        kind = "rate_limited" if status == 429 else "server_error" if status >= 500 \
-            else "client_error"
-        reason = f"HTTP {status} {resp.reason or ''}".rstrip()
-        if wait is not None:
-            reason += f"; server asks to wait {wait:g} s"
-        if excerpt:
-            reason += f"; body: {excerpt!r}"
-        return self._error(kind, reason, status=status, retryable=retryable_status(status),
-                           excerpt=excerpt, retry_after=wait)
-
-    def _parse(self, body: bytes, status: int, fetched_at: float) -> list[dict[str, Any]]:
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            msg = str(exc)
-            if not body.strip():
-                kind, what = "not_json", "empty body"
-            elif "end of data" in msg:
-                kind, what = "truncated_json", f"truncated JSON ({msg})"
-            else:
-                kind, what = "not_json", f"body is not JSON ({msg})"
-            raise self._error(kind, f"{what}; body: {body_excerpt(body)!r}", status=status,
-                              excerpt=body_excerpt(body)) from None
-        try:
-            records = extract_records(doc, self.records_path)
-        except ShapeError as exc:
-            raise self._error(exc.kind, f"{exc}; body: {body_excerpt(body)!r}", status=status,
-                              excerpt=body_excerpt(body)) from None
-        return self.mapper.map(records, doc, fetched_at)
-
-    def _error(self, kind: str, reason: str, *, status: int | None = None,
-               retryable: bool = False, excerpt: str = "",
-               retry_after: float | None = None) -> AttemptError:
-        reason = self.redactor.text(reason)
-        return AttemptError(f"{self.name}: {kind} at {self.display_url}: {reason}",
-                            reason=reason, source=self.name, kind=kind, url=self.display_url,
-                            status=status,
-                            excerpt=self.redactor.text(excerpt), retryable=retryable,
-                            retry_after=retry_after)
-
-    # -- the retry plumbing (used by the backoff decorator) -----------------------------------
+    # -- retries (the shared helper decides; these say what to log and remember) -----------
     @staticmethod
-    def _permanent(exc: Exception) -> bool:
-        return not getattr(exc, "retryable", False)
+    def _retryable(exc: BaseException) -> bool:
+        return bool(getattr(exc, "retryable", False))
 
-    def _waits(self) -> Iterator[float]:
-        """backoff wait generator: logs each retried failure, then waits (interruptibly).
+    def _on_retry(self, exc: BaseException, tries: int, delay: float) -> None:
+        self.stats["retries"] += 1
+        self._report(exc, next_delay=delay)
 
-        backoff sends the exception of the failed attempt into the generator; the generator
-        waits on an Event itself (so ``interrupt()`` ends the wait) and yields 0 to backoff.
-        Ending the generator makes backoff give up with that exception.
-        """
-        started = self.monotonic()
-        exc: Any = yield 0.0
-        while True:
-            remaining = self.retry.max_time - (self.monotonic() - started) \
-                if self.retry.max_time else float("inf")
-            wait = getattr(exc, "retry_after", None)
-            if wait is not None and wait > remaining:
-                # Retrying sooner than asked is rude and pointless: give up this poll and skip
-                # polls until the server's time has come.
-                self._not_before = self.monotonic() + wait
-                return
-            delay = max(0.0, min(self.retry.delay(self._attempt) if wait is None else wait,
-                                 remaining))
-            self.stats["retries"] += 1
-            self._report(exc, next_delay=delay)
-            if self._stopping.wait(delay):
-                return
-            exc = yield 0.0
-
-    def _gave_up(self, details: dict[str, Any]) -> None:
-        exc = details["exception"]
-        if not self._stopping.is_set():
+    def _on_giveup(self, exc: BaseException, tries: int, why: str) -> None:
+        if why == "server_wait":
+            # Retrying sooner than asked is rude and pointless: give up this poll and skip
+            # polls until the server's time has come.
+            self._not_before = self.monotonic() + (getattr(exc, "retry_after", 0.0) or 0.0)
+        if why != "stopped":
             self._report(exc, next_delay=None)
 
-    def _report(self, exc: IngestError, next_delay: float | None) -> None:
+    def _report(self, exc: BaseException, next_delay: float | None) -> None:
         # Every attempt goes to the ingestion error log (dashboard, /api/errors) but only to
         # DEBUG output: the producer logs the one WARNING line per failed poll ("fetch failed").
+        assert isinstance(exc, IngestError)
         self.errors.report(exc.kind, getattr(exc, "reason", str(exc)), url=self.full_url,
                            status=exc.status,
                            attempt=self._attempt, next_delay=next_delay, level=logging.DEBUG)
 
 
-#: Settings of the ``http`` source: key → (default, cast).
-HTTP_SPEC: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
-    "url": (None, http_url),
-    "records_path": ("", text),
-    "fields": (None, parse_fields),
-    "params": ({}, text_map),
-    "headers": ({}, text_map),
-    "secret_params": ([], name_list),
-    "connect_timeout": (3.0, number(0.001, 300)),
-    "read_timeout": (10.0, number(0.001, 3600)),
-    "total_timeout": (30.0, number(0.001, 3600)),
-    "max_bytes": (10 * 1024 * 1024, positive_int),
-    "conditional": (True, boolean),
-    "min_interval": (0.0, number(0.0, 86400)),
-    "max_cache_age": (300.0, number(0.0, 3600)),
-    "max_retry_after": (600.0, number(0.0, 86400)),
-    **RETRY_SPEC,
-}
+def http_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``source`` settings of an http source into :class:`HttpSource` arguments."""
+    return parse_source(HttpParams, params).kwargs()
 
 
-def http_kwargs(params: dict[str, Any], section: str = "source") -> dict[str, Any]:
-    """Validate ``http`` settings into :class:`HttpSource` keyword arguments."""
-    p = take_params(section, params, HTTP_SPEC)
-    if p["url"] is None:
-        raise ConfigError(f"{section}.url", "required for an http source "
-                                            "(e.g. --url https://host/path)")
-    headers = {k: expand_env(f"{section}.headers.{k}", v) for k, v in p["headers"].items()}
-    query = {k: expand_env(f"{section}.params.{k}", v) for k, v in p["params"].items()}
-    return {"url": p["url"], "records_path": p["records_path"], "fields": p["fields"] or (),
-            "params": query, "headers": headers, "secret_params": tuple(p["secret_params"]),
-            "connect_timeout": p["connect_timeout"], "read_timeout": p["read_timeout"],
-            "total_timeout": p["total_timeout"],
-            "max_bytes": p["max_bytes"], "conditional": p["conditional"],
-            "min_interval": p["min_interval"], "max_cache_age": p["max_cache_age"],
-            "retry": policy_from(p), "max_retry_after": p["max_retry_after"]}
-
-
-def build_http(name: str, params: dict[str, Any], settings: Settings) -> Source:
+def build_http(name: str, params: dict[str, Any], settings: Any) -> HttpSource:
     """The generic JSON-over-HTTP source (``source.type: http``)."""
-    return HttpSource(name, **http_kwargs(params))
+    return HttpSource.from_params(name, parse_source(HttpParams, params), settings)

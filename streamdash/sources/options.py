@@ -1,73 +1,80 @@
-"""Casts for source settings (used with :func:`base.take_params`); each names its key on error."""
+"""Value types of source settings, for the sources' :class:`~streamdash.params.Params` models.
+
+Each is an ``Annotated`` type whose validator raises ``ValueError`` with the words every
+setting uses (``parse`` puts the dotted key in front), or ``ConfigError`` at a key relative to
+the ``source`` section when the bad part is nested (``params.a``).
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from ..config import ranged
+from pydantic import AfterValidator, BeforeValidator
+
 from ..errors import ConfigError
+from .fields import FieldSpec, parse_fields
 
 
-def number(lo: float, hi: float) -> Callable[[str, Any], float]:
-    """A cast to a float between ``lo`` and ``hi`` (inclusive)."""
-    return ranged(float, lo, hi)
-
-
-def boolean(key: str, value: Any) -> bool:
-    """``true``/``false`` (also ``yes``/``no``, ``1``/``0`` as text from flags or env)."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise ConfigError(key, f"expected true or false, got {value!r}")
-
-
-def text(key: str, value: Any) -> str:
-    """Any scalar as text (not a mapping or list)."""
-    if isinstance(value, (dict, list)):
-        raise ConfigError(key, f"expected text, got {value!r}")
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, (dict, list, tuple, set)):
+        raise ValueError(f"expected text, got {value!r}")
     return str(value)
 
 
-def http_url(key: str, value: Any) -> str:
-    """An absolute ``http://`` or ``https://`` URL."""
-    url = text(key, value).strip()
+def _http_url(value: Any) -> str:
+    url = _text(value).strip()
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError as exc:  # 'http://[::1' (unclosed IPv6 bracket), 'http://h:99999'
-        raise ConfigError(key, f"not a valid URL ({exc}), got {url!r}") from None
+        raise ValueError(f"not a valid URL ({exc}), got {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(key, f"expected an http:// or https:// URL, got {url!r}")
+        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
     return url
 
 
-def text_map(key: str, value: Any) -> dict[str, str]:
-    """A mapping of names to scalar values (query params, headers), values as text."""
+def _text_map(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise ConfigError(key, f"expected a mapping of names to values, got {value!r}")
-    out: dict[str, str] = {}
-    for name, item in value.items():
-        if item is None or isinstance(item, (dict, list)):
-            raise ConfigError(f"{key}.{name}", f"expected a text value, got {item!r}")
-        out[str(name)] = "true" if item is True else "false" if item is False else str(item)
-    return out
+        raise ValueError(f"expected a mapping of names to values, got {value!r}")
+    return {str(name): item for name, item in value.items()}
 
 
-def name_list(key: str, value: Any) -> list[str]:
-    """A list of names (or one comma-separated text)."""
+def _scalar_text(value: Any) -> str:
+    # YAML turns `true` into a bool: send it as the text the user wrote, lower case.
+    if value is None or isinstance(value, (dict, list)):
+        raise ValueError(f"expected a text value, got {value!r}")
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def _name_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(key, f"expected a list of names, got {value!r}")
-    return value
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _field_map(value: Any) -> tuple[FieldSpec, ...]:
+    if isinstance(value, tuple) and all(isinstance(v, FieldSpec) for v in value):
+        return value  # already parsed (a preset's, or a test's)
+    return parse_fields("fields", value)
+
+
+#: Any scalar as text (a number becomes its digits); a mapping or list is refused.
+Text = Annotated[str, BeforeValidator(_text)]
+#: An absolute ``http://`` or ``https://`` URL.
+HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+#: Names to scalar values (query parameters, headers), values as text.
+TextMap = Annotated[dict[str, Annotated[str, BeforeValidator(_scalar_text)]],
+                    BeforeValidator(_text_map)]
+#: A list of names, or one comma-separated text (``"a, b"``).
+NameList = Annotated[tuple[str, ...], BeforeValidator(_name_list)]
+#: A field map (``fields``: name → ``path[:type]``), see :mod:`.fields`.
+FieldMap = Annotated[tuple[FieldSpec, ...], BeforeValidator(_field_map)]
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -86,3 +93,15 @@ def expand_env(key: str, value: str, environ: Mapping[str, str] | None = None) -
             raise ConfigError(key, f"environment variable {name} is not set")
         return env[name]
     return _ENV_REF.sub(sub, value)
+
+
+def _env_map(setting: str) -> AfterValidator:
+    def expand(value: dict[str, str]) -> dict[str, str]:
+        return {k: expand_env(f"{setting}.{k}", v) for k, v in value.items()}
+    return AfterValidator(expand)
+
+
+#: Query parameters, ``${NAME}`` read from the environment at build time.
+EnvParams = Annotated[TextMap, _env_map("params")]
+#: Request headers (secrets: sent, never shown), ``${NAME}`` read from the environment.
+EnvHeaders = Annotated[TextMap, _env_map("headers")]

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config import Settings
-from .base import FieldHints, Source
-from .http import HttpSource, http_kwargs
+from .base import FieldHints, Source, parse_source
+from .http import HttpParams, HttpSource
 
 
 @dataclass(frozen=True)
@@ -199,10 +198,10 @@ def preset_params(preset: Preset, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_preset(preset_name: str, name: str, params: dict[str, Any],
-                 settings: Settings) -> Source:
+                 settings: Any = None) -> Source:
     """An :class:`HttpSource` configured by the preset, overridden by ``params``."""
     preset = PRESETS[preset_name]
-    kwargs = http_kwargs(preset_params(preset, params))
+    kwargs = parse_source(HttpParams, preset_params(preset, params)).kwargs()
     # The preset's hints and schema describe its own field map: keep them when the user only
     # added fields, drop them when a preset field was redefined (or the map replaced).
     user_fields = params.get("fields") or {}
@@ -217,11 +216,21 @@ def build_preset(preset_name: str, name: str, params: dict[str, Any],
     return source
 
 
-def builders() -> dict[str, Any]:
-    """One registry builder per preset."""
-    def make(preset_name: str):
-        def build(name: str, params: dict[str, Any], settings: Settings) -> Source:
-            return build_preset(preset_name, name, params, settings)
-        build.__doc__ = PRESETS[preset_name].description
-        return build
-    return {n: make(n) for n in PRESETS}
+class PresetKind:
+    """The registry entry of one preset: an ``http`` source (its ``Params``) with the preset's
+    settings laid under the user's."""
+
+    Params = HttpParams
+
+    def __init__(self, preset: Preset):
+        self.preset = preset
+        self.__doc__ = preset.description
+
+    def build(self, name: str, params: dict[str, Any], settings: Any) -> Source:
+        """The preset's source, ``params`` overriding its settings."""
+        return build_preset(self.preset.name, name, params, settings)
+
+
+def kinds() -> dict[str, PresetKind]:
+    """One registry entry per preset."""
+    return {n: PresetKind(p) for n, p in PRESETS.items()}

@@ -22,17 +22,18 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import orjson
+from pydantic import Field
 
-from ..config import Settings
 from ..errors import ConfigError
-from .base import FieldHints, Source, positive_int, take_params
-from .fields import CastError, FieldSpec, RecordMapper, parse_fields, parse_time
-from .http import body_excerpt, hints_for
+from ..params import Float, Int, Params
+from .base import SECTION, FieldHints, Source
+from .fields import CastError, FieldSpec, RecordMapper, parse_time
 from .ingest_log import IngestLog
-from .options import boolean, number, text
+from .options import FieldMap, Text
+from .session import body_excerpt, hints_for
 from .sniff import read_head, sniff_hints
 
 log = logging.getLogger("streamdash.sources.replay")
@@ -40,6 +41,28 @@ log = logging.getLogger("streamdash.sources.replay")
 _INT = re.compile(r"^-?(0|[1-9]\d*)$")
 _FLOAT = re.compile(r"^-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 FORMATS = ("auto", "jsonl", "csv")
+_TOO_LONG = "\0too long\0"  # stands for a skipped line (a real line ends with a newline)
+
+
+class _SkipRow(Exception):
+    """Raised into the csv reader for a line too long to read: that record is skipped."""
+
+
+class _Checked:
+    """Lines for ``csv.reader``, raising :class:`_SkipRow` for a skipped one (an iterator
+    class, not a generator: a generator that raises is finished, this one goes on)."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+
+    def __iter__(self) -> _Checked:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        if line is _TOO_LONG:
+            raise _SkipRow
+        return line
 
 
 def infer_number(value: str | None) -> Any:
@@ -53,15 +76,32 @@ def infer_number(value: str | None) -> Any:
     return value
 
 
+class ReplayParams(Params):
+    """Settings of ``source.type: replay``."""
+
+    path: Text | None = None
+    format: Literal["auto", "jsonl", "csv"] = "auto"
+    # Bounds on the field itself (not inside the Optional) so errors can name them.
+    rate: Float | None = Field(None, ge=0.001, le=10_000_000)
+    speed: Float | None = Field(None, ge=0.001, le=1_000_000)
+    time_field: Text = ""
+    loop: bool = False
+    max_batch: Annotated[Int, Field(ge=1)] = 10_000
+    max_line_chars: Annotated[Int, Field(ge=1, le=64 * 1024 * 1024)] = 1024 * 1024
+    fields: FieldMap = ()
+    csv_numbers: bool = True
+
+
 class ReplaySource(Source):
     """Replays a file at a fixed rate or at a multiple of its event times (see module doc)."""
 
     kind = "replay"
+    Params = ReplayParams
 
     def __init__(self, name: str = "", *, path: str | Path, format: str = "auto",
                  rate: float | None = None, speed: float | None = None, time_field: str = "",
                  loop: bool = False, max_batch: int = 10_000, fields: tuple[FieldSpec, ...] = (),
-                 csv_numbers: bool = True,
+                 csv_numbers: bool = True, max_line_chars: int = 1024 * 1024,
                  on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time):
@@ -78,6 +118,9 @@ class ReplaySource(Source):
         self.loop = loop
         self.max_batch = max_batch
         self.csv_numbers = csv_numbers
+        #: Longest line read (characters); a longer one is skipped and reported, never held.
+        self.max_line_chars = max_line_chars
+        self._lineno = 0
         self.fields = tuple(fields)
         self.mapper = RecordMapper(self.fields)
         self.hints = self._hints(time_field)
@@ -96,6 +139,24 @@ class ReplaySource(Source):
         self._pass_lines = 0
         self.finished = False
         self.stats = {"emitted": 0, "lines": 0, "malformed": 0, "loops": 0, "untimed": 0}
+
+    @classmethod
+    def from_params(cls, name: str, params: ReplayParams, settings: Any) -> ReplaySource:
+        """The file replay source (``source.type: replay``); the file must exist."""
+        p = params
+        if not p.path:
+            raise ConfigError(f"{SECTION}.path", "required for a replay source "
+                                                 "(a .jsonl or .csv file)")
+        path = Path(p.path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{SECTION}.path", f"cannot read {path}: no such file")
+        if p.rate is not None and p.speed is not None:
+            raise ConfigError(f"{SECTION}.speed", "give either rate (records/s) or speed (a "
+                                                  "factor of the event times), not both")
+        if p.speed is not None and not p.time_field:
+            raise ConfigError(f"{SECTION}.time_field", "speed replays by event time: name the "
+                                                       "field that holds it")
+        return cls(name, **{**dict(p), "path": path})
 
     def _hints(self, time_field: str) -> FieldHints:
         """What the dashboard charts by default: from ``fields`` when given, else guessed
@@ -160,28 +221,59 @@ class ReplaySource(Source):
         self._rows = self._csv_rows(self._file) if self.format == "csv" \
             else self._json_rows(self._file)
 
+    def _lines(self, f: Any) -> Iterator[str]:
+        """The file's lines, each at most ``max_line_chars`` long: a longer one is read past
+        (never held whole), reported with its line number and replaced by :class:`_TooLong`
+        for the reader to skip. ``self._lineno`` is the number of the last line read."""
+        self._lineno = 0
+        limit = self.max_line_chars
+        while True:
+            line = f.readline(limit + 1)
+            if not line:
+                return
+            self._lineno += 1
+            if len(line) > limit and not line.endswith("\n"):
+                while (rest := f.readline(64 * 1024)) and not rest.endswith("\n"):
+                    pass
+                self._skip("too_long", f"line longer than max_line_chars ({limit})", line)
+                yield _TOO_LONG
+                continue
+            yield line
+
+    def _skip(self, kind: str, what: str, line: str) -> None:
+        self.stats["malformed"] += 1
+        self.errors.report(kind, f"{self.path.name}:{self._lineno}: {what}; "
+                                 f"line: {body_excerpt(line.encode())!r}",
+                           url=str(self.path), level=logging.WARNING)
+
     def _json_rows(self, f: Any) -> Iterator[tuple[int, Any]]:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+        for line in self._lines(f):
+            if line is _TOO_LONG or not line.strip():
                 continue
             try:
-                yield lineno, orjson.loads(line)
+                yield self._lineno, orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                self.stats["malformed"] += 1
-                self.errors.report("not_json", f"{self.path.name}:{lineno}: not JSON ({exc}); "
-                                               f"line: {body_excerpt(line.encode())!r}",
-                                   url=str(self.path), level=logging.WARNING)
+                self._skip("not_json", f"not JSON ({exc})", line)
 
     def _csv_rows(self, f: Any) -> Iterator[tuple[int, Any]]:
         dialect = "excel-tab" if self.path.suffix.lower() == ".tsv" else "excel"
-        reader = csv.DictReader(f, dialect=dialect)
-        for row in reader:
+        reader = csv.DictReader(_Checked(self._lines(f)), dialect=dialect)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _SkipRow:
+                continue  # reported by _lines; the reader starts afresh at the next line
+            except csv.Error as exc:  # e.g. a field over csv.field_size_limit
+                self._skip("not_csv", f"not CSV ({exc})", "")
+                continue
             if None in row:  # more cells than header columns: keep them, visibly
                 row["_extra"] = row.pop(None)
             if self.csv_numbers:
                 row = {k: infer_number(v) if isinstance(v, str) or v is None else v
                        for k, v in row.items()}
-            yield reader.line_num, row
+            yield self._lineno, row
 
     def _peek(self) -> tuple[int, Any, float] | None:
         if self._pending is not None:
@@ -234,38 +326,3 @@ class ReplaySource(Source):
         due = self._cycle_origin + (t - self._first_time) / self.speed
         self._last_due = max(self._last_due, due)  # never wait backwards in time
         return self._last_due
-
-
-REPLAY_SPEC = {
-    "path": (None, text),
-    "format": ("auto", text),
-    "rate": (None, number(0.001, 10_000_000)),
-    "speed": (None, number(0.001, 1_000_000)),
-    "time_field": ("", text),
-    "loop": (False, boolean),
-    "max_batch": (10_000, positive_int),
-    "fields": (None, parse_fields),
-    "csv_numbers": (True, boolean),
-}
-
-
-def build_replay(name: str, params: dict[str, Any], settings: Settings) -> Source:
-    """The file replay source (``source.type: replay``)."""
-    p = take_params("source", params, REPLAY_SPEC)
-    if not p["path"]:
-        raise ConfigError("source.path", "required for a replay source (a .jsonl or .csv file)")
-    path = Path(p["path"]).expanduser()
-    if not path.is_file():
-        raise ConfigError("source.path", f"cannot read {path}: no such file")
-    if p["format"] not in FORMATS:
-        raise ConfigError("source.format", f"must be one of {', '.join(FORMATS)}, "
-                                           f"got {p['format']!r}")
-    if p["rate"] is not None and p["speed"] is not None:
-        raise ConfigError("source.speed", "give either rate (records/s) or speed (a factor of "
-                                          "the event times), not both")
-    if p["speed"] is not None and not p["time_field"]:
-        raise ConfigError("source.time_field", "speed replays by event time: name the field "
-                                               "that holds it")
-    return ReplaySource(name, path=path, format=p["format"], rate=p["rate"], speed=p["speed"],
-                        time_field=p["time_field"], loop=p["loop"], max_batch=p["max_batch"],
-                        fields=p["fields"] or (), csv_numbers=p["csv_numbers"])

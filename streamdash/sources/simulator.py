@@ -12,14 +12,34 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from ..models import utc_iso
+from ..params import Float, Int, Params
 from .base import FieldHints, Source
 
 FAULTS = ("null_rate", "duplicate_rate", "late_rate", "invalid_rate", "outlier_rate")
 DEFAULT_RATES = {"null_rate": 0.01, "duplicate_rate": 0.01, "late_rate": 0.01,
                  "invalid_rate": 0.005, "outlier_rate": 0.005}
+
+
+Rate = Annotated[Float, Field(ge=0.0, le=1.0)]
+
+
+class SimulatorParams(Params):
+    """Settings of ``source.type: simulated``: seed, size and fault rates (probabilities)."""
+
+    seed: Int = 42
+    sensors: Annotated[Int, Field(ge=1, le=10_000)] = 5
+    batch_size: Annotated[Int, Field(ge=1, le=1_000_000)] = 20
+    count: Int | None = Field(None, ge=1)  # the bound outside the Optional, to be named
+    null_rate: Rate = DEFAULT_RATES["null_rate"]
+    duplicate_rate: Rate = DEFAULT_RATES["duplicate_rate"]
+    late_rate: Rate = DEFAULT_RATES["late_rate"]
+    invalid_rate: Rate = DEFAULT_RATES["invalid_rate"]
+    outlier_rate: Rate = DEFAULT_RATES["outlier_rate"]
 
 
 class SimulatedSource(Source):
@@ -30,6 +50,7 @@ class SimulatedSource(Source):
     """
 
     kind = "simulated"
+    Params = SimulatorParams
     hints = FieldHints(value_field="temperature", key_field="sensor", time_field="ts",
                        required=("id", "sensor", "ts"), numeric_fields=("temperature", "humidity"))
 
@@ -52,6 +73,11 @@ class SimulatedSource(Source):
                       for i, s in enumerate(self.sensors)}
         self._recent: deque[dict[str, Any]] = deque(maxlen=200)
         self._next_id = 0
+
+    @classmethod
+    def from_params(cls, name: str, params: SimulatorParams, settings: Any) -> SimulatedSource:
+        """The simulator of ``source.type: simulated``: readings spread over ``interval``."""
+        return cls(name, spread=settings.interval, clock=time.time, **dict(params))
 
     def set_rates(self, **rates: float) -> None:
         """Change fault rates from now on (e.g. ``set_rates(null_rate=0.5)``)."""

@@ -2,11 +2,12 @@
 
 The producer polls on a schedule and sources must not block, so the stream is read by the
 source's own reader thread (started by the first ``fetch()`` or :meth:`SseSource.start`,
-stopped and joined by ``close()``) into a bounded buffer that ``fetch()`` drains: each poll
-returns at most ``batch_size`` records, so batches are bounded by size and by the poll interval
-in time. When the buffer is full the oldest events are dropped, and every dropped event is
-counted and reported. The reader reconnects after the stream ends or fails, waiting the
-server's ``retry:`` time (or an exponential full-jitter backoff on repeated failures) and
+ended by ``interrupt()``, ended and joined by ``stop()`` and ``close()``) into a bounded
+buffer that ``fetch()`` drains: each poll returns at most ``batch_size`` records, so batches
+are bounded by size and by the poll interval in time. When the buffer is full the oldest
+events are dropped, and every dropped event is counted and reported. The reader reconnects
+after the stream ends or fails, waiting the server's ``retry:`` time (after failures, the
+retry helper's full-jitter backoff, at least that time; a stop ends the wait at once) and
 sending ``Last-Event-ID`` so the server can resume where it stopped.
 """
 
@@ -19,112 +20,55 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import requests
+from pydantic import Field
 
-from ..config import Settings
 from ..errors import ConfigError, SourceError
 from ..logs import log_event
-from .base import FieldHints, Source, positive_int, take_params
-from .fields import FieldSpec, ShapeError, extract_records, parse_fields
-from .http import RequestsSource, body_excerpt, hints_for
+from ..params import Duration, Float, Int, Params
+from .base import SECTION, FieldHints
+from .fields import FieldSpec, ShapeError, extract_records
 from .neterrors import short_reason
-from .options import expand_env, http_url, name_list, number, text, text_map
-from .retry import RetryPolicy
+from .options import EnvHeaders, EnvParams, FieldMap, HttpUrl, NameList, Text
+from .retry import RetryPolicy, call_with_retries
+from .session import RequestsSource, body_excerpt, hints_for
+from .sse_parser import SseEvent, SseParser
+
+__all__ = ["SseEvent", "SseParams", "SseParser", "SseSource"]
 
 log = logging.getLogger("streamdash.sources.sse")
 
 
-@dataclass(frozen=True)
-class SseEvent:
-    """One dispatched event: its type, data (lines joined by newlines) and last event id."""
-
-    type: str
-    data: str
-    id: str
+Positive = Annotated[Int, Field(ge=1)]
 
 
-class SseParser:
-    """Incremental parser of the ``text/event-stream`` format (WHATWG HTML, 9.2.6).
+class SseParams(Params):
+    """Settings of ``source.type: sse``."""
 
-    Feed decoded text in arbitrary pieces; complete events come out. ``retry`` holds the
-    server's reconnection time in milliseconds once it sent one; ``last_id`` persists across
-    events (and reconnects) as the spec requires.
-    """
-
-    def __init__(self) -> None:
-        self.last_id = ""
-        self.retry: int | None = None
-        self._pending = ""
-        self._data: list[str] = []
-        self._type = ""
-        self._first = True
-
-    def feed(self, text_: str) -> list[SseEvent]:
-        """Parse more text; returns the events completed by it."""
-        if self._first and text_:
-            self._first = False
-            text_ = text_.removeprefix("\ufeff")
-        buf = self._pending + text_
-        events: list[SseEvent] = []
-        start = 0
-        n = len(buf)
-        i = 0
-        while i < n:
-            ch = buf[i]
-            if ch == "\r" or ch == "\n":
-                if ch == "\r" and i + 1 == n:
-                    break  # a CR at the end may be the first half of CRLF: wait for more
-                line = buf[start:i]
-                i += 2 if ch == "\r" and buf[i + 1] == "\n" else 1
-                start = i
-                event = self._line(line)
-                if event is not None:
-                    events.append(event)
-                continue
-            i += 1
-        self._pending = buf[start:]
-        return events
-
-    def reset_stream(self) -> None:
-        """Forget a half-received event (the connection dropped); keep last_id and retry."""
-        self._pending, self._data, self._type, self._first = "", [], "", True
-
-    def _line(self, line: str) -> SseEvent | None:
-        if not line:
-            return self._dispatch()
-        if line.startswith(":"):
-            return None  # a comment (servers use them as keep-alives)
-        name, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._type = value
-        elif name == "id":
-            if "\0" not in value:
-                self.last_id = value
-        elif name == "retry":
-            if value.isdigit():
-                self.retry = int(value)
-        return None
-
-    def _dispatch(self) -> SseEvent | None:
-        data, etype = self._data, self._type
-        self._data, self._type = [], ""
-        if not data:
-            return None
-        return SseEvent(etype or "message", "\n".join(data), self.last_id)
+    url: HttpUrl | None = None
+    params: EnvParams = Field(default_factory=dict)
+    headers: EnvHeaders = Field(default_factory=dict)
+    secret_params: NameList = ()
+    records_path: Text = ""
+    fields: FieldMap = ()
+    event_types: NameList = ()
+    batch_size: Positive = 1000
+    buffer_size: Positive = 10_000
+    max_event_bytes: Positive = 1024 * 1024
+    connect_timeout: Annotated[Duration, Field(ge=0.001, le=300)] = 3.0
+    read_timeout: Annotated[Duration, Field(ge=0.001, le=3600)] = 60.0
+    backoff_base: Annotated[Float, Field(ge=0.0, le=600)] = 1.0
+    backoff_max: Annotated[Float, Field(ge=0.0, le=3600)] = 30.0
 
 
 class SseSource(RequestsSource):
     """Records from a Server-Sent Events stream, read by a background thread (see module doc)."""
 
     kind = "sse"
+    Params = SseParams
 
     def __init__(self, name: str = "", *, url: str, params: dict[str, str] | None = None,
                  headers: dict[str, str] | None = None, records_path: str = "",
@@ -162,13 +106,24 @@ class SseSource(RequestsSource):
         self._failing: str | None = None       # last error while not connected
         self._ended: str | None = None         # the server told us to stop (HTTP 204)
         self._dropped_unreported = 0
+        self._connections = 0
         self.connected = False
         self.stats = {"connects": 0, "reconnects": 0, "events": 0, "records": 0, "malformed": 0,
                       "skipped_types": 0, "dropped": 0, "too_large": 0}
 
-    # -- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def from_params(cls, name: str, params: SseParams, settings: Any) -> SseSource:
+        """The Server-Sent Events source (``source.type: sse``)."""
+        if params.url is None:
+            raise ConfigError(f"{SECTION}.url", "required for an sse source")
+        kw = dict(params)
+        policy = RetryPolicy(max_tries=0, max_time=0, base=kw.pop("backoff_base"),
+                             cap=kw.pop("backoff_max"))
+        return cls(name, retry=policy, **kw)
+
+    # -- lifecycle (the Service shape: idempotent start/stop) --------------------------------
     def start(self) -> None:
-        """Start the reader thread (idempotent; ``fetch()`` calls it)."""
+        """Start the reader thread (idempotent; ``fetch()`` calls it; never after a stop)."""
         with self._lock:
             if self._thread is not None or self._stop.is_set():
                 return
@@ -176,15 +131,23 @@ class SseSource(RequestsSource):
                                             daemon=True)
             self._thread.start()
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop the reader (aborting a blocked read) and wait for it to end."""
+    def interrupt(self) -> None:
+        """Stop reading now (aborting a blocked read or a reconnect wait), without waiting."""
         self._stop.set()
         self._abort()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self.session.close()
 
-    interrupt = close
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the reader and wait for it; True when it ended within ``timeout`` (idempotent)."""
+        self.interrupt()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the reader (see :meth:`stop`) and release the connection pool."""
+        self.stop(timeout)
+        self.session.close()
 
     @property
     def alive(self) -> bool:
@@ -225,42 +188,49 @@ class SseSource(RequestsSource):
 
     # -- the reader thread -------------------------------------------------------------------
     def _run(self) -> None:
-        failures = 0
+        """Connect, read until the stream ends, reconnect; failures back off (the retry
+        helper, unlimited tries) at least the server's ``retry:`` time."""
         while not self._stop.is_set():
             try:
-                got_events = self._read_stream()
-                failures = 0 if got_events else failures
-                if self._ended:
-                    return
-                wait = self._reconnect_wait(0)
-                log_event(log, logging.INFO, "stream ended; reconnecting", source=self.name,
-                          url=self.display_url, wait=round(wait, 3))
-            except _StreamError as exc:
-                failures += 1
-                wait = self._reconnect_wait(failures)
-                with self._lock:
-                    self._failing = exc.reason
-                self.errors.report(exc.kind, exc.reason, url=self.full_url, status=exc.status,
-                                   attempt=failures, next_delay=wait)
-            except Exception:  # a bug must not kill ingestion silently: log and back off
-                failures += 1
-                wait = self._reconnect_wait(failures)
-                log.exception("sse reader failed", extra={"ctx": {"source": self.name}})
-            finally:
-                self.connected = False
-                self._response = None
+                call_with_retries(self._read_stream, self.retry, self._stop,
+                                  retryable=lambda exc: True, server_wait=self._server_wait,
+                                  on_retry=self._on_failure)
+            except Exception:
+                return  # only a stop ends the retries of an unlimited policy
+            if self._ended:
+                return
+            wait = self._server_wait() or self.retry.base
+            log_event(log, logging.INFO, "stream ended; reconnecting", source=self.name,
+                      url=self.display_url, wait=round(wait, 3))
             if self._stop.wait(wait):
                 return
-            self.stats["reconnects"] += 1
 
-    def _reconnect_wait(self, failures: int) -> float:
-        server = (self.parser.retry / 1000.0) if self.parser.retry is not None else None
-        if failures == 0:
-            return server if server is not None else self.retry.base
-        backoff_wait = self.retry.delay(failures)
-        return max(server or 0.0, backoff_wait)
+    def _server_wait(self, exc: BaseException | None = None) -> float | None:
+        """The server's reconnection time (its ``retry:`` field), in seconds."""
+        return self.parser.retry / 1000.0 if self.parser.retry is not None else None
+
+    def _on_failure(self, exc: BaseException, failures: int, wait: float) -> None:
+        self.connected = False
+        if isinstance(exc, _StreamError):
+            with self._lock:
+                self._failing = exc.reason
+            self.errors.report(exc.kind, exc.reason, url=self.full_url, status=exc.status,
+                               attempt=failures, next_delay=wait)
+        else:  # a bug must not kill ingestion silently: log it whole and back off
+            log.error("sse reader failed", exc_info=exc, extra={"ctx": {"source": self.name}})
 
     def _read_stream(self) -> bool:
+        """One connection, read to its end; True when it delivered events."""
+        if self._connections:
+            self.stats["reconnects"] += 1
+        self._connections += 1
+        try:
+            return self._exchange()
+        finally:
+            self.connected = False
+            self._response = None
+
+    def _exchange(self) -> bool:
         headers = dict(self.headers)
         if self.parser.last_id:
             headers["Last-Event-ID"] = self.parser.last_id
@@ -305,7 +275,7 @@ class SseSource(RequestsSource):
                 for event in self.parser.feed(decoder.decode(chunk)):
                     got = True
                     self._handle(event)
-                if len(self.parser._pending) > self.max_event_bytes:
+                if self.parser.pending_chars > self.max_event_bytes:
                     self.stats["too_large"] += 1
                     raise _StreamError("too_large", f"an event line exceeds max_event_bytes "
                                                     f"({self.max_event_bytes})")
@@ -391,38 +361,3 @@ class _StreamError(Exception):
     def __init__(self, kind: str, reason: str, status: int | None = None):
         super().__init__(reason)
         self.kind, self.reason, self.status = kind, reason, status
-
-
-SSE_SPEC: dict[str, tuple[Any, Callable[[str, Any], Any]]] = {
-    "url": (None, http_url),
-    "params": ({}, text_map),
-    "headers": ({}, text_map),
-    "secret_params": ([], name_list),
-    "records_path": ("", text),
-    "fields": (None, parse_fields),
-    "event_types": ([], name_list),
-    "batch_size": (1000, positive_int),
-    "buffer_size": (10_000, positive_int),
-    "max_event_bytes": (1024 * 1024, positive_int),
-    "connect_timeout": (3.0, number(0.001, 300)),
-    "read_timeout": (60.0, number(0.001, 3600)),
-    "backoff_base": (1.0, number(0.0, 600)),
-    "backoff_max": (30.0, number(0.0, 3600)),
-}
-
-
-def build_sse(name: str, params: dict[str, Any], settings: Settings) -> Source:
-    """The Server-Sent Events source (``source.type: sse``)."""
-    p = take_params("source", params, SSE_SPEC)
-    if p["url"] is None:
-        raise ConfigError("source.url", "required for an sse source")
-    headers = {k: expand_env(f"source.headers.{k}", v) for k, v in p["headers"].items()}
-    query = {k: expand_env(f"source.params.{k}", v) for k, v in p["params"].items()}
-    return SseSource(name, url=p["url"], params=query, headers=headers,
-                     records_path=p["records_path"], fields=p["fields"] or (),
-                     event_types=tuple(p["event_types"]), batch_size=p["batch_size"],
-                     buffer_size=p["buffer_size"], max_event_bytes=p["max_event_bytes"],
-                     connect_timeout=p["connect_timeout"], read_timeout=p["read_timeout"],
-                     secret_params=tuple(p["secret_params"]),
-                     retry=RetryPolicy(max_tries=0, max_time=0, base=p["backoff_base"],
-                                       cap=p["backoff_max"]))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 
 import pytest
 
 from streamdash.metrics import Metrics
 from streamdash.quality.notify import WebhookNotifier, alertmanager_payload, mask_url
 from streamdash.quality.rules import AlertState, Rule, alert_view
+from tests.helpers import within
 
 T0 = 1_700_000_000.0
 
@@ -98,6 +100,30 @@ def test_failing_receiver_is_retried_then_counted(receiver, caplog):
     assert n.describe()["webhooks"][0]["last_error"] == "HTTP 500"
     assert "alert notification failed" in caplog.text
     assert "secret-token-123" not in caplog.text
+
+
+def test_stop_ends_a_retry_wait_at_once(receiver):
+    """A stop during an hour-long retry wait ends the delivery now, counted as failed."""
+    receiver.mode = "fail"
+    n = notifier(receiver.url, retries=3, backoff=3600.0, backoff_max=3600.0,
+                 rng=random.Random(0))
+    n.retry_policy.rng = FloorRng()  # the full hour, not a jittered fraction of it
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        n.deliver(n.targets[0], alertmanager_payload([view("firing")], "firing", "x"))))
+    worker.start()
+    assert receiver.wait_for(lambda r: r.attempts >= 1)
+    n.stopping.set()
+    worker.join(within())
+    assert outcome == [False] and receiver.attempts == 1
+    assert n.metrics.counter("alert_notifications_failed") == 1
+
+
+class FloorRng(random.Random):
+    """Draws the top of every jitter range."""
+
+    def uniform(self, a, b):
+        return b
 
 
 def test_client_errors_are_not_retried(receiver):

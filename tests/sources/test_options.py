@@ -1,37 +1,51 @@
-"""Casts for source settings."""
+"""Value types of source settings."""
 
 from __future__ import annotations
 
 import pytest
 
 from streamdash.errors import ConfigError
-from streamdash.sources.options import (
-    boolean,
-    expand_env,
-    http_url,
-    name_list,
-    number,
-    text,
-    text_map,
-)
+from streamdash.params import Float, Params
+from streamdash.sources.base import parse_source
+from streamdash.sources.options import HttpUrl, NameList, Text, TextMap, expand_env
+
+
+class Demo(Params):
+    """One setting of each type."""
+
+    x: Float = 0.0
+    flag: bool = False
+    url: HttpUrl = "http://h/"
+    names: NameList = ()
+    label: Text = ""
+    values: TextMap = {}
 
 
 def test_valid_values_are_cast():
     """Numbers, booleans, URLs, maps and lists are cast from YAML values or flag text."""
-    assert number(0, 10)("k", "2.5") == 2.5
-    assert boolean("k", "yes") is True and boolean("k", "off") is False and boolean("k", True)
-    assert http_url("k", " https://h/x ") == "https://h/x"
-    assert text_map("k", {"a": 1, "b": True}) == {"a": "1", "b": "true"}
-    assert name_list("k", "a, b") == ["a", "b"] and text("k", 5) == "5"
+    assert parse_source(Demo, {"x": "2.5"}).x == 2.5
+    assert parse_source(Demo, {"flag": "yes"}).flag is True
+    assert parse_source(Demo, {"flag": "off"}).flag is False
+    assert parse_source(Demo, {"url": " https://h/x "}).url == "https://h/x"
+    assert parse_source(Demo, {"values": {"a": 1, "b": True}}).values == {"a": "1", "b": "true"}
+    assert parse_source(Demo, {"names": "a, b"}).names == ("a", "b")
+    assert parse_source(Demo, {"label": 5}).label == "5"
     assert expand_env("k", "Bearer ${T}", {"T": "x"}) == "Bearer x"
 
 
-@pytest.mark.parametrize("cast, value", [
-    (number(0, 10), "x"), (number(0, 10), 11), (number(0, 10), True), (boolean, "maybe"),
-    (http_url, "ftp://h"), (http_url, "http://"), (text_map, [1]), (name_list, 5), (text, {}),
+@pytest.mark.parametrize("key, value", [
+    ("x", "x"), ("x", True), ("flag", "maybe"), ("url", "ftp://h"), ("url", "http://"),
+    ("url", "http://[::1"), ("values", [1]), ("names", 5), ("label", {}),
 ])
-def test_bad_values_name_the_key(cast, value):
+def test_bad_values_name_the_key(key, value):
     """Each bad value raises ConfigError with the key."""
     with pytest.raises(ConfigError) as err:
-        cast("source.x", value)
-    assert err.value.key == "source.x"
+        parse_source(Demo, {key: value})
+    assert err.value.key == f"source.{key}"
+
+
+def test_a_bad_map_value_names_its_own_key():
+    """A map value that is not a scalar is refused at its own dotted key."""
+    with pytest.raises(ConfigError) as err:
+        parse_source(Demo, {"values": {"a": [1]}})
+    assert err.value.key == "source.values.a"

@@ -6,7 +6,7 @@ import pytest
 
 from streamdash.config import Settings
 from streamdash.errors import ConfigError
-from streamdash.sources import BUILDERS, build_source
+from streamdash.sources import SOURCES, build_source
 from streamdash.sources.http import HttpSource
 from streamdash.sources.presets import PRESETS, preset_params
 from tests.httpserver import json_reply
@@ -140,7 +140,7 @@ def test_preset_schema_accepts_its_own_records(server, name, payload):
 def test_presets_are_registered_and_point_at_the_real_apis():
     """Every preset is a registered source with an https URL, records path and field map."""
     for name, preset in PRESETS.items():
-        assert name in BUILDERS
+        assert name in SOURCES
         assert preset.url.startswith("https://") and preset.fields and preset.min_interval > 0
     assert PRESETS["usgs-earthquakes"].url.endswith("/summary/all_hour.geojson")
     assert PRESETS["coinbase-spot"].url.endswith("/v2/prices/BTC-USD/spot")

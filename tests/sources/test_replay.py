@@ -89,6 +89,34 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(tmp_path):
     assert src.stats["malformed"] == 1
 
 
+def test_lines_past_max_line_chars_are_skipped_and_named_by_line(tmp_path):
+    """A JSON line or CSV record longer than max_line_chars is reported at its exact line and
+    skipped (never held whole); the lines after it, a quoted multi-line cell too, still play."""
+    path = jsonl(tmp_path, [{"id": 1}, {"id": "x" * 500}, "{oops", {"id": 3}])
+    events: list = []
+    src = ReplaySource(path=path, rate=1000, max_line_chars=100, on_error=events.append,
+                       clock=FakeClock(0.0))
+    out = src.fetch()
+    src.clock.advance(1)
+    assert out + src.fetch() == [{"id": 1}, {"id": 3}]
+    assert [(e["kind"], e["reason"].split(": ")[0]) for e in events] == [
+        ("too_long", "data.jsonl:2"), ("not_json", "data.jsonl:3")]
+    csv_path = tmp_path / "data.csv"
+    csv_path.write_text('a,b\n1,2\n3,' + "x" * 500 + '\n"5\nfive",6\n' + "y" * 300 + '\n7,8\n')
+    events.clear()
+    src = ReplaySource(path=csv_path, rate=1000, max_line_chars=100, on_error=events.append,
+                       clock=FakeClock(0.0))
+    out = src.fetch()
+    src.clock.advance(1)
+    assert out + src.fetch() == [{"a": 1, "b": 2}, {"a": "5\nfive", "b": 6}, {"a": 7, "b": 8}]
+    assert [e["reason"].split(": ")[0] for e in events] == ["data.csv:3", "data.csv:6"]
+    assert src.stats["malformed"] == 2
+    with pytest.raises(ConfigError) as err:
+        build_source(Settings({"source": {"type": "replay", "path": str(path),
+                                          "max_line_chars": 0}}))
+    assert err.value.key == "source.max_line_chars"
+
+
 def test_untimed_records_go_out_with_their_predecessor(tmp_path):
     """In speed mode a record without a usable time does not stall the replay."""
     path = jsonl(tmp_path, [{"t": 100}, {"t": "never"}, {"x": 1}, {"t": 101}])

@@ -80,3 +80,12 @@ def test_registry_validates_simulator_params():
         with pytest.raises(ConfigError) as err:
             build_source(Settings({"source": params}))
         assert err.value.key == key
+
+
+def test_simulator_sizes_are_bounded():
+    """A sensor count or batch size past its bound is refused before anything is allocated."""
+    for params, key in [({"sensors": 10_001}, "source.sensors"),
+                        ({"batch_size": 1_000_001}, "source.batch_size")]:
+        with pytest.raises(ConfigError, match="must be between 1 and") as err:
+            build_source(Settings({"source": params}))
+        assert err.value.key == key

@@ -14,6 +14,7 @@ from streamdash.sources.fields import parse_fields
 from streamdash.sources.retry import RetryPolicy
 from streamdash.sources.sse import SseEvent, SseParser, SseSource
 from tests.helpers import wait_for as wait_until
+from tests.helpers import within
 from tests.httpserver import Reply
 
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
@@ -174,6 +175,22 @@ def test_http_204_ends_the_stream_for_good(server):
     with pytest.raises(SourceError, match="HTTP 204"):
         src.fetch()
     assert len(server.hits("/stream")) == 1
+    src.close()
+
+
+def test_stop_is_idempotent_and_reports_the_thread_ended(server):
+    """stop() ends the reader on an idle stream and returns True, again on a second call;
+    start() after it starts nothing, and stop() on a source never started is True."""
+    server.route("/stream", stream(b": hello\n\n", hold=True))
+    src = make(server.url("/stream"), read_timeout=600)
+    assert make(server.url("/stream")).stop() is True
+    src.start()
+    src.start()
+    assert wait_until(lambda: src.connected)
+    assert src.stop(timeout=within()) is True and not src.alive
+    assert src.stop(timeout=0) is True
+    src.start()
+    assert not src.alive
     src.close()
 
 
