@@ -46,8 +46,8 @@ class Metric:
 class Span(Protocol):
     """What a quality metric's formula reads: the quality window between two samples.
 
-    ``delta(counter)`` is the growth of a sampled :data:`PIPELINE` counter over the window
-    (``KeyError`` for a name that is not one); ``seconds`` the time the window's samples span.
+    ``delta(counter)`` is the growth of a counter over the window (``KeyError`` for a name not
+    in :data:`SAMPLED_COUNTERS`); ``seconds`` the time the window's samples span.
     """
 
     now: float
@@ -222,6 +222,12 @@ def _fetch_age(s: Span) -> float | None:
     return max(0.0, until - s.fetch_since)
 
 
+#: The :data:`PIPELINE` counters the quality window samples: all a formula's ``delta`` may read.
+#: Only these are kept (a sample every ``alerts.interval`` over window + baseline): a formula
+#: reading another counter adds it here.
+SAMPLED_COUNTERS: tuple[str, ...] = (
+    "records_in", *PROCESSED, "records_dropped", "fetches", "fetch_errors")
+
 QUALITY: tuple[QualityMetric, ...] = (
     QualityMetric("null_rate", "ratio",
                   "share of accepted records with at least one null field (0–1)",
@@ -271,8 +277,6 @@ def _index(*tables: Iterable[Metric]) -> Mapping[str, Metric]:
 
 #: Every name ``/metrics`` exports (without the ``streamdash_`` prefix) → its declaration.
 EXPORTED: Mapping[str, Metric] = _index(PIPELINE, HEALTH)
-#: The counters the quality window samples: every declared pipeline counter.
-SAMPLED_COUNTERS: tuple[str, ...] = tuple(m.name for m in PIPELINE if m.kind == "counter")
 #: Snapshot field → its meaning (the query API and the CLI accept these names).
 SNAPSHOT_FIELDS: Mapping[str, str] = MappingProxyType({m.name: m.help for m in SNAPSHOT})
 #: Quality metric → its meaning (the names an alert rule's ``metric`` may take).

@@ -38,6 +38,13 @@ def test_every_declaration_has_a_kind_unit_and_one_line_help():
         assert q.unit and q.help and "\n" not in q.help and callable(q.compute), q
 
 
+def test_the_window_samples_declared_counters_only():
+    """Every counter the quality window samples is a declared pipeline counter."""
+    counters = {m.name for m in catalog.PIPELINE if m.kind == "counter"}
+    assert set(catalog.SAMPLED_COUNTERS) <= counters
+    assert set(catalog.PROCESSED) <= set(catalog.SAMPLED_COUNTERS)
+
+
 def test_rules_read_the_quality_table():
     """The alert-rule metric names are exactly the catalog's quality metrics, and each parses."""
     assert dict(METRICS) == {q.name: q.help for q in catalog.QUALITY}
@@ -60,7 +67,7 @@ def test_the_window_computes_every_quality_metric():
 
 
 def test_a_formula_reading_an_undeclared_counter_fails_loudly():
-    """A quality formula can only read declared pipeline counters (no silent zero)."""
+    """A quality formula can only read the sampled counters (a typo is no silent zero)."""
     w = QualityWindow(window=10, baseline=0)
     w.add(T0, pick({}), {})
     w.add(T0 + 1, pick({}), {})

@@ -260,10 +260,10 @@ class _Span:
         self.baseline_throughput = baseline_throughput
 
     def delta(self, counter: str) -> float:
-        """Growth of a sampled counter over the window (``KeyError`` for an undeclared one, so a
-        formula reading a name the window never samples fails its test instead of reading 0)."""
+        """Growth of a sampled counter over the window (``KeyError`` for any other name, so a
+        formula reading a counter the window does not sample fails its test, not reads 0)."""
         if counter not in _SAMPLED:
-            raise KeyError(f"{counter!r} is not a counter declared in metric_catalog.PIPELINE")
+            raise KeyError(f"{counter!r} is not in metric_catalog.SAMPLED_COUNTERS")
         return self._new.counters.get(counter, 0) - self._old.counters.get(counter, 0)
 
 
