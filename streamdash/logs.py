@@ -15,10 +15,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from .models import utc_iso
-from .redact import MASK, MIN_SECRET, mask_settings, redact, secret_values
+from .redact import MASK, Redactor, mask_settings, redact, secret_values
 
 __all__ = ["MASK", "JsonFormatter", "RedactingFormatter", "TextFormatter", "configure_logging",
            "log_event", "log_settings", "mask_settings", "redact", "secret_values"]
@@ -71,7 +72,7 @@ def _short(value: Any) -> str:
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None,
-                      secrets: Any = ()) -> logging.Handler:
+                      secrets: Redactor | Iterable[str] = ()) -> logging.Handler:
     """Send the ``streamdash`` loggers to ``stream`` (stderr) in the chosen format.
 
     ``secrets`` are values (API keys, tokens) replaced by ``***`` in every line written.
@@ -96,16 +97,19 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
 
 # -- secrets (what is one: streamdash.redact) ------------------------------------------------------
 class RedactingFormatter(logging.Formatter):
-    """Wraps another formatter and blanks known secret values in whatever it produced."""
+    """Wraps another formatter and blanks known secret values in whatever it produced.
 
-    def __init__(self, inner: logging.Formatter, secrets: Any):
+    ``secrets`` are the values (or a :class:`~streamdash.redact.Redactor`); the redactor
+    decides which forms of them are blanked (raw and URL-encoded, none under ``MIN_SECRET``).
+    """
+
+    def __init__(self, inner: logging.Formatter, secrets: Redactor | Iterable[str]):
         super().__init__()
         self.inner = inner
-        self.secrets = sorted({s for s in secrets if s and len(s) >= MIN_SECRET},
-                              key=len, reverse=True)
+        self.redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(self.inner.format(record), self.secrets)
+        return self.redactor.text(self.inner.format(record))
 
 
 def log_settings(logger: logging.Logger, settings: Any) -> None:

@@ -2,20 +2,10 @@
 
 The lock lives with the data: callers never lock, readers get copies.
 
-Counter names used by the pipeline (every record is counted in exactly one outcome, so
-``records_in == records_accepted + records_rejected + records_duplicate + records_filtered
-+ records_late + records_dropped`` once the queue is drained):
-
-* ``records_in``, ``records_accepted``, ``records_rejected`` (invalid), ``records_duplicate``,
-  ``records_filtered``, ``records_late``, ``records_dropped`` (queue policy or shutdown)
-* ``batches_in``, ``batches_processed``, ``batches_dropped``, ``fetches``, ``fetch_errors``,
-  ``ingest_errors`` (every failed attempt, retries included), ``thread_restarts``,
-  ``producer_blocked_seconds``
-
-Gauges: ``queue_depth``, ``queue_capacity``, ``buffer_size``, ``buffer_capacity``,
-``last_fetch_at``, ``last_stored_at``, ``last_success_at``.
-Histograms (seconds): ``batch_processing_seconds``, ``end_to_end_latency_seconds``,
-``fetch_seconds``.
+The names the pipeline uses, with their kind, unit and meaning, are declared once in
+:mod:`streamdash.metric_catalog` (``PIPELINE``). Every record is counted in exactly one
+outcome (``metric_catalog.OUTCOMES``), so ``records_in`` equals the sum of the
+``records_<outcome>`` counters once the queue is drained.
 """
 
 from __future__ import annotations
@@ -29,8 +19,6 @@ from typing import Any
 #: Upper bounds (seconds) of latency histogram buckets, Prometheus style.
 LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                       0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-OUTCOMES = ("accepted", "rejected", "duplicate", "filtered", "late", "dropped")
 
 
 class Histogram:

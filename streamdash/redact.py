@@ -11,8 +11,9 @@ log. It decides:
   ``api_tokens`` (the login's hashes), and the items of a
   list under a secret name, are secrets; a *mapping* under a secret name (``auth: {mode: …}``)
   is judged key by key, so words like ``none`` never become "secrets" blanked everywhere;
-* **URLs** — their password, secret query values and, for webhook URLs (Slack, Discord …),
-  the whole path;
+* **URLs** — their password and secret query values; a webhook URL (Slack, Discord …: any
+  setting under a ``webhook`` key, and the notifier's targets) shows only its scheme, host and
+  port (:func:`mask_webhook_url`);
 * **values** — ``${NAME}`` references in secret settings are expanded from the environment, so
   the key a source really sends is masked too.
 
@@ -71,8 +72,10 @@ def _url_secrets(url: str, whole_path: bool, extra: Iterable[str]) -> list[str]:
     except ValueError:
         match = _USERINFO.search(url)
         return [match.group(0)[len(match.group(1)):-1]] if match else []
+    # A webhook's query values are all shown masked: the long ones (tokens, whatever their
+    # name) are blanked in other text too; short ones (``?format=json``) would blank words.
     found = [v for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if is_secret_name(k, extra)]
+             if is_secret_name(k, extra) or (whole_path and len(v) >= 8)]
     if password:
         found.append(password)
     if whole_path and parts.path.strip("/"):
@@ -83,7 +86,10 @@ def _url_secrets(url: str, whole_path: bool, extra: Iterable[str]) -> list[str]:
 
 
 def mask_url(url: str, whole_path: bool = False, extra: Iterable[str] = ()) -> str:
-    """``url`` without its password and secret query values (and path, for a webhook)."""
+    """``url`` without its password and secret query values; a webhook URL (``whole_path``)
+    as :func:`mask_webhook_url` shows it."""
+    if whole_path:
+        return mask_webhook_url(url)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - a bad port raises here rather than below
@@ -94,15 +100,36 @@ def mask_url(url: str, whole_path: bool = False, extra: Iterable[str] = ()) -> s
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
-    if whole_path:  # webhook URLs carry their token in the path (Slack, Discord, …)
-        path = f"/{MASK}" if parts.path.strip("/") else ""
-        return f"{parts.scheme}://{netloc}{path}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, MASK if is_secret_name(k, extra) else v) for k, v in pairs],
                           safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def mask_webhook_url(url: str) -> str:
+    """A webhook URL safe to show anywhere: scheme, host and port stay, the rest is masked.
+
+    Webhook URLs carry their token in the path (Slack, Discord) or the query, under any name:
+    ``https://hooks.slack.com/services/T0/B0/XyZ`` → ``https://hooks.slack.com/***``; the
+    credentials become ``***@`` and every query value ``***`` (the names stay); a URL that
+    does not parse is ``***`` altogether.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return MASK
+    netloc = (f"{MASK}@" if parts.username or parts.password else "") + host
+    if port:
+        netloc += f":{port}"
+    path = f"/{MASK}" if parts.path.strip("/") else ""
+    query = ""
+    if parts.query:
+        query = "?" + "&".join(f"{kv.split('=', 1)[0]}={MASK}" for kv in parts.query.split("&"))
+    return f"{parts.scheme}://{netloc}{path}{query}"
 
 
 def _walk(node: Any, key: str, secret: bool, webhook: bool, extra: frozenset[str],

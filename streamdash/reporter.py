@@ -17,47 +17,16 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from . import metric_catalog
 from .logs import log_event
 from .metrics import Metrics
 from .threads import STOP_TIMEOUT, Background, ThreadRunner
 
 log = logging.getLogger("streamdash.reporter")
 
-#: Every value a snapshot holds, with its meaning (the query API and CLI accept these names).
-SNAPSHOT_FIELDS: dict[str, str] = {
-    "throughput_in": "records fetched per second over the interval",
-    "throughput_out": "records accepted (stored) per second over the interval",
-    "latency_p50": "fetch → visible latency, median of recent batches (s)",
-    "latency_p95": "fetch → visible latency, 95th percentile of recent batches (s)",
-    "latency_p99": "fetch → visible latency, 99th percentile of recent batches (s)",
-    "batch_p50": "per-batch processing time, median of recent batches (s)",
-    "batch_p95": "per-batch processing time, 95th percentile (s)",
-    "batch_p99": "per-batch processing time, 99th percentile (s)",
-    "fetch_p95": "source fetch time, 95th percentile of recent fetches (s)",
-    "error_rate": "failed fetches / fetch attempts over the interval",
-    "invalid_rate": "quarantined / processed records over the interval",
-    "duplicate_rate": "duplicates / processed records over the interval",
-    "late_rate": "late / processed records over the interval",
-    "filtered_rate": "filtered / processed records over the interval",
-    "null_rate": "accepted records with at least one null field / accepted records over the "
-                 "interval (the same definition as the alert metric null_rate)",
-    "queue_depth": "batches waiting between producer and consumer",
-    "queue_fill": "queue depth / queue capacity",
-    "buffer_fill": "records held / buffer capacity",
-    "dropped": "records dropped over the interval (queue policy or shutdown)",
-    "restarts": "pipeline thread restarts so far (this run)",
-    "records_in": "records fetched so far (this run)",
-    "records_accepted": "records accepted so far (this run)",
-    "records_rejected": "records quarantined so far (this run)",
-    "records_duplicate": "duplicates so far (this run)",
-    "records_late": "late records so far (this run)",
-    "records_filtered": "filtered records so far (this run)",
-    "records_dropped": "records dropped so far (this run)",
-    "fetch_errors": "failed fetches so far (this run)",
-    "interval_s": "seconds this snapshot covers",
-}
-
-_PROCESSED = ("accepted", "rejected", "duplicate", "filtered", "late")
+#: Every value a snapshot holds → its meaning (declared in ``metric_catalog.SNAPSHOT``; the query
+#: API and the CLI accept these names).
+SNAPSHOT_FIELDS = metric_catalog.SNAPSHOT_FIELDS
 
 
 def _rate(part: float, whole: float) -> float:
@@ -75,7 +44,7 @@ def derive(prev: dict[str, float], cur: dict[str, Any], seconds: float) -> dict[
     def delta(name: str) -> float:
         return max(0.0, c.get(name, 0) - prev.get(name, 0))
 
-    processed = sum(delta(f"records_{o}") for o in _PROCESSED)
+    processed = sum(delta(name) for name in metric_catalog.PROCESSED)
     attempts = delta("fetches") + delta("fetch_errors")
     lat = h.get("end_to_end_latency_seconds", {})
     batch = h.get("batch_processing_seconds", {})
@@ -105,7 +74,7 @@ def derive(prev: dict[str, float], cur: dict[str, Any], seconds: float) -> dict[
         "fetch_errors": c.get("fetch_errors", 0),
         "interval_s": seconds,
     }
-    for name in ("in", "accepted", "rejected", "duplicate", "late", "filtered", "dropped"):
+    for name in ("in", *metric_catalog.OUTCOMES):
         out[f"records_{name}"] = c.get(f"records_{name}", 0)
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
 

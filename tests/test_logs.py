@@ -105,3 +105,13 @@ def test_settings_are_one_summary_line_at_info_and_the_whole_tree_at_debug():
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1 and "config loaded" not in lines[0]
     assert "settings source=simulated interval=2.0 data_dir=d" in lines[0]
+
+
+def test_log_lines_blank_url_encoded_forms_of_a_secret_too():
+    """The log filter is the one Redactor: a secret echoed URL-encoded is blanked as well."""
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream, secrets=["ab/cd+ef=SECRET"])
+    log_event(logging.getLogger("streamdash.test.encoded"), logging.WARNING, "fetch failed",
+              url="https://h/x?q=ab%2Fcd%2Bef%3DSECRET", raw="ab/cd+ef=SECRET")
+    out = stream.getvalue()
+    assert "SECRET" not in out and out.count(MASK) == 2

@@ -1,12 +1,14 @@
 """Tests for streamdash.redact: the one decision of what is a secret, for every output."""
 
 from streamdash.logs import mask_settings as logs_mask_settings
+from streamdash.quality.notify import mask_url as notify_mask_url
 from streamdash.redact import (
     MASK,
     Redactor,
     is_secret_name,
     mask_settings,
     mask_url,
+    mask_webhook_url,
     output_redactor,
     secret_values,
 )
@@ -79,3 +81,22 @@ def test_output_redactor_adds_what_the_source_knows():
     r = output_redactor({"source": {"params": {"appid": "APPIDVALUE"}}}, Source(), environ={})
     assert r.text("a APPIDVALUE b SENT-HEADER-VALUE") == f"a {MASK} b {MASK}"
     assert not output_redactor({}, None, environ={})
+
+
+def test_webhook_urls_look_the_same_in_the_settings_and_the_notifier():
+    """A webhook URL is masked by one function, whether shown in the settings or by the
+    notifier: scheme, host and port stay; credentials, path and query values do not."""
+    url = "https://user:PW123456@hooks.example:8443/services/T0/B0/PATHTOKEN1?code=QUERYTOKEN1"
+    shown = "https://***@hooks.example:8443/***?code=***"
+    assert notify_mask_url is mask_webhook_url and mask_webhook_url(url) == shown
+    assert mask_settings({"alerts": {"webhook": {"urls": [url]}}})["alerts"]["webhook"] == \
+        {"urls": [shown]}
+    assert mask_url(url, whole_path=True) == shown
+
+
+def test_a_webhook_query_token_is_blanked_everywhere_but_short_values_are_not():
+    """A long query value of a webhook URL (a token under any name) is a secret value; a short
+    one (``format=json``) is not, so it cannot blank ordinary words."""
+    values = secret_values({"alerts": {"webhook": {"urls": [
+        "https://hooks.example/x?code=QUERYTOKEN1&format=json"]}}}, environ={})
+    assert "QUERYTOKEN1" in values and "json" not in values

@@ -5,7 +5,8 @@ it may be in use by a running app: reads go beside the writer), or, with ``--fro
 ``/api/dlq`` endpoint of a running app (which answers from its history, or from its in-memory
 quarantine when it persists nothing). Each line is
 ``{"at": ISO-8601, "source": …, "reasons": [{field, rule, value}, …], "record": …}``, oldest
-first.
+first. Secrets the settings name (an API key an upstream echoed in a record) are blanked, as in
+every other output.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from typing import Any
 
 from ..errors import ConfigError
+from ..redact import MASK, Redactor, output_redactor
 
 EXIT_UNAVAILABLE = 1
 #: Items asked for per /api/dlq page with --from-url (within any sane api.max_limit).
@@ -83,9 +85,27 @@ def from_url(base: str, since: str, until: str | None, limit: int) -> list[dict[
     return out
 
 
+def redacted(items: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, Any]]:
+    """``items`` with every secret ``redactor`` knows blanked (as the HTTP answers are)."""
+    if not redactor:
+        return items
+    import orjson
+
+    out = []
+    for item in items:
+        text = orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        clean = redactor.text(text)
+        try:
+            out.append(item if clean == text else orjson.loads(clean))
+        except orjson.JSONDecodeError:  # a secret spanning JSON syntax: drop the record
+            out.append({**{k: item.get(k) for k in ("at", "source")}, "record": MASK,
+                        "reasons": []})
+    return out
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Export the DLQ; 1 with a one-line reason when there is nothing to read."""
-    from ..config import history_data_dir
+    from ..config import history_data_dir, load_settings
     from ..store.history import StorageUnavailable
     from ..store.quarantine import write_jsonl
     from ..timespec import parse_range
@@ -102,6 +122,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise ConfigError("--since", str(exc)) from None
             items = from_database(data_dir, since, until, args.limit)
+            # The database keeps records as the upstream sent them, echoed keys included; the
+            # app's /api/dlq blanks the configured secrets, and so does this export.
+            items = redacted(items, output_redactor(
+                load_settings(args.config, overrides={"data_dir": args.data_dir}).as_dict()))
     except (StorageUnavailable, LookupError) as exc:
         print(f"streamdash: dlq export: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

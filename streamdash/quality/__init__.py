@@ -1,6 +1,6 @@
 """Data-quality monitoring: windowed quality metrics, alert rules and states, webhooks.
 
-``rules`` (pure rule parsing and state machine), ``metrics`` (sliding-window quality metrics),
+``rules`` (pure rule parsing and state machine), ``window`` (sliding-window quality metrics),
 ``monitor`` (:class:`QualityMonitor`, its own evaluation thread and read API), ``notify``
 (Alertmanager-shaped webhooks from their own thread), ``settings`` (the ``alerts`` section).
 """

@@ -14,9 +14,9 @@ from ..logs import log_event
 from ..metrics import Metrics
 from ..models import utc_iso
 from ..threads import ThreadRunner
-from .metrics import BatchStats, QualityWindow, null_counters, pick
 from .notify import WebhookNotifier
 from .rules import FIELD_METRIC_PREFIX, AlertState, Rule, alert_view, step, transition_view
+from .window import BatchStats, QualityWindow, null_counters, pick
 
 log = logging.getLogger("streamdash.quality")
 

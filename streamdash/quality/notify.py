@@ -8,7 +8,7 @@ jitter, and every outcome is counted (``alert_notifications_sent``, ``…_failed
 
 A still-firing alert is re-sent once per ``repeat_interval`` (default 4 h, like Alertmanager).
 Webhook URLs often carry tokens (Slack, PagerDuty bridges): logs and ``describe()`` only ever
-show :func:`mask_url` forms.
+show them as :func:`streamdash.redact.mask_webhook_url` does.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from ..logs import log_event
 from ..metrics import Metrics
+from ..redact import mask_webhook_url
 from ..sources.retry import RetryPolicy, call_with_retries
 from ..threads import Background, ThreadRunner
 
@@ -36,26 +36,9 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 USER_AGENT = "streamdash-alerts"
 
 
-def mask_url(url: str) -> str:
-    """``url`` safe for logs: credentials, the path and query values hidden.
-
-    Webhook URLs carry their token in the path (Slack, Discord) or the query:
-    ``https://hooks.slack.com/services/T0/B0/XyZ`` → ``https://hooks.slack.com/***``.
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "***"
-    netloc = ("***@" if parts.username or parts.password else "") + host
-    if port:
-        netloc += f":{port}"
-    path = "/***" if parts.path.strip("/") else ""
-    query = ""
-    if parts.query:
-        query = "?" + "&".join(f"{kv.split('=', 1)[0]}=***" for kv in parts.query.split("&"))
-    return f"{parts.scheme}://{netloc}{path}{query}"
+#: Webhook URLs are shown as :func:`streamdash.redact.mask_webhook_url` shows them (the name
+#: stays importable from here for the alert settings).
+mask_url = mask_webhook_url
 
 
 def alertmanager_payload(views: list[dict[str, Any]], status: str, receiver: str,
@@ -101,7 +84,7 @@ class _Target:
 
     def __init__(self, url: str):
         self.url = url
-        self.masked = mask_url(url)
+        self.masked = mask_webhook_url(url)
         self.sent = 0
         self.failed = 0
         self.errors = 0

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .. import metric_catalog
 from ..errors import ConfigError, unknown_key
 from ..models import utc_iso
 
@@ -41,26 +42,13 @@ SEVERITIES = ("info", "warning", "critical")
 NO_DATA = ("ok", "alerting", "keep_last")
 STATES = ("inactive", "pending", "firing", "resolved")
 
-#: Quality metrics a rule can watch (see ``quality/metrics.py``) and what each one means.
-METRICS: dict[str, str] = {
-    "null_rate": "share of accepted records with at least one null field (0–1)",
-    "duplicate_rate": "share of processed records dropped as duplicates (0–1)",
-    "late_rate": "share of processed records that arrived too late (0–1)",
-    "invalid_rate": "share of processed records rejected as invalid (0–1)",
-    "filtered_rate": "share of processed records removed by filters (0–1)",
-    "dropped_rate": "share of fetched records dropped by the queue policy (0–1)",
-    "fetch_error_rate": "share of fetch attempts that failed (0–1)",
-    "throughput": "records fetched per second",
-    "throughput_drop": "fall of throughput against the trailing baseline (0–1; <0 is a rise)",
-    "event_age_seconds": "age of the newest event time seen (freshness of the data)",
-    "fetch_age_seconds": "seconds since the last successful fetch (not counting time the "
-                         "producer spent waiting for room in a full queue)",
-    "backpressure_seconds": "seconds the producer has been waiting for room in the full queue "
-                            "(0 when it is not waiting: the consumer keeps up)",
-    "records": "records processed in the window",
-}
+#: Quality metrics a rule can watch → what each one means. Declared once, with its formula, in
+#: ``metric_catalog.QUALITY``; read-only here.
+METRICS = metric_catalog.QUALITY_METRICS
 #: ``null_rate.<field>``: share of accepted records whose ``<field>`` is null.
-FIELD_METRIC_PREFIX = "null_rate."
+FIELD_METRIC_PREFIX = metric_catalog.FIELD_METRIC_PREFIX
+#: ``known_metric(name)``: True for a metric in :data:`METRICS` or a ``null_rate.<field>``.
+known_metric = metric_catalog.known_quality_metric
 
 _RULE_KEYS = ("name", "metric", "op", "threshold", "for", "keep_firing_for", "severity",
               "labels", "summary", "description", "no_data", "enabled")
@@ -88,12 +76,6 @@ def parse_duration(key: str, value: Any, *, allow_zero: bool = True) -> float:
         raise ConfigError(key, f"must be a {'non-negative' if allow_zero else 'positive'} "
                                f"duration, got {value!r}")
     return seconds
-
-
-def known_metric(metric: str) -> bool:
-    """True for a metric in :data:`METRICS` or a per-field ``null_rate.<field>``."""
-    return metric in METRICS or (metric.startswith(FIELD_METRIC_PREFIX)
-                                 and len(metric) > len(FIELD_METRIC_PREFIX))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..errors import QueryError
-from ..reporter import SNAPSHOT_FIELDS
+from ..metric_catalog import SNAPSHOT_FIELDS
 from ..timespec import EARLIEST, LATEST, parse_duration, parse_range
 
 T = TypeVar("T")

@@ -62,6 +62,28 @@ def test_export_to_stdout_with_a_limit(tmp_path, capfdbinary):
     assert [json.loads(line)["record"]["i"] for line in lines] == [1, 2]
 
 
+def test_export_blanks_the_secrets_the_settings_name(tmp_path, capfdbinary):
+    """A key an upstream echoed into a quarantined record is exported as ***, like /api/dlq
+    answers it; the rest of the record stays."""
+    from streamdash.store.history import History, database_path
+
+    with History(database_path(tmp_path)) as history:
+        history.on_rejections([{"at": "2024-06-01T00:00:00.000Z", "source": "s",
+                                "reasons": [{"field": "v", "rule": "type",
+                                             "value": "'APPID-SECRET-42'"}],
+                                "record": {"note": "echo APPID-SECRET-42", "city": "Oslo"}}])
+    config = tmp_path / "c.yaml"
+    config.write_text("source:\n  type: http\n  url: http://127.0.0.1:9/x\n"
+                      "  params: {appid: APPID-SECRET-42, city: Oslo}\n")
+    assert main(["dlq", "export", "--data-dir", str(tmp_path), "--config", str(config),
+                 "--since", "2024-01-01T00:00:00Z"]) == 0
+    (line,) = capfdbinary.readouterr().out.splitlines()
+    item = json.loads(line)
+    assert b"APPID-SECRET-42" not in line
+    assert item["record"] == {"note": "echo ***", "city": "Oslo"}
+    assert item["reasons"][0]["value"] == "'***'"
+
+
 def test_export_without_a_database_fails_clearly(tmp_path, capsys):
     """No history database: exit 1 with one line naming the path; a bad limit is exit 2."""
     assert main(["dlq", "export", "--data-dir", str(tmp_path)]) == 1

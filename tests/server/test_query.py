@@ -11,7 +11,15 @@ import pytest
 from streamdash.config import Settings
 from streamdash.reporter import SNAPSHOT_FIELDS
 from streamdash.runtime import Runtime
-from streamdash.server.query import Cursor, Query, QueryError, memory_page, parse_query
+from streamdash.server.query import (
+    Cursor,
+    Query,
+    QueryError,
+    memory_page,
+    page,
+    parse_cursor,
+    parse_query,
+)
 from streamdash.store.history import History, database_path
 from streamdash.testing import ListSource
 from tests.server.test_routes import Server
@@ -187,3 +195,138 @@ def test_too_slow_is_a_503_naming_the_setting(tmp_path, monkeypatch):
     finally:
         server.close()
     assert status == 503 and "api.max_seconds" in body["error"] and seen == [0.5]
+
+
+# -- parse_query, parse_cursor, page and memory_page on their own (no server) ------------------
+NOW = 1_700_000_000.0
+
+
+def parse(args, allowed=("name", "state", "key", "step"), max_limit=1000, default_limit=100):
+    """parse_query with the settings the tests below share."""
+    return parse_query(args, NOW, allowed=allowed, default_since="1h",
+                       default_limit=default_limit, max_limit=max_limit)
+
+
+def test_defaults_are_the_last_hour_and_the_default_limit():
+    """No parameters: since is default_since ago, until is now, the default limit, no cursor."""
+    q = parse({}, allowed=())
+    assert (q.since, q.until, q.limit) == (NOW - 3600, NOW, 100)
+    assert q.names == () and q.state is None and q.key is None and q.cursor is None
+    assert q.step == 0.0
+
+
+@pytest.mark.parametrize("args,param", [
+    ({"bogus": ["1"]}, "'bogus'"),
+    ({"since": ["1h", "2h"]}, "since"),
+    ({"limit": ["ten"]}, "limit"), ({"limit": ["0"]}, "limit"), ({"limit": ["1001"]}, "limit"),
+    ({"name": ["queue_fill,"]}, "name"), ({"name": ["no_such_metric"]}, "name"),
+    ({"state": ["burning"]}, "state"), ({"key": [""]}, "key"),
+    ({"step": ["fast"]}, "step"), ({"step": ["0s"]}, "step"),
+    ({"step": ["1s"], "since": ["1d"]}, "step"),
+    ({"step": ["1m"], "cursor": ["5:1"]}, "cursor"),
+    ({"since": ["now"], "until": ["2h"]}, "since"),
+])
+def test_bad_parameters_are_query_errors_naming_the_parameter(args, param):
+    """Each malformed, out-of-range, repeated or unknown parameter is a QueryError whose one-line
+    message names it."""
+    with pytest.raises(QueryError, match=param) as err:
+        parse(args)
+    assert "\n" not in str(err.value)
+
+
+def test_a_parameter_the_endpoint_does_not_take_is_unknown_there():
+    """``state`` is refused where it is not allowed, and the message lists what is known."""
+    with pytest.raises(QueryError, match="unknown parameter 'state'.*known: cursor, limit"):
+        parse({"state": ["firing"]}, allowed=())
+
+
+def test_names_are_split_on_commas_and_kept_once_in_order():
+    """``name`` may repeat and hold lists; each metric is kept once, in the order first given."""
+    q = parse({"name": ["queue_fill,latency_p95", "queue_fill", " error_rate "]})
+    assert q.names == ("queue_fill", "latency_p95", "error_rate")
+
+
+def test_valid_state_key_step_and_cursor_are_returned():
+    """Every accepted parameter comes back validated and typed."""
+    q = parse({"state": ["firing"], "key": ["sensor-1"], "since": ["30m"], "step": ["1m"]})
+    assert q.state == "firing" and q.key == "sensor-1" and q.step == 60.0
+    q = parse({"cursor": [Cursor(NOW - 5, 3).token]})
+    assert q.cursor == Cursor(NOW - 5, 3)
+
+
+def test_cursor_tokens_round_trip_exactly():
+    """A cursor's token parses back to the same cursor (float times kept to the last bit)."""
+    for cursor in (Cursor(0.0, 0), Cursor(NOW + 0.1234567, 7), Cursor(253402300799.0, 2**63 - 1)):
+        assert parse_cursor(cursor.token) == cursor
+    assert parse_cursor(None) is None
+
+
+@pytest.mark.parametrize("token", ["", "5", "5:", ":5", "x:1", "5:x", "5:-1", "nan:1", "inf:1",
+                                   "-1:0", "253402300800:0", f"5:{2**63}", "5:1.5", "1:2:3"])
+def test_forged_cursors_are_refused(token):
+    """Anything but a ``<ts>:<tie>`` the API could have given out is a QueryError on cursor."""
+    with pytest.raises(QueryError, match="cursor"):
+        parse_cursor(token)
+
+
+def test_a_forged_cursor_is_echoed_at_most_40_characters():
+    """A huge forged cursor is not echoed whole in the error (bounded answer)."""
+    with pytest.raises(QueryError) as err:
+        parse_cursor("9" * 5000)
+    assert len(str(err.value)) < 200
+
+
+def test_page_cuts_at_the_limit_and_gives_the_next_cursor():
+    """``limit + 1`` items fetched: the page holds ``limit`` and ``next`` is the last one's
+    cursor; when nothing is left over there is no ``next``."""
+    items = [{"ts": 10 - i, "id": 100 - i} for i in range(4)]
+
+    def key(item):
+        return Cursor(item["ts"], item["id"])
+
+    got, nxt = page(items, 3, key)
+    assert got == items[:3] and nxt == Cursor(8, 98).token
+    assert page(items[:3], 3, key) == (items[:3], None)
+    assert page([], 3, key) == ([], None)
+
+
+def test_page_stops_at_max_bytes_but_always_keeps_one_item():
+    """A byte budget ends the page early; an item bigger than the budget still makes a page of
+    one, so following ``next`` always advances."""
+    items = [{"ts": 10 - i, "id": i, "size": 40} for i in range(5)]
+
+    def key(item):
+        return Cursor(item["ts"], item["id"])
+
+    def size(item):
+        return item["size"]
+
+    got, nxt = page(items, 5, key, max_bytes=100, size=size)
+    assert [i["id"] for i in got] == [0, 1] and nxt == Cursor(9, 1).token
+    got, nxt = page(items, 5, key, max_bytes=10, size=size)
+    assert [i["id"] for i in got] == [0] and nxt == Cursor(10, 0).token
+
+
+def test_memory_pages_keep_to_the_range_and_the_byte_budget():
+    """An in-memory page holds only items inside since..until and ends at max_bytes."""
+    items = [{"ts": t} for t in (9, 8, 7, 6, 5, 4)]
+    got, nxt = memory_page(items, Query(since=5, until=8, limit=10), lambda i: i["ts"])
+    assert [i["ts"] for i in got] == [8, 7, 6, 5] and nxt is None
+    got, nxt = memory_page(items, Query(since=0, until=10, limit=10), lambda i: i["ts"],
+                           max_bytes=25, size=lambda i: 10)
+    assert [i["ts"] for i in got] == [9, 8] and nxt == Cursor(8, 1).token
+
+
+def test_memory_pages_count_ties_across_several_pages():
+    """When a page ends inside a run of one time twice over, the cursor's tie counts every item
+    of that time shown so far, so nothing is repeated or skipped."""
+    items = [{"ts": 5, "n": i} for i in range(5)] + [{"ts": 4, "n": 5}]
+    q, seen, tokens = Query(since=0, until=10, limit=2), [], []
+    while True:
+        got, nxt = memory_page(items, q, lambda i: i["ts"])
+        seen += [i["n"] for i in got]
+        if nxt is None:
+            break
+        tokens.append(nxt)
+        q = Query(since=0, until=10, limit=2, cursor=parse_cursor(nxt))
+    assert seen == [0, 1, 2, 3, 4, 5] and tokens[:2] == [Cursor(5, 2).token, Cursor(5, 4).token]

@@ -1,10 +1,12 @@
-"""Quality metrics over a sliding window, computed from samples of cumulative counters.
+"""The quality window: samples of cumulative counters, turned into the quality metrics.
 
 :class:`BatchStats` is a batch listener (consumer thread) that counts what the pipeline's
 counters do not: accepted records, records with a null field, nulls per field, and the newest
 event time. :class:`QualityWindow` keeps timestamped samples of all cumulative counters and turns
 the difference between the newest sample and the one at the start of the window into rates, so
-every value is "over the last ``window`` seconds". Times come from the caller (the monitor's
+every value is "over the last ``window`` seconds"; each metric's formula is declared with its
+name in :data:`streamdash.metric_catalog.QUALITY`, this module only supplies the span the
+formulas read. Times come from the caller (the monitor's
 injectable clock), which makes the arithmetic deterministic under a fake clock.
 
 Rates are fractions (0–1). A rate with nothing to divide by (no records in the window) is
@@ -21,12 +23,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-#: Pipeline counters sampled into the window (cumulative, from ``runtime.metrics``).
-COUNTERS = ("records_in", "records_accepted", "records_rejected", "records_duplicate",
-            "records_filtered", "records_late", "records_dropped", "fetches", "fetch_errors")
-#: Outcomes making up the "processed" denominator of the outcome rates.
-PROCESSED = ("records_accepted", "records_rejected", "records_duplicate", "records_filtered",
-             "records_late")
+from ..metric_catalog import FIELD_METRIC_PREFIX, PROCESSED, QUALITY, SAMPLED_COUNTERS, ratio
+
+_SAMPLED = frozenset(SAMPLED_COUNTERS)
 
 
 def event_time(value: Any) -> float | None:
@@ -209,43 +208,24 @@ class QualityWindow:
         long it has waited. ``fields`` get a ``null_rate.<field>`` value even when they never
         held a null.
         """
-        out: dict[str, float | None] = {}
         if not self._samples:
-            return out
+            return {}
         new = self._samples[-1]
         old = self._at(now - self.window)
-        d = {k: new.counters.get(k, 0) - old.counters.get(k, 0) for k in new.counters}
-        processed = sum(d.get(k, 0) for k in PROCESSED)
-        out["records"] = processed
-        for name, counter in (("duplicate_rate", "records_duplicate"),
-                              ("late_rate", "records_late"), ("invalid_rate", "records_rejected"),
-                              ("filtered_rate", "records_filtered")):
-            out[name] = _ratio(d.get(counter, 0), processed)
-        out["dropped_rate"] = _ratio(d.get("records_dropped", 0), d.get("records_in", 0))
-        attempts = d.get("fetches", 0) + d.get("fetch_errors", 0)
-        out["fetch_error_rate"] = _ratio(d.get("fetch_errors", 0), attempts)
-        accepted = new.nulls.get("accepted", 0) - old.nulls.get("accepted", 0)
-        null_records = new.nulls.get("null_records", 0) - old.nulls.get("null_records", 0)
-        out["null_rate"] = _ratio(null_records, accepted)
+        span = _Span(now, new, old, self._baseline_throughput(old), newest_event,
+                     last_success if last_success is not None else watch_since, waiting_since)
+        out: dict[str, float | None] = {m.name: m.compute(span) for m in QUALITY}
         for name in fields:
-            out["null_rate." + name] = _ratio(0, accepted)
+            out[FIELD_METRIC_PREFIX + name] = ratio(0, span.accepted)
         for key, n in new.nulls.items():
             if key.startswith("field:"):
-                out["null_rate." + key[6:]] = _ratio(n - old.nulls.get(key, 0), accepted)
-        span = new.t - old.t
-        out["throughput"] = d.get("records_in", 0) / span if span > 0 else None
-        out["throughput_drop"] = self._drop(out["throughput"], old)
-        out["event_age_seconds"] = (max(0.0, now - newest_event) if newest_event is not None
-                                    else None)
-        since = last_success if last_success is not None else watch_since
-        until = now if waiting_since is None else min(now, waiting_since)
-        out["fetch_age_seconds"] = max(0.0, until - since) if since is not None else None
-        out["backpressure_seconds"] = (max(0.0, now - waiting_since)
-                                       if waiting_since is not None else 0.0)
+                out[FIELD_METRIC_PREFIX + key[6:]] = ratio(n - old.nulls.get(key, 0),
+                                                           span.accepted)
         return out
 
-    def _drop(self, current: float | None, window_start: Sample) -> float | None:
-        if current is None or self.baseline <= 0:
+    def _baseline_throughput(self, window_start: Sample) -> float | None:
+        """Records in per second over the ``baseline`` before the window (``None``: unknown)."""
+        if self.baseline <= 0:
             return None
         first = self._samples[0]
         # The baseline needs history from before the window: at least half its length.
@@ -256,17 +236,39 @@ class QualityWindow:
         span = window_start.t - base_start.t
         base = (window_start.counters.get("records_in", 0)
                 - base_start.counters.get("records_in", 0)) / span if span > 0 else 0
-        if base <= 0:
-            return None
-        return 1.0 - current / base
+        return base if base > 0 else None
+
+
+class _Span:
+    """The window between two samples, as a quality metric's formula reads it (a
+    :class:`~streamdash.metric_catalog.Span`)."""
+
+    __slots__ = ("now", "seconds", "processed", "accepted", "null_records", "newest_event",
+                 "fetch_since", "waiting_since", "baseline_throughput", "_new", "_old")
+
+    def __init__(self, now: float, new: Sample, old: Sample, baseline_throughput: float | None,
+                 newest_event: float | None, fetch_since: float | None,
+                 waiting_since: float | None):
+        self.now, self._new, self._old = now, new, old
+        self.seconds = new.t - old.t
+        self.processed = sum(self.delta(k) for k in PROCESSED)
+        self.accepted = new.nulls.get("accepted", 0) - old.nulls.get("accepted", 0)
+        self.null_records = new.nulls.get("null_records", 0) - old.nulls.get("null_records", 0)
+        self.newest_event = newest_event
+        self.fetch_since = fetch_since
+        self.waiting_since = waiting_since
+        self.baseline_throughput = baseline_throughput
+
+    def delta(self, counter: str) -> float:
+        """Growth of a sampled counter over the window (``KeyError`` for any other name, so a
+        formula reading a counter the window does not sample fails its test, not reads 0)."""
+        if counter not in _SAMPLED:
+            raise KeyError(f"{counter!r} is not in metric_catalog.SAMPLED_COUNTERS")
+        return self._new.counters.get(counter, 0) - self._old.counters.get(counter, 0)
 
 
 def _sample_time(sample: Sample) -> float:
     return sample.t
-
-
-def _ratio(part: float, whole: float) -> float | None:
-    return part / whole if whole > 0 else None
 
 
 def null_counters(stats: Mapping[str, Any]) -> dict[str, int]:
@@ -276,6 +278,7 @@ def null_counters(stats: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def pick(counters: Mapping[str, float], names: Iterable[str] = COUNTERS) -> dict[str, float]:
+def pick(counters: Mapping[str, float],
+         names: Iterable[str] = SAMPLED_COUNTERS) -> dict[str, float]:
     """The sampled subset of a counters snapshot (missing counters read as 0)."""
     return {n: counters.get(n, 0) for n in names}

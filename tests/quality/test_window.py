@@ -1,4 +1,4 @@
-"""Sliding-window quality metrics computed from counter samples and batch statistics."""
+"""streamdash.quality.window: the quality metrics from counter samples and batch statistics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamdash.quality.metrics import (
+from streamdash.quality.window import (
     BatchStats,
     QualityWindow,
     event_time,
