@@ -18,8 +18,9 @@ from typing import Any
 from dash import Dash, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from . import figures, views
+from . import views
 from .live import LiveView
+from .texts import refresh_props
 
 TICK = Input("tick", "n_intervals")
 #: While a tick's callback runs the interval is off: no second request piles up behind it.
@@ -34,7 +35,7 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
     @app.callback(Output("tick", "interval"), Output("tick", "max_intervals"),
                   Input("refresh-picker", "value"))
     def set_refresh(value: float | None) -> tuple[int, int]:
-        return figures.refresh_props(value)
+        return refresh_props(value)
 
     @app.callback(Output("history-tick", "disabled"), Input("refresh-picker", "value"))
     def pause_history(value: float | None) -> bool:

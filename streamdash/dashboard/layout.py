@@ -14,9 +14,9 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from .figures import refresh_props
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, REFRESH_CHOICES, DashboardOptions
 from .tables import ERROR_COLUMNS, LATE_COLUMNS, QUARANTINE_COLUMNS, TIME_WIDTH, column
+from .texts import refresh_props
 
 #: KPI card ids and labels; ``{w}`` is the quality monitor's window in seconds (the rates and
 #: records/s it computes are over that window, the same numbers the alert rules see).

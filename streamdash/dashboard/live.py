@@ -19,13 +19,26 @@ from typing import Any
 from ..runtime import Runtime
 from ..store.history import StorageUnavailable
 from ..store.ring import RingBuffer
-from . import figures, tables
+from . import tables
+from .figures.histogram import histogram_figure
+from .figures.history import GAP_INTERVALS, HISTORY_POINTS, HISTORY_SERIES, history_figure
+from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
+from .figures.series import (
+    group_points,
+    points_per_trace,
+    series_action,
+    series_extend,
+    series_figure,
+)
+from .figures.windows import window_lag_note, windows_figure
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
+from .texts import count_since, freshness_message, interval_text, last_update_text
+from .values import is_number
 
 #: Seconds covered by the ingestion-error KPI.
 RECENT_WINDOW = 300.0
 #: Quality metrics charted, in trace order (names of the monitor's metrics).
-QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
+QUALITY_METRICS = tuple(m for m, _ in QUALITY_SERIES)
 #: Records sampled to find key-field candidates, and most distinct values a key may have.
 KEY_SAMPLE, MAX_KEYS = 200, 30
 #: Value fields whose running sums are kept at once (least recently used one is dropped).
@@ -38,7 +51,7 @@ def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> flo
     """Seconds between history-chart refreshes: the snapshot interval or, for a long range,
     one chart bucket, kept within 10–60 s (no point re-reading the store faster than new
     snapshots or new buckets appear, nor waiting over a minute)."""
-    bucket = range_seconds / figures.HISTORY_POINTS
+    bucket = range_seconds / HISTORY_POINTS
     return min(60.0, max(10.0, snapshot_interval, bucket))
 
 
@@ -46,9 +59,9 @@ def window_note(runtime: Runtime) -> str:
     """Why the window card trails the live chart, from the runtime's (first) window rule."""
     rules = getattr(runtime.processor, "windows", None) or ()
     if not rules:
-        return figures.window_lag_note(None)
+        return window_lag_note(None)
     rule = rules[0]
-    return figures.window_lag_note(rule.size, rule.watermark.lateness, rule.idle_timeout)
+    return window_lag_note(rule.size, rule.watermark.lateness, rule.idle_timeout)
 
 
 class RollingValues:
@@ -72,7 +85,7 @@ class RollingValues:
             self.__init__(self.field, self.capacity)  # type: ignore[misc]
         for seq, rec in buffer.after(self.seq):
             v = rec.get(self.field)
-            if figures.is_number(v):
+            if is_number(v):
                 self._values.append((seq, float(v)))
                 self._sum += v
                 self.latest = float(v)
@@ -175,23 +188,23 @@ class LiveView:
         last_new = rt.metrics.gauge("last_stored_at")
         last_fetch = rt.source_health.snapshot()["last_success"]
         status = rt.status()
-        fresh = figures.freshness_message(last_fetch, last_new, rt.started_at, now, interval)
+        fresh = freshness_message(last_fetch, last_new, rt.started_at, now, interval)
         return {"status": status.state, "status_reasons": status.hover_text(),
-                "interval": figures.interval_text(rt.fetch_interval(), rt.cadence.reason()),
+                "interval": interval_text(rt.fetch_interval(), rt.cadence.reason()),
                 "records_in": rt.counts()["in"],
                 "rate": rates.get("throughput"), "latest": rv.latest, "mean": rv.mean,
                 "invalid": rates.get("invalid_rate"), "duplicate": rates.get("duplicate_rate"),
                 "late": rates.get("late_rate"),
-                "errors_5min": figures.count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
+                "errors_5min": count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
                 "active_alerts": len(monitor.active()) if monitor is not None else None,
-                "updated": figures.last_update_text(last_new, now),
+                "updated": last_update_text(last_new, now),
                 "stale": fresh[0] if fresh else None,
                 "stale_color": fresh[1] if fresh else "warning"}
 
     def histogram(self, value_field: str) -> tuple[Any, dict[str, Any]]:
         """(version, histogram figure) of the newest values of ``value_field``."""
         key = [self.runtime.buffer.last_seq, value_field]
-        return key, self._cached(f"hist:{value_field}", key, lambda: figures.histogram_figure(
+        return key, self._cached(f"hist:{value_field}", key, lambda: histogram_figure(
             self._rolling(value_field).recent(self.options.histogram_points), value_field))
 
     def windows(self) -> tuple[Any, dict[str, Any]]:
@@ -202,7 +215,7 @@ class LiveView:
         def build() -> dict[str, Any]:
             items = log.recent(self.options.chart_windows)
             items.reverse()
-            return figures.windows_figure(items, items[-1].get("field") if items else None)
+            return windows_figure(items, items[-1].get("field") if items else None)
         return key, self._cached("windows", key, build)
 
     def quality_series(self) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
@@ -219,11 +232,11 @@ class LiveView:
         series, thresholds, signature = self.quality_series()
         fresh = state and state.get("epoch") == self.epoch and state.get("sig") == signature
         if fresh:
-            ext = figures.quality_extend(series, state["ts"], self.options.quality_points)
+            ext = quality_extend(series, state["ts"], self.options.quality_points)
             if ext is None:
                 return None
             return {"extend": ext, "state": {**state, "ts": series["ts"][-1]}}
-        return {"figure": figures.quality_figure(series, thresholds),
+        return {"figure": quality_figure(series, thresholds),
                 "state": {"epoch": self.epoch, "sig": signature,
                           "ts": series["ts"][-1] if series["ts"] else 0}}
 
@@ -254,20 +267,20 @@ class LiveView:
     def _history(self, seconds: float, now: float) -> dict[str, Any]:
         rt = self.runtime
         # interval_s (the bucket's longest) tells the figure each snapshot's own spacing.
-        names = [field for field, *_ in figures.HISTORY_SERIES] + ["interval_s"]
+        names = [field for field, *_ in HISTORY_SERIES] + ["interval_s"]
         since = now - seconds
         where = "persisted in the data dir" if rt.history is not None else \
             "this run only (in memory: no data dir)"
         # SQLite averages into the chart's own buckets (one bounded query whatever the range);
         # the figure's downsampling then only marks the gaps. Memory holds ≤ 720 snapshots.
-        step = seconds / figures.HISTORY_POINTS
-        peak = (*(f for f, *_, how in figures.HISTORY_SERIES if how == "max"), "interval_s")
+        step = seconds / HISTORY_POINTS
+        peak = (*(f for f, *_, how in HISTORY_SERIES if how == "max"), "interval_s")
         try:
             series = rt.metric_history(names, since, now, step=step, peak=peak)
         except StorageUnavailable as exc:
             series, where = {}, f"history unavailable: {exc}"
-        return figures.history_figure(series, since, now, note=where,
-                                      gap=figures.GAP_INTERVALS * rt.reporter.interval)
+        return history_figure(series, since, now, note=where,
+                                      gap=GAP_INTERVALS * rt.reporter.interval)
 
     def alerts(self, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(firing alerts, newest ``limit`` transitions) from the monitor (empty without one)."""
@@ -286,7 +299,7 @@ class LiveView:
         full reset (first load, field change, new key, restart, or a client ahead of the buffer).
         """
         buf, opts = self.runtime.buffer, self.options
-        action = figures.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
+        action = series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":
             return None
         if action == "extend":
@@ -295,8 +308,8 @@ class LiveView:
             if not items:
                 return None
             if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
-                groups = figures.group_points(items, value_field, key_field, opts.time_field)
-                ext = figures.series_extend(groups, state["keys"], state["max"])
+                groups = group_points(items, value_field, key_field, opts.time_field)
+                ext = series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
                     return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
         # Viewers loading the page together share one full figure per buffer state.
@@ -306,12 +319,12 @@ class LiveView:
     def _reset(self, value_field: str, key_field: str) -> dict[str, Any]:
         buf = self.runtime.buffer
         items = buf.snapshot()
-        groups = figures.group_points(items, value_field, key_field, self.options.time_field)
+        groups = group_points(items, value_field, key_field, self.options.time_field)
         keys = list(groups)
-        return {"figure": figures.series_figure(groups, value_field, key_field),
+        return {"figure": series_figure(groups, value_field, key_field),
                 "state": {"epoch": self.epoch, "seq": items[-1][0] if items else 0,
                           "fields": [value_field, key_field], "keys": keys,
-                          "max": figures.points_per_trace(buf.capacity, len(keys))}}
+                          "max": points_per_trace(buf.capacity, len(keys))}}
 
     # -- tables ------------------------------------------------------------------------------------
     def table_versions(self) -> dict[str, int]:
@@ -357,7 +370,7 @@ class LiveView:
         recent = [r for _, r in self.runtime.buffer.after(0, limit=KEY_SAMPLE)]
         rec = recent[-1] if recent else {}
         numeric = _unique([self.options.value_field, *hints.numeric_fields]
-                          + [k for k, v in rec.items() if figures.is_number(v)])
+                          + [k for k, v in rec.items() if is_number(v)])
         texts = [k for k, v in rec.items() if isinstance(v, str) and k != self.options.time_field]
         keys = [k for k in texts if len({str(r.get(k)) for r in recent}) <= MAX_KEYS]
         return numeric, _unique([self.options.key_field, hints.key_field, *keys])

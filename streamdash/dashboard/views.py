@@ -12,9 +12,10 @@ import hashlib
 import json
 from typing import Any
 
-from . import alerts, figures
+from . import alerts
 from .layout import ALERT_SLOTS, KPI_IDS, field_options
 from .live import LiveView
+from .texts import kpi_texts, status_badge
 
 Outputs = dict[str, Any]
 
@@ -45,8 +46,8 @@ def header(live: LiveView, state: Any, value_field: str,
     """Status badge (its hover text names the firing alerts), effective interval, last
     update, stale / no-new-data banner and KPI cards (when any of them changed)."""
     s = live.summary(value_field, refresh)
-    k = figures.kpi_texts(s)
-    text, color = figures.status_badge(s["status"])
+    k = kpi_texts(s)
+    text, color = status_badge(s["status"])
     out = {"status-badge.children": text, "status-badge.color": color,
            "status-badge.title": s["status_reasons"], "poll-interval.children": s["interval"],
            "last-update.children": s["updated"], "stale-warning.children": s["stale"] or "",

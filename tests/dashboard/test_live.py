@@ -5,8 +5,9 @@ import threading
 import pytest
 
 from streamdash.config import Settings
-from streamdash.dashboard import figures
 from streamdash.dashboard import live as live_module
+from streamdash.dashboard import texts
+from streamdash.dashboard.figures import history as history_chart
 from streamdash.dashboard.live import LiveView, RollingValues
 from streamdash.dashboard.options import dashboard_options
 from streamdash.runtime import Runtime
@@ -176,7 +177,7 @@ def test_without_a_monitor_the_view_still_works(view, monkeypatch):
     monkeypatch.setattr(LiveView, "monitor", property(lambda self: None))
     assert view.alerts(5) == ([], [])
     assert view.quality(None)["figure"]["data"][0]["x"] == []
-    assert figures.kpi_texts(view.summary("value", 5))["alerts"] == "–"
+    assert texts.kpi_texts(view.summary("value", 5))["alerts"] == "–"
 
 
 def test_history_from_memory_without_a_data_dir(view):
@@ -212,7 +213,7 @@ def test_history_is_read_once_per_refresh_period(view, monkeypatch):
     clock = view.runtime.clock
     first = view.history("1 h")
     assert view.history("1 h") is first and len(reads) == 1
-    assert reads[0]["step"] == 3600 / figures.HISTORY_POINTS
+    assert reads[0]["step"] == 3600 / history_chart.HISTORY_POINTS
     assert reads[0]["peak"] == ("latency_p95", "interval_s")
     clock.advance(10)
     version, _ = view.history("1 h")
