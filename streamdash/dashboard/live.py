@@ -20,21 +20,16 @@ from ..runtime import Runtime
 from ..store.history import StorageUnavailable
 from ..store.ring import RingBuffer
 from . import tables
-from .figures.histogram import histogram_figure
+from .figures import series as series_chart
 from .figures.history import GAP_INTERVALS, HISTORY_POINTS, HISTORY_SERIES, history_figure
 from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
-from .figures.series import (
-    group_points,
-    points_per_trace,
-    series_action,
-    series_extend,
-    series_figure,
-)
-from .figures.windows import window_lag_note, windows_figure
+from .figures.windows import window_lag_note
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
 from .texts import count_since, freshness_message, interval_text, last_update_text
 from .values import is_number
 
+#: A pure figure function (``figures/``): plain values in, a Plotly figure dict out.
+FigureFn = Callable[..., dict[str, Any]]
 #: Seconds covered by the ingestion-error KPI.
 RECENT_WINDOW = 300.0
 #: Quality metrics charted, in trace order (names of the monitor's metrics).
@@ -118,15 +113,17 @@ class LiveView:
         self.runtime = runtime
         self.options = options
         self.epoch = uuid.uuid4().hex[:12]
-        self._lock = threading.Lock()
+        # Reentrant: a figure built under it may read rolling values, which take it too.
+        self._lock = threading.RLock()
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
         self._cache: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # -- shared, cached snapshots ------------------------------------------------------------------
-    def _cached(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
-        """The value cached under ``name`` for ``key``, built once (under the lock) when stale."""
+    def shared(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
+        """The value cached under ``name`` for ``key``, built once (under the lock) when stale:
+        every viewer asking for the same version gets the same object, computed once."""
         with self._lock:
             hit = self._cache.get(name)
             if hit is not None and hit[0] == key:
@@ -178,7 +175,7 @@ class LiveView:
         now = self.runtime.clock()
         interval = max(self.runtime.fetch_interval(), refresh or 0)
         key = (self.runtime.buffer.last_seq, value_field, interval, int(now))
-        return self._cached(f"summary:{value_field}", key,
+        return self.shared(f"summary:{value_field}", key,
                             lambda: self._summary(value_field, interval, now))
 
     def _summary(self, value_field: str, interval: float, now: float) -> dict[str, Any]:
@@ -201,22 +198,18 @@ class LiveView:
                 "stale": fresh[0] if fresh else None,
                 "stale_color": fresh[1] if fresh else "warning"}
 
-    def histogram(self, value_field: str) -> tuple[Any, dict[str, Any]]:
-        """(version, histogram figure) of the newest values of ``value_field``."""
-        key = [self.runtime.buffer.last_seq, value_field]
-        return key, self._cached(f"hist:{value_field}", key, lambda: histogram_figure(
-            self._rolling(value_field).recent(self.options.histogram_points), value_field))
+    def recent_values(self, value_field: str) -> list[float]:
+        """The newest numeric values of ``value_field`` (``dashboard.histogram_points`` at most),
+        oldest first."""
+        with self._lock:
+            return self._rolling(value_field).recent(self.options.histogram_points)
 
-    def windows(self) -> tuple[Any, dict[str, Any]]:
-        """(version, window-aggregates figure) of the newest closed windows."""
-        log = self.runtime.windows
-        key = [log.total]
-
-        def build() -> dict[str, Any]:
-            items = log.recent(self.options.chart_windows)
-            items.reverse()
-            return windows_figure(items, items[-1].get("field") if items else None)
-        return key, self._cached("windows", key, build)
+    def closed_windows(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The newest closed windows (``dashboard.chart_windows`` at most), oldest first, and
+        the field they aggregate (``None`` before the first)."""
+        items = self.runtime.windows.recent(self.options.chart_windows)
+        items.reverse()
+        return items, items[-1].get("field") if items else None
 
     def quality_series(self) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
         """The monitor's recent quality metrics, its thresholds, and their signature."""
@@ -224,25 +217,28 @@ class LiveView:
         if monitor is None:
             return {"at": [], "ts": []}, {}, ""
         key = getattr(monitor, "evaluations", 0)
-        return self._cached("quality", key, lambda: _quality_snapshot(
+        return self.shared("quality", key, lambda: _quality_snapshot(
             monitor, self.options.quality_points))
 
-    def quality(self, state: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The quality chart update for a client: ``figure`` (reset) or ``extend``, or None."""
+    def quality(self, state: Any, figure: FigureFn = quality_figure) -> dict[str, Any] | None:
+        """The quality chart update for a client: ``figure`` (reset, built by ``figure``) or
+        ``extend``, or None."""
         series, thresholds, signature = self.quality_series()
-        fresh = state and state.get("epoch") == self.epoch and state.get("sig") == signature
+        fresh = isinstance(state, dict) and state.get("epoch") == self.epoch \
+            and state.get("sig") == signature and is_number(state.get("ts"))
         if fresh:
             ext = quality_extend(series, state["ts"], self.options.quality_points)
             if ext is None:
                 return None
             return {"extend": ext, "state": {**state, "ts": series["ts"][-1]}}
-        return {"figure": quality_figure(series, thresholds),
+        return {"figure": figure(series, thresholds),
                 "state": {"epoch": self.epoch, "sig": signature,
                           "ts": series["ts"][-1] if series["ts"] else 0}}
 
-    def history(self, range_label: str | None) -> tuple[str, dict[str, Any]]:
-        """(version, pipeline-history figure) for a range label (``HISTORY_RANGES``; unknown
-        → ``DEFAULT_HISTORY_RANGE``).
+    def history(self, range_label: str | None,
+                figure: FigureFn = history_figure) -> tuple[str, dict[str, Any]]:
+        """(version, pipeline-history figure built by ``figure``) for a range label
+        (``HISTORY_RANGES``; unknown → ``DEFAULT_HISTORY_RANGE``).
 
         Reads the persisted snapshots (SQLite, earlier runs included; memory without a data
         dir) at most once per range per refresh period (``history_refresh``), shared by all
@@ -261,10 +257,11 @@ class LiveView:
         with self._history_lock:
             hit = self._history_cache.get(label)
             if hit is None or hit[0] != version:
-                hit = self._history_cache[label] = (version, self._history(seconds, now))
+                hit = (version, self._history(seconds, now, figure))
+                self._history_cache[label] = hit
             return hit
 
-    def _history(self, seconds: float, now: float) -> dict[str, Any]:
+    def _history(self, seconds: float, now: float, figure: FigureFn) -> dict[str, Any]:
         rt = self.runtime
         # interval_s (the bucket's longest) tells the figure each snapshot's own spacing.
         names = [field for field, *_ in HISTORY_SERIES] + ["interval_s"]
@@ -279,7 +276,7 @@ class LiveView:
             series = rt.metric_history(names, since, now, step=step, peak=peak)
         except StorageUnavailable as exc:
             series, where = {}, f"history unavailable: {exc}"
-        return history_figure(series, since, now, note=where,
+        return figure(series, since, now, note=where,
                                       gap=GAP_INTERVALS * rt.reporter.interval)
 
     def alerts(self, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -288,18 +285,19 @@ class LiveView:
         if monitor is None:
             return [], []
         key = getattr(monitor, "evaluations", 0)
-        return self._cached("alerts", key, lambda: (monitor.active(), monitor.history(limit)))
+        return self.shared("alerts", key, lambda: (monitor.active(), monitor.history(limit)))
 
     # -- per-client incremental series -------------------------------------------------------------
-    def series(self, state: dict[str, Any] | None, value_field: str,
-               key_field: str) -> dict[str, Any] | None:
-        """What a client's time series needs: ``{"extend"|"figure": …, "state": …}`` or None.
+    def series(self, state: Any, value_field: str, key_field: str,
+               figure: FigureFn = series_chart.series_figure) -> dict[str, Any] | None:
+        """What a client's time series needs: ``{"extend"|"figure": …, "state": …}`` or None
+        (``figure`` builds the whole figure).
 
         ``extend`` carries only the points after the client's sequence number; ``figure`` is a
         full reset (first load, field change, new key, restart, or a client ahead of the buffer).
         """
         buf, opts = self.runtime.buffer, self.options
-        action = series_action(state, self.epoch, buf.last_seq, value_field, key_field)
+        action = series_chart.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":
             return None
         if action == "extend":
@@ -308,23 +306,23 @@ class LiveView:
             if not items:
                 return None
             if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
-                groups = group_points(items, value_field, key_field, opts.time_field)
-                ext = series_extend(groups, state["keys"], state["max"])
+                groups = series_chart.group_points(items, value_field, key_field, opts.time_field)
+                ext = series_chart.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
                     return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
         # Viewers loading the page together share one full figure per buffer state.
-        return self._cached(f"reset:{value_field}|{key_field}", buf.last_seq,
-                            lambda: self._reset(value_field, key_field))
+        return self.shared(f"reset:{value_field}|{key_field}", buf.last_seq,
+                            lambda: self._reset(value_field, key_field, figure))
 
-    def _reset(self, value_field: str, key_field: str) -> dict[str, Any]:
+    def _reset(self, value_field: str, key_field: str, figure: FigureFn) -> dict[str, Any]:
         buf = self.runtime.buffer
         items = buf.snapshot()
-        groups = group_points(items, value_field, key_field, self.options.time_field)
+        groups = series_chart.group_points(items, value_field, key_field, self.options.time_field)
         keys = list(groups)
-        return {"figure": series_figure(groups, value_field, key_field),
+        return {"figure": figure(groups, value_field, key_field),
                 "state": {"epoch": self.epoch, "seq": items[-1][0] if items else 0,
                           "fields": [value_field, key_field], "keys": keys,
-                          "max": points_per_trace(buf.capacity, len(keys))}}
+                          "max": series_chart.points_per_trace(buf.capacity, len(keys))}}
 
     # -- tables ------------------------------------------------------------------------------------
     def table_versions(self) -> dict[str, int]:
@@ -336,25 +334,25 @@ class LiveView:
     def latest_records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Column definitions and rows of the newest records (bounded)."""
         key = self.runtime.buffer.last_seq
-        return self._cached("latest", key, lambda: tables.latest_records(
+        return self.shared("latest", key, lambda: tables.latest_records(
             self.runtime.buffer.after(0, limit=self.options.table_rows)))
 
     def quarantine_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest quarantined records with their reasons (bounded)."""
         q = self.runtime.quarantine
-        return self._cached("quarantine", q.total, lambda: tables.quarantine_rows(
+        return self.shared("quarantine", q.total, lambda: tables.quarantine_rows(
             q.to_dicts(self.options.table_rows)))
 
     def late_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest records set aside as late (bounded)."""
         log = self.runtime.late
-        return self._cached("late", log.total, lambda: tables.late_rows(
+        return self.shared("late", log.total, lambda: tables.late_rows(
             log.recent(self.options.table_rows)))
 
     def error_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest ingestion errors (bounded)."""
         log = self.runtime.ingest_errors
-        return self._cached("errors", log.total, lambda: tables.error_rows(
+        return self.shared("errors", log.total, lambda: tables.error_rows(
             log.recent(self.options.table_rows)))
 
     def field_names(self) -> tuple[list[str], list[str]]:
@@ -363,7 +361,7 @@ class LiveView:
         A text field is offered as key only when it has few distinct values (one line per
         key); unique ids would draw thousands of lines.
         """
-        return self._cached("fields", self.runtime.buffer.last_seq, self._field_names)
+        return self.shared("fields", self.runtime.buffer.last_seq, self._field_names)
 
     def _field_names(self) -> tuple[list[str], list[str]]:
         hints = self.runtime.source.hints

@@ -19,8 +19,10 @@ def series_action(state: dict[str, Any] | None, epoch: str, server_seq: int, val
     """
     if not state or state.get("epoch") != epoch or state.get("fields") != [value_field, key_field]:
         return "reset"
-    seq = state.get("seq", 0)
-    if type(seq) is not int or seq > server_seq:  # the browser's state is not to be trusted
+    seq, keys = state.get("seq", 0), state.get("keys")
+    # The browser's state is not to be trusted: anything unusable means a full figure.
+    if type(seq) is not int or seq > server_seq or type(state.get("max")) is not int \
+            or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         return "reset"
     return "none" if seq == server_seq else "extend"
 

@@ -6,14 +6,17 @@ ISO0 = "2023-11-14T22:13:20.000Z"  # T0
 
 
 def test_series_action():
-    """Reset on first load, other epoch, changed fields or a client ahead; else extend/none."""
-    state = {"epoch": "e", "fields": ["v", "k"], "seq": 10}
+    """Reset on first load, other epoch, changed fields, a client ahead or a state it cannot
+    use (keys, maximum, sequence number of the wrong type); else extend/none."""
+    state = {"epoch": "e", "fields": ["v", "k"], "seq": 10, "keys": ["a"], "max": 100}
     assert series.series_action(None, "e", 10, "v", "k") == "reset"
     assert series.series_action(state, "other", 10, "v", "k") == "reset"
     assert series.series_action(state, "e", 10, "w", "k") == "reset"
     assert series.series_action(state, "e", 5, "v", "k") == "reset"
     assert series.series_action(state, "e", 10, "v", "k") == "none"
     assert series.series_action(state, "e", 12, "v", "k") == "extend"
+    for bad in ({"keys": "a"}, {"keys": [["a"]]}, {"max": "100"}, {"seq": 1.5}):
+        assert series.series_action({**state, **bad}, "e", 12, "v", "k") == "reset"
 
 
 def test_group_points_and_full_figure():
