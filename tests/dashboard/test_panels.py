@@ -10,6 +10,7 @@ from streamdash.dashboard.options import DashboardOptions, dashboard_options
 from streamdash.dashboard.panels import PANELS, TICK_PANELS, Inputs, read_inputs
 from streamdash.runtime import Runtime
 from streamdash.testing import FakeClock, ListSource
+from tests.dashboard.test_layout import component_ids
 
 T0 = 1_700_000_000.0
 
@@ -31,19 +32,9 @@ def snapshot(view, panel_id, state, inputs=Inputs("value")):
     return panel.snapshot(view, state, inputs, panel.figure)
 
 
-def _ids(node, found):
-    if getattr(node, "id", None):
-        found.add(node.id)
-    children = getattr(node, "children", None)
-    for child in children if isinstance(children, list) else [children]:
-        if child is not None and not isinstance(child, (str, int, float)):
-            _ids(child, found)
-    return found
-
-
 def test_every_panel_is_on_the_page_once_with_its_note_store_and_timer():
     """Each declared chart has one graph on the page, plus its note line, store and timer."""
-    page = _ids(build_layout("t", "s", DashboardOptions()), set())
+    page = component_ids(build_layout("t", "s", DashboardOptions()))
     declared = [p.id for p in PANELS]
     assert len(set(declared)) == len(declared) and set(declared) <= page
     assert {p.note for p in PANELS if p.note} <= page
@@ -56,8 +47,9 @@ def test_cards_fill_rows_of_twelve_columns_in_declared_order():
     widths = [[getattr(c, "lg", None) or c.xs for c in row.children] for row in rows]
     assert all(sum(row) <= 12 for row in widths) and len(rows) == 3  # 8+4, 6+6, 12
     assert [w for row in widths for w in row] == [p.width for p in PANELS]
-    order = [_ids(col, set()) & {p.id for p in PANELS} for row in rows for col in row.children]
-    assert [next(iter(o)) for o in order] == [p.id for p in PANELS]
+    charts = [p.id for p in PANELS]
+    order = [component_ids(col) & set(charts) for row in rows for col in row.children]
+    assert [next(iter(o)) for o in order] == charts
 
 
 def test_tick_outputs_come_from_the_tick_panels():
