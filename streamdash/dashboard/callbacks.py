@@ -50,12 +50,13 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
             register_panel(app, live, panel)
 
     @app.callback(*outputs(views.TICK_OUTPUTS), Output(ids.CLIENT_STATE, "data"), TICK,
-                  Input(ids.VALUE_FIELD, "value"), State(ids.REFRESH_PICKER, "value"),
-                  State(ids.CLIENT_STATE, "data"), running=HOLD_TICK)
-    def refresh_rest(_n: Any, value_field: str | None, refresh: float | None,
-                     state: dict | None) -> tuple:
-        inputs = read_inputs(live, {ids.VALUE_FIELD: value_field})
-        out, new_state = views.tick(live, state, inputs.value_field, refresh)
+                  *(Input(c, "value") for c in views.TICK_INPUTS),
+                  State(ids.REFRESH_PICKER, "value"), State(ids.CLIENT_STATE, "data"),
+                  running=HOLD_TICK)
+    def refresh_rest(_n: Any, *values: Any) -> tuple:
+        *chosen, refresh, state = values
+        inputs = read_inputs(live, dict(zip(views.TICK_INPUTS, chosen, strict=True)))
+        out, new_state = views.tick(live, state, inputs, refresh)
         if not out and new_state == state:
             raise PreventUpdate
         return (*(out.get(name, no_update) for name in views.TICK_OUTPUTS), new_state)

@@ -37,6 +37,9 @@ TICK_OUTPUTS: tuple[str, ...] = (
     prop(ids.ALERT_MORE, "children"), prop(ids.GRID_ALERTS, "rowData"),
     prop(ids.GRID_LATE, "rowData"),
 )
+#: The controls the live tick reads: the value field (header, KPIs) and every tick panel's.
+TICK_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(
+    (ids.VALUE_FIELD, *(c for panel in TICK_PANELS for c in panel.inputs))))
 
 
 def digest(value: Any) -> str:
@@ -64,14 +67,14 @@ def header(live: LiveView, state: Any, value_field: str,
     return ({} if new == state else out), new
 
 
-def panels(live: LiveView, state: Any, value_field: str) -> tuple[Outputs, Any]:
+def panels(live: LiveView, state: Any, inputs: Inputs) -> tuple[Outputs, Any]:
     """The charts of the live tick (``TICK_PANELS``), each sent only when its data changed;
     the state keeps each panel's own, by panel id."""
     state = state if isinstance(state, dict) else {}
     out: Outputs = {}
     new: dict[str, Any] = {}
     for panel in TICK_PANELS:
-        update = panel.snapshot(live, state.get(panel.id), Inputs(value_field), panel.figure)
+        update = panel.snapshot(live, state.get(panel.id), inputs, panel.figure)
         new[panel.id] = state.get(panel.id) if update is None else update["state"]
         out.update(panel.sent(update))
     return out, new
@@ -122,7 +125,7 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     return out, new
 
 
-def tick(live: LiveView, state: dict[str, Any] | None, value_field: str,
+def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,
          refresh: float | None) -> tuple[Outputs, dict[str, Any]]:
     """Everything but the time series that one tick sends to one browser, and its new state.
 
@@ -132,8 +135,8 @@ def tick(live: LiveView, state: dict[str, Any] | None, value_field: str,
     out: Outputs = {}
     new: dict[str, Any] = {}
     for name, (part, params) in {
-        "header": (header, (value_field, refresh)),
-        "panels": (panels, (value_field,)),
+        "header": (header, (inputs.value_field, refresh)),
+        "panels": (panels, (inputs,)),
         "tables": (tables, ()),
         "alerts": (alert_banners, ()),
     }.items():

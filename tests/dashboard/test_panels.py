@@ -45,18 +45,22 @@ def test_cards_fill_rows_of_twelve_columns_in_declared_order():
     """Chart cards are laid out in declaration order, no row wider than 12 columns."""
     rows = chart_rows({}, {ids.HISTORY_TICK: 30})
     widths = [[getattr(c, "lg", None) or c.xs for c in row.children] for row in rows]
-    assert all(sum(row) <= 12 for row in widths) and len(rows) == 3  # 8+4, 6+6, 12
+    assert all(sum(row) <= 12 for row in widths)
+    # A row ends only where the next card would not fit in it.
+    assert all(sum(row) + nxt[0] > 12 for row, nxt in zip(widths, widths[1:], strict=False))
     assert [w for row in widths for w in row] == [p.width for p in PANELS]
     charts = [p.id for p in PANELS]
     order = [component_ids(col) & set(charts) for row in rows for col in row.children]
     assert [next(iter(o)) for o in order] == charts
 
 
-def test_tick_outputs_come_from_the_tick_panels():
-    """Every chart without its own callback is an output of the live tick, extendData too
-    when it may extend; charts with their own callback are not."""
+def test_tick_outputs_and_inputs_come_from_the_tick_panels():
+    """Every chart without its own callback is an output of the live tick (extendData too
+    when it may extend) and the tick reads the controls it reads; charts with their own
+    callback are not outputs of the tick."""
     for panel in TICK_PANELS:
         assert set(panel.outputs) <= set(views.TICK_OUTPUTS)
+        assert set(panel.inputs) <= set(views.TICK_INPUTS)
     assert ids.prop(ids.CHART_QUALITY, "extendData") in views.TICK_OUTPUTS
     for panel in set(PANELS) - set(TICK_PANELS):
         assert not set(panel.outputs) & set(views.TICK_OUTPUTS)
