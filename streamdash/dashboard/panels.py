@@ -52,7 +52,8 @@ def read_inputs(live: LiveView, chosen: dict[str, Any]) -> Inputs:
     label = chosen.get(ids.HISTORY_RANGE)
     return Inputs(live.known_field(chosen.get(ids.VALUE_FIELD)) or live.options.value_field,
                   live.known_field(chosen.get(ids.KEY_FIELD)) or "",
-                  label if label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE)
+                  label if isinstance(label, str) and label in HISTORY_RANGES
+                  else DEFAULT_HISTORY_RANGE)
 
 
 Snapshot = Callable[["LiveView", Any, Inputs, Callable[..., Figure]], "Update | None"]

@@ -82,6 +82,7 @@ def test_read_inputs_keeps_known_choices_only(view):
     assert chosen == Inputs("id", "key", "1 h")
     assert read_inputs(view, {ids.VALUE_FIELD: "nope", ids.KEY_FIELD: ["x"],
                               ids.HISTORY_RANGE: "1 y"}) == Inputs("value", "", "15 min")
+    assert read_inputs(view, {ids.HISTORY_RANGE: ["1 h"]}).range_label == "15 min"
 
 
 def test_histogram_and_windows_are_sent_only_when_their_data_changed(view):
