@@ -1,4 +1,5 @@
-"""The Dash dashboard: layout (no I/O), figures/tables/alerts (pure), live snapshots, callbacks."""
+"""The Dash dashboard: panels (the charts, declared once), ids, layout (no I/O), figures/tables/
+alerts (pure), live snapshots, callbacks."""
 
 from __future__ import annotations
 

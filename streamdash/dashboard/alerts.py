@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .figures import epoch_of, is_number
+from .values import epoch_of, is_number
 
 #: Bootstrap colour per alert severity.
 SEVERITY_COLORS = {"critical": "danger", "warning": "warning", "info": "info"}

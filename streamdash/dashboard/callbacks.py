@@ -1,4 +1,4 @@
-"""Thin callbacks: the refresh picker, the time series, and one callback for the rest.
+"""Thin callbacks: the refresh picker, one per chart with its own request, one for the rest.
 
 A browser tick is two requests: the time series (only the points after the browser's sequence
 number, via ``extendData``) and everything else (``views.tick``: outputs that did not change are
@@ -9,6 +9,7 @@ version for all viewers.
 
 The pipeline-history chart has its own slower timer (``history-tick``, about the snapshot
 interval) and range picker: it reads the persisted metrics store, never on the 1 s tick.
+Which chart has its own callback, on which timer and inputs, is declared in ``panels.PANELS``.
 """
 
 from __future__ import annotations
@@ -18,56 +19,61 @@ from typing import Any
 from dash import Dash, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from . import figures, views
+from . import ids, views
 from .live import LiveView
+from .panels import PANELS, Panel, read_inputs
+from .texts import refresh_props
 
-TICK = Input("tick", "n_intervals")
+TICK = Input(ids.TICK, "n_intervals")
 #: While a tick's callback runs the interval is off: no second request piles up behind it.
-HOLD_TICK = [(Output("tick", "disabled"), True, False)]
+HOLD_TICK = [(Output(ids.TICK, "disabled"), True, False)]
+
+
+def outputs(names: tuple[str, ...]) -> list[Output]:
+    """Dash outputs for ``component.prop`` names."""
+    return [Output(*name.rsplit(".", 1)) for name in names]
 
 
 def register_callbacks(app: Dash, live: LiveView) -> None:
     """Wire every dashboard component to ``live``."""
-    default_field = live.options.value_field
-    outputs = [Output(*name.rsplit(".", 1)) for name in views.TICK_OUTPUTS]
-
-    @app.callback(Output("tick", "interval"), Output("tick", "max_intervals"),
-                  Input("refresh-picker", "value"))
+    @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "max_intervals"),
+                  Input(ids.REFRESH_PICKER, "value"))
     def set_refresh(value: float | None) -> tuple[int, int]:
-        return figures.refresh_props(value)
+        return refresh_props(value)
 
-    @app.callback(Output("history-tick", "disabled"), Input("refresh-picker", "value"))
+    @app.callback(Output(ids.HISTORY_TICK, "disabled"), Input(ids.REFRESH_PICKER, "value"))
     def pause_history(value: float | None) -> bool:
         return not value  # "Paused" stops the history chart too
 
-    @app.callback(Output("chart-history", "figure"), Output("history-state", "data"),
-                  Input("history-tick", "n_intervals"), Input("history-range", "value"),
-                  State("history-state", "data"))
-    def refresh_history(_n: Any, range_label: str | None, seen: str | None) -> tuple:
-        version, figure = live.history(range_label)  # cached per range and refresh period
-        if version == seen:
-            raise PreventUpdate  # this browser already shows it
-        return figure, version
+    for panel in PANELS:
+        if panel.store:
+            register_panel(app, live, panel)
 
-    @app.callback(Output("chart-series", "figure"), Output("chart-series", "extendData"),
-                  Output("series-state", "data"), TICK, Input("value-field", "value"),
-                  Input("key-field", "value"), State("series-state", "data"),
+    @app.callback(*outputs(views.TICK_OUTPUTS), Output(ids.CLIENT_STATE, "data"), TICK,
+                  *(Input(c, "value") for c in views.TICK_INPUTS),
+                  State(ids.REFRESH_PICKER, "value"), State(ids.CLIENT_STATE, "data"),
                   running=HOLD_TICK)
-    def refresh_series(_n: Any, value_field: str | None, key_field: str | None,
-                       state: dict | None) -> tuple:
-        update = live.series(state, live.known_field(value_field) or default_field,
-                             live.known_field(key_field) or "")
-        if update is None:
-            raise PreventUpdate
-        return update.get("figure", no_update), update.get("extend", no_update), update["state"]
-
-    @app.callback(*outputs, Output("client-state", "data"), TICK,
-                  Input("value-field", "value"), State("refresh-picker", "value"),
-                  State("client-state", "data"), running=HOLD_TICK)
-    def refresh_rest(_n: Any, value_field: str | None, refresh: float | None,
-                     state: dict | None) -> tuple:
-        out, new_state = views.tick(live, state, live.known_field(value_field) or default_field,
-                                    refresh)
+    def refresh_rest(_n: Any, *values: Any) -> tuple:
+        *chosen, refresh, state = values
+        inputs = read_inputs(live, dict(zip(views.TICK_INPUTS, chosen, strict=True)))
+        out, new_state = views.tick(live, state, inputs, refresh)
         if not out and new_state == state:
             raise PreventUpdate
         return (*(out.get(name, no_update) for name in views.TICK_OUTPUTS), new_state)
+
+
+def register_panel(app: Dash, live: LiveView, panel: Panel) -> None:
+    """The callback of a chart with its own request: its timer and controls in, its figure (or
+    ``extendData``) and its store out; nothing new answers 204."""
+    @app.callback(*outputs(panel.outputs), Output(panel.store, "data"),
+                  Input(panel.timer, "n_intervals"), *(Input(c, "value") for c in panel.inputs),
+                  State(panel.store, "data"),
+                  running=HOLD_TICK if panel.timer == ids.TICK else None)
+    def refresh_panel(_n: Any, *values: Any) -> tuple:
+        *chosen, state = values
+        inputs = read_inputs(live, dict(zip(panel.inputs, chosen, strict=True)))
+        update = panel.snapshot(live, state, inputs, panel.figure)
+        if update is None:
+            raise PreventUpdate  # this browser already shows it
+        sent = panel.sent(update)
+        return (*(sent.get(name, no_update) for name in panel.outputs), update["state"])

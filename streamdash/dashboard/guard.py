@@ -20,16 +20,20 @@ from dash import Dash
 from dash.exceptions import DependencyException
 from flask import Response, request
 
+from . import ids
+from .ids import prop
+
 log = logging.getLogger("streamdash.dashboard")
 
 _NUMBER = (int, float)
 #: Types a browser sends for each input/state of the dashboard's callbacks (``None`` always
 #: allowed); a property missing here takes any JSON value.
 VALUE_TYPES: dict[str, tuple[type, ...]] = {
-    "tick.n_intervals": (int,), "history-tick.n_intervals": (int,),
-    "refresh-picker.value": _NUMBER, "value-field.value": (str,), "key-field.value": (str,),
-    "history-range.value": (str,), "series-state.data": (dict,), "client-state.data": (dict,),
-    "history-state.data": (str,),
+    prop(ids.TICK, "n_intervals"): (int,), prop(ids.HISTORY_TICK, "n_intervals"): (int,),
+    prop(ids.REFRESH_PICKER, "value"): _NUMBER, prop(ids.VALUE_FIELD, "value"): (str,),
+    prop(ids.KEY_FIELD, "value"): (str,), prop(ids.HISTORY_RANGE, "value"): (str,),
+    prop(ids.SERIES_STATE, "data"): (dict,), prop(ids.CLIENT_STATE, "data"): (dict,),
+    prop(ids.HISTORY_STATE, "data"): (str,),
 }
 
 

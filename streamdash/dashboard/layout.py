@@ -14,9 +14,11 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from .figures import refresh_props
-from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, REFRESH_CHOICES, DashboardOptions
+from . import ids
+from .options import REFRESH_CHOICES, DashboardOptions
+from .panels import PANELS, Panel
 from .tables import ERROR_COLUMNS, LATE_COLUMNS, QUARANTINE_COLUMNS, TIME_WIDTH, column
+from .texts import refresh_props
 
 #: KPI card ids and labels; ``{w}`` is the quality monitor's window in seconds (the rates and
 #: records/s it computes are over that window, the same numbers the alert rules see).
@@ -26,8 +28,6 @@ KPI_IDS = (("total", "Records ingested"), ("rate", "Records/s ({w})"), ("latest"
            ("errors", "Ingest errors (5 min)"), ("alerts", "Active alerts"))
 #: Banner slots for firing alerts (more firing alerts are summarised in one line below them).
 ALERT_SLOTS = 5
-CHARTS = (("chart-series", "Live values"), ("chart-histogram", "Distribution"),
-          ("chart-windows", "Window aggregates"), ("chart-quality", "Data quality"))
 ALERT_COLUMNS = [column("at", "time (UTC)", width=TIME_WIDTH), column("rule", minWidth=160),
                  column("change", "transition", width=170), column("severity", width=110),
                  column("value", width=100, filter="agNumberColumnFilter"),
@@ -43,7 +43,7 @@ def kpi_card(kpi_id: str, label: str) -> dbc.Col:
     """One KPI card whose value has the id ``kpi-<kpi_id>``."""
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div(label, className="sd-kpi-label"),
-        html.Div("–", id=f"kpi-{kpi_id}", className="sd-kpi-value"),
+        html.Div("–", id=ids.kpi(kpi_id), className="sd-kpi-value"),
     ]), className="sd-kpi shadow-sm h-100"), xs=6, md=4, xl=True)
 
 
@@ -78,41 +78,58 @@ def _card(title: str, body: Any, **col: Any) -> dbc.Col:
                             className="shadow-sm h-100"), **col)
 
 
-def history_card(refresh: float) -> dbc.Col:
-    """The "Pipeline history" card: a range picker and the chart of persisted snapshots,
-    refreshed by its own ``history-tick`` every ``refresh`` seconds (not by the live tick)."""
-    picker = dbc.RadioItems(id="history-range", value=DEFAULT_HISTORY_RANGE, inline=True,
-                            options=[{"label": r, "value": r} for r in HISTORY_RANGES],
-                            className="btn-group", inputClassName="btn-check",
-                            labelClassName="btn btn-outline-secondary btn-sm",
-                            labelCheckedClassName="active")
-    header = dbc.CardHeader(html.Div([html.Span("Pipeline history", className="sd-card-title"),
-                                      picker],
-                                     className="d-flex justify-content-between "
-                                               "align-items-center flex-wrap gap-2"))
-    graph = dcc.Graph(id="chart-history", style={"height": "460px"}, config=GRAPH_CONFIG,
-                      figure={"data": [], "layout": {"height": 460}})
-    return dbc.Col([dbc.Card([header, dbc.CardBody(graph, className="p-2")],
-                             className="shadow-sm h-100"),
-                    dcc.Interval(id="history-tick", interval=int(refresh * 1000)),
-                    dcc.Store(id="history-state")], xs=12)  # the version this browser shows
+def panel_card(panel: Panel, notes: dict[str, str], timers: dict[str, float]) -> dbc.Col:
+    """A chart's card: its title (and controls), its note line, its graph with an empty
+    figure until the first update, and — for a chart with its own callback — its store and
+    its timer when that is not the live tick (``timers``: id → seconds)."""
+    header: Any = panel.title
+    if panel.controls is not None:
+        header = html.Div([html.Span(panel.title, className="sd-card-title"), panel.controls()],
+                          className="d-flex justify-content-between align-items-center "
+                                    "flex-wrap gap-2")
+    graph = dcc.Graph(id=panel.id, config=GRAPH_CONFIG, style={"height": f"{panel.height}px"},
+                      figure={"data": [], "layout": {"height": panel.height}})
+    body = [html.Div(notes.get(panel.note, ""), id=panel.note, className="sd-note px-1"),
+            graph] if panel.note else graph
+    title_class = {} if panel.controls else {"className": "sd-card-title"}
+    card = dbc.Card([dbc.CardHeader(header, **title_class), dbc.CardBody(body, className="p-2")],
+                    className="shadow-sm h-100")
+    extras = ([dcc.Interval(id=panel.timer, interval=int(timers[panel.timer] * 1000))]
+              if panel.timer != ids.TICK else [])
+    extras += [dcc.Store(id=panel.store)] if panel.store else []  # what this browser shows
+    width = {"xs": 12} if panel.width >= 12 else {"lg": panel.width}
+    return dbc.Col([card, *extras] if extras else card, **width)
+
+
+def chart_rows(notes: dict[str, str], timers: dict[str, float]) -> list[dbc.Row]:
+    """The chart cards of :data:`~.panels.PANELS`, in order, filling rows of 12 columns."""
+    rows: list[list[dbc.Col]] = [[]]
+    used = 0
+    for panel in PANELS:
+        if used + panel.width > 12 and rows[-1]:
+            rows.append([])
+            used = 0
+        rows[-1].append(panel_card(panel, notes, timers))
+        used += panel.width
+    return [dbc.Row(cols, className="g-3 mb-3") for cols in rows]
 
 
 def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Header:
-    picker = dbc.RadioItems(id="refresh-picker", options=refresh_options(opts.refresh),
+    picker = dbc.RadioItems(id=ids.REFRESH_PICKER, options=refresh_options(opts.refresh),
                             value=opts.refresh, inline=True, className="btn-group",
                             inputClassName="btn-check",
                             labelClassName="btn btn-outline-secondary btn-sm",
                             labelCheckedClassName="active")
     return html.Header(dbc.Row([
         dbc.Col(html.H1(title, className="h3 mb-0"), width="auto"),
-        dbc.Col(html.Span(source_label, id="source-label", className="text-muted"),
+        dbc.Col(html.Span(source_label, id=ids.SOURCE_LABEL, className="text-muted"),
                 width="auto"),
         # The badge's title (hover text) names the firing alerts and other reasons.
-        dbc.Col(dbc.Badge("…", id="status-badge", color="secondary", className="sd-status",
+        dbc.Col(dbc.Badge("…", id=ids.STATUS_BADGE, color="secondary", className="sd-status",
                           title=""), width="auto"),
-        dbc.Col(html.Span("", id="poll-interval", className="text-muted small"), width="auto"),
-        dbc.Col(html.Span(["Last update: ", html.Span("never", id="last-update",
+        dbc.Col(html.Span("", id=ids.POLL_INTERVAL, className="text-muted small"),
+                width="auto"),
+        dbc.Col(html.Span(["Last update: ", html.Span("never", id=ids.LAST_UPDATE,
                                                       className="sd-updated")]),
                 className="ms-auto", width="auto"),
         dbc.Col(html.Div([html.Span("Refresh"), picker],
@@ -124,10 +141,10 @@ def _controls(opts: DashboardOptions) -> dbc.Row:
     def dropdown(dd_id: str, label: str, value: str, placeholder: str) -> dbc.Col:
         return dbc.Col(html.Label([label, dcc.Dropdown(
             id=dd_id, options=field_options([value] if value else []), value=value or None,
-            clearable=dd_id == "key-field", placeholder=placeholder)], className="w-100"),
+            clearable=dd_id == ids.KEY_FIELD, placeholder=placeholder)], className="w-100"),
             xs=12, md=4, lg=3)
-    return dbc.Row([dropdown("value-field", "Value field", opts.value_field, "numeric field"),
-                    dropdown("key-field", "Key field (one line per key)", opts.key_field,
+    return dbc.Row([dropdown(ids.VALUE_FIELD, "Value field", opts.value_field, "numeric field"),
+                    dropdown(ids.KEY_FIELD, "Key field (one line per key)", opts.key_field,
                              "no key: one line")], className="g-3 mb-3")
 
 
@@ -142,37 +159,30 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
     """
     window = f"{rate_window:g} s"
     interval, max_intervals = refresh_props(opts.refresh)
-    graphs = {cid: dcc.Graph(id=cid, config=GRAPH_CONFIG, style={"height": "320px"},
-                             figure={"data": [], "layout": {"height": 320}})
-              for cid, _ in CHARTS}
     return dbc.Container([
         _header(title, source_label, opts),
-        dbc.Alert("", id="stale-warning", color="warning", is_open=False, className="sd-stale"),
-        html.Div([dbc.Alert("", id=f"alert-slot-{i}", is_open=False, color="danger",
+        dbc.Alert("", id=ids.STALE_WARNING, color="warning", is_open=False,
+                  className="sd-stale"),
+        html.Div([dbc.Alert("", id=ids.alert_slot(i), is_open=False, color="danger",
                             className="sd-alert mb-2") for i in range(ALERT_SLOTS)]
-                 + [html.Div("", id="alert-more", className="text-danger small mb-2")],
-                 id="alert-banners"),
+                 + [html.Div("", id=ids.ALERT_MORE, className="text-danger small mb-2")],
+                 id=ids.ALERT_BANNERS),
         dbc.Row([kpi_card(i, label.format(w=window)) for i, label in KPI_IDS],
                 className="g-3 mb-3"),
         _controls(opts),
-        dbc.Row([_card(CHARTS[0][1], graphs["chart-series"], lg=8),
-                 _card(CHARTS[1][1], graphs["chart-histogram"], lg=4)], className="g-3 mb-3"),
-        dbc.Row([_card(CHARTS[2][1], [html.Div(window_note, id="window-note",
-                                               className="sd-note px-1"),
-                                      graphs["chart-windows"]], lg=6),
-                 _card(CHARTS[3][1], graphs["chart-quality"], lg=6)], className="g-3 mb-3"),
-        dbc.Row([history_card(history_refresh)], className="g-3 mb-3"),
-        dbc.Row([_card("Alert history", grid("grid-alerts", ALERT_COLUMNS, 220), xs=12)],
+        *chart_rows({ids.WINDOW_NOTE: window_note}, {ids.HISTORY_TICK: history_refresh}),
+        dbc.Row([_card("Alert history", grid(ids.GRID_ALERTS, ALERT_COLUMNS, 220), xs=12)],
                 className="g-3 mb-3"),
-        dbc.Row([_card("Latest records", grid("grid-latest", [], 320), xs=12)],
+        dbc.Row([_card("Latest records", grid(ids.GRID_LATEST, [], 320), xs=12)],
                 className="g-3 mb-3"),
-        dbc.Row([_card("Late records", grid("grid-late", LATE_COLUMNS, 260), xs=12)],
+        dbc.Row([_card("Late records", grid(ids.GRID_LATE, LATE_COLUMNS, 260), xs=12)],
                 className="g-3 mb-3"),
         # Full width: a quarantined record needs the room to be read.
-        dbc.Row([_card("Quarantined records", grid("grid-quarantine", QUARANTINE_COLUMNS), xs=12),
-                 _card("Ingestion errors", grid("grid-errors", ERROR_COLUMNS), xs=12)],
+        dbc.Row([_card("Quarantined records", grid(ids.GRID_QUARANTINE, QUARANTINE_COLUMNS),
+                       xs=12),
+                 _card("Ingestion errors", grid(ids.GRID_ERRORS, ERROR_COLUMNS), xs=12)],
                 className="g-3 mb-4"),
-        dcc.Interval(id="tick", interval=interval, max_intervals=max_intervals),
-        # What this browser holds (sequence numbers, versions), so ticks send only news.
-        dcc.Store(id="series-state"), dcc.Store(id="client-state"),
+        dcc.Interval(id=ids.TICK, interval=interval, max_intervals=max_intervals),
+        # What this browser holds (versions), so ticks send only news.
+        dcc.Store(id=ids.CLIENT_STATE),
     ], fluid=True, className="pb-4")

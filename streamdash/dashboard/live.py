@@ -19,13 +19,21 @@ from typing import Any
 from ..runtime import Runtime
 from ..store.history import StorageUnavailable
 from ..store.ring import RingBuffer
-from . import figures, tables
+from . import tables
+from .figures import series as series_chart
+from .figures.history import GAP_INTERVALS, HISTORY_POINTS, HISTORY_SERIES, history_figure
+from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
+from .figures.windows import window_lag_note
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
+from .texts import count_since, freshness_message, interval_text, last_update_text
+from .values import is_number
 
+#: A pure figure function (``figures/``): plain values in, a Plotly figure dict out.
+FigureFn = Callable[..., dict[str, Any]]
 #: Seconds covered by the ingestion-error KPI.
 RECENT_WINDOW = 300.0
 #: Quality metrics charted, in trace order (names of the monitor's metrics).
-QUALITY_METRICS = tuple(m for m, _ in figures.QUALITY_SERIES)
+QUALITY_METRICS = tuple(m for m, _ in QUALITY_SERIES)
 #: Records sampled to find key-field candidates, and most distinct values a key may have.
 KEY_SAMPLE, MAX_KEYS = 200, 30
 #: Value fields whose running sums are kept at once (least recently used one is dropped).
@@ -38,7 +46,7 @@ def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> flo
     """Seconds between history-chart refreshes: the snapshot interval or, for a long range,
     one chart bucket, kept within 10–60 s (no point re-reading the store faster than new
     snapshots or new buckets appear, nor waiting over a minute)."""
-    bucket = range_seconds / figures.HISTORY_POINTS
+    bucket = range_seconds / HISTORY_POINTS
     return min(60.0, max(10.0, snapshot_interval, bucket))
 
 
@@ -46,9 +54,9 @@ def window_note(runtime: Runtime) -> str:
     """Why the window card trails the live chart, from the runtime's (first) window rule."""
     rules = getattr(runtime.processor, "windows", None) or ()
     if not rules:
-        return figures.window_lag_note(None)
+        return window_lag_note(None)
     rule = rules[0]
-    return figures.window_lag_note(rule.size, rule.watermark.lateness, rule.idle_timeout)
+    return window_lag_note(rule.size, rule.watermark.lateness, rule.idle_timeout)
 
 
 class RollingValues:
@@ -72,7 +80,7 @@ class RollingValues:
             self.__init__(self.field, self.capacity)  # type: ignore[misc]
         for seq, rec in buffer.after(self.seq):
             v = rec.get(self.field)
-            if figures.is_number(v):
+            if is_number(v):
                 self._values.append((seq, float(v)))
                 self._sum += v
                 self.latest = float(v)
@@ -105,15 +113,17 @@ class LiveView:
         self.runtime = runtime
         self.options = options
         self.epoch = uuid.uuid4().hex[:12]
-        self._lock = threading.Lock()
+        # Reentrant: a figure built under it may read rolling values, which take it too.
+        self._lock = threading.RLock()
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
         self._cache: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
     # -- shared, cached snapshots ------------------------------------------------------------------
-    def _cached(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
-        """The value cached under ``name`` for ``key``, built once (under the lock) when stale."""
+    def shared(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
+        """The value cached under ``name`` for ``key``, built once (under the lock) when stale:
+        every viewer asking for the same version gets the same object, computed once."""
         with self._lock:
             hit = self._cache.get(name)
             if hit is not None and hit[0] == key:
@@ -165,7 +175,7 @@ class LiveView:
         now = self.runtime.clock()
         interval = max(self.runtime.fetch_interval(), refresh or 0)
         key = (self.runtime.buffer.last_seq, value_field, interval, int(now))
-        return self._cached(f"summary:{value_field}", key,
+        return self.shared(f"summary:{value_field}", key,
                             lambda: self._summary(value_field, interval, now))
 
     def _summary(self, value_field: str, interval: float, now: float) -> dict[str, Any]:
@@ -175,35 +185,31 @@ class LiveView:
         last_new = rt.metrics.gauge("last_stored_at")
         last_fetch = rt.source_health.snapshot()["last_success"]
         status = rt.status()
-        fresh = figures.freshness_message(last_fetch, last_new, rt.started_at, now, interval)
+        fresh = freshness_message(last_fetch, last_new, rt.started_at, now, interval)
         return {"status": status.state, "status_reasons": status.hover_text(),
-                "interval": figures.interval_text(rt.fetch_interval(), rt.cadence.reason()),
+                "interval": interval_text(rt.fetch_interval(), rt.cadence.reason()),
                 "records_in": rt.counts()["in"],
                 "rate": rates.get("throughput"), "latest": rv.latest, "mean": rv.mean,
                 "invalid": rates.get("invalid_rate"), "duplicate": rates.get("duplicate_rate"),
                 "late": rates.get("late_rate"),
-                "errors_5min": figures.count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
+                "errors_5min": count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
                 "active_alerts": len(monitor.active()) if monitor is not None else None,
-                "updated": figures.last_update_text(last_new, now),
+                "updated": last_update_text(last_new, now),
                 "stale": fresh[0] if fresh else None,
                 "stale_color": fresh[1] if fresh else "warning"}
 
-    def histogram(self, value_field: str) -> tuple[Any, dict[str, Any]]:
-        """(version, histogram figure) of the newest values of ``value_field``."""
-        key = [self.runtime.buffer.last_seq, value_field]
-        return key, self._cached(f"hist:{value_field}", key, lambda: figures.histogram_figure(
-            self._rolling(value_field).recent(self.options.histogram_points), value_field))
+    def recent_values(self, value_field: str) -> list[float]:
+        """The newest numeric values of ``value_field`` (``dashboard.histogram_points`` at most),
+        oldest first."""
+        with self._lock:
+            return self._rolling(value_field).recent(self.options.histogram_points)
 
-    def windows(self) -> tuple[Any, dict[str, Any]]:
-        """(version, window-aggregates figure) of the newest closed windows."""
-        log = self.runtime.windows
-        key = [log.total]
-
-        def build() -> dict[str, Any]:
-            items = log.recent(self.options.chart_windows)
-            items.reverse()
-            return figures.windows_figure(items, items[-1].get("field") if items else None)
-        return key, self._cached("windows", key, build)
+    def closed_windows(self) -> tuple[list[dict[str, Any]], str | None]:
+        """The newest closed windows (``dashboard.chart_windows`` at most), oldest first, and
+        the field they aggregate (``None`` before the first)."""
+        items = self.runtime.windows.recent(self.options.chart_windows)
+        items.reverse()
+        return items, items[-1].get("field") if items else None
 
     def quality_series(self) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
         """The monitor's recent quality metrics, its thresholds, and their signature."""
@@ -211,25 +217,28 @@ class LiveView:
         if monitor is None:
             return {"at": [], "ts": []}, {}, ""
         key = getattr(monitor, "evaluations", 0)
-        return self._cached("quality", key, lambda: _quality_snapshot(
+        return self.shared("quality", key, lambda: _quality_snapshot(
             monitor, self.options.quality_points))
 
-    def quality(self, state: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The quality chart update for a client: ``figure`` (reset) or ``extend``, or None."""
+    def quality(self, state: Any, figure: FigureFn = quality_figure) -> dict[str, Any] | None:
+        """The quality chart update for a client: ``figure`` (reset, built by ``figure``) or
+        ``extend``, or None."""
         series, thresholds, signature = self.quality_series()
-        fresh = state and state.get("epoch") == self.epoch and state.get("sig") == signature
+        fresh = isinstance(state, dict) and state.get("epoch") == self.epoch \
+            and state.get("sig") == signature and is_number(state.get("ts"))
         if fresh:
-            ext = figures.quality_extend(series, state["ts"], self.options.quality_points)
+            ext = quality_extend(series, state["ts"], self.options.quality_points)
             if ext is None:
                 return None
             return {"extend": ext, "state": {**state, "ts": series["ts"][-1]}}
-        return {"figure": figures.quality_figure(series, thresholds),
+        return {"figure": figure(series, thresholds),
                 "state": {"epoch": self.epoch, "sig": signature,
                           "ts": series["ts"][-1] if series["ts"] else 0}}
 
-    def history(self, range_label: str | None) -> tuple[str, dict[str, Any]]:
-        """(version, pipeline-history figure) for a range label (``HISTORY_RANGES``; unknown
-        → ``DEFAULT_HISTORY_RANGE``).
+    def history(self, range_label: str | None,
+                figure: FigureFn = history_figure) -> tuple[str, dict[str, Any]]:
+        """(version, pipeline-history figure built by ``figure``) for a range label
+        (``HISTORY_RANGES``; unknown → ``DEFAULT_HISTORY_RANGE``).
 
         Reads the persisted snapshots (SQLite, earlier runs included; memory without a data
         dir) at most once per range per refresh period (``history_refresh``), shared by all
@@ -248,26 +257,27 @@ class LiveView:
         with self._history_lock:
             hit = self._history_cache.get(label)
             if hit is None or hit[0] != version:
-                hit = self._history_cache[label] = (version, self._history(seconds, now))
+                hit = (version, self._history(seconds, now, figure))
+                self._history_cache[label] = hit
             return hit
 
-    def _history(self, seconds: float, now: float) -> dict[str, Any]:
+    def _history(self, seconds: float, now: float, figure: FigureFn) -> dict[str, Any]:
         rt = self.runtime
         # interval_s (the bucket's longest) tells the figure each snapshot's own spacing.
-        names = [field for field, *_ in figures.HISTORY_SERIES] + ["interval_s"]
+        names = [field for field, *_ in HISTORY_SERIES] + ["interval_s"]
         since = now - seconds
         where = "persisted in the data dir" if rt.history is not None else \
             "this run only (in memory: no data dir)"
         # SQLite averages into the chart's own buckets (one bounded query whatever the range);
         # the figure's downsampling then only marks the gaps. Memory holds ≤ 720 snapshots.
-        step = seconds / figures.HISTORY_POINTS
-        peak = (*(f for f, *_, how in figures.HISTORY_SERIES if how == "max"), "interval_s")
+        step = seconds / HISTORY_POINTS
+        peak = (*(f for f, *_, how in HISTORY_SERIES if how == "max"), "interval_s")
         try:
             series = rt.metric_history(names, since, now, step=step, peak=peak)
         except StorageUnavailable as exc:
             series, where = {}, f"history unavailable: {exc}"
-        return figures.history_figure(series, since, now, note=where,
-                                      gap=figures.GAP_INTERVALS * rt.reporter.interval)
+        return figure(series, since, now, note=where,
+                                      gap=GAP_INTERVALS * rt.reporter.interval)
 
     def alerts(self, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(firing alerts, newest ``limit`` transitions) from the monitor (empty without one)."""
@@ -275,18 +285,19 @@ class LiveView:
         if monitor is None:
             return [], []
         key = getattr(monitor, "evaluations", 0)
-        return self._cached("alerts", key, lambda: (monitor.active(), monitor.history(limit)))
+        return self.shared("alerts", key, lambda: (monitor.active(), monitor.history(limit)))
 
     # -- per-client incremental series -------------------------------------------------------------
-    def series(self, state: dict[str, Any] | None, value_field: str,
-               key_field: str) -> dict[str, Any] | None:
-        """What a client's time series needs: ``{"extend"|"figure": …, "state": …}`` or None.
+    def series(self, state: Any, value_field: str, key_field: str,
+               figure: FigureFn = series_chart.series_figure) -> dict[str, Any] | None:
+        """What a client's time series needs: ``{"extend"|"figure": …, "state": …}`` or None
+        (``figure`` builds the whole figure).
 
         ``extend`` carries only the points after the client's sequence number; ``figure`` is a
         full reset (first load, field change, new key, restart, or a client ahead of the buffer).
         """
         buf, opts = self.runtime.buffer, self.options
-        action = figures.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
+        action = series_chart.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":
             return None
         if action == "extend":
@@ -295,23 +306,23 @@ class LiveView:
             if not items:
                 return None
             if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
-                groups = figures.group_points(items, value_field, key_field, opts.time_field)
-                ext = figures.series_extend(groups, state["keys"], state["max"])
+                groups = series_chart.group_points(items, value_field, key_field, opts.time_field)
+                ext = series_chart.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
                     return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
         # Viewers loading the page together share one full figure per buffer state.
-        return self._cached(f"reset:{value_field}|{key_field}", buf.last_seq,
-                            lambda: self._reset(value_field, key_field))
+        return self.shared(f"reset:{value_field}|{key_field}", buf.last_seq,
+                            lambda: self._reset(value_field, key_field, figure))
 
-    def _reset(self, value_field: str, key_field: str) -> dict[str, Any]:
+    def _reset(self, value_field: str, key_field: str, figure: FigureFn) -> dict[str, Any]:
         buf = self.runtime.buffer
         items = buf.snapshot()
-        groups = figures.group_points(items, value_field, key_field, self.options.time_field)
+        groups = series_chart.group_points(items, value_field, key_field, self.options.time_field)
         keys = list(groups)
-        return {"figure": figures.series_figure(groups, value_field, key_field),
+        return {"figure": figure(groups, value_field, key_field),
                 "state": {"epoch": self.epoch, "seq": items[-1][0] if items else 0,
                           "fields": [value_field, key_field], "keys": keys,
-                          "max": figures.points_per_trace(buf.capacity, len(keys))}}
+                          "max": series_chart.points_per_trace(buf.capacity, len(keys))}}
 
     # -- tables ------------------------------------------------------------------------------------
     def table_versions(self) -> dict[str, int]:
@@ -323,25 +334,25 @@ class LiveView:
     def latest_records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Column definitions and rows of the newest records (bounded)."""
         key = self.runtime.buffer.last_seq
-        return self._cached("latest", key, lambda: tables.latest_records(
+        return self.shared("latest", key, lambda: tables.latest_records(
             self.runtime.buffer.after(0, limit=self.options.table_rows)))
 
     def quarantine_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest quarantined records with their reasons (bounded)."""
         q = self.runtime.quarantine
-        return self._cached("quarantine", q.total, lambda: tables.quarantine_rows(
+        return self.shared("quarantine", q.total, lambda: tables.quarantine_rows(
             q.to_dicts(self.options.table_rows)))
 
     def late_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest records set aside as late (bounded)."""
         log = self.runtime.late
-        return self._cached("late", log.total, lambda: tables.late_rows(
+        return self.shared("late", log.total, lambda: tables.late_rows(
             log.recent(self.options.table_rows)))
 
     def error_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest ingestion errors (bounded)."""
         log = self.runtime.ingest_errors
-        return self._cached("errors", log.total, lambda: tables.error_rows(
+        return self.shared("errors", log.total, lambda: tables.error_rows(
             log.recent(self.options.table_rows)))
 
     def field_names(self) -> tuple[list[str], list[str]]:
@@ -350,14 +361,14 @@ class LiveView:
         A text field is offered as key only when it has few distinct values (one line per
         key); unique ids would draw thousands of lines.
         """
-        return self._cached("fields", self.runtime.buffer.last_seq, self._field_names)
+        return self.shared("fields", self.runtime.buffer.last_seq, self._field_names)
 
     def _field_names(self) -> tuple[list[str], list[str]]:
         hints = self.runtime.source.hints
         recent = [r for _, r in self.runtime.buffer.after(0, limit=KEY_SAMPLE)]
         rec = recent[-1] if recent else {}
         numeric = _unique([self.options.value_field, *hints.numeric_fields]
-                          + [k for k, v in rec.items() if figures.is_number(v)])
+                          + [k for k, v in rec.items() if is_number(v)])
         texts = [k for k, v in rec.items() if isinstance(v, str) and k != self.options.time_field]
         keys = [k for k in texts if len({str(r.get(k)) for r in recent}) <= MAX_KEYS]
         return numeric, _unique([self.options.key_field, hints.key_field, *keys])

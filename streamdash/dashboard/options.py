@@ -13,7 +13,7 @@ from ..sources.base import FieldHints
 REFRESH_CHOICES = (1.0, 2.0, 5.0, 10.0)
 #: Ranges the pipeline-history chart offers (label → seconds) and the one it opens with: the
 #: shortest, so a fresh run is not a sliver at the right edge of an hour (the chart's axis
-#: also starts at the oldest snapshot in range, see ``figures.history_figure``).
+#: also starts at the oldest snapshot in range, see ``figures.history.history_figure``).
 HISTORY_RANGES = {"15 min": 900.0, "1 h": 3600.0, "6 h": 21_600.0, "24 h": 86_400.0}
 DEFAULT_HISTORY_RANGE = "15 min"
 

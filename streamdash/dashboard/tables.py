@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .figures import epoch_of, is_number, iso_of
+from .values import epoch_of, is_number, iso_of
 
 #: Column holding the record's sequence number in the latest-records table.
 SEQ_COLUMN = "#"

@@ -12,26 +12,34 @@ import hashlib
 import json
 from typing import Any
 
-from . import alerts, figures
+from . import alerts, ids
+from .ids import prop
 from .layout import ALERT_SLOTS, KPI_IDS, field_options
 from .live import LiveView
+from .panels import TICK_PANELS, Inputs
+from .texts import kpi_texts, status_badge
 
 Outputs = dict[str, Any]
 
 #: Every output ``tick`` may update, in the callback's order.
 TICK_OUTPUTS: tuple[str, ...] = (
-    "status-badge.children", "status-badge.color", "status-badge.title", "poll-interval.children",
-    "last-update.children", "stale-warning.children", "stale-warning.is_open",
-    "stale-warning.color",
-    *(f"kpi-{kpi_id}.children" for kpi_id, _ in KPI_IDS),
-    "chart-windows.figure", "chart-histogram.figure", "chart-quality.figure",
-    "chart-quality.extendData",
-    "grid-latest.rowData", "grid-latest.columnDefs", "grid-quarantine.rowData",
-    "grid-errors.rowData", "value-field.options", "key-field.options",
-    *(f"alert-slot-{i}.{prop}" for i in range(ALERT_SLOTS)
-      for prop in ("is_open", "color", "children")),
-    "alert-more.children", "grid-alerts.rowData", "grid-late.rowData",
+    prop(ids.STATUS_BADGE, "children"), prop(ids.STATUS_BADGE, "color"),
+    prop(ids.STATUS_BADGE, "title"), prop(ids.POLL_INTERVAL, "children"),
+    prop(ids.LAST_UPDATE, "children"), prop(ids.STALE_WARNING, "children"),
+    prop(ids.STALE_WARNING, "is_open"), prop(ids.STALE_WARNING, "color"),
+    *(prop(ids.kpi(kpi_id), "children") for kpi_id, _ in KPI_IDS),
+    *(name for panel in TICK_PANELS for name in panel.outputs),
+    prop(ids.GRID_LATEST, "rowData"), prop(ids.GRID_LATEST, "columnDefs"),
+    prop(ids.GRID_QUARANTINE, "rowData"), prop(ids.GRID_ERRORS, "rowData"),
+    prop(ids.VALUE_FIELD, "options"), prop(ids.KEY_FIELD, "options"),
+    *(prop(ids.alert_slot(i), name) for i in range(ALERT_SLOTS)
+      for name in ("is_open", "color", "children")),
+    prop(ids.ALERT_MORE, "children"), prop(ids.GRID_ALERTS, "rowData"),
+    prop(ids.GRID_LATE, "rowData"),
 )
+#: The controls the live tick reads: the value field (header, KPIs) and every tick panel's.
+TICK_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(
+    (ids.VALUE_FIELD, *(c for panel in TICK_PANELS for c in panel.inputs))))
 
 
 def digest(value: Any) -> str:
@@ -45,34 +53,30 @@ def header(live: LiveView, state: Any, value_field: str,
     """Status badge (its hover text names the firing alerts), effective interval, last
     update, stale / no-new-data banner and KPI cards (when any of them changed)."""
     s = live.summary(value_field, refresh)
-    k = figures.kpi_texts(s)
-    text, color = figures.status_badge(s["status"])
-    out = {"status-badge.children": text, "status-badge.color": color,
-           "status-badge.title": s["status_reasons"], "poll-interval.children": s["interval"],
-           "last-update.children": s["updated"], "stale-warning.children": s["stale"] or "",
-           "stale-warning.is_open": bool(s["stale"]), "stale-warning.color": s["stale_color"],
-           **{f"kpi-{kpi_id}.children": k[kpi_id] for kpi_id, _ in KPI_IDS}}
+    k = kpi_texts(s)
+    text, color = status_badge(s["status"])
+    out = {prop(ids.STATUS_BADGE, "children"): text, prop(ids.STATUS_BADGE, "color"): color,
+           prop(ids.STATUS_BADGE, "title"): s["status_reasons"],
+           prop(ids.POLL_INTERVAL, "children"): s["interval"],
+           prop(ids.LAST_UPDATE, "children"): s["updated"],
+           prop(ids.STALE_WARNING, "children"): s["stale"] or "",
+           prop(ids.STALE_WARNING, "is_open"): bool(s["stale"]),
+           prop(ids.STALE_WARNING, "color"): s["stale_color"],
+           **{prop(ids.kpi(kpi_id), "children"): k[kpi_id] for kpi_id, _ in KPI_IDS}}
     new = digest(out)
     return ({} if new == state else out), new
 
 
-def panels(live: LiveView, state: Any, value_field: str) -> tuple[Outputs, Any]:
-    """Window, histogram and quality charts, each sent only when its data changed."""
-    state = state or {}
+def panels(live: LiveView, state: Any, inputs: Inputs) -> tuple[Outputs, Any]:
+    """The charts of the live tick (``TICK_PANELS``), each sent only when its data changed;
+    the state keeps each panel's own, by panel id."""
+    state = state if isinstance(state, dict) else {}
     out: Outputs = {}
-    wkey, windows = live.windows()
-    hkey, hist = live.histogram(value_field)
-    new = {"windows": [live.epoch, *wkey], "hist": [live.epoch, *hkey]}
-    if new["windows"] != state.get("windows"):
-        out["chart-windows.figure"] = windows
-    if new["hist"] != state.get("hist"):
-        out["chart-histogram.figure"] = hist
-    quality = live.quality(state.get("quality")) or {}
-    new["quality"] = quality.get("state", state.get("quality"))
-    if "figure" in quality:
-        out["chart-quality.figure"] = quality["figure"]
-    elif "extend" in quality:
-        out["chart-quality.extendData"] = quality["extend"]
+    new: dict[str, Any] = {}
+    for panel in TICK_PANELS:
+        update = panel.snapshot(live, state.get(panel.id), inputs, panel.figure)
+        new[panel.id] = state.get(panel.id) if update is None else update["state"]
+        out.update(panel.sent(update))
     return out, new
 
 
@@ -86,17 +90,18 @@ def tables(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     changed = {k for k in new if new["epoch"] != state.get("epoch") or new[k] != state.get(k)}
     out: Outputs = {}
     if "latest" in changed:
-        out["grid-latest.rowData"] = rows
+        out[prop(ids.GRID_LATEST, "rowData")] = rows
     if "cols" in changed:
-        out["grid-latest.columnDefs"] = cols
+        out[prop(ids.GRID_LATEST, "columnDefs")] = cols
     if "quarantine" in changed:
-        out["grid-quarantine.rowData"] = live.quarantine_rows()
+        out[prop(ids.GRID_QUARANTINE, "rowData")] = live.quarantine_rows()
     if "errors" in changed:
-        out["grid-errors.rowData"] = live.error_rows()
+        out[prop(ids.GRID_ERRORS, "rowData")] = live.error_rows()
     if "late" in changed:
-        out["grid-late.rowData"] = live.late_rows()
+        out[prop(ids.GRID_LATE, "rowData")] = live.late_rows()
     if "fields" in changed:
-        out["value-field.options"], out["key-field.options"] = map(field_options, new["fields"])
+        out[prop(ids.VALUE_FIELD, "options")], out[prop(ids.KEY_FIELD, "options")] = map(
+            field_options, new["fields"])
     return out, new
 
 
@@ -106,20 +111,21 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     state = state or {}
     active, history = live.alerts(live.options.table_rows)
     slots, more = alerts.banner_slots(active, live.runtime.clock(), ALERT_SLOTS)
-    out: Outputs = {"alert-more.children": more}
+    out: Outputs = {prop(ids.ALERT_MORE, "children"): more}
     for i, (is_open, color, text) in enumerate(slots):
-        out.update({f"alert-slot-{i}.is_open": is_open, f"alert-slot-{i}.color": color,
-                    f"alert-slot-{i}.children": text})
+        slot = ids.alert_slot(i)
+        out.update({prop(slot, "is_open"): is_open, prop(slot, "color"): color,
+                    prop(slot, "children"): text})
     new = {"banners": digest(out),
            "history": [live.epoch, len(history), history[0]["at"] if history else None]}
     if new["banners"] == state.get("banners"):
         out = {}
     if new["history"] != state.get("history"):
-        out["grid-alerts.rowData"] = alerts.history_rows(history)
+        out[prop(ids.GRID_ALERTS, "rowData")] = alerts.history_rows(history)
     return out, new
 
 
-def tick(live: LiveView, state: dict[str, Any] | None, value_field: str,
+def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,
          refresh: float | None) -> tuple[Outputs, dict[str, Any]]:
     """Everything but the time series that one tick sends to one browser, and its new state.
 
@@ -129,8 +135,8 @@ def tick(live: LiveView, state: dict[str, Any] | None, value_field: str,
     out: Outputs = {}
     new: dict[str, Any] = {}
     for name, (part, params) in {
-        "header": (header, (value_field, refresh)),
-        "panels": (panels, (value_field,)),
+        "header": (header, (inputs.value_field, refresh)),
+        "panels": (panels, (inputs,)),
         "tables": (tables, ()),
         "alerts": (alert_banners, ()),
     }.items():

@@ -1,5 +1,6 @@
 """Tests for streamdash.dashboard.callbacks, replayed through Flask's test client."""
 
+import inspect
 import json
 import time
 
@@ -89,6 +90,14 @@ def test_tick_callbacks_disable_the_interval_while_running(app):
     for spec in ticking:
         assert spec["running"] == {"running": {"tick.disabled": True},
                                    "runningOff": {"tick.disabled": False}}
+
+
+def test_every_callback_is_short(app):
+    """No callback of the page is over 15 lines (decorator included): they read a snapshot
+    and call pure functions."""
+    for key, spec in app.callback_map.items():
+        lines, _ = inspect.getsourcelines(inspect.unwrap(spec["callback"]))
+        assert len(lines) <= 15, f"{key}: {len(lines)} lines"
 
 
 def test_idle_tick_answers_204(app):

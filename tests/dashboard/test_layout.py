@@ -9,20 +9,20 @@ from streamdash.dashboard.options import DashboardOptions
 from streamdash.testing import ListSource
 
 
-def _ids(node, found=None):
+def component_ids(node, found=None):
     found = set() if found is None else found
     if getattr(node, "id", None):
         found.add(node.id)
     children = getattr(node, "children", None)
     for child in children if isinstance(children, list) else [children]:
         if child is not None and not isinstance(child, (str, int, float)):
-            _ids(child, found)
+            component_ids(child, found)
     return found
 
 
 def test_page_has_every_component():
     """Header, KPI cards, alert slots, charts, grids, timer and stores are all on the page."""
-    ids = _ids(build_layout("t", "src (kind)", DashboardOptions(), rate_window=30))
+    ids = component_ids(build_layout("t", "src (kind)", DashboardOptions(), rate_window=30))
     expected = {"source-label", "status-badge", "last-update", "refresh-picker", "stale-warning",
                 "value-field", "key-field", "chart-series", "chart-histogram", "chart-windows",
                 "chart-quality", "grid-alerts", "grid-latest", "grid-quarantine", "grid-errors",

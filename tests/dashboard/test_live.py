@@ -5,8 +5,12 @@ import threading
 import pytest
 
 from streamdash.config import Settings
-from streamdash.dashboard import figures
 from streamdash.dashboard import live as live_module
+from streamdash.dashboard import texts
+from streamdash.dashboard.figures import history as history_chart
+from streamdash.dashboard.figures.history import history_figure
+from streamdash.dashboard.figures.quality import quality_figure
+from streamdash.dashboard.figures.series import series_figure
 from streamdash.dashboard.live import LiveView, RollingValues
 from streamdash.dashboard.options import dashboard_options
 from streamdash.runtime import Runtime
@@ -50,13 +54,14 @@ def test_rolling_values_follow_the_buffer():
 def test_series_reset_then_extend_only_new_points(view):
     """The first call resets with the whole buffer; later calls send only new points."""
     view.runtime.buffer.extend(recs(10))
-    first = view.series(None, "value", "key")
+    first = view.series(None, "value", "key", series_figure)
     assert "figure" in first and first["state"]["seq"] == 10
     assert first["state"]["keys"] == ["k0", "k1"] and first["state"]["max"] == 100
-    assert view.series(None, "value", "key")["figure"] is first["figure"]  # shared by viewers
-    assert view.series(first["state"], "value", "key") is None
+    again = view.series(None, "value", "key", series_figure)
+    assert again["figure"] is first["figure"]  # shared by viewers
+    assert view.series(first["state"], "value", "key", series_figure) is None
     view.runtime.buffer.extend(recs(3, 10))
-    nxt = view.series(first["state"], "value", "key")
+    nxt = view.series(first["state"], "value", "key", series_figure)
     payload, indices, max_points = nxt["extend"]
     assert payload["x"] == [["T10", "T12"], ["T11"]] and indices == [0, 1] and max_points == 100
     assert nxt["state"]["seq"] == 13 and "figure" not in nxt
@@ -66,14 +71,14 @@ def test_series_resets_on_new_key_restart_field_change_and_gap(view):
     """A new key, a client ahead of the server, another epoch, new fields or a gap reset."""
     buf = view.runtime.buffer
     buf.extend(recs(4))
-    state = view.series(None, "value", "key")["state"]
+    state = view.series(None, "value", "key", series_figure)["state"]
     buf.extend(recs(1, 4, key=lambda i: "new"))
-    assert "figure" in view.series(state, "value", "key")
-    assert "figure" in view.series({**state, "seq": 999}, "value", "key")
-    assert "figure" in view.series({**state, "epoch": "old"}, "value", "key")
-    assert "figure" in view.series(state, "value", "")
+    assert "figure" in view.series(state, "value", "key", series_figure)
+    assert "figure" in view.series({**state, "seq": 999}, "value", "key", series_figure)
+    assert "figure" in view.series({**state, "epoch": "old"}, "value", "key", series_figure)
+    assert "figure" in view.series(state, "value", "", series_figure)
     buf.extend(recs(150, 5))  # the client missed records the buffer no longer holds
-    gap = view.series(state, "value", "key")
+    gap = view.series(state, "value", "key", series_figure)
     assert "figure" in gap and len(gap["figure"]["data"][0]["x"]) + len(
         gap["figure"]["data"][1]["x"]) == 100
 
@@ -109,21 +114,6 @@ def test_summary_is_computed_once_for_concurrent_viewers(view, monkeypatch):
     assert len(calls) == 1
 
 
-def test_histogram_and_windows_versions(view):
-    """Histogram and window charts carry a version that changes only with their data."""
-    rt = view.runtime
-    rt.buffer.extend(recs(10))
-    v1, fig = view.histogram("value")
-    assert sum(fig["data"][0]["y"]) == 10 and view.histogram("value")[0] == v1
-    rt.buffer.extend(recs(1, 10))
-    assert view.histogram("value")[0] != v1
-    w1, wfig = view.windows()
-    assert wfig["data"] == []
-    rt.events.publish("window", [{"key": "k0", "start": T0, "end": T0 + 10, "count": 2,
-                                  "mean": 1.0, "min": 0.0, "max": 2.0, "p95": 2.0}])
-    w2, wfig = view.windows()
-    assert w2 != w1 and wfig["data"][2]["y"] == [1.0]
-
 
 def test_quality_chart_reset_then_extend(view):
     """The quality chart resets first, then receives only the monitor's new evaluations."""
@@ -131,12 +121,12 @@ def test_quality_chart_reset_then_extend(view):
     monitor.evaluate(T0)
     view.runtime.metrics.add_many({"records_in": 10, "records_accepted": 9, "records_rejected": 1})
     monitor.evaluate(T0 + 1)
-    first = view.quality(None)
+    first = view.quality(None, quality_figure)
     assert first["figure"]["data"][0]["y"] == [None, 10.0] and first["state"]["ts"] == T0 + 1
     assert first["figure"]["layout"]["shapes"]  # the default invalid_rate threshold line
-    assert view.quality(first["state"]) is None
+    assert view.quality(first["state"], quality_figure) is None
     monitor.evaluate(T0 + 2)
-    nxt = view.quality(first["state"])
+    nxt = view.quality(first["state"], quality_figure)
     assert nxt["extend"][0]["x"][0] == ["2023-11-14T22:13:22.000Z"]
     assert nxt["state"]["ts"] == T0 + 2
 
@@ -175,8 +165,8 @@ def test_without_a_monitor_the_view_still_works(view, monkeypatch):
     """A runtime without a monitor yields no alerts, an empty quality chart and '–' KPIs."""
     monkeypatch.setattr(LiveView, "monitor", property(lambda self: None))
     assert view.alerts(5) == ([], [])
-    assert view.quality(None)["figure"]["data"][0]["x"] == []
-    assert figures.kpi_texts(view.summary("value", 5))["alerts"] == "–"
+    assert view.quality(None, quality_figure)["figure"]["data"][0]["x"] == []
+    assert texts.kpi_texts(view.summary("value", 5))["alerts"] == "–"
 
 
 def test_history_from_memory_without_a_data_dir(view):
@@ -184,7 +174,7 @@ def test_history_from_memory_without_a_data_dir(view):
     rt = view.runtime
     rt.metrics.add_many({"records_in": 40, "records_accepted": 40})
     rt.reporter.snapshot()
-    _, fig = view.history("15 min")
+    _, fig = view.history("15 min", history_figure)
     assert "in memory" in fig["layout"]["title"]["text"]
     assert fig["data"][0]["x"] == [T0 * 1000]
 
@@ -194,7 +184,7 @@ def test_history_reports_an_unreadable_store(tmp_path):
     settings = Settings({"data_dir": str(tmp_path / "missing")})
     rt = Runtime(settings, ListSource([]), clock=FakeClock(T0))  # never started: no file
     live = LiveView(rt, dashboard_options(settings, rt.source.hints))
-    _, fig = live.history("24 h")
+    _, fig = live.history("24 h", history_figure)
     assert "history unavailable: no history database" in fig["layout"]["title"]["text"]
     assert fig["layout"]["annotations"] and all(t["x"] == [] for t in fig["data"])
 
@@ -210,15 +200,16 @@ def test_history_is_read_once_per_refresh_period(view, monkeypatch):
     monkeypatch.setattr(view.runtime, "metric_history",
                         lambda *a, **k: reads.append(k) or original(*a, **k))
     clock = view.runtime.clock
-    first = view.history("1 h")
-    assert view.history("1 h") is first and len(reads) == 1
-    assert reads[0]["step"] == 3600 / figures.HISTORY_POINTS
+    first = view.history("1 h", history_figure)
+    assert view.history("1 h", history_figure) is first and len(reads) == 1
+    assert reads[0]["step"] == 3600 / history_chart.HISTORY_POINTS
     assert reads[0]["peak"] == ("latency_p95", "interval_s")
     clock.advance(10)
-    version, _ = view.history("1 h")
+    version, _ = view.history("1 h", history_figure)
     assert version != first[0] and len(reads) == 2
-    assert view.history(None)[0] == view.history("15 min")[0]  # the default range
-    assert view.history("6 h")[0] != version
+    default = view.history("15 min", history_figure)[0]
+    assert view.history(None, history_figure)[0] == default  # the default range
+    assert view.history("6 h", history_figure)[0] != version
 
 
 def test_window_note_comes_from_the_runtimes_window_rule():

@@ -6,8 +6,11 @@ from streamdash.config import Settings
 from streamdash.dashboard import views
 from streamdash.dashboard.live import LiveView
 from streamdash.dashboard.options import dashboard_options
+from streamdash.dashboard.panels import Inputs
 from streamdash.runtime import Runtime
 from streamdash.testing import FakeClock, ListSource
+
+VALUE = Inputs("value")  # what a browser showing the 'value' field chose
 
 
 @pytest.fixture
@@ -26,12 +29,12 @@ def test_digest_is_stable_and_short():
 def test_first_tick_sends_everything_then_only_changes(live):
     """The first tick fills every output; a repeat with the returned state sends nothing."""
     live.runtime.buffer.extend({"id": i, "key": "k", "value": float(i)} for i in range(5))
-    out, state = views.tick(live, None, "value", 5)
+    out, state = views.tick(live, None, VALUE, 5)
     assert set(out) == set(views.TICK_OUTPUTS) - {"chart-quality.extendData"}
-    again, state2 = views.tick(live, state, "value", 5)
+    again, state2 = views.tick(live, state, VALUE, 5)
     assert again == {} and state2 == state
     live.runtime.buffer.append({"id": 9, "key": "k", "value": 9.0})
-    out, _ = views.tick(live, state, "value", 5)
+    out, _ = views.tick(live, state, VALUE, 5)
     assert {"grid-latest.rowData", "chart-histogram.figure", "kpi-latest.children"} <= set(out)
     assert "grid-quarantine.rowData" not in out and "chart-windows.figure" not in out
 
@@ -39,12 +42,12 @@ def test_first_tick_sends_everything_then_only_changes(live):
 def test_late_table_is_sent_when_a_record_is_set_aside(live):
     """A tick after a late record sends the Late records table (newest first) and nothing
     when no new late record came."""
-    _, state = views.tick(live, None, "value", 5)
+    _, state = views.tick(live, None, VALUE, 5)
     live.runtime.events.publish("late", [{"at": 1.0, "record": {"id": 1}},
                                          {"at": 2.0, "record": {"id": 2}}])
-    out, state = views.tick(live, state, "value", 5)
+    out, state = views.tick(live, state, VALUE, 5)
     assert [r["record"] for r in out["grid-late.rowData"]] == ['{"id":2}', '{"id":1}']
-    assert "grid-late.rowData" not in views.tick(live, state, "value", 5)[0]
+    assert "grid-late.rowData" not in views.tick(live, state, VALUE, 5)[0]
 
 
 def test_every_tick_output_exists_in_the_layout(live):

@@ -8,9 +8,10 @@ from selenium.webdriver.common.by import By
 
 from streamdash.app import create_app
 from streamdash.config import Settings
-from streamdash.dashboard.figures import HISTORY_POINTS, STALE_AFTER_INTERVALS
+from streamdash.dashboard.figures.history import HISTORY_POINTS
 from streamdash.dashboard.live import history_refresh
 from streamdash.dashboard.options import HISTORY_RANGES
+from streamdash.dashboard.texts import STALE_AFTER_INTERVALS
 from streamdash.sources.simulator import FAULTS, SimulatedSource
 from streamdash.store.history import StorageOptions
 from streamdash.testing import ListSource

@@ -17,7 +17,7 @@ from selenium.common.exceptions import TimeoutException
 
 from streamdash.app import create_app
 from streamdash.config import Settings
-from streamdash.dashboard import figures
+from streamdash.dashboard.figures.history import HISTORY_PAD, MIN_HISTORY_SPAN
 from streamdash.dashboard.live import history_refresh
 from streamdash.models import utc_iso
 from streamdash.testing import ListSource
@@ -152,7 +152,7 @@ def test_few_points_show_as_markers_with_readable_times(dash_duo, make_app, n):
          timeout=2 * history_refresh(SNAPSHOT_INTERVAL) + TIMEOUT)
     first, last = js(dash_duo, "return document.querySelector('#chart-history "
                               ".js-plotly-plot').layout.xaxis.range;")
-    assert last - first <= figures.MIN_HISTORY_SPAN * (1 + figures.HISTORY_PAD) * 1000 + 1
+    assert last - first <= MIN_HISTORY_SPAN * (1 + HISTORY_PAD) * 1000 + 1
     shoot(dash_duo, f"{n}-points-history", "chart-history")
     assert dash_duo.get_logs() == []
 

@@ -1,0 +1,29 @@
+"""Tests for streamdash.dashboard.figures.windows (window aggregates)."""
+
+from streamdash.dashboard.figures import windows
+
+T0 = 1_700_000_000.0
+
+
+def test_windows_figure_band_and_mean():
+    """Each key gets a min line, a filled max line (the band) and a mean line."""
+    ws = [{"key": "a", "start": T0, "end": T0 + 10, "count": 3, "mean": 2.0, "min": 1.0,
+           "max": 3.0, "p95": 2.9}, {"key": "a", "end": "2023-11-14T22:13:40.000Z",
+                                     "mean": 2.5, "min": 2.0, "max": 3.5}]
+    fig = windows.windows_figure(ws, "v")
+    assert "of v" in fig["layout"]["title"]["text"]
+    lo, hi, mean = fig["data"]
+    assert lo["y"] == [1.0, 2.0] and hi["fill"] == "tonexty" and mean["y"] == [2.0, 2.5]
+    assert mean["x"] == ["2023-11-14T22:13:30.000Z", "2023-11-14T22:13:40.000Z"]
+    empty = windows.windows_figure([], None)["layout"]
+    assert empty["annotations"] and empty["xaxis"] == {"visible": False}
+
+
+def test_window_lag_note_from_the_rule():
+    """The window note names the size and lateness and how far the chart trails; without a
+    rule it says there is none."""
+    note = windows.window_lag_note(10, 30, 60)
+    assert "10 s windows" in note and "30 s (the lateness)" in note
+    assert "after 60 s without records" in note and "by 30–40 s" in note
+    assert "without records" not in windows.window_lag_note(2, 5)
+    assert "No window rule" in windows.window_lag_note(None)
