@@ -20,7 +20,7 @@ from ..config import Settings
 from ..metrics import Metrics
 from ..quality.metrics import BatchStats
 from ..quality.monitor import QualityMonitor
-from ..quality.rules import parse_rules
+from ..quality.rule_params import parse_rules
 from ..sources.simulator import FAULTS, SimulatedSource
 
 #: A webhook receiver run as a child process, so its CPU does not compete with the pipeline

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .monitor import QualityMonitor
 from .notify import WebhookNotifier, alertmanager_payload, mask_url
-from .rules import METRICS, AlertState, Rule, parse_rules, step
+from .rule_params import parse_rules
+from .rules import METRICS, AlertState, Rule, step
 from .settings import build_monitor, build_notifier
 
 __all__ = ["METRICS", "AlertState", "QualityMonitor", "Rule", "WebhookNotifier",
