@@ -85,7 +85,7 @@ class LogSection(Params):
     """``log``: level, format and the periodic pipeline summary."""
 
     level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-                     BeforeValidator(lambda v: str(v).upper())] = "INFO"
+                     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)] = "INFO"
     format: Literal["text", "json"] = "text"
     summary_interval: Float = Field(60.0, ge=0, le=86400)  # seconds; 0 = none
 

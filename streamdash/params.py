@@ -70,7 +70,11 @@ def config_error(exc: ValidationError, model: type[BaseModel], key: str,
     if err["type"] == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
         names = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
-        return unknown_key(where, str(loc[-1]), names, what)
+        name = str(loc[-1])
+        parent = where[:-len(name) - 1] if len(where) > len(name) else ""
+        if what == "setting" and parent:  # "unknown setting in 'queue'", as every section says
+            what = f"setting in '{parent}'"
+        return unknown_key(where, name, names, what)
     return ConfigError(where, _problem(err, _bounds(model, loc)))
 
 
@@ -140,8 +144,10 @@ def _problem(err: Mapping[str, Any], bounds: tuple[Any, Any]) -> str:
         return f"must be one of {expected}, got {got!r}"
     if kind == "missing":
         return "is required"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
+    if kind in ("model_type", "model_attributes_type"):
         return f"expected a mapping of settings, got {got!r}"
+    if kind == "dict_type":
+        return f"expected a mapping, got {got!r}"
     if kind == "list_type":
         return f"expected a list, got {got!r}"
     if kind == "value_error":  # raised by a validator: its message is already ours
