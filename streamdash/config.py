@@ -234,6 +234,23 @@ def _tree(model: SettingsModel, raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_declared(key: str) -> None:
+    """Raise ``ConfigError`` for a dotted key that no section declares (nor an open one holds)."""
+    top, *rest = key.split(".")
+    sections = _sections()
+    if top not in sections:
+        raise unknown_key(key, top, sections, what="setting (in Settings.get)")
+    model = sections[top]
+    declared = [f.alias or n for n, f in model.model_fields.items()] if model else []
+    if model is not None and rest and rest[0] not in declared \
+            and not issubclass(model, OpenSection):
+        raise unknown_key(key, rest[0], declared, what=f"setting in '{top}' (Settings.get)")
+    leaf = top if model is None and top not in OPEN else \
+        f"{top}.{rest[0]}" if rest and rest[0] in declared else None
+    if leaf is not None and len(rest) > (0 if model is None else 1):
+        raise ConfigError(key, f"'{leaf}' is a value, not a section (Settings.get)")
+
+
 class Settings:
     """Validated, read-only settings.
 
@@ -256,25 +273,15 @@ class Settings:
         A key that no section declares (``queue.maxsze``, ``nope``) raises ``ConfigError``
         naming it with the closest known key: a typo never reads as "unset".
         """
-        top, *rest = key.split(".")
-        sections = _sections()
-        if top not in sections:
-            raise unknown_key(key, top, sections, what="setting (in Settings.get)")
-        model = sections[top]
-        declared = [f.alias or n for n, f in model.model_fields.items()] if model else []
-        if model is not None and rest and rest[0] not in declared \
-                and not issubclass(model, OpenSection):
-            raise unknown_key(key, rest[0], declared, what=f"setting in '{top}' (Settings.get)")
-        leaf = top if model is None and top not in OPEN else \
-            f"{top}.{rest[0]}" if rest and rest[0] in declared else None
-        if leaf is not None and len(rest) > (0 if model is None else 1):
-            raise ConfigError(key, f"'{leaf}' is a value, not a section (Settings.get)")
         node: Any = self._tree
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
-                return default
+                break
             node = node[part]
-        return copy.deepcopy(node)
+        else:  # every declared key of a closed section is in the tree: only a miss is checked
+            return copy.deepcopy(node)
+        _check_declared(key)
+        return default
 
     def section(self, name: str) -> Any:
         """A copy of one top-level section (``{}`` when unset)."""

@@ -68,6 +68,13 @@ def test_get_refuses_a_key_no_section_declares(key, named, suggestion):
         assert f"did you mean '{suggestion}'?" in str(err.value)
 
 
+def test_typed_access_follows_the_same_layers():
+    """settings.model gives each closed section typed, with the value every layer agreed on."""
+    s = load_settings(environ={"STREAMDASH_QUEUE__MAXSIZE": "12", "STREAMDASH_LOG__LEVEL": "debug"})
+    assert s.model.queue.maxsize == 12 and s.model.log.level == "DEBUG"
+    assert s.model.queue.maxsize == s.get("queue.maxsize") and s.model.server.port == 8050
+
+
 def test_with_overrides_and_as_dict_are_copies():
     """Settings are immutable: overrides make a new object, reads are copies."""
     s = Settings()

@@ -1,8 +1,9 @@
 """Data-quality monitoring: windowed quality metrics, alert rules and states, webhooks.
 
-``rules`` (pure rule parsing and state machine), ``metrics`` (sliding-window quality metrics),
-``monitor`` (:class:`QualityMonitor`, its own evaluation thread and read API), ``notify``
-(Alertmanager-shaped webhooks from their own thread), ``settings`` (the ``alerts`` section).
+``rules`` (the pure rule state machine), ``rule_params`` (rules from settings), ``metrics``
+(sliding-window quality metrics), ``monitor`` (:class:`QualityMonitor`, its own evaluation thread
+and read API), ``notify`` (Alertmanager-shaped webhooks from their own thread), ``settings`` (the
+``alerts`` section).
 """
 
 from __future__ import annotations

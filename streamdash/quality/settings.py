@@ -10,7 +10,7 @@
       default_rules: true      # false: only the rules below
       history: 1000            # transitions kept in memory
       labels: {}               # added to every alert (besides source: <source name>)
-      rules: [...]             # see quality/rules.py; same name as a default = override it
+      rules: [...]             # see quality/rule_params.py; a default's name overrides it
       webhook:                 # ("webhook" in the key makes the settings log mask the URLs)
         urls: []               # webhook URLs (list, or comma-separated text for env vars)
         receiver: streamdash
