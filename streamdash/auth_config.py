@@ -28,9 +28,12 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, field_validator
 
 from .errors import ConfigError
+from .params import Bool, Params, comma_list, parse
 
 MODES = ("basic", "oidc", "none")
 #: Password hashes werkzeug.security produces (``method$salt$hash``); nothing else is accepted.
@@ -39,9 +42,6 @@ PASSWORD_HASH = re.compile(r"^(scrypt|pbkdf2)(:[\w:]+)?\$[^$]+\$[0-9a-f]{32,}$")
 TOKEN_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: A user or token name: what logs and the config show instead of the secret.
 NAME = re.compile(r"^[\w.@+-]{1,64}$")
-OIDC_KEYS = ("name", "client_id", "client_secret", "server_metadata_url", "scope",
-             "secret_key", "allowed_emails", "https_callback")
-KEYS = ("mode", "users", "api_tokens", "oidc", "realm")
 HASH_HELP = "a hash printed by 'streamdash hash-password'"
 
 
@@ -83,22 +83,117 @@ class AuthSettings:
         return self.mode in ("basic", "oidc")
 
 
+def _secret_map(pattern: re.Pattern[str], what: str) -> Any:
+    """A ``name: hash`` mapping type whose errors never echo a value (it may be a password)."""
+    def check_hash(digest: Any) -> str:
+        if not isinstance(digest, str) or not pattern.match(digest):
+            raise ValueError(f"expected {what} (plain secrets are refused)")
+        return digest
+
+    def check_map(value: Any) -> Any:
+        if value is None or value == "":
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a mapping of name: hash")
+        return value
+    return Annotated[dict[Annotated[str, BeforeValidator(_user_name)],
+                          Annotated[str, BeforeValidator(check_hash)]],
+                     BeforeValidator(check_map)]
+
+
+def _user_name(name: Any) -> str:
+    if not NAME.match(str(name)):
+        raise ValueError("a name is 1-64 letters, digits or . @ + - _")
+    return str(name)
+
+
+def _matching(pattern: str, problem: str, default: str = "") -> Any:
+    """Text matching ``pattern`` (empty or unset: ``default``); ``problem`` otherwise."""
+    def check(value: Any) -> str:
+        value = default if value is None or value == "" else value
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            raise ValueError(problem)
+        return value
+    return Annotated[str, BeforeValidator(check)]
+
+
+def _required(value: Any) -> str:
+    if not isinstance(value, str) or not value:  # never echoed: client_secret is a secret
+        raise ValueError("required for auth.mode oidc")
+    return value
+
+
+def _mode(value: Any) -> str:
+    if value and value not in MODES:
+        raise ValueError(f"must be one of {', '.join(MODES)}, got {value!r}")
+    return value or ""
+
+
+def _scope(value: Any) -> str:
+    scope = str(value or "openid email")
+    if "openid" not in scope.split():
+        raise ValueError(f"must include 'openid', got {scope!r}")
+    return scope
+
+
+def _emails(value: Any) -> Any:
+    emails = comma_list(value or [])
+    if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
+        raise ValueError("expected a list of e-mail addresses or @domains")
+    return [e.lower() for e in emails]
+
+
+def _oidc_mapping(value: Any) -> Any:
+    if value is not None and not isinstance(value, Mapping):
+        raise ValueError("expected a mapping (client_id, client_secret, server_metadata_url …)")
+    return value
+
+
+Required = Annotated[str, BeforeValidator(_required)]
+Users = _secret_map(PASSWORD_HASH, HASH_HELP)
+Tokens = _secret_map(TOKEN_HASH, "a hash printed by 'streamdash hash-password --token' "
+                                 "(sha256:<64 hex>)")
+ProviderName = _matching(r"[\w.-]{1,32}", "expected 1-32 letters, digits, '.', '-', '_'", "sso")
+Realm = _matching(r"[\w .-]{1,64}", "expected up to 64 letters, digits, spaces, '.', '-'",
+                  "streamdash")
+
+
+class OidcParams(Params):
+    """``auth.oidc``: one OpenID Connect provider (see :class:`OidcSettings`)."""
+
+    client_id: Required = Field("", validate_default=True)
+    client_secret: Required = Field("", validate_default=True)
+    server_metadata_url: Required = Field("", validate_default=True)
+    name: ProviderName = "sso"
+    scope: Annotated[str, BeforeValidator(_scope)] = "openid email"
+    secret_key: Annotated[str, BeforeValidator(lambda v: str(v or ""))] = ""
+    allowed_emails: Annotated[list[str], BeforeValidator(_emails)] = []
+    https_callback: Bool = False
+
+    @field_validator("server_metadata_url")
+    @classmethod
+    def _metadata_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+/\S*$", url):
+            raise ValueError("expected the provider's http(s) URL of "
+                             "/.well-known/openid-configuration")
+        return url
+
+
+class AuthParams(Params):
+    """The ``auth`` section as written; :func:`auth_settings` checks how the keys combine."""
+
+    mode: Annotated[str, BeforeValidator(_mode)] = ""
+    users: Users = {}
+    api_tokens: Tokens = {}
+    oidc: Annotated[OidcParams | None, BeforeValidator(_oidc_mapping)] = None
+    realm: Realm = "streamdash"
+
+
 def auth_settings(section: Mapping[str, Any] | None) -> AuthSettings:
     """Validate the ``auth`` section (``settings.section("auth")``); errors name the key."""
-    section = dict(section or {})
-    for key in section:
-        if key not in KEYS:
-            raise ConfigError(f"auth.{key}",
-                              f"unknown setting (known in 'auth': {', '.join(KEYS)})")
-    users = _hashes(section.get("users"), "auth.users", PASSWORD_HASH, HASH_HELP)
-    tokens = _hashes(section.get("api_tokens"), "auth.api_tokens", TOKEN_HASH,
-                     "a hash printed by 'streamdash hash-password --token' (sha256:<64 hex>)")
-    mode = section.get("mode") or ""
-    if mode and mode not in MODES:
-        raise ConfigError("auth.mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
-    oidc = _oidc(section.get("oidc")) if section.get("oidc") is not None else None
-    if not mode:
-        mode = "basic" if users else "oidc" if oidc else ""
+    p = parse(AuthParams, section, "auth")
+    users, tokens, oidc = dict(p.users), dict(p.api_tokens), p.oidc
+    mode = p.mode or ("basic" if users else "oidc" if oidc else "")
     if mode == "basic" and not users:
         raise ConfigError("auth.users", "auth.mode basic needs at least one user "
                                         "(STREAMDASH_AUTH__USERS__<NAME>=<hash>)")
@@ -111,64 +206,10 @@ def auth_settings(section: Mapping[str, Any] | None) -> AuthSettings:
     if tokens and mode not in ("basic", "oidc"):
         raise ConfigError("auth.api_tokens", "tokens protect /api and /metrics only beside a "
                                              "login: set auth.users or auth.oidc")
-    realm = section.get("realm") or "streamdash"
-    if not isinstance(realm, str) or not re.fullmatch(r"[\w .-]{1,64}", realm):
-        raise ConfigError("auth.realm", "expected up to 64 letters, digits, spaces, '.', '-'")
-    return AuthSettings(mode=mode, users=users, api_tokens=tokens, oidc=oidc, realm=realm)
-
-
-def _hashes(value: Any, key: str, pattern: re.Pattern[str], what: str) -> dict[str, str]:
-    if value is None or value == "":
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(key, "expected a mapping of name: hash")
-    out: dict[str, str] = {}
-    for name, digest in value.items():
-        name = str(name)
-        if not NAME.match(name):
-            raise ConfigError(f"{key}.{name[:64]}", "a name is 1-64 letters, digits or . @ + - _")
-        # Never echo the value: a plain password pasted here must not reach the error output.
-        if not isinstance(digest, str) or not pattern.match(digest):
-            raise ConfigError(f"{key}.{name}", f"expected {what} (plain secrets are refused)")
-        out[name] = digest
-    return out
-
-
-def _oidc(value: Any) -> OidcSettings:
-    if not isinstance(value, dict):
-        raise ConfigError("auth.oidc", "expected a mapping (client_id, client_secret, "
-                                       "server_metadata_url …)")
-    for key in value:
-        if key not in OIDC_KEYS:
-            raise ConfigError(f"auth.oidc.{key}",
-                              f"unknown setting (known in 'auth.oidc': {', '.join(OIDC_KEYS)})")
-    for key in ("client_id", "client_secret", "server_metadata_url"):
-        if not isinstance(value.get(key), str) or not value[key]:
-            raise ConfigError(f"auth.oidc.{key}", "required for auth.mode oidc")
-    url = value["server_metadata_url"]
-    if not re.match(r"^https?://[^/\s]+/\S*$", url):
-        raise ConfigError("auth.oidc.server_metadata_url",
-                          "expected the provider's http(s) URL of "
-                          "/.well-known/openid-configuration")
-    name = str(value.get("name") or "sso")
-    if not re.fullmatch(r"[\w.-]{1,32}", name):
-        raise ConfigError("auth.oidc.name", "expected 1-32 letters, digits, '.', '-', '_'")
-    emails = value.get("allowed_emails") or []
-    if isinstance(emails, str):
-        emails = [e.strip() for e in emails.split(",") if e.strip()]
-    if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
-        raise ConfigError("auth.oidc.allowed_emails",
-                          "expected a list of e-mail addresses or @domains")
-    scope = str(value.get("scope") or "openid email")
-    if "openid" not in scope.split():
-        raise ConfigError("auth.oidc.scope", f"must include 'openid', got {scope!r}")
-    https = value.get("https_callback", False)
-    if not isinstance(https, bool):
-        raise ConfigError("auth.oidc.https_callback", f"expected true or false, got {https!r}")
-    return OidcSettings(client_id=value["client_id"], client_secret=value["client_secret"],
-                        server_metadata_url=url, name=name, scope=scope,
-                        secret_key=str(value.get("secret_key") or ""),
-                        allowed_emails=tuple(e.lower() for e in emails), https_callback=https)
+    return AuthSettings(mode=mode, users=users, api_tokens=tokens, realm=p.realm,
+                        oidc=None if oidc is None else OidcSettings(
+                            **oidc.model_dump(exclude={"allowed_emails"}),
+                            allowed_emails=tuple(oidc.allowed_emails)))
 
 
 def hash_token(token: str) -> str:

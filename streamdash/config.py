@@ -3,15 +3,19 @@
 Settings are read once, validated, and then passed around as an immutable :class:`Settings`.
 Every wrong value raises :class:`~streamdash.errors.ConfigError` naming the dotted key.
 
+Each closed section is a :class:`~streamdash.params.Params` model below (fields, defaults and
+ranges declared once); :class:`SettingsModel` puts them together and
+:func:`~streamdash.params.parse` validates the whole tree at load, so a misspelt key anywhere
+is answered with the closest known one.
+
 Environment variables use ``__`` between section and key: ``STREAMDASH_SOURCE__INTERVAL=2``,
 ``STREAMDASH_DATA_DIR=/var/lib/streamdash``; values are parsed as YAML scalars. ``PORT`` (set by
 Heroku and similar platforms) sets ``server.port``; ``STREAMDASH_CONFIG`` names the YAML file when
 no ``--config`` is given.
 
 Open sections (``source``, ``schema``, ``transforms``, ``alerts``, ``storage``, ``dashboard``,
-``auth``)
-accept keys this module does not know: the component that owns a section validates the rest
-when it is built, and raises ``ConfigError`` naming the key too.
+``auth``) accept keys this module does not know: the component that owns a section validates the
+rest when it is built (with its own model and ``params.parse``), and names the key too.
 """
 
 from __future__ import annotations
@@ -19,13 +23,18 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BeforeValidator, ConfigDict, Field, create_model
 
+from .config_file import parse_yaml, read_yaml
 from .errors import ConfigError, unknown_key
+from .params import Float, Int, Params, Text, TextList, parse
+
+__all__ = ["DEFAULT_DATA_DIR", "Settings", "SettingsModel", "defaults", "env_values",
+           "history_data_dir", "known_keys", "load_settings", "read_yaml",
+           "with_default_data_dir"]
 
 ENV_PREFIX = "STREAMDASH_"
 CONFIG_ENV = "STREAMDASH_CONFIG"
@@ -33,111 +42,157 @@ CONFIG_ENV = "STREAMDASH_CONFIG"
 BIND_ENV = "STREAMDASH_BIND"
 
 
-@dataclass(frozen=True)
-class Option:
-    """One known setting: its default, how to cast raw text to it, and a docstring."""
+class OpenSection(Params):
+    """A section whose other keys belong to a component (the source's, the dashboard's)."""
 
-    default: Any
-    cast: Callable[[str, Any], Any]
-    doc: str = ""
+    model_config = ConfigDict(extra="allow")
 
 
-def ranged(kind: type, lo: float, hi: float) -> Callable[[str, Any], Any]:
-    """A cast of a setting to ``kind`` (int or float) between ``lo`` and ``hi`` inclusive;
-    every other component's numeric settings use it too, so errors read the same everywhere."""
-    def cast(key: str, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ConfigError(key, f"expected a number, got {value!r}")
-        try:
-            out = kind(value)
-        except (TypeError, ValueError):
-            raise ConfigError(key, f"expected {'an integer' if kind is int else 'a number'}, "
-                                   f"got {value!r}") from None
-        if kind is int and isinstance(value, float) and value != out:
-            raise ConfigError(key, f"expected an integer, got {value!r}")
-        if not lo <= out <= hi:
-            raise ConfigError(key, f"must be between {lo:g} and {hi:g}, got {value!r}")
-        return out
-    return cast
+class SourceSection(OpenSection):
+    """``source``: which source; its own parameters are validated by the source."""
+
+    type: Text = "simulated"  # source kind or preset name
+    name: Text = ""  # display name (defaults to the type)
+    interval: Float = Field(5.0, ge=0.1, le=3600)  # seconds between fetches
 
 
-def _choice(*choices: str) -> Callable[[str, Any], Any]:
-    def cast(key: str, value: Any) -> Any:
-        text = str(value)
-        if key == "log.level":
-            text = text.upper()
-        if text not in choices:
-            raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
-        return text
-    return cast
+class QueueSection(Params):
+    """``queue``: the bounded queue between producer and consumer."""
+
+    maxsize: Int = Field(100, ge=1, le=1_000_000)  # batches the queue holds
+    policy: Literal["block", "drop_oldest"] = "block"  # what to do when full
+    # Batches alone bound nothing (one response can be 900k records): records and bytes too.
+    max_records: Int = Field(100_000, ge=1, le=100_000_000)  # all batches together
+    max_bytes: Int = Field(64 * 1024 * 1024, ge=1024, le=1 << 40)  # estimated memory
+    max_batch_records: Int = Field(5_000, ge=1, le=10_000_000)  # a bigger fetch is split
 
 
-def _text(key: str, value: Any) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        raise ConfigError(key, f"expected text, got {value!r}")
-    return str(value)
+class BufferSection(Params):
+    """``buffer``: records kept in memory for the dashboard."""
+
+    capacity: Int = Field(10_000, ge=10, le=10_000_000)
 
 
-def _field_list(key: str, value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
+class ServerSection(Params):
+    """``server``: where the dashboard listens."""
+
+    host: Text = "127.0.0.1"
+    port: Int = Field(8050, ge=0, le=65535)
+    max_request_bytes: Int = Field(1024 * 1024, ge=1024, le=1 << 30)  # larger: HTTP 413
+
+
+class LogSection(Params):
+    """``log``: level, format and the periodic pipeline summary."""
+
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                     BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)] = "INFO"
+    format: Literal["text", "json"] = "text"
+    summary_interval: Float = Field(60.0, ge=0, le=86400)  # seconds; 0 = none
+
+
+class RuntimeSection(Params):
+    """``runtime``: stopping and restarting the pipeline threads."""
+
+    drain_timeout: Float = Field(5.0, ge=0, le=300)  # seconds stop() waits for queued batches
+    restart_backoff_max: Float = Field(30.0, ge=0.01, le=3600)  # longest wait before a restart
+
+
+def _field_list(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(key, f"expected a list of field names, got {value!r}")
+        raise ValueError(f"expected a list of field names, got {value!r}")
     return value
 
 
-OPTIONS: dict[str, Option] = {
-    "source.type": Option("simulated", _text, "source kind or preset name"),
-    "source.name": Option("", _text, "display name (defaults to the type)"),
-    "source.interval": Option(5.0, ranged(float, 0.1, 3600), "seconds between fetches"),
-    "queue.maxsize": Option(100, ranged(int, 1, 1_000_000), "batches the queue holds"),
-    "queue.policy": Option("block", _choice("block", "drop_oldest"), "what to do when full"),
-    # Batches alone bound nothing (one response can be 900k records): records and bytes too.
-    "queue.max_records": Option(100_000, ranged(int, 1, 100_000_000),
-                                "records the queue holds, all batches together"),
-    "queue.max_bytes": Option(64 * 1024 * 1024, ranged(int, 1024, 1 << 40),
-                              "estimated memory of the queued records, bytes"),
-    "queue.max_batch_records": Option(5_000, ranged(int, 1, 10_000_000),
-                                      "largest batch; a bigger fetch is split into several"),
-    "buffer.capacity": Option(10_000, ranged(int, 10, 10_000_000), "records kept in memory"),
-    "server.host": Option("127.0.0.1", _text, "address the dashboard listens on"),
-    "server.port": Option(8050, ranged(int, 0, 65535), "port the dashboard listens on"),
-    "server.max_request_bytes": Option(1024 * 1024, ranged(int, 1024, 1 << 30),
-                                       "largest request body accepted (larger: HTTP 413)"),
+class PipelineSection(Params):
+    """``pipeline``: fields every record must have (default: the source's)."""
+
+    required: Annotated[TextList | None, BeforeValidator(_field_list)] = None
+
+
+class ApiSection(Params):
+    """``api``: bounds of one ``/api/*`` answer."""
+
+    # A page holds at most this many items (values for /api/metrics): one answer stays near
+    # 1 MB of JSON whatever range a client asks for; 'next' pages on.
+    max_limit: Int = Field(10_000, ge=10, le=1_000_000)
+    # Items are cut at this many bytes of JSON too (quarantined records can be large).
+    max_bytes: Int = Field(4 * 1024 * 1024, ge=1024, le=1024 ** 3)
+    # A query over a long range (a fine step over 1M snapshots) is interrupted past this.
+    max_seconds: Float = Field(10.0, ge=0.1, le=600)
+
+
+class DashboardSection(OpenSection):
+    """``dashboard``: the keys every part reads; the dashboard validates the rest."""
+
+    refresh: Float = Field(5.0, ge=0, le=3600)  # seconds between refreshes (0 = paused)
+    value_field: Text = ""  # numeric field charted (default: the source's)
+    key_field: Text = ""  # field that splits series (default: the source's)
+
+
+#: An open section: a mapping its owner validates (``schema`` and ``transforms`` may be lists).
+Mapping_ = dict[str, Any]
+
+
+class SettingsModel(Params):
+    """Every setting: the closed sections typed here, the open ones checked by their owners."""
+
+    source: SourceSection = SourceSection()
+    queue: QueueSection = QueueSection()
+    buffer: BufferSection = BufferSection()
+    server: ServerSection = ServerSection()
     # Empty by default so library use (create_app(), tests) never writes files; the CLI and
     # the WSGI entry point fill in DEFAULT_DATA_DIR via with_default_data_dir().
-    "data_dir": Option("", _text, "folder for persisted history ('' = keep it in memory only)"),
-    "log.level": Option("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), ""),
-    "log.format": Option("text", _choice("text", "json"), "text or JSON lines"),
-    "log.summary_interval": Option(60.0, ranged(float, 0, 86400),
-                                   "seconds between INFO pipeline summaries (0 = none)"),
-    "runtime.drain_timeout": Option(5.0, ranged(float, 0, 300),
-                                    "seconds stop() waits for queued batches"),
-    "runtime.restart_backoff_max": Option(30.0, ranged(float, 0.01, 3600),
-                                          "longest wait before restarting a crashed thread"),
-    "pipeline.required": Option(None, _field_list,
-                                "fields every record must have (default: the source's)"),
-    # A page of /api/* holds at most this many items (values for /api/metrics): one answer's
-    # size stays near 1 MB of JSON whatever range a client asks for; 'next' pages on.
-    "api.max_limit": Option(10_000, ranged(int, 10, 1_000_000),
-                            "most items (metric values) one /api/* answer holds"),
-    # Items are cut at this many bytes of JSON too (quarantined records can be large).
-    "api.max_bytes": Option(4 * 1024 * 1024, ranged(int, 1024, 1024 ** 3),
-                            "most bytes of items one /api/* answer holds"),
-    # A query over a long range (a fine step over 1M snapshots) is interrupted past this.
-    "api.max_seconds": Option(10.0, ranged(float, 0.1, 600),
-                              "seconds one /api/* history query may run"),
-    "dashboard.refresh": Option(5.0, ranged(float, 0, 3600),
-                                "seconds between dashboard refreshes (0 = paused)"),
-    "dashboard.value_field": Option("", _text, "numeric field charted (default: the source's)"),
-    "dashboard.key_field": Option("", _text, "field that splits series (default: the source's)"),
-}
+    data_dir: Text = ""  # folder for persisted history ('' = keep it in memory only)
+    log: LogSection = LogSection()
+    runtime: RuntimeSection = RuntimeSection()
+    pipeline: PipelineSection = PipelineSection()
+    api: ApiSection = ApiSection()
+    dashboard: DashboardSection = DashboardSection()
+    schema_: Any = Field(None, alias="schema")  # pipeline/schema.py
+    transforms: Any = None  # pipeline/transforms.py
+    alerts: Any = None  # quality/settings.py
+    storage: Mapping_ | None = None  # store/history.py
+    auth: Mapping_ | None = None  # auth_config.py
 
-OPEN_SECTIONS = frozenset({"source", "schema", "transforms", "alerts", "storage", "dashboard",
-                           "auth"})
-SECTIONS = frozenset(k.split(".", 1)[0] for k in OPTIONS if "." in k) | OPEN_SECTIONS
+
+#: Top-level keys whose value the owner validates as a whole (no typed fields here).
+OPEN = frozenset({"schema", "transforms", "alerts", "storage", "auth"})
+
+
+def _sections() -> dict[str, type[Params] | None]:
+    """Each top-level key and its section model (``None`` for a scalar or an open section)."""
+    out: dict[str, type[Params] | None] = {}
+    for name, field in SettingsModel.model_fields.items():
+        kind = field.annotation
+        out[field.alias or name] = kind if isinstance(kind, type) and \
+            issubclass(kind, Params) else None
+    return out
+
+
+def known_keys() -> list[str]:
+    """Every section name and every dotted key of the closed sections (for "did you mean")."""
+    keys = []
+    for top, model in _sections().items():
+        keys.append(top)
+        keys += [f"{top}.{f.alias or n}" for n, f in (model.model_fields if model else {}).items()]
+    return sorted(keys)
+
+
+def ranged(kind: type, lo: float, hi: float) -> Callable[[str, Any], Any]:
+    """A cast of one value to ``kind`` (int or float) between ``lo`` and ``hi``, as ``(key,
+    value) -> value``. Kept only for ``sources/options.py`` and ``store/history.py`` until their
+    models replace them; it is a one-field model, so its errors are every setting's."""
+    one = create_model("Ranged", __base__=Params,
+                       value=(Int if kind is int else Float, Field(ge=lo, le=hi)))
+
+    def cast(key: str, value: Any) -> Any:
+        try:
+            return parse(one, {"value": value}, "").value
+        except ConfigError as exc:
+            raise ConfigError(key, exc.problem) from None
+    return cast
 
 
 #: Where ``streamdash run`` and ``streamdash.wsgi`` keep history when no data_dir is set.
@@ -162,33 +217,71 @@ def history_data_dir(config_file: str | os.PathLike | None = None, data_dir: str
 
 def defaults() -> dict[str, Any]:
     """The default settings as a nested dict (a fresh copy every call)."""
-    tree: dict[str, Any] = {}
-    for key, opt in OPTIONS.items():
-        _set(tree, key, copy.deepcopy(opt.default))
-    return tree
+    return _tree(SettingsModel(), {})
+
+
+def _tree(model: SettingsModel, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated values as a nested dict: every closed section, the open ones as given."""
+    out: dict[str, Any] = {}
+    for top, section in _sections().items():
+        if top in OPEN:
+            if top in raw:
+                out[top] = copy.deepcopy(raw[top])
+        elif section is None:
+            out[top] = getattr(model, top)
+        else:
+            out[top] = getattr(model, top).model_dump(by_alias=True)
+    return out
+
+
+def _check_declared(key: str) -> None:
+    """Raise ``ConfigError`` for a dotted key that no section declares (nor an open one holds)."""
+    top, *rest = key.split(".")
+    sections = _sections()
+    if top not in sections:
+        raise unknown_key(key, top, sections, what="setting (in Settings.get)")
+    model = sections[top]
+    declared = [f.alias or n for n, f in model.model_fields.items()] if model else []
+    if model is not None and rest and rest[0] not in declared \
+            and not issubclass(model, OpenSection):
+        raise unknown_key(key, rest[0], declared, what=f"setting in '{top}' (Settings.get)")
+    leaf = top if model is None and top not in OPEN else \
+        f"{top}.{rest[0]}" if rest and rest[0] in declared else None
+    if leaf is not None and len(rest) > (0 if model is None else 1):
+        raise ConfigError(key, f"'{leaf}' is a value, not a section (Settings.get)")
 
 
 class Settings:
     """Validated, read-only settings.
 
-    Read with dotted keys: ``settings.get("source.interval")``; ``settings.section("source")``
-    returns a copy of a whole section (open sections included).
+    Read with dotted keys: ``settings.get("source.interval")``, or typed:
+    ``settings.model.queue.maxsize``; ``settings.section("source")`` returns a copy of a whole
+    section (open sections included). A key no section declares raises ``ConfigError``.
     """
 
     def __init__(self, values: Mapping[str, Any] | None = None):
-        merged = defaults()
+        merged: dict[str, Any] = {}
         if values:
             _merge(merged, _expand(dict(values)))
-        self._tree = validate(merged)
+        #: The validated closed sections, typed (``settings.model.queue.maxsize``).
+        self.model: SettingsModel = parse(SettingsModel, merged, "")
+        self._tree = _tree(self.model, merged)
 
     def get(self, key: str, default: Any = None) -> Any:
-        """The value at a dotted key, or ``default`` when absent."""
+        """The value at a dotted key; ``default`` when an open section lacks it.
+
+        A key that no section declares (``queue.maxsze``, ``nope``) raises ``ConfigError``
+        naming it with the closest known key: a typo never reads as "unset".
+        """
         node: Any = self._tree
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:
-                return default
+                break
             node = node[part]
-        return copy.deepcopy(node)
+        else:  # every declared key of a closed section is in the tree: only a miss is checked
+            return copy.deepcopy(node)
+        _check_declared(key)
+        return default
 
     def section(self, name: str) -> Any:
         """A copy of one top-level section (``{}`` when unset)."""
@@ -207,7 +300,7 @@ class Settings:
     @property
     def interval(self) -> float:
         """Seconds between fetches."""
-        return self._tree["source"]["interval"]
+        return self.model.source.interval
 
     def __repr__(self) -> str:
         return f"Settings({self._tree!r})"
@@ -223,7 +316,7 @@ def load_settings(config_file: str | os.PathLike | None = None,
     """
     environ = os.environ if environ is None else environ
     config_file = config_file or environ.get(CONFIG_ENV) or None
-    tree = defaults()
+    tree: dict[str, Any] = {}
     if config_file:
         _merge(tree, read_yaml(config_file))
     _merge(tree, env_values(environ))
@@ -232,148 +325,21 @@ def load_settings(config_file: str | os.PathLike | None = None,
     return Settings(tree)
 
 
-# Bounds on a settings file, checked before anything walks the document. A real settings
-# file is a few KB, a few levels deep, with a handful of anchors; these leave ample room.
-#: Largest settings file read (bytes): more is not a settings file.
-MAX_CONFIG_BYTES = 1024 * 1024
-#: Deepest nesting of mappings/lists: PyYAML composes recursively, 5,000 levels overflow it.
-MAX_CONFIG_DEPTH = 64
-#: Most nodes the document may have once aliases are expanded: a 349-byte "billion laughs"
-#: file expands to ~10^9 nodes, which walking (merge, validate, deepcopy) takes minutes and GBs.
-MAX_CONFIG_NODES = 100_000
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """``SafeLoader`` that refuses documents nested deeper than ``MAX_CONFIG_DEPTH``."""
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self.depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        self.depth += 1
-        try:
-            if self.depth > MAX_CONFIG_DEPTH:
-                mark = self.peek_event().start_mark
-                raise yaml.YAMLError(f"nested deeper than {MAX_CONFIG_DEPTH} levels at line "
-                                     f"{mark.line + 1}, column {mark.column + 1}")
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
-    """Nodes under ``node`` with every alias expanded (memoised, so this costs the graph's
-    size, not the expansion's); a recursive alias counts as too many."""
-    key = id(node)
-    if key in sizes:
-        return sizes[key]
-    if key in open_:
-        return MAX_CONFIG_NODES + 1
-    open_.add(key)
-    total = 1
-    if isinstance(node, yaml.MappingNode):
-        children = [n for pair in node.value for n in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    else:
-        children = []
-    for child in children:
-        total += _expanded_size(child, sizes, open_)
-        if total > MAX_CONFIG_NODES:
-            break
-    open_.discard(key)
-    sizes[key] = total
-    return total
-
-
-def parse_yaml(text: str, where: str = "settings") -> Any:
-    """Parse YAML text within the bounds above; every problem is a ``yaml.YAMLError`` whose
-    message says what (the alias and depth checks run before any object is built)."""
-    loader = _BoundedLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node, {}, set()) > MAX_CONFIG_NODES:
-            raise yaml.YAMLError(f"more than {MAX_CONFIG_NODES} values once aliases (*name) "
-                                 "are expanded (an alias bomb?)")
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
-def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a YAML settings file; a missing, oversized, non-UTF-8 or bad YAML file (too deep,
-    alias bomb) is a one-line ``ConfigError``."""
-    p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError("--config", f"cannot read {p}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError("--config", f"{p} is larger than {MAX_CONFIG_BYTES // 1024} KiB; "
-                                      "not a settings file")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise ConfigError("--config", f"{p} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
-                                      f"line {line}); save it as UTF-8") from None
-    try:
-        data = parse_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError("--config", f"{p} is not valid YAML{where}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError("--config", f"{p} is not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError("--config", f"{p} must hold a mapping of settings, not "
-                                      f"{type(data).__name__}")
-    return data
-
-
 def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
     """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``, ``PORT``)."""
     out: dict[str, Any] = {}
     if environ.get("PORT"):
         _set(out, "server.port", _scalar(environ["PORT"]))
+    sections = _sections()
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, BIND_ENV):
             continue
         key = name[len(ENV_PREFIX):].lower().replace("__", ".")
-        if key.split(".", 1)[0] not in SECTIONS and key not in OPTIONS:
-            raise unknown_key(name, key, sorted(SECTIONS | set(OPTIONS)),
+        if key.split(".", 1)[0] not in sections:
+            raise unknown_key(name, key, known_keys(),
                               what=f"setting '{key}' (from the environment)")
         _set(out, key, _scalar(raw))
     return out
-
-
-def validate(tree: dict[str, Any]) -> dict[str, Any]:
-    """Check every known key, reject unknown ones, and cast values; returns the tree."""
-    for top, value in tree.items():
-        if top not in SECTIONS and top not in OPTIONS:
-            raise unknown_key(top, top, SECTIONS | {"data_dir"})
-        if top in SECTIONS and top not in ("schema", "transforms", "alerts") \
-                and not isinstance(value, dict):
-            raise ConfigError(top, f"must be a mapping of settings, got {value!r}")
-        if isinstance(value, dict) and top not in OPEN_SECTIONS:
-            for sub in value:
-                if f"{top}.{sub}" not in OPTIONS:
-                    known = [k.split(".", 1)[1] for k in OPTIONS if k.startswith(top + ".")]
-                    raise unknown_key(f"{top}.{sub}", sub, known, what=f"setting in '{top}'")
-    for key, opt in OPTIONS.items():
-        section, _, leaf = key.partition(".")
-        holder = tree.get(section) if leaf else tree
-        name = leaf or section
-        value = holder.get(name, opt.default) if isinstance(holder, dict) else opt.default
-        if value is not None or opt.default is not None:
-            _set(tree, key, opt.cast(key, value))
-    return tree
 
 
 def _scalar(raw: str) -> Any:

@@ -7,20 +7,28 @@ naming the dotted key — the only place where pydantic's error locations are co
 
 Numbers use :data:`Int` / :data:`Float` (a YAML ``true`` is not a number, ``5.5`` is not an
 integer) and ranges ``Field(ge=…, le=…)``; durations use :data:`Duration` (``30``, ``"30s"``,
-``"5m"``, ``"250ms"``).
+``"5m"``, ``"250ms"``; :data:`PositiveDuration` and :data:`NonNegativeDuration` say so in their
+error), text :data:`Text` (any scalar), switches :data:`Bool` (only ``true``/``false``) and lists
+that an environment variable may give as comma-separated text :data:`TextList`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import annotated_types
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from .durations import bounded, seconds
 from .errors import ConfigError, unknown_key
+
+__all__ = ["Bool", "Duration", "Float", "Int", "NonNegativeDuration", "Params",
+           "PositiveDuration", "Text", "TextList", "config_error", "parse", "seconds"]
+
+#: Longest part of a user-given key (a dict key, a name) repeated in an error message.
+MAX_KEY_SHOWN = 64
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,33 +60,58 @@ def config_error(exc: ValidationError, model: type[BaseModel], key: str,
                  what: str = "setting") -> ConfigError:
     """The first error of ``exc`` as a one-line ``ConfigError`` at its dotted key."""
     err = exc.errors(include_url=False)[0]
-    loc = [str(part) for part in err["loc"]]
-    where = ".".join(part for part in [key, *loc] if part)
+    # pydantic adds "[key]" after a dict key that failed; the key itself names the place.
+    loc = [part if isinstance(part, int) else str(part)[:MAX_KEY_SHOWN]
+           for part in err["loc"] if part != "[key]"]
+    where = key
+    for part in loc:  # list items read as rules[0], the rest as dotted keys
+        where = f"{where}[{part}]" if isinstance(part, int) else \
+            f"{where}.{part}" if where else part
     if err["type"] == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
-        known = owner.model_fields if owner is not None else ()
-        names = [f.alias or name for name, f in known.items()] if known else []
-        return unknown_key(where, loc[-1], names, what)
+        names = [f.alias or n for n, f in owner.model_fields.items()] if owner else []
+        name = str(loc[-1])
+        parent = where[:-len(name) - 1] if len(where) > len(name) else ""
+        if what == "setting" and parent:  # "unknown setting in 'queue'", as every section says
+            what = f"setting in '{parent}'"
+        return unknown_key(where, name, names, what)
     return ConfigError(where, _problem(err, _bounds(model, loc)))
 
 
-def _model_at(model: type[BaseModel], loc: list[str]) -> type[BaseModel] | None:
-    """The model that owns the last part of ``loc`` (nested models followed by field name)."""
-    current: Any = model
+def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
+    """The model that owns the last part of ``loc`` (nested models, list items by index)."""
+    current: type[BaseModel] | None = model
     for part in loc:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        field = current.model_fields.get(part)
-        if field is None:
-            return None
-        current = field.annotation
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if isinstance(part, int):  # an item of a list (or a mapping's value): same model
+            continue
+        field = _field(current, part) if current is not None else None
+        current = _unwrap(field.annotation) if field is not None else None
+    return current
+
+
+def _unwrap(annotation: Any) -> type[BaseModel] | None:
+    """The model inside ``annotation`` (``Model``, ``Model | None``, ``list[Model]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _field(model: type[BaseModel], name: str) -> Any:
+    """The field of ``model`` called ``name`` in the input (its alias, if it has one)."""
+    for field_name, field in model.model_fields.items():
+        if (field.alias or field_name) == name:
+            return field
+    return None
 
 
 def _bounds(model: type[BaseModel], loc: list[str]) -> tuple[Any, Any]:
     """The ``ge``/``le`` (or ``gt``/``lt``) declared on the field at ``loc``, if any."""
     owner = _model_at(model, loc[:-1]) if loc else None
-    field = owner.model_fields.get(loc[-1]) if owner is not None else None
+    field = _field(owner, str(loc[-1])) if owner is not None else None
     lo = hi = None
     for meta in field.metadata if field is not None else ():
         if isinstance(meta, (annotated_types.Ge, annotated_types.Gt)):
@@ -111,8 +144,10 @@ def _problem(err: Mapping[str, Any], bounds: tuple[Any, Any]) -> str:
         return f"must be one of {expected}, got {got!r}"
     if kind == "missing":
         return "is required"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
+    if kind in ("model_type", "model_attributes_type"):
         return f"expected a mapping of settings, got {got!r}"
+    if kind == "dict_type":
+        return f"expected a mapping, got {got!r}"
     if kind == "list_type":
         return f"expected a list, got {got!r}"
     if kind == "value_error":  # raised by a validator: its message is already ours
@@ -137,29 +172,34 @@ Int = Annotated[int, _number(int)]
 #: A finite number setting: ``true``, ``nan`` and ``inf`` are refused.
 Float = Annotated[float, _number(float)]
 
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0,
-          None: 1.0}
-
-
-def seconds(value: Any) -> float:
-    """Seconds from a number or a text such as ``"30s"``, ``"5m"``, ``"4h"``, ``"250ms"``.
-
-    The one duration reader of settings; raises ``ValueError`` with the accepted forms.
-    """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected a duration (seconds or e.g. '30s', '5m'), got {value!r}")
-    if isinstance(value, (int, float)):
-        out = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"expected a duration (seconds or e.g. '30s', '5m'), got {value!r}")
-        out = float(match.group(1)) * _UNITS[match.group(2)]
-    if not math.isfinite(out):
-        raise ValueError(f"expected a finite duration, got {value!r}")
-    return out
-
-
 #: A duration setting in seconds: a number or ``"30s"``/``"5m"``/``"2h"``/``"250ms"``.
 Duration = Annotated[float, BeforeValidator(seconds)]
+#: A duration that must be more than 0 (an interval, a timeout).
+PositiveDuration = Annotated[float, BeforeValidator(lambda v: bounded(v, allow_zero=False))]
+#: A duration that must not be negative (a delay, a hold time).
+NonNegativeDuration = Annotated[float, BeforeValidator(bounded)]
+
+
+def _text(value: Any) -> str:
+    # Flags and env values are YAML scalars: a name like 2024 arrives as an int.
+    if value is None or isinstance(value, (dict, list, tuple, set)):
+        raise ValueError(f"expected text, got {value!r}")
+    return str(value)
+
+
+#: A text setting: any scalar is taken as its text (``2024`` → ``"2024"``), ``None``, mappings
+#: and lists are refused.
+Text = Annotated[str, BeforeValidator(_text)]
+#: ``true`` or ``false`` only: pydantic would also take ``"yes"``, ``1`` and ``"off"``.
+Bool = Annotated[bool, Field(strict=True)]
+
+
+def comma_list(value: Any) -> Any:
+    """``"a, b"`` as ``["a", "b"]`` (environment variables hold lists as comma-separated text)."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+#: A list of texts, or one comma-separated text.
+TextList = Annotated[list[str], BeforeValidator(comma_list)]

@@ -2,15 +2,16 @@
 
 Shared by the HTTP query API and the ``streamdash metrics`` command so both accept the same
 forms. Every parse error is a ``ValueError`` whose message names the parameter and the value.
+Spans are read by :mod:`streamdash.durations` (the settings' reader too); a query's span needs
+a unit and is never negative.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+from .durations import parse_text
+
 #: The instants a query may name: what UTC ISO-8601 (and so every answer's ``ts``) can show,
 #: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z. Anything outside (``since=99999999999d``,
 #: ``until=9999-12-31T23:59:59-12:00``) is a bad parameter, not a crash while formatting.
@@ -18,12 +19,20 @@ EARLIEST = 0.0
 LATEST = 253402300799.0
 
 
+def _span(text: str) -> float | None:
+    """Seconds in a relative span (a number and a unit, any case), None when it is not one."""
+    text = text.strip().lower()
+    if not text[-1:].isalpha():  # a bare number is not a span here: 15 could mean anything
+        return None
+    seconds = parse_text(text)
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
 def parse_duration(text: str, param: str = "duration") -> float:
-    """Seconds in a span like ``30s``, ``15m``, ``2h``, ``7d`` or ``1w``."""
-    match = _RELATIVE.match(text or "")
-    if not match:
+    """Seconds in a span like ``30s``, ``15m``, ``2h``, ``7d`` or ``1w`` (also ``250ms``)."""
+    seconds = _span(text or "")
+    if seconds is None:
         raise ValueError(f"{param}: expected a span like 30s, 15m, 2h, 7d or 1w, got {text!r}")
-    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if not seconds <= LATEST:  # also catches inf from a 400-digit number
         raise ValueError(f"{param}: span too long (at most {LATEST / 86400:.0f}d), got {text!r}")
     return seconds
@@ -40,7 +49,7 @@ def parse_time(text: str, now: float, param: str = "time") -> float:
                          "2026-01-02T03:04:05Z, a span like 15m, or 'now')")
     if text.lower() == "now":
         return now
-    if _RELATIVE.match(text):
+    if _span(text) is not None:
         return _in_range(now - parse_duration(text, param), param, text)
     try:
         dt = datetime.fromisoformat(text.replace("z", "Z"))

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any
 
 from streamdash.config import Settings
-from streamdash.quality.rules import OFF_FOR_SNAPSHOTS
+from streamdash.quality.rule_params import OFF_FOR_SNAPSHOTS
 from streamdash.runtime import Runtime
 from streamdash.sources.presets import PRESETS as PRESET_SPECS
 from tests.feeds import serve_presets

@@ -147,3 +147,26 @@ def test_enforce_logs_the_open_warning_at_every_start(caplog):
             assert isinstance(enforce_secure_default(settings, ["0.0.0.0"], logger),
                               AuthSettings)
     assert [r.levelno for r in caplog.records] == [logging.WARNING] * 2
+
+
+@pytest.mark.parametrize("section, key", [
+    ({"users": ["MySecretPassw0rd"]}, "auth.users"),
+    ({"users": {"alice": 123456789}}, "auth.users.alice"),
+    ({"oidc": {**OIDC, "client_secret": 123456789}}, "auth.oidc.client_secret"),
+    ({"oidc": {**OIDC, "client_secret": ["MySecretPassw0rd"]}}, "auth.oidc.client_secret"),
+])
+def test_a_secret_of_the_wrong_type_is_not_echoed_either(section, key):
+    """A password or client secret that is a list or a number is refused without repeating it."""
+    with pytest.raises(ConfigError) as err:
+        auth_settings(section)
+    assert err.value.key == key
+    assert "MySecretPassw0rd" not in str(err.value) and "123456789" not in str(err.value)
+
+
+def test_an_unknown_auth_key_suggests_the_closest():
+    """A misspelt auth key is answered with the closest known one, in auth and in auth.oidc."""
+    with pytest.raises(ConfigError, match="did you mean 'users'"):
+        auth_settings({"user": {"alice": HASH}})
+    with pytest.raises(ConfigError, match="did you mean 'client_id'") as err:
+        auth_settings({"oidc": {**OIDC, "client_ld": "x"}})
+    assert err.value.key == "auth.oidc.client_ld"

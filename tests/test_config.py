@@ -49,7 +49,30 @@ def test_open_sections_keep_unknown_keys():
     s = Settings({"source": {"type": "simulated", "seed": 7}, "schema": {"fields": {}}})
     assert s.section("source")["seed"] == 7
     assert s.get("schema.fields") == {}
-    assert s.get("nope.nothing", "d") == "d"
+    assert s.get("schema.nothing", "d") == "d" and s.get("source.url") is None
+
+
+@pytest.mark.parametrize("key, named, suggestion", [
+    ("queue.maxsze", "queue.maxsze", "maxsize"),
+    ("nope.nothing", "nope.nothing", None),
+    ("sever.port", "sever.port", "server"),
+    ("queue.maxsize.x", "queue.maxsize.x", None),
+])
+def test_get_refuses_a_key_no_section_declares(key, named, suggestion):
+    """Settings.get() raises ConfigError naming an undeclared key (with the closest known one)
+    instead of returning None, so a typo in code never reads as an unset setting."""
+    with pytest.raises(ConfigError) as err:
+        Settings().get(key)
+    assert err.value.key == named
+    if suggestion:
+        assert f"did you mean '{suggestion}'?" in str(err.value)
+
+
+def test_typed_access_follows_the_same_layers():
+    """settings.model gives each closed section typed, with the value every layer agreed on."""
+    s = load_settings(environ={"STREAMDASH_QUEUE__MAXSIZE": "12", "STREAMDASH_LOG__LEVEL": "debug"})
+    assert s.model.queue.maxsize == 12 and s.model.log.level == "DEBUG"
+    assert s.model.queue.maxsize == s.get("queue.maxsize") and s.model.server.port == 8050
 
 
 def test_with_overrides_and_as_dict_are_copies():

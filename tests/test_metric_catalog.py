@@ -10,7 +10,8 @@ import pytest
 import streamdash
 from streamdash import metric_catalog as catalog
 from streamdash.config import Settings
-from streamdash.quality.rules import METRICS, known_metric, parse_rule
+from streamdash.quality.rule_params import parse_rule
+from streamdash.quality.rules import METRICS, known_metric
 from streamdash.quality.window import QualityWindow, pick
 from streamdash.reporter import SNAPSHOT_FIELDS, derive
 from streamdash.runtime import Runtime

@@ -16,6 +16,14 @@ def test_relative_spans_count_back_from_now():
     assert parse_time("1.5s", NOW) == NOW - 1.5
     assert parse_time("now", NOW) == NOW
     assert parse_duration("10M") == 600
+    assert parse_duration("250ms") == 0.25  # the settings' units: one reader for both
+
+
+@pytest.mark.parametrize("text", ["15", "-5m", "5x", "", "1e3s"])
+def test_a_span_needs_a_unit_and_no_sign(text):
+    """A query span is a non-negative number with a unit; anything else names the parameter."""
+    with pytest.raises(ValueError, match="step: expected a span like 30s"):
+        parse_duration(text, "step")
 
 
 def test_iso_times_with_and_without_zone():

@@ -19,7 +19,7 @@ from typing import Any
 from ..config import Settings
 from ..metrics import Metrics
 from ..quality.monitor import QualityMonitor
-from ..quality.rules import parse_rules
+from ..quality.rule_params import parse_rules
 from ..quality.window import BatchStats
 from ..sources.simulator import FAULTS, SimulatedSource
 

@@ -1,15 +1,17 @@
 """Data-quality monitoring: windowed quality metrics, alert rules and states, webhooks.
 
-``rules`` (pure rule parsing and state machine), ``window`` (sliding-window quality metrics),
-``monitor`` (:class:`QualityMonitor`, its own evaluation thread and read API), ``notify``
-(Alertmanager-shaped webhooks from their own thread), ``settings`` (the ``alerts`` section).
+``rules`` (the pure rule state machine), ``rule_params`` (rules from settings), ``window``
+(sliding-window quality metrics), ``monitor`` (:class:`QualityMonitor`, its own evaluation thread
+and read API), ``notify`` (Alertmanager-shaped webhooks from their own thread), ``settings`` (the
+``alerts`` section).
 """
 
 from __future__ import annotations
 
 from .monitor import QualityMonitor
 from .notify import WebhookNotifier, alertmanager_payload, mask_url
-from .rules import METRICS, AlertState, Rule, parse_rules, step
+from .rule_params import parse_rules
+from .rules import METRICS, AlertState, Rule, step
 from .settings import build_monitor, build_notifier
 
 __all__ = ["METRICS", "AlertState", "QualityMonitor", "Rule", "WebhookNotifier",

@@ -1,4 +1,4 @@
-"""Alert rules: parsing and validation from settings, and the pure per-rule state machine.
+"""Alert rules: the :class:`Rule` and the pure per-rule state machine (parsing: ``rule_params``).
 
 Nothing here does I/O, reads a clock or holds a lock: :func:`step` takes a rule, the rule's
 current :class:`AlertState`, the metric value and the time, and returns the next state plus the
@@ -23,13 +23,11 @@ import hashlib
 import json
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import metric_catalog
-from ..errors import ConfigError, unknown_key
 from ..models import utc_iso
 
 #: Comparison operators a rule may use.
@@ -49,33 +47,6 @@ METRICS = metric_catalog.QUALITY_METRICS
 FIELD_METRIC_PREFIX = metric_catalog.FIELD_METRIC_PREFIX
 #: ``known_metric(name)``: True for a metric in :data:`METRICS` or a ``null_rate.<field>``.
 known_metric = metric_catalog.known_quality_metric
-
-_RULE_KEYS = ("name", "metric", "op", "threshold", "for", "keep_firing_for", "severity",
-              "labels", "summary", "description", "no_data", "enabled")
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def parse_duration(key: str, value: Any, *, allow_zero: bool = True) -> float:
-    """Seconds from a number or a text such as ``"30s"``, ``"5m"``, ``"4h"``, ``"250ms"``.
-
-    Negative (or, when ``allow_zero`` is False, zero) durations raise ``ConfigError(key)``.
-    """
-    if isinstance(value, bool) or value is None:
-        raise ConfigError(key, f"expected a duration (seconds or e.g. '30s', '5m'), got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ConfigError(key, f"expected a duration (seconds or e.g. '30s', '5m'), "
-                                   f"got {value!r}")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
-        raise ConfigError(key, f"must be a {'non-negative' if allow_zero else 'positive'} "
-                               f"duration, got {value!r}")
-    return seconds
 
 
 @dataclass(frozen=True)
@@ -157,162 +128,6 @@ def _render(template: str, rule: Rule, value: float | None) -> str:
               "value": _Missing() if value is None else value,
               "labels": _Labels(rule.all_labels)}
     return template.format(**fields)
-
-
-def _check_template(key: str, template: Any, rule: Rule) -> str:
-    if not isinstance(template, str):
-        raise ConfigError(key, f"expected a text template, got {template!r}")
-    try:
-        _render(template, rule, 0.5)
-    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        raise ConfigError(key, f"bad template {template!r}: {type(exc).__name__}: {exc} "
-                               "(fields: name, metric, op, threshold, value, severity, labels)"
-                          ) from None
-    return template
-
-
-def check_labels(key: str, labels: Any) -> dict[str, str]:
-    """Validate a label mapping (names like Prometheus's; ``alertname``/``severity`` reserved)."""
-    labels = labels or {}
-    if not isinstance(labels, Mapping):
-        raise ConfigError(key, f"expected a mapping of label → text, got {labels!r}")
-    for k, v in labels.items():
-        if not isinstance(k, str) or not _LABEL_NAME.match(k) or k in ("alertname", "severity"):
-            raise ConfigError(f"{key}.{k}", "label names are letters, digits and _ "
-                                            "(not alertname or severity, set by the rule)")
-        if v is None or isinstance(v, (dict, list)):
-            raise ConfigError(f"{key}.{k}", f"label values are text, got {v!r}")
-    return {str(k): str(v) for k, v in labels.items()}
-
-
-def parse_rule(raw: Any, where: str, base: Rule | None = None) -> Rule | None:
-    """Validate one rule mapping; ``where`` prefixes error keys (``alerts.rules[name]``).
-
-    ``base`` is a default rule of the same name whose unset fields are kept (so a YAML rule can
-    change just a threshold). Returns ``None`` for ``enabled: false``.
-    """
-    if not isinstance(raw, Mapping):
-        raise ConfigError(where, f"a rule must be a mapping with name, metric, op and threshold, "
-                                 f"got {raw!r}")
-    unknown = sorted(set(raw) - set(_RULE_KEYS))
-    if unknown:
-        raise unknown_key(f"{where}.{unknown[0]}", unknown[0], _RULE_KEYS, what="rule setting")
-    enabled = raw.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{where}.enabled", f"expected true or false, got {enabled!r}")
-    if not enabled:
-        return None
-    name = raw.get("name")
-    prior = base.describe() if base else {}
-    missing = [k for k in ("metric", "op", "threshold") if k not in raw and k not in prior]
-    if missing:
-        raise ConfigError(f"{where}.{missing[0]}", "is required")
-    metric = raw.get("metric", prior.get("metric"))
-    if not isinstance(metric, str) or not known_metric(metric):
-        raise ConfigError(f"{where}.metric", f"unknown metric {metric!r} (known: "
-                                             f"{', '.join(sorted(METRICS))}, null_rate.<field>)")
-    op = raw.get("op", prior.get("op"))
-    if op not in OPS:
-        raise ConfigError(f"{where}.op", f"unknown operator {op!r} (known: {' '.join(OPS)})")
-    threshold = raw.get("threshold", prior.get("threshold"))
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
-            or not math.isfinite(threshold):
-        raise ConfigError(f"{where}.threshold", f"expected a number, got {threshold!r}")
-    for_ = parse_duration(f"{where}.for", raw.get("for", prior.get("for", 0)))
-    keep = parse_duration(f"{where}.keep_firing_for",
-                          raw.get("keep_firing_for", prior.get("keep_firing_for", 0)))
-    severity = str(raw.get("severity", prior.get("severity", "warning"))).lower()
-    if severity not in SEVERITIES:
-        raise ConfigError(f"{where}.severity", f"must be one of {', '.join(SEVERITIES)}, "
-                                               f"got {raw.get('severity')!r}")
-    no_data = str(raw.get("no_data", prior.get("no_data", "keep_last")))
-    if no_data not in NO_DATA:
-        raise ConfigError(f"{where}.no_data", f"must be one of {', '.join(NO_DATA)}, "
-                                              f"got {no_data!r}")
-    labels = check_labels(f"{where}.labels", raw.get("labels", prior.get("labels", {})))
-    # A default that follows the fetch interval keeps doing so unless a threshold is set here.
-    intervals = base.intervals if base is not None and "threshold" not in raw else 0.0
-    rule = Rule(name=name, metric=metric, op=op, threshold=float(threshold), for_=for_,
-                keep_firing_for=keep, severity=severity, labels=labels, no_data=no_data,
-                intervals=intervals)
-    summary = raw.get("summary", prior.get("summary", Rule.summary))
-    description = raw.get("description", prior.get("description", ""))
-    return replace(rule, summary=_check_template(f"{where}.summary", summary, rule),
-                   description=_check_template(f"{where}.description", description, rule))
-
-
-#: Default rules whose threshold is this many effective fetch intervals (``Rule.intervals``).
-INTERVAL_SCALED = {"source_down": 3.0, "pipeline_backlogged": 3.0}
-
-
-def default_rules(fetch_interval: float) -> list[dict[str, Any]]:
-    """The rules that ship enabled, as rule mappings (``source_down`` and ``pipeline_backlogged``
-    scale with the interval: see :data:`INTERVAL_SCALED`)."""
-    return [
-        {"name": "null_rate_high", "metric": "null_rate", "op": ">", "threshold": 0.05,
-         "for": 15, "keep_firing_for": 30, "severity": "warning",
-         "summary": "Null rate {value:.1%} is above {threshold:.0%}"},
-        {"name": "duplicate_rate_high", "metric": "duplicate_rate", "op": ">", "threshold": 0.02,
-         "for": 15, "keep_firing_for": 30, "severity": "warning",
-         "summary": "Duplicate rate {value:.1%} is above {threshold:.0%}"},
-        {"name": "late_rate_high", "metric": "late_rate", "op": ">", "threshold": 0.05,
-         "for": 15, "keep_firing_for": 30, "severity": "warning",
-         "summary": "Late-arrival rate {value:.1%} is above {threshold:.0%}"},
-        {"name": "invalid_rate_high", "metric": "invalid_rate", "op": ">", "threshold": 0.01,
-         "for": 15, "keep_firing_for": 30, "severity": "warning",
-         "summary": "Invalid-record rate {value:.1%} is above {threshold:.0%}"},
-        {"name": "source_down", "metric": "fetch_age_seconds", "op": ">",
-         "threshold": round(3 * fetch_interval, 3), "for": 0, "keep_firing_for": 0,
-         "severity": "critical",
-         "summary": "Source down: no successful fetch for {value:.0f} s (3 intervals)"},
-        {"name": "pipeline_backlogged", "metric": "backpressure_seconds", "op": ">",
-         "threshold": round(max(10.0, 3 * fetch_interval), 3), "for": 0,
-         "keep_firing_for": 0, "severity": "warning",
-         "summary": "Pipeline behind: the producer has waited {value:.0f} s for room in the "
-                    "full queue (processing is slower than ingestion)"},
-    ]
-
-
-#: Default rules a snapshot source starts without: every poll of a snapshot feed repeats what the
-#: previous one held, and those repeats are duplicates by design (counted, never late), so a
-#: duplicate rate near 1 is the feed's shape, not a fault. ``{name: duplicate_rate_high,
-#: enabled: true}`` turns it back on.
-OFF_FOR_SNAPSHOTS = frozenset({"duplicate_rate_high"})
-
-
-def parse_rules(raw: Any, *, fetch_interval: float, include_defaults: bool = True,
-                snapshot: bool = False,
-                section: str = "alerts.rules") -> list[Rule]:
-    """Build the rule list: defaults (unless disabled), overridden or extended by ``raw``.
-
-    A configured rule whose name matches a default changes only the fields it sets; with
-    ``enabled: false`` it removes the default. Every problem is a ``ConfigError`` naming the
-    rule (``alerts.rules[<name>].<field>``).
-    """
-    if raw is None:
-        raw = []
-    if not isinstance(raw, list):
-        raise ConfigError(section, f"expected a list of rules, got {type(raw).__name__}")
-    defaults = {}
-    if include_defaults:
-        for d in default_rules(fetch_interval):
-            rule = parse_rule(d, f"{section}[{d['name']}]")
-            assert rule is not None
-            defaults[d["name"]] = replace(rule, intervals=INTERVAL_SCALED.get(d["name"], 0.0))
-    rules: dict[str, Rule | None] = {n: r for n, r in defaults.items()
-                                     if not (snapshot and n in OFF_FOR_SNAPSHOTS)}
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        name = item.get("name") if isinstance(item, Mapping) else None
-        named = isinstance(name, str) and bool(name.strip())
-        where = f"{section}[{name}]" if named else f"{section}[{i}]"
-        if not named:
-            raise ConfigError(f"{where}.name", "every rule needs a non-empty name")
-        if name in seen:
-            raise ConfigError(where, f"duplicate rule name {name!r}")
-        seen.add(name)
-        rules[name] = parse_rule(item, where, defaults.get(name))
-    return [r for r in rules.values() if r is not None]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@
       default_rules: true      # false: only the rules below
       history: 1000            # transitions kept in memory
       labels: {}               # added to every alert (besides source: <source name>)
-      rules: [...]             # see quality/rules.py; same name as a default = override it
+      rules: [...]             # see quality/rule_params.py; a default's name overrides it
       webhook:                 # ("webhook" in the key makes the settings log mask the URLs)
         urls: []               # webhook URLs (list, or comma-separated text for env vars)
         receiver: streamdash
@@ -22,7 +22,8 @@
         queue: 1000
         external_url: ""       # dashboard address shown to receivers (generatorURL)
 
-Every wrong key or value raises ``ConfigError`` naming the dotted key (rules by name).
+Every wrong key or value raises ``ConfigError`` naming the dotted key (rules by name): the
+section is :class:`AlertsParams`, read with :func:`~streamdash.params.parse`.
 """
 
 from __future__ import annotations
@@ -30,83 +31,77 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+from pydantic import AfterValidator, BeforeValidator, Field
+
 from ..config import Settings
-from ..errors import ConfigError, unknown_key
 from ..events import EventBus
 from ..metrics import Metrics
+from ..params import Bool, Int, NonNegativeDuration, Params, PositiveDuration, comma_list, parse
 from .monitor import QualityMonitor
 from .notify import WebhookNotifier, mask_url
-from .rules import check_labels, parse_duration, parse_rules
-
-_KEYS = ("enabled", "interval", "window", "baseline", "default_rules", "history", "labels",
-         "rules", "webhook")
-_NOTIFY_KEYS = ("urls", "receiver", "timeout", "retries", "backoff", "backoff_max",
-                "repeat_interval", "queue", "external_url")
+from .rule_params import Labels, parse_rules
 
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, f"expected true or false, got {value!r}")
+def _webhook_url(url: Any) -> str:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        # The path of a webhook URL is often its token: show it masked.
+        shown = mask_url(url) if isinstance(url, str) else repr(url)
+        raise ValueError(f"expected an http(s) URL, got {shown}")
+    return url
+
+
+def _name(value: str) -> str:
+    if not value:
+        raise ValueError(f"expected a name, got {value!r}")
     return value
 
 
-def _count(key: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(key, f"expected a whole number from {lo} to {hi}, got {value!r}")
-    return value
+class WebhookParams(Params):
+    """``alerts.webhook``: where and how alerts are posted (no URL: no notifier)."""
+
+    urls: Annotated[list[Annotated[str, BeforeValidator(_webhook_url)]],
+                    BeforeValidator(lambda v: comma_list(v) if v is not None else [])] = []
+    receiver: Annotated[str, AfterValidator(_name)] = "streamdash"
+    timeout: PositiveDuration = 5.0
+    retries: Int = Field(3, ge=0, le=100)
+    backoff: NonNegativeDuration = 1.0
+    backoff_max: NonNegativeDuration = 30.0
+    repeat_interval: PositiveDuration = 4 * 3600.0
+    queue: Int = Field(1000, ge=1, le=1_000_000)
+    external_url: str = ""  # dashboard address shown to receivers (generatorURL)
 
 
-def _urls(key: str, value: Any) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list):
-        raise ConfigError(key, f"expected a list of URLs, got {type(value).__name__}")
-    for i, url in enumerate(value):
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            shown = mask_url(url) if isinstance(url, str) else repr(url)
-            raise ConfigError(f"{key}[{i}]", f"expected an http(s) URL, got {shown}")
-    return value
+class AlertsParams(Params):
+    """The ``alerts`` section (rules are checked by :func:`~.rule_params.parse_rules`)."""
+
+    enabled: Bool = True
+    interval: PositiveDuration = 1.0
+    window: PositiveDuration = 60.0
+    baseline: NonNegativeDuration = 600.0
+    default_rules: Bool = True
+    history: Int = Field(1000, ge=1, le=1_000_000)
+    labels: Labels = {}
+    rules: Any = None
+    webhook: Annotated[WebhookParams, BeforeValidator(lambda v: {} if v is None else v)] = \
+        WebhookParams()
 
 
-def _check_keys(section: str, raw: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise unknown_key(f"{section}.{unknown[0]}", unknown[0], known,
-                          what=f"setting in '{section}'")
-
-
-def build_notifier(raw: Any, metrics: Metrics, clock: Callable[[], float] = time.time
-                   ) -> WebhookNotifier | None:
+def build_notifier(webhook: WebhookParams | Mapping[str, Any] | None, metrics: Metrics,
+                   clock: Callable[[], float] = time.time) -> WebhookNotifier | None:
     """The webhook notifier of ``alerts.webhook``, or ``None`` when no URL is configured."""
-    raw = raw or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("alerts.webhook", f"expected a mapping, got {raw!r}")
-    _check_keys("alerts.webhook", raw, _NOTIFY_KEYS)
-    urls = _urls("alerts.webhook.urls", raw.get("urls"))
-    if not urls:
+    if not isinstance(webhook, WebhookParams):
+        webhook = parse(WebhookParams, webhook, "alerts.webhook")
+    if not webhook.urls:
         return None
-    k = "alerts.webhook."
-    receiver = raw.get("receiver", "streamdash")
-    if not isinstance(receiver, str) or not receiver:
-        raise ConfigError(k + "receiver", f"expected a name, got {receiver!r}")
-    external = raw.get("external_url", "")
-    if not isinstance(external, str):
-        raise ConfigError(k + "external_url", f"expected a URL, got {external!r}")
     return WebhookNotifier(
-        urls, metrics=metrics, receiver=receiver, clock=clock, external_url=external,
-        timeout=parse_duration(k + "timeout", raw.get("timeout", 5), allow_zero=False),
-        retries=_count(k + "retries", raw.get("retries", 3), 0, 100),
-        backoff=parse_duration(k + "backoff", raw.get("backoff", 1)),
-        backoff_max=parse_duration(k + "backoff_max", raw.get("backoff_max", 30)),
-        repeat_interval=parse_duration(k + "repeat_interval", raw.get("repeat_interval", "4h"),
-                                       allow_zero=False),
-        queue_size=_count(k + "queue", raw.get("queue", 1000), 1, 1_000_000))
+        webhook.urls, metrics=metrics, receiver=webhook.receiver, clock=clock,
+        external_url=webhook.external_url, timeout=webhook.timeout, retries=webhook.retries,
+        backoff=webhook.backoff, backoff_max=webhook.backoff_max,
+        repeat_interval=webhook.repeat_interval, queue_size=webhook.queue)
 
 
 def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = None,
@@ -126,27 +121,19 @@ def build_monitor(settings: Settings, *, metrics: Metrics, source_health: Any = 
     With ``enabled: false`` it has no rules and never starts a thread, so readers of
     ``runtime.monitor`` need no special case.
     """
-    raw = settings.section("alerts") or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError("alerts", f"expected a mapping, got {raw!r}")
-    _check_keys("alerts", raw, _KEYS)
-    if not _bool("alerts.enabled", raw.get("enabled", True)):
+    p = parse(AlertsParams, settings.section("alerts"), "alerts")
+    if not p.enabled:
         return QualityMonitor([], metrics=metrics, source_health=source_health, events=events,
                               clock=clock, enabled=False)
-    rules = parse_rules(raw.get("rules"), fetch_interval=settings.interval,
-                        include_defaults=_bool("alerts.default_rules",
-                                               raw.get("default_rules", True)),
-                        snapshot=snapshot)
+    rules = parse_rules(p.rules, fetch_interval=settings.interval,
+                        include_defaults=p.default_rules, snapshot=snapshot)
     # Like Prometheus's external labels: say which stream an alert is about (several
     # streamdash instances often post to one channel). A rule's own labels win.
     common = {"source": source_name} if source_name else {}
-    common.update(check_labels("alerts.labels", raw.get("labels")))
+    common.update(p.labels)
     rules = [replace(r, labels={**common, **r.labels}) for r in rules]
     return QualityMonitor(
         rules, metrics=metrics, source_health=source_health, events=events, clock=clock,
-        fetch_interval=fetch_interval, notifier=build_notifier(raw.get("webhook"), metrics, clock),
-        interval=parse_duration("alerts.interval", raw.get("interval", 1), allow_zero=False),
-        window=parse_duration("alerts.window", raw.get("window", 60), allow_zero=False),
-        baseline=parse_duration("alerts.baseline", raw.get("baseline", "10m")),
-        time_field=time_field,
-        history_size=_count("alerts.history", raw.get("history", 1000), 1, 1_000_000))
+        fetch_interval=fetch_interval, notifier=build_notifier(p.webhook, metrics, clock),
+        interval=p.interval, window=p.window, baseline=p.baseline, time_field=time_field,
+        history_size=p.history)

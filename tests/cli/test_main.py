@@ -40,7 +40,8 @@ def test_version_imports_neither_dash_nor_the_http_stack():
                 if line.startswith("import time:") and "|" in line}
     assert "streamdash.cli" in imported  # the listing is real
     heavy = {"dash", "flask", "werkzeug", "requests", "urllib3", "gunicorn", "plotly", "pandas",
-             "yaml"}  # the settings are not read either: the package imports names lazily
+             "yaml", "pydantic"}  # the settings are not read either: the package imports names
+    # lazily (pydantic validates them: ~0.25 s that --version must not pay)
     assert not heavy & {name.split(".")[0] for name in imported}
 
 

@@ -7,7 +7,8 @@ import pytest
 from streamdash.config import Settings, load_settings
 from streamdash.errors import ConfigError
 from streamdash.metrics import Metrics
-from streamdash.quality.settings import build_monitor
+from streamdash.params import parse
+from streamdash.quality.settings import AlertsParams, build_monitor
 
 
 def monitor(alerts: dict, **extra):
@@ -100,3 +101,19 @@ def test_bad_webhook_url_error_does_not_echo_a_token():
     with pytest.raises(ConfigError) as err:
         monitor({"webhook": {"urls": ["ftp://host/secret-token-xyz"]}})
     assert "secret-token-xyz" not in str(err.value)
+
+
+@pytest.mark.parametrize("bad", ["soon", None, True, "-1s", float("inf")])
+def test_bad_durations(bad):
+    """Unparseable, negative or infinite durations are ConfigErrors naming the key."""
+    with pytest.raises(ConfigError) as err:
+        parse(AlertsParams, {"window": bad}, "alerts")
+    assert err.value.key == "alerts.window"
+    with pytest.raises(ConfigError, match="positive"):
+        parse(AlertsParams, {"window": 0}, "alerts")
+
+
+def test_alerts_section_reads_durations_with_units():
+    """Durations are seconds or a number with ms/s/m/h/d (one reader: streamdash.durations)."""
+    p = parse(AlertsParams, {"interval": "250ms", "window": "1d", "baseline": 2}, "alerts")
+    assert (p.interval, p.window, p.baseline) == (0.25, 86400.0, 2.0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streamdash.config import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_NODES, parse_yaml
+from streamdash.config_file import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_NODES, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
