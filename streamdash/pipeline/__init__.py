@@ -15,7 +15,8 @@ from ..config import Settings
 from ..sources.base import FieldHints
 from .chain import Processor, RequiredFields
 from .processor import Pipeline, build_rules, default_transforms
-from .schema import Schema, Validator, default_schema, schema_from_settings
+from .schema import Schema, default_schema, schema_from_settings
+from .validator import Validator
 
 
 def build_processor(settings: Settings, hints: FieldHints, *,
