@@ -14,7 +14,7 @@ from .config import Settings
 from .events import EventBus
 from .logs import log_event
 from .metrics import Metrics
-from .pipeline import Processor, build_processor
+from .pipeline import Flushable, Processor, build_processor
 from .pipeline.batchqueue import LIMITS, BatchQueue
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
@@ -160,10 +160,9 @@ class Runtime:
             self.producer.join(timeout=drain_timeout + 5)
             self.consumer.stop_after_drain(drain_timeout)
             self.consumer.join(timeout=drain_timeout + 5)
-            flush = getattr(self.processor, "flush", None)
-            if flush is not None and not self.consumer.alive:
+            if isinstance(self.processor, Flushable) and not self.consumer.alive:
                 try:
-                    flush()  # emit the windows still open: the stream is over
+                    self.processor.flush()  # emit the windows still open: the stream is over
                 except Exception:
                     log.exception("flushing the processor's open windows failed")
             self.monitor.stop()

@@ -206,3 +206,22 @@ def test_supervised_thread_backs_off_between_restarts():
     gaps = [b - a for a, b in zip(t.times, t.times[1:], strict=False)]
     assert gaps[1] > gaps[0] * 1.5
     assert t.restarts >= 3
+
+
+def test_idle_consumer_ticks_a_tickable_processor_only():
+    """idle() calls tick() on a processor that declares it (Tickable) and skips one that does
+    not."""
+    class Windowed:
+        ticks = 0
+
+        def process(self, records, batch):
+            return ProcessResult(list(records))
+
+        def tick(self):
+            self.ticks += 1
+            return 0
+
+    windowed = Windowed()
+    make_consumer(windowed)[0].idle()
+    make_consumer(RequiredFields(("id",)))[0].idle()  # nothing to tick: no error
+    assert windowed.ticks == 1
