@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field, StrictBool
+
 from ..errors import ConfigError, unknown_key
+from ..params import Int, Params, parse
 from ..sources.base import FieldHints
 from .regex import compile_pattern
 from .timestamps import UNITS, parse_time_setting
@@ -26,8 +29,6 @@ TYPES = ("str", "int", "float", "bool", "timestamp", "scalar", "any")
 ALIASES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool",
            "datetime": "timestamp", "time": "timestamp"}
 UNKNOWN = ("keep", "drop", "reject")
-FIELD_KEYS = ("type", "required", "nullable", "min", "max", "max_length", "allowed", "pattern",
-              "unit")
 SCHEMA_KEYS = ("fields", "key", "event_time", "unknown")
 
 
@@ -113,10 +114,19 @@ class Schema:
 
 # -- building schemas ------------------------------------------------------------------------
 
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, f"expected true or false, got {value!r}")
-    return value
+class FieldParams(Params):
+    """The settings of one field (see the module docstring); ``type`` and the bounds are
+    checked against each other by :class:`FieldSpec`."""
+
+    type: str = "any"
+    required: StrictBool = True
+    nullable: StrictBool = False
+    min: Any = None
+    max: Any = None
+    max_length: Int = Field(None, ge=0)  # None: no limit (a plain annotation keeps the range)
+    allowed: list[Any] | None = None
+    pattern: str | None = None
+    unit: str = "auto"
 
 
 def _bound(key: str, value: Any, ftype: str) -> Any:
@@ -137,36 +147,21 @@ def field_from_settings(name: str, raw: Any) -> FieldSpec:
         raw = {"type": raw or "any"}
     if not isinstance(raw, Mapping):
         raise ConfigError(where, f"expected a mapping of rules or a type name, got {raw!r}")
-    unknown = sorted(set(raw) - set(FIELD_KEYS))
-    if unknown:
-        raise unknown_key(f"{where}.{unknown[0]}", unknown[0], FIELD_KEYS, what="rule")
-    ftype = raw.get("type", "any")
-    if not isinstance(ftype, str):
-        raise ConfigError(f"{where}.type", f"expected a type name, got {ftype!r}")
-    ftype = ALIASES.get(ftype, ftype)
+    p = parse(FieldParams, raw, where, what="rule")
+    ftype = ALIASES.get(p.type, p.type)
     if ftype not in TYPES:
         raise ConfigError(f"{where}.type", f"unknown type {ftype!r} (known: {', '.join(TYPES)})")
-    allowed = raw.get("allowed")
+    allowed = p.allowed
     if allowed is not None:
-        if not isinstance(allowed, list) or not allowed:
+        if not allowed:
             raise ConfigError(f"{where}.allowed", f"expected a non-empty list, got {allowed!r}")
         if any(isinstance(a, (dict, list)) for a in allowed):
             raise ConfigError(f"{where}.allowed", "allowed values must be scalars")
         allowed = frozenset(allowed)
-    max_length = raw.get("max_length")
-    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                   or max_length < 0):
-        raise ConfigError(f"{where}.max_length", f"expected a whole number ≥ 0, got {max_length!r}")
-    pattern = raw.get("pattern")
-    if pattern is not None and not isinstance(pattern, str):
-        raise ConfigError(f"{where}.pattern", f"expected a regular expression, got {pattern!r}")
-    return FieldSpec(name=name, type=ftype,
-                     required=_bool(f"{where}.required", raw.get("required", True)),
-                     nullable=_bool(f"{where}.nullable", raw.get("nullable", False)),
-                     min=_bound(f"{where}.min", raw.get("min"), ftype),
-                     max=_bound(f"{where}.max", raw.get("max"), ftype),
-                     max_length=max_length, allowed=allowed, pattern=pattern,
-                     unit=str(raw.get("unit", "auto")))
+    return FieldSpec(name=name, type=ftype, required=p.required, nullable=p.nullable,
+                     min=_bound(f"{where}.min", p.min, ftype),
+                     max=_bound(f"{where}.max", p.max, ftype),
+                     max_length=p.max_length, allowed=allowed, pattern=p.pattern, unit=p.unit)
 
 
 def schema_from_settings(raw: Any) -> Schema:
