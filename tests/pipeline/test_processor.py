@@ -230,6 +230,7 @@ def test_transforms_from_settings_in_every_spelling():
     ([{"window": {"kind": "hopping"}}], "transforms[0].window.kind"),
     ([{"window": {"kind": "sliding"}}], "transforms[0].window.slide"),
     ([{"window": {"slide": 5}}], "transforms[0].window.slide"),
+    ([{"window": {"kind": "sliding", "size": 10, "slide": 3}}], "transforms[0].window.slide"),
     ([{"late": {}}, {"window": {"lateness": 5}}], "transforms[1].window.lateness"),
     ([{"outlier": {"window": 1}}], "transforms[0].outlier.window"),
     ([{"filter": {"field": "v", "op": "gt"}}], "transforms[0].filter.value"),

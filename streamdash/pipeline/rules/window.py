@@ -26,7 +26,6 @@ from ...params import Params as BaseParams
 from .base import BatchContext, Fused, RuleContext, Sink, column, read
 from .watermark import Watermark
 
-KINDS = ("tumbling", "sliding")
 #: Sizes and slides below a millisecond are refused (a window per record is not a window).
 MIN_SIZE = 1e-3
 
