@@ -9,6 +9,8 @@ adding one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .base import BatchContext, EndsBatch, Fusable, Fused, Holds, Rule, RuleContext, column
@@ -21,9 +23,10 @@ from .outlier import Outlier
 from .watermark import Watermark
 from .window import Windows
 
-#: Rule name → rule class, in the order the documentation lists them.
-RULES: dict[str, Any] = {cls.name: cls for cls in (
-    Dedup, Filter, Derive, Convert, Outlier, Late, Windows)}
+#: Rule name → rule class, in the order the documentation lists them (read-only: the
+#: registry is declared here, never filled in at run time).
+RULES: Mapping[str, Any] = MappingProxyType({cls.name: cls for cls in (
+    Dedup, Filter, Derive, Convert, Outlier, Late, Windows)})
 
 __all__ = ["RULES", "BatchContext", "Convert", "Dedup", "Derive", "EndsBatch", "Filter",
            "Fusable", "Fused", "Holds", "Late", "Outlier", "Rule", "RuleContext", "Watermark",
