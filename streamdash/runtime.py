@@ -14,7 +14,7 @@ from .config import Settings
 from .events import EventBus
 from .logs import log_event
 from .metrics import Metrics
-from .pipeline import Processor, build_processor
+from .pipeline import Flushable, Processor, build_processor
 from .pipeline.batchqueue import LIMITS, BatchQueue
 from .pipeline.workers import BatchListener, Consumer, Producer, SourceHealth
 from .quality.settings import build_monitor
@@ -159,10 +159,9 @@ class Runtime(Managed):
             overstayed = [] if self.producer.stop(drain + 5) else ["producer"]
             if not self.consumer.stop(drain + 5, drain=drain):
                 overstayed.append("consumer")
-            flush = getattr(self.processor, "flush", None)
-            if flush is not None and not self.consumer.alive:
+            if isinstance(self.processor, Flushable) and not self.consumer.alive:
                 try:
-                    flush()  # emit the windows still open: the stream is over
+                    self.processor.flush()  # emit the windows still open: the stream is over
                 except Exception:
                     log.exception("flushing the processor's open windows failed")
             if not self.monitor.stop(2):  # a hanging webhook receiver must not hold shutdown

@@ -178,3 +178,22 @@ def test_ingest_errors_are_counted_retries_included():
         rt.events.publish("ingest_error", {"reason": "HTTP 503", "attempt": attempt})
     assert rt.metrics.counter("ingest_errors") == 3
     assert rt.ingest_errors.total == 3
+
+
+def test_stop_flushes_a_flushable_processor_once():
+    """stop() calls flush() on a processor that declares it (Flushable), after the drain."""
+    class Windowed:
+        flushed = 0
+
+        def process(self, records, batch):
+            return ProcessResult(list(records))
+
+        def flush(self):
+            self.flushed += 1
+            return 0
+
+    processor = Windowed()
+    rt = Runtime(fast(), ListSource([[{"id": 1}]]), processor)
+    with rt:
+        assert wait_for(lambda: rt.counts()["accepted"] == 1)
+    assert processor.flushed == 1

@@ -168,7 +168,7 @@ class _NullCounting:
     """
 
     def __init__(self, processor: Any, field: str, totals: dict[str, int]):
-        from ..pipeline.transforms import column
+        from ..pipeline.rules import column
 
         self.processor = processor
         self.field = field
@@ -187,7 +187,7 @@ class _NullCounting:
 def _value_window(processor: Any, field: str) -> Any:
     """The last rule of the chain when it is a window on ``field`` (its ``skipped`` count is
     then the number of accepted records whose value is null or not a number)."""
-    from ..pipeline.windows import Windows
+    from ..pipeline.rules import Windows
 
     rules = getattr(processor, "rules", [])
     last = rules[-1] if rules else None

@@ -13,9 +13,10 @@ from typing import Any
 
 from ..config import Settings
 from ..sources.base import FieldHints
-from .chain import Processor, RequiredFields
+from .chain import Flushable, Processor, RequiredFields, Tickable
 from .processor import Pipeline, build_rules, default_transforms
-from .schema import Schema, Validator, default_schema, schema_from_settings
+from .schema import Schema, default_schema, schema_from_settings
+from .validator import Validator
 
 
 def build_processor(settings: Settings, hints: FieldHints, *,
@@ -46,5 +47,5 @@ def build_processor(settings: Settings, hints: FieldHints, *,
     return Pipeline(schema, rules, clock=clock, monotonic=monotonic, fuse=fuse)
 
 
-__all__ = ["Pipeline", "Processor", "RequiredFields", "Schema", "Validator", "build_processor",
-           "default_schema", "schema_from_settings"]
+__all__ = ["Flushable", "Pipeline", "Processor", "RequiredFields", "Schema", "Tickable",
+           "Validator", "build_processor", "default_schema", "schema_from_settings"]

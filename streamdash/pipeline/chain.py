@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..models import Batch, ProcessResult, Rejection
 
@@ -14,6 +14,24 @@ class Processor(Protocol):
 
     def process(self, records: list[Any], batch: Batch) -> ProcessResult:
         """Process ``records`` (the batch's records); must account for every one."""
+
+
+@runtime_checkable
+class Tickable(Protocol):
+    """A processor with work due in processing time (windows idle past their timeout): the
+    consumer calls ``tick()`` whenever its queue is empty."""
+
+    def tick(self) -> int:
+        """Release what is due now; returns how many results were released."""
+
+
+@runtime_checkable
+class Flushable(Protocol):
+    """A processor holding results across batches (open windows): the runtime calls
+    ``flush()`` once at shutdown, after the consumer has drained the queue."""
+
+    def flush(self) -> int:
+        """Release everything still held (the stream is over); returns how many."""
 
 
 def excerpt(value: Any, limit: int = 80) -> str:

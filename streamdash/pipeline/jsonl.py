@@ -2,7 +2,7 @@
 
 A batch is decoded by one list comprehension; if a line is broken the batch is decoded again
 line by line so that only the broken lines become
-:class:`~streamdash.pipeline.schema.Unparsed` records (quarantined with the ``json`` rule).
+:class:`Unparsed` records (quarantined with the ``json`` rule).
 Joining a batch into one JSON array (``[line,line,…]``) was measured too: no faster here, and
 inexact (``1,2`` next to ``[3`` and ``4]`` parses as three values), so it is not used.
 """
@@ -14,7 +14,19 @@ from typing import Any
 
 import orjson
 
-from .schema import Unparsed
+
+class Unparsed:
+    """A raw input line that is not valid JSON; kept whole so it can be quarantined."""
+
+    __slots__ = ("text", "error")
+
+    def __init__(self, text: str, error: str = ""):
+        self.text = text
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Unparsed({self.text!r})"
+
 
 _loads = orjson.loads
 _DecodeError = orjson.JSONDecodeError

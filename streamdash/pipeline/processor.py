@@ -20,50 +20,22 @@ has an event time). ``transforms: []`` means no rules.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import ConfigError, unknown_key
 from ..models import Batch, ProcessResult, Rejection
+from ..params import parse
 from ..sources.base import FieldHints
-from .expr import Expression
-from .jsonl import decode_lines
-from .schema import Schema, Unparsed, Validator
-from .transforms import (
-    ADVANCE,
-    BatchContext,
-    Convert,
-    Dedup,
-    Derive,
-    Filter,
-    Late,
-    Outlier,
-    Watermark,
-    conditions,
-)
-from .windows import Windows, window_from_params
+from .jsonl import Unparsed, decode_lines
+from .rules import RULES, BatchContext, EndsBatch, Holds, RuleContext, Windows
+from .rules.base import Publish
+from .schema import Schema
+from .validator import Validator
 
-PARAMS: dict[str, tuple[str, ...]] = {
-    "dedup": ("key", "ttl", "max_keys"),
-    "filter": ("field", "op", "value", "all", "any"),
-    "derive": ("field", "expr", "when"),
-    "convert": ("field", "unit_field", "to"),
-    "outlier": ("field", "key", "window", "threshold", "min_count", "flag", "z_field"),
-    "late": ("lateness", "advance"),
-    "window": ("kind", "size", "slide", "idle_timeout", "field", "key", "lateness"),
-}
-
-#: Defaults of dedup's ``ttl`` and late's ``lateness`` (seconds of event time); for a snapshot
-#: source (``FieldHints.snapshot_span`` > 0) they grow to cover the span (see
-#: :func:`build_rules`).
-DEDUP_TTL = 600.0
-LATENESS = 30.0
-Rule = Callable[[list, list, BatchContext], tuple[list, list]]
 #: Raw lines decoded and validated together (small enough to stay in the CPU cache).
 CHUNK = 128
-Publish = Callable[[str, Any], None]
 
 
 class Pipeline:
@@ -86,8 +58,10 @@ class Pipeline:
         self.staged = rules[len(self.validator.fused):]
         self.clock = clock
         self.monotonic = monotonic
+        #: The window rules (the dashboard describes the first one).
         self.windows = [r for r in rules if isinstance(r, Windows)]
-        self.ends = [r.end_batch for r in rules if hasattr(r, "end_batch")]
+        self.holding = [r for r in rules if isinstance(r, Holds)]
+        self.ends = [r.end_batch for r in rules if isinstance(r, EndsBatch)]
         self.nulls: dict[str, int] = {}
 
     def process(self, records: list[Any], batch: Batch) -> ProcessResult:
@@ -149,11 +123,11 @@ class Pipeline:
     def tick(self) -> int:
         """Close windows idle for longer than their timeout; returns how many closed."""
         mono = self.monotonic()
-        return sum(w.tick(mono) for w in self.windows)
+        return sum(rule.tick(mono) for rule in self.holding)
 
     def flush(self) -> int:
-        """Close every open window (end of input or shutdown)."""
-        return sum(w.flush() for w in self.windows)
+        """Close every open window (end of input or shutdown); returns how many closed."""
+        return sum(rule.flush() for rule in self.holding)
 
     def stats(self) -> dict[str, Any]:
         """Counters of every rule, and null counts per field since start."""
@@ -165,32 +139,6 @@ class Pipeline:
 
 
 # -- building from settings ------------------------------------------------------------------
-
-def _number(key: str, value: Any, lo: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(key, f"expected a number, got {value!r}")
-    if value < lo:
-        raise ConfigError(key, f"must be ≥ {lo:g}, got {value!r}")
-    return float(value)
-
-
-def _whole(key: str, value: Any, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(key, f"expected a whole number ≥ {lo}, got {value!r}")
-    return value
-
-
-def _choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _name(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise ConfigError(key, f"expected a field name, got {value!r}")
-    return value
-
 
 def split_rule(item: Any, where: str) -> tuple[str, dict[str, Any]]:
     """``(name, params)`` of one ``transforms`` item (three accepted spellings)."""
@@ -204,14 +152,10 @@ def split_rule(item: Any, where: str) -> tuple[str, dict[str, Any]]:
         params = {} if params is None else params
     else:
         raise ConfigError(where, f"expected a rule name or {{name: {{params}}}}, got {item!r}")
-    if name not in PARAMS:
-        raise unknown_key(where, name, PARAMS, what=f"rule {name!r}")
+    if name not in RULES:
+        raise unknown_key(where, name, RULES, what=f"rule {name!r}")
     if not isinstance(params, dict):
         raise ConfigError(f"{where}.{name}", f"expected a mapping of parameters, got {params!r}")
-    unknown = sorted(set(params) - set(PARAMS[name]))
-    if unknown:
-        raise unknown_key(f"{where}.{name}.{unknown[0]}", unknown[0], PARAMS[name],
-                          what="parameter")
     return name, params
 
 
@@ -230,71 +174,19 @@ def default_transforms(schema: Schema, hints: FieldHints) -> list[Any]:
 
 def build_rules(items: Any, schema: Schema, hints: FieldHints, *, publish: Publish | None,
                 clock: Callable[[], float]) -> list[Any]:
-    """The rule objects for the ``transforms`` list; ``ConfigError`` names the bad item."""
+    """The rule objects for the ``transforms`` list; ``ConfigError`` names the bad item.
+
+    Each item's parameters are parsed by its class's ``Params`` model at
+    ``transforms[i].<name>`` and the class builds the rule (``RULES``; see ``rules/base.py``).
+    """
     if not isinstance(items, list):
         raise ConfigError("transforms", f"expected a list of rules, got {items!r}")
-    sink = (lambda topic: (lambda payload: publish(topic, payload))) if publish else \
-        (lambda topic: None)
-    watermark: Watermark | None = None
+    context = RuleContext(schema, hints, publish=publish, clock=clock)
     rules: list[Any] = []
     for i, item in enumerate(items):
-        where = f"transforms[{i}]"
-        name, p = split_rule(item, where)
-        at = f"{where}.{name}"
-        if name in ("late", "window") and not schema.event_time:
-            raise ConfigError(at, "needs an event time: set schema.event_time")
-        if name == "dedup":
-            raw_key = p.get("key", schema.key)
-            keys = raw_key if isinstance(raw_key, list) and raw_key else [raw_key]
-            for key in keys:
-                key = _name(f"{at}.key", key)
-                spec = schema.field(key)
-                if spec is None or spec.type == "any":
-                    raise ConfigError(f"{at}.key", f"field {key!r} must be declared in the "
-                                                   "schema with a scalar type")
-            # A snapshot feed repeats its whole span every poll: keys must outlive it.
-            ttl = max(DEDUP_TTL, 2 * hints.snapshot_span)
-            rules.append(Dedup(tuple(keys), ttl=_number(f"{at}.ttl", p.get("ttl", ttl)),
-                               max_keys=_whole(f"{at}.max_keys", p.get("max_keys", 1_000_000)),
-                               clock=None if schema.event_time else clock))
-        elif name == "filter":
-            cond = {k: v for k, v in p.items()}
-            rules.append(Filter(conditions(cond, at)))
-        elif name == "derive":
-            target = _name(f"{at}.field", p.get("field"))
-            when = conditions(p["when"], f"{at}.when") if p.get("when") is not None else None
-            rules.append(Derive(target, Expression(p.get("expr"), f"{at}.expr"), when))
-        elif name == "convert":
-            to = p.get("to")
-            try:
-                rules.append(Convert(_name(f"{at}.field", p.get("field", hints.value_field)),
-                                     _name(f"{at}.unit_field", p.get("unit_field", "unit")),
-                                     to))
-            except ConfigError as exc:
-                raise ConfigError(f"{at}.to", exc.problem) from None
-        elif name == "outlier":
-            rules.append(Outlier(
-                _name(f"{at}.field", p.get("field", hints.value_field)),
-                p.get("key", hints.key_field or None),
-                window=_whole(f"{at}.window", p.get("window", 100), 2),
-                threshold=_number(f"{at}.threshold", p.get("threshold", 3.0)),
-                min_count=_whole(f"{at}.min_count", p.get("min_count", 10), 2),
-                flag=_name(f"{at}.flag", p.get("flag", "outlier")),
-                z_field=p.get("z_field")))
-        elif name == "late":
-            # A snapshot feed lists everything of its span, however late it was published.
-            lateness = max(LATENESS, hints.snapshot_span)
-            watermark = Watermark(_number(f"{at}.lateness", p.get("lateness", lateness)))
-            rules.append(Late(watermark, sink("late"), _choice(f"{at}.advance",
-                                                               p.get("advance", "batch"),
-                                                               ADVANCE)))
-        else:  # window
-            own = watermark is None
-            wm = watermark or Watermark(_number(f"{at}.lateness", p.get("lateness", 30.0)))
-            if not own and "lateness" in p:
-                raise ConfigError(f"{at}.lateness", "set the lateness on the late rule, which "
-                                                    "this window follows")
-            rules.append(window_from_params(
-                p, at, wm, _name(f"{at}.field", p.get("field", hints.value_field)),
-                p.get("key", hints.key_field or None), sink("window"), own, _number))
+        name, raw = split_rule(item, f"transforms[{i}]")
+        cls = RULES[name]
+        context.where = f"transforms[{i}].{name}"
+        rules.append(cls.build(parse(cls.Params, raw, context.where, what="parameter"),
+                               context))
     return rules

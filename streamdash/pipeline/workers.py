@@ -17,7 +17,7 @@ from ..sources.base import Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
-from .chain import Processor, excerpt
+from .chain import Processor, Tickable, excerpt
 
 log = logging.getLogger("streamdash.pipeline")
 
@@ -310,10 +310,9 @@ class Consumer(SupervisedThread):
 
     def idle(self) -> None:
         """The queue is empty: let the processor close what is due in processing time (idle
-        windows), when it has a ``tick()``."""
-        tick = getattr(self.processor, "tick", None)
-        if tick is not None:
-            tick()
+        windows), when it is :class:`~streamdash.pipeline.chain.Tickable`."""
+        if isinstance(self.processor, Tickable):
+            self.processor.tick()
 
     def handle(self, batch: Batch) -> ProcessResult:
         """Process one batch: store accepted records, quarantine rejections, count everything."""

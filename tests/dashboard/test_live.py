@@ -217,8 +217,7 @@ def test_window_note_comes_from_the_runtimes_window_rule():
     timeout); a runtime without one says so."""
     from types import SimpleNamespace
 
-    from streamdash.pipeline.transforms import Watermark
-    from streamdash.pipeline.windows import Windows
+    from streamdash.pipeline.rules import Watermark, Windows
 
     rule = Windows("v", "k", Watermark(5.0), size=2.0, idle_timeout=60.0)
     note = live_module.window_note(SimpleNamespace(processor=SimpleNamespace(windows=[rule])))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from streamdash.pipeline.jsonl import decode_line, decode_lines, read_batches
-from streamdash.pipeline.schema import Unparsed
+from streamdash.pipeline.jsonl import Unparsed, decode_line, decode_lines, read_batches
 
 
 def test_decodes_a_batch_and_keeps_broken_lines():

@@ -230,6 +230,7 @@ def test_transforms_from_settings_in_every_spelling():
     ([{"window": {"kind": "hopping"}}], "transforms[0].window.kind"),
     ([{"window": {"kind": "sliding"}}], "transforms[0].window.slide"),
     ([{"window": {"slide": 5}}], "transforms[0].window.slide"),
+    ([{"window": {"kind": "sliding", "size": 10, "slide": 3}}], "transforms[0].window.slide"),
     ([{"late": {}}, {"window": {"lateness": 5}}], "transforms[1].window.lateness"),
     ([{"outlier": {"window": 1}}], "transforms[0].outlier.window"),
     ([{"filter": {"field": "v", "op": "gt"}}], "transforms[0].filter.value"),
@@ -396,3 +397,17 @@ def test_raw_lines_are_decoded_in_chunks_with_the_same_outcome(cfg):
     mixed = build_processor(Settings(CONTRACT), HINTS)
     r = mixed.process([lines[0], {"id": "x"}], batch([]))
     assert len(r.accepted) == 1 and r.rejected[0].reasons[0]["field"] == "sensor"
+
+
+def test_rule_durations_accept_text_and_defaults_come_from_the_hints():
+    """ttl, lateness, size and idle_timeout take '1h'/'2m'/'10s'; convert's and outlier's
+    field and key default to the source's hints, and an explicit key: null means no key."""
+    cfg = {"schema": CONTRACT["schema"], "transforms": [
+        {"dedup": {"ttl": "1h"}}, {"convert": {"to": "C"}}, {"outlier": {"key": None}},
+        {"late": {"lateness": "2m"}}, {"window": {"size": "10s", "idle_timeout": "1m"}}]}
+    dedup, convert, outlier, late, window = build_processor(Settings(cfg), HINTS).rules
+    assert (dedup.ttl, late.watermark.lateness, window.size, window.idle_timeout) == (
+        3600.0, 120.0, 10.0, 60.0)
+    assert (convert.field, convert.unit_field, outlier.field, outlier.key) == (
+        "value", "unit", "value", None)
+    assert (window.field, window.key, window.watermark) == ("value", "sensor", late.watermark)

@@ -11,8 +11,8 @@ from streamdash.errors import ConfigError
 from streamdash.models import Batch
 from streamdash.pipeline.processor import Pipeline
 from streamdash.pipeline.regex import compile_pattern
+from streamdash.pipeline.rules import BatchContext, Filter, conditions
 from streamdash.pipeline.schema import schema_from_settings
-from streamdash.pipeline.transforms import BatchContext, Filter, conditions
 
 #: The catastrophic case of issue 13: Python's ``re`` needs ~2^30 steps for it.
 EVIL_PATTERN = "(a+)+$"

@@ -253,3 +253,22 @@ def test_producer_stop_interrupts_a_source_that_is_waiting():
     producer.start()
     assert source.fetching.wait(within())
     assert producer.stop(within()) is True and source.woken.is_set()
+
+
+def test_idle_consumer_ticks_a_tickable_processor_only():
+    """idle() calls tick() on a processor that declares it (Tickable) and skips one that does
+    not."""
+    class Windowed:
+        ticks = 0
+
+        def process(self, records, batch):
+            return ProcessResult(list(records))
+
+        def tick(self):
+            self.ticks += 1
+            return 0
+
+    windowed = Windowed()
+    make_consumer(windowed)[0].idle()
+    make_consumer(RequiredFields(("id",)))[0].idle()  # nothing to tick: no error
+    assert windowed.ticks == 1

@@ -129,11 +129,12 @@ def test_coinbase_spot_price_text_becomes_a_float(server):
 def test_preset_schema_accepts_its_own_records(server, name, payload):
     """Each preset's schema (issue-4 format) validates and accepts the records it produces."""
     schema_mod = pytest.importorskip("streamdash.pipeline.schema")
+    validator_mod = pytest.importorskip("streamdash.pipeline.validator")
     server.route("/p", json_reply(payload))
     src = build(name, server.url("/p"))
     schema = schema_mod.schema_from_settings(src.schema)
     records = src.fetch()
-    valid, _times, invalid, _nulls = schema_mod.Validator(schema).run(records)
+    valid, _times, invalid, _nulls = validator_mod.Validator(schema).run(records)
     assert invalid == [] and valid == records
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamdash.errors import ConfigError
-from streamdash.pipeline.transforms import BatchContext, Watermark
-from streamdash.pipeline.windows import Windows
+from streamdash.pipeline.rules import BatchContext, Watermark, Windows
 
 T0 = 1717200000.0  # 2024-06-01T00:00:00Z, a multiple of 10 s
 

@@ -15,14 +15,19 @@ emitted again (``closed_by`` tells which emission is which).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from ..errors import ConfigError
-from ..models import utc_iso
-from .transforms import BatchContext, Fused, Sink, Watermark, _read, column
+from pydantic import Field
 
-KINDS = ("tumbling", "sliding")
+from ...errors import ConfigError
+from ...models import utc_iso
+from ...params import Duration
+from ...params import Params as BaseParams
+from .base import BatchContext, Fused, RuleContext, Sink, column, read
+from .watermark import Watermark
+
+#: Sizes and slides below a millisecond are refused (a window per record is not a window).
+MIN_SIZE = 1e-3
 
 
 class Windows:
@@ -33,6 +38,42 @@ class Windows:
     """
 
     name = "window"
+
+    class Params(BaseParams):
+        """``field``/``key`` default to the source's value and key fields; ``lateness`` only
+        for a window with no ``late`` rule before it (which it otherwise follows)."""
+
+        kind: Literal["tumbling", "sliding"] = "tumbling"
+        size: Annotated[Duration, Field(ge=MIN_SIZE)] = 10.0
+        slide: Duration = Field(None, ge=MIN_SIZE)  # None: tumbling
+        idle_timeout: Annotated[Duration, Field(ge=0)] = 60.0
+        field: str | None = None
+        key: str | None = None
+        lateness: Duration = Field(None, ge=0)  # None: 30 s, or the late rule's
+
+    @classmethod
+    def build(cls, params: Windows.Params, context: RuleContext) -> Windows:
+        """Windows following the watermark of the late rule before them, else their own."""
+        context.require_event_time()
+        at, given, hints = context.where, params.model_fields_set, context.hints
+        own = context.watermark is None
+        if not own and "lateness" in given:
+            raise ConfigError(f"{at}.lateness", "set the lateness on the late rule, which "
+                                                "this window follows")
+        watermark = context.watermark or Watermark(
+            params.lateness if params.lateness is not None else 30.0)
+        if params.kind == "sliding" and params.slide is None:
+            raise ConfigError(f"{at}.slide", "a sliding window needs a slide (seconds)")
+        if params.kind == "tumbling" and params.slide is not None:
+            raise ConfigError(f"{at}.slide", "only sliding windows take a slide")
+        value_field = params.field if "field" in given else hints.value_field
+        try:
+            return cls(context.field_name("field", value_field),
+                       params.key if "key" in given else hints.key_field or None, watermark,
+                       size=params.size, slide=params.slide, idle_timeout=params.idle_timeout,
+                       sink=context.sink("window"), advance_watermark=own)
+        except ConfigError as exc:  # the slide does not divide the size
+            raise ConfigError(f"{at}.{exc.key.rpartition('.')[2]}", exc.problem) from None
 
     def __init__(self, value_field: str, key: str | None, watermark: Watermark, *,
                  size: float = 10.0, slide: float | None = None, idle_timeout: float = 60.0,
@@ -114,9 +155,9 @@ class Windows:
         ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"KEY_{j}": self.key})
         setup = [f"open_{j} = RULE_{j}.open; size_{j} = RULE_{j}.size",
                  f"last_start_{j} = None; slot_{j} = None; seen_{j} = 0; skipped_{j} = 0"]
-        key = _read(self.key, f"KEY_{j}", present) if self.key else "None"
+        key = read(self.key, f"KEY_{j}", present) if self.key else "None"
         body = [f"seen_{j} += 1",
-                f"x_{j} = {_read(self.field, f'FIELD_{j}', present)}",
+                f"x_{j} = {read(self.field, f'FIELD_{j}', present)}",
                 f"if x_{j} is not None and (type(x_{j}) is FLOAT or type(x_{j}) is INT):",
                 f"    start_{j} = (t // size_{j}) * size_{j}",
                 f"    if start_{j} != last_start_{j}:",
@@ -210,24 +251,3 @@ class Windows:
         not a number)."""
         return {"emitted": self.emitted, "open": sum(len(s) for s in self.open.values()),
                 "skipped": self.skipped}
-
-
-def window_from_params(params: dict[str, Any], where: str, watermark: Watermark,
-                       value_field: str, key: str | None, sink: Sink | None,
-                       advance: bool, number: Callable[[str, Any, float], float]) -> Windows:
-    """Build :class:`Windows` from validated rule parameters (see ``processor.py``)."""
-    kind = params.get("kind", "tumbling")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
-    size = number(f"{where}.size", params.get("size", 10.0), 1e-3)
-    slide = params.get("slide")
-    if kind == "sliding":
-        if slide is None:
-            raise ConfigError(f"{where}.slide", "a sliding window needs a slide (seconds)")
-        slide = number(f"{where}.slide", slide, 1e-3)
-    elif slide is not None:
-        raise ConfigError(f"{where}.slide", "only sliding windows take a slide")
-    return Windows(value_field, key, watermark, size=size, slide=slide,
-                   idle_timeout=number(f"{where}.idle_timeout",
-                                       params.get("idle_timeout", 60.0), 0),
-                   sink=sink, advance_watermark=advance)

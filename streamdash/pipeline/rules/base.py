@@ -1,0 +1,156 @@
+"""What every transformation rule shares: the batch context, the build context, the protocols.
+
+A rule is a class registered in :data:`streamdash.pipeline.rules.RULES` under its ``name``:
+
+* ``Params`` — a :class:`streamdash.params.Params` model of its settings (types and ranges
+  declared on the fields; a bad value is a ``ConfigError`` at ``transforms[i].<name>.<param>``);
+* ``build(params, context)`` — a classmethod returning the rule object from parsed parameters
+  and the :class:`RuleContext` (schema, source hints, event sinks, the shared watermark);
+* the object is a :class:`Rule`: ``rule(records, times, ctx) -> (records, times)`` with the
+  batch's valid records, their event times (epoch seconds, parallel to ``records``) and the
+  :class:`BatchContext`; a rule that removes records adds them to its outcome in
+  ``ctx.counts`` (``duplicate``, ``filtered`` or ``late``), so the chain accounts for every one.
+  ``stats()`` returns its own counters.
+
+Optional capabilities are protocols a rule implements or not; the processor checks them with
+``isinstance``: :class:`EndsBatch` (work once per batch, after every chunk of it),
+:class:`Holds` (state released on an idle tick or at the end of input) and :class:`Fusable`
+(code spliced into the schema validator's compiled loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from ...errors import ConfigError
+
+if TYPE_CHECKING:  # the schema imports nothing from the rules; only types flow this way
+    from ...sources.base import FieldHints
+    from ..schema import Schema
+    from .watermark import Watermark
+
+Sink = Callable[[list[dict[str, Any]]], None]
+#: ``(setup lines, per-record body lines, teardown lines)`` of a fused rule.
+Fused = tuple[list[str], list[str], list[str]]
+Publish = Callable[[str, Any], None]
+
+
+@dataclass
+class BatchContext:
+    """Per-batch state shared by the rules: outcome counts and the processing time."""
+
+    counts: dict[str, int] = field(default_factory=lambda: {"duplicate": 0, "filtered": 0,
+                                                             "late": 0})
+    now: float = 0.0       # wall clock (epoch seconds)
+    mono: float = 0.0      # monotonic clock, for idle timeouts
+    source: str = ""
+
+
+@dataclass
+class RuleContext:
+    """What a rule's ``build`` gets besides its parameters, for one ``transforms`` item.
+
+    ``where`` is the item's key (``transforms[2].late``) for errors found after parsing;
+    ``watermark`` is the one of the last ``late`` rule built so far (a window follows it);
+    ``publish(topic, payload)`` is the runtime's event bus, or ``None``.
+    """
+
+    schema: Schema
+    hints: FieldHints
+    where: str = "transforms"
+    publish: Publish | None = None
+    clock: Callable[[], float] | None = None
+    watermark: Watermark | None = None
+
+    def sink(self, topic: str) -> Sink | None:
+        """A sink publishing each payload on ``topic`` (``None`` without an event bus)."""
+        publish = self.publish
+        if publish is None:
+            return None
+        return lambda payload: publish(topic, payload)
+
+    def require_event_time(self) -> None:
+        """Refuse a rule that needs event time when the schema declares none."""
+        if not self.schema.event_time:
+            raise ConfigError(self.where, "needs an event time: set schema.event_time")
+
+    def field_name(self, param: str, value: Any) -> str:
+        """``value`` as a field name, or a ``ConfigError`` at ``<where>.<param>``."""
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{self.where}.{param}", f"expected a field name, got {value!r}")
+        return value
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """A transformation rule object (see the module docstring)."""
+
+    name: ClassVar[str]
+
+    def __call__(self, records: list[dict], times: list,
+                 ctx: BatchContext) -> tuple[list, list]:
+        """The records (and their times) this rule lets through."""
+
+    def stats(self) -> dict[str, Any]:
+        """The rule's own counters."""
+
+
+@runtime_checkable
+class EndsBatch(Protocol):
+    """A rule with work to do once per batch, in chain order, after every record of the batch
+    (every chunk of it) has passed every rule: the late rule moves its watermark there,
+    windows close there."""
+
+    def end_batch(self, ctx: BatchContext) -> None:
+        """The batch is over."""
+
+
+@runtime_checkable
+class Holds(Protocol):
+    """A rule that holds results across batches (open windows) and releases them on time."""
+
+    def tick(self, mono: float) -> int:
+        """Release what has been idle too long at monotonic time ``mono``; how many."""
+
+    def flush(self) -> int:
+        """Release everything (end of input, shutdown); how many."""
+
+
+@runtime_checkable
+class Fusable(Protocol):
+    """A rule that can run inside the schema validator's compiled loop (opt-in, for speed).
+
+    ``fuse(j, present, ns)`` returns ``(setup, body, teardown)`` source lines, or ``None`` when
+    this configuration of the rule cannot be fused. ``j`` is the rule's position: every name
+    the code binds ends in ``_{j}`` (``seen_0``, ``RULE_0`` …) and every user value is put in
+    the namespace ``ns`` under such a name, never pasted into the code. ``present`` is the set
+    of fields every valid record has (read them as ``rec[NAME]``, others with ``.get``; see
+    :func:`read`). ``setup`` runs once per call before the loop; ``body`` runs per record, with
+    ``rec`` the record and ``t`` its event time, and may ``continue`` to drop it; ``teardown``
+    runs after the loop, where ``ctx`` is the :class:`BatchContext` and ``tmax`` the newest
+    event time of the chunk (``-INF`` when none). Names available: ``STR INT FLOAT INF``.
+
+    The fused code must make the same per-record decisions in the same order as
+    ``__call__`` (the processor tests run both ways and compare); the validator fuses the
+    longest prefix of the chain whose rules are ``Fusable`` and do not return ``None``.
+    """
+
+    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused | None:
+        """Generated code doing ``__call__``'s work inside the validator's loop."""
+
+
+def read(name: str, const: str, present: frozenset[str]) -> str:
+    """Generated read of field ``name`` (bound as ``const``): a subscript when the schema
+    guarantees the field is present, else ``.get``."""
+    return f"rec[{const}]" if name in present else f"rec.get({const})"
+
+
+def column(records: list[dict[str, Any]], name: str) -> list[Any]:
+    """The values of field ``name`` (``None`` when missing), by the fastest route: a
+    subscripting comprehension, which raises only when some record lacks the field."""
+    try:
+        return [r[name] for r in records]
+    except KeyError:
+        return [r.get(name) for r in records]
