@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, ConfigDict, Field, create_model
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from .config_file import parse_yaml, read_yaml
 from .errors import ConfigError, unknown_key
@@ -178,21 +178,6 @@ def known_keys() -> list[str]:
         keys.append(top)
         keys += [f"{top}.{f.alias or n}" for n, f in (model.model_fields if model else {}).items()]
     return sorted(keys)
-
-
-def ranged(kind: type, lo: float, hi: float) -> Callable[[str, Any], Any]:
-    """A cast of one value to ``kind`` (int or float) between ``lo`` and ``hi``, as ``(key,
-    value) -> value``. Kept only for ``sources/options.py`` and ``store/history.py`` until their
-    models replace them; it is a one-field model, so its errors are every setting's."""
-    one = create_model("Ranged", __base__=Params,
-                       value=(Int if kind is int else Float, Field(ge=lo, le=hi)))
-
-    def cast(key: str, value: Any) -> Any:
-        try:
-            return parse(one, {"value": value}, "").value
-        except ConfigError as exc:
-            raise ConfigError(key, exc.problem) from None
-    return cast
 
 
 #: Where ``streamdash run`` and ``streamdash.wsgi`` keep history when no data_dir is set.

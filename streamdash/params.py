@@ -23,6 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .durations import bounded, seconds
 from .errors import ConfigError, unknown_key
+from .redact import MASK, is_secret_name
 
 __all__ = ["Bool", "Duration", "Float", "Int", "NonNegativeDuration", "Params",
            "PositiveDuration", "Text", "TextList", "config_error", "parse", "seconds"]
@@ -75,7 +76,12 @@ def config_error(exc: ValidationError, model: type[BaseModel], key: str,
         if what == "setting" and parent:  # "unknown setting in 'queue'", as every section says
             what = f"setting in '{parent}'"
         return unknown_key(where, name, names, what)
-    return ConfigError(where, _problem(err, _bounds(model, loc)))
+    problem = _problem(err, _bounds(model, loc, err.get("ctx") or {}))
+    got = err.get("input")
+    if any(is_secret_name(str(part)) for part in loc) and isinstance(got, (str, int, float)) \
+            and len(str(got)) >= 4:  # a secret of the wrong type or shape is still a secret
+        problem = problem.replace(repr(got), repr(MASK)).replace(str(got), MASK)
+    return ConfigError(where, problem)
 
 
 def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
@@ -108,17 +114,33 @@ def _field(model: type[BaseModel], name: str) -> Any:
     return None
 
 
-def _bounds(model: type[BaseModel], loc: list[str]) -> tuple[Any, Any]:
-    """The ``ge``/``le`` (or ``gt``/``lt``) declared on the field at ``loc``, if any."""
+def _bounds(model: type[BaseModel], loc: list[str], ctx: Mapping[str, Any]) -> tuple[Any, Any]:
+    """The ``ge``/``le`` (or ``gt``/``lt``) declared on the field at ``loc``, if any.
+
+    A bound inside ``X | None`` is not on the field: the failed bound then comes from the
+    error's own context, so the message still names it.
+    """
     owner = _model_at(model, loc[:-1]) if loc else None
     field = _field(owner, str(loc[-1])) if owner is not None else None
-    lo = hi = None
-    for meta in field.metadata if field is not None else ():
+    lo, hi = ctx.get("ge", ctx.get("gt")), ctx.get("le", ctx.get("lt"))
+    metas = [*field.metadata, *_nested_metadata(field.annotation)] if field is not None else []
+    for meta in metas:
         if isinstance(meta, (annotated_types.Ge, annotated_types.Gt)):
             lo = getattr(meta, "ge", None) if isinstance(meta, annotated_types.Ge) else meta.gt
         elif isinstance(meta, (annotated_types.Le, annotated_types.Lt)):
             hi = getattr(meta, "le", None) if isinstance(meta, annotated_types.Le) else meta.lt
     return lo, hi
+
+
+def _nested_metadata(annotation: Any) -> list[Any]:
+    """Constraints declared inside an annotation (``Annotated[int, Field(ge=1)] | None``)."""
+    found: list[Any] = []
+    for meta in getattr(annotation, "__metadata__", ()):
+        found.extend(getattr(meta, "metadata", [meta]))  # a FieldInfo carries its own list
+    for arg in get_args(annotation):
+        if arg is not annotation:
+            found.extend(_nested_metadata(arg))
+    return found
 
 
 def _problem(err: Mapping[str, Any], bounds: tuple[Any, Any]) -> str:

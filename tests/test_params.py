@@ -1,6 +1,6 @@
 """Tests for streamdash.params: typed parameters whose errors name the dotted key."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import Field, ValidationError
@@ -88,3 +88,25 @@ def test_not_a_mapping():
     with pytest.raises(ConfigError, match="toy: expected a mapping of settings"):
         parse(Toy, [1], "toy")
     assert parse(Toy, None, "toy").count == 5
+
+
+class Edge(Params):
+    """A bound inside an optional type, and a secret-named setting."""
+
+    limit: Annotated[Int, Field(ge=1, le=5)] | None = None
+    api_key: Int = 0
+
+
+def test_a_bound_inside_an_optional_type_is_named():
+    """A range declared inside ``X | None`` still reads "between lo and hi" (it crashed)."""
+    with pytest.raises(ConfigError) as err:
+        parse(Edge, {"limit": 9}, "sec")
+    assert str(err.value) == "sec.limit: must be between 1 and 5, got 9"
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed():
+    """A secret-named setting with a bad value names the key but never shows the value."""
+    with pytest.raises(ConfigError) as err:
+        parse(Edge, {"api_key": "s3cr3t-VALUE"}, "sec")
+    assert err.value.key == "sec.api_key" and "s3cr3t-VALUE" not in str(err.value)
+    assert "***" in str(err.value)
