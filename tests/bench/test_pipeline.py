@@ -9,14 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streamdash.bench.pipeline import (
-    CONTRACT_TOTALS,
-    format_report,
-    format_rounds,
-    reference_loop,
-    run_pipeline,
-    run_rounds,
-)
+from streamdash.bench.pipeline import CONTRACT_TOTALS, run_rounds
+from streamdash.bench.pipeline_reference import reference_loop
+from streamdash.bench.pipeline_report import format_report, format_rounds
+from streamdash.bench.pipeline_run import run_pipeline
 from tests.pipeline.workload import contract_totals, generate
 
 ROOT = Path(__file__).resolve().parents[2]
