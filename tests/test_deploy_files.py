@@ -84,7 +84,7 @@ def test_workflow_jobs_gate_and_artifacts():
     assert all(job["timeout-minutes"] <= 5 for job in jobs.values())
     text = (ROOT / ".github/workflows/ci.yml").read_text()
     assert text.count("pip install -r requirements-test.txt") == 2
-    assert "--fail-under=85" in text and "ruff check streamdash tests" in text
+    assert "--fail-under=90" in text and "ruff check streamdash tests" in text
     assert "--junitxml" in text and "coverage.xml" in text
     uploads = [s for job in jobs.values() for s in job["steps"]
                if s.get("uses", "").startswith("actions/upload-artifact")]
