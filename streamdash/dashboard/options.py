@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from pydantic import Field
 
 from ..config import Settings
-from ..errors import ConfigError, unknown_key
+from ..params import Float, Int, Params, parse
 from ..sources.base import FieldHints
 
 #: Refresh choices offered in the header (seconds; 0 = paused).
@@ -37,29 +38,25 @@ class DashboardOptions:
     quality_points: int = 300
 
 
-_INTS = {"table_rows": (10, 5000), "histogram_points": (10, 100_000),
-         "chart_windows": (10, 5000), "quality_points": (10, 5000)}
-_KNOWN = {"refresh", "value_field", "key_field", "time_field", *_INTS}
+class DashboardParams(Params):
+    """The ``dashboard`` section as typed: the common keys (also checked by the settings) and
+    the dashboard's own bounds; a field name left empty defaults to the source's hint."""
+
+    refresh: Float = 5.0
+    value_field: str = ""
+    key_field: str = ""
+    time_field: str = ""
+    table_rows: Int = Field(100, ge=10, le=5000)
+    histogram_points: Int = Field(1000, ge=10, le=100_000)
+    chart_windows: Int = Field(300, ge=10, le=5000)
+    quality_points: Int = Field(300, ge=10, le=5000)
 
 
 def dashboard_options(settings: Settings, hints: FieldHints) -> DashboardOptions:
     """Validate the ``dashboard`` section; unknown keys and bad values raise ``ConfigError``."""
-    section: dict[str, Any] = settings.section("dashboard")
-    unknown = sorted(set(section) - _KNOWN)
-    if unknown:
-        raise unknown_key(f"dashboard.{unknown[0]}", unknown[0], _KNOWN)
-    ints = {}
-    for key, (lo, hi) in _INTS.items():
-        value = section.get(key, getattr(DashboardOptions, key))
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise ConfigError(f"dashboard.{key}", f"expected a whole number between {lo} and "
-                                                  f"{hi}, got {value!r}")
-        ints[key] = value
-    time_field = section.get("time_field") or hints.time_field
-    if not isinstance(time_field, str):
-        raise ConfigError("dashboard.time_field", f"expected a field name, got {time_field!r}")
+    p = parse(DashboardParams, settings.section("dashboard"), "dashboard")
     return DashboardOptions(
-        refresh=float(section.get("refresh", 5.0)),
-        value_field=section.get("value_field") or hints.value_field,
-        key_field=section.get("key_field") or hints.key_field,
-        time_field=time_field, **ints)
+        refresh=p.refresh, value_field=p.value_field or hints.value_field,
+        key_field=p.key_field or hints.key_field, time_field=p.time_field or hints.time_field,
+        table_rows=p.table_rows, histogram_points=p.histogram_points,
+        chart_windows=p.chart_windows, quality_points=p.quality_points)

@@ -35,3 +35,10 @@ def test_bad_settings_name_the_key(values, key):
     with pytest.raises(ConfigError) as err:
         dashboard_options(Settings(values), HINTS)
     assert key in str(err.value)
+
+
+def test_a_misspelt_key_suggests_the_known_one():
+    """dashboard.table_row (a typo) names the setting it probably meant."""
+    with pytest.raises(ConfigError) as err:
+        dashboard_options(Settings({"dashboard.table_row": 50}), HINTS)
+    assert err.value.key == "dashboard.table_row" and "did you mean 'table_rows'" in str(err.value)
