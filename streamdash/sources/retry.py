@@ -71,10 +71,6 @@ class RetryPolicy:
     cap: float = 10.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
-    def delay(self, attempt: int) -> float:
-        """Full-jitter wait after failed attempt number ``attempt`` (1-based)."""
-        return self.rng.uniform(0, min(self.cap, self.base * 2 ** max(0, attempt - 1)))
-
     def waits(self) -> Iterator[float]:
         """The jittered waits after attempt 1, 2, … (``backoff.expo``, capped at ``cap``)."""
         ceilings = backoff.expo(base=2, factor=self.base, max_value=self.cap)

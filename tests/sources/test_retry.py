@@ -42,10 +42,13 @@ def test_retry_after_parses_seconds_and_http_dates(headers, expected):
 
 
 def test_full_jitter_delays_stay_within_the_exponential_cap():
-    """Each delay is drawn from [0, min(cap, base·2^(n-1))]."""
+    """The wait after attempt n (what call_with_retries uses) is drawn from
+    [0, min(cap, base·2^(n-1))]."""
     policy = RetryPolicy(base=0.5, cap=3.0, rng=random.Random(1))
-    for attempt, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (10, 3.0)):
-        draws = [policy.delay(attempt) for _ in range(200)]
+    ceilings = (0.5, 1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0)
+    schedules = [list(zip(ceilings, policy.waits(), strict=False)) for _ in range(200)]
+    for n, ceiling in enumerate(ceilings):
+        draws = [schedule[n][1] for schedule in schedules]
         assert all(0 <= d <= ceiling for d in draws)
         assert max(draws) > ceiling * 0.8  # jitter spans the range
 
