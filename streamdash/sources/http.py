@@ -22,6 +22,7 @@ from pydantic import Field
 
 from ..errors import ConfigError, IngestError, SourceError
 from ..params import Duration, Int
+from ..redact import MASK
 from .base import SECTION, FieldHints, parse_source
 from .cadence import cache_max_age
 from .deadline import Watchdog
@@ -185,7 +186,7 @@ class HttpSource(JsonResponses):
         """URL (secrets stripped), settings and counters; header values never appear."""
         out = {**super().describe(), "url": self.display_url, "records_path": self.records_path,
                "fields": {f.name: f.text() for f in self.fields},
-               "headers": {k: "***" for k in self.headers},
+               "headers": dict.fromkeys(self.headers, MASK),
                "timeouts": {"connect": self.timeout[0], "read": self.timeout[1],
                             "total": self.total_timeout},
                "max_bytes": self.max_bytes, "retry": self.retry.describe(),

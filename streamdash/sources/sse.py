@@ -29,6 +29,7 @@ from pydantic import Field
 from ..errors import ConfigError, SourceError
 from ..logs import log_event
 from ..params import Duration, Float, Int, Params
+from ..redact import MASK
 from .base import SECTION, FieldHints
 from .fields import FieldSpec, ShapeError, extract_records
 from .neterrors import short_reason
@@ -182,7 +183,7 @@ class SseSource(RequestsSource):
                 "reader_alive": self.alive, "last_event_id": self.parser.last_id,
                 "server_retry_ms": self.parser.retry, "buffered": buffered,
                 "buffer_size": self.buffer_size, "batch_size": self.batch_size,
-                "headers": {k: "***" for k in self.headers},
+                "headers": dict.fromkeys(self.headers, MASK),
                 "fields": {f.name: f.text() for f in self.fields},
                 "stats": dict(self.stats), "ingest_errors": self.errors.snapshot()}
 
