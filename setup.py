@@ -38,6 +38,8 @@ setup(
         "gunicorn>=22.0",
         "prometheus-client>=0.20",
         "google-re2>=1.1",
+        # Decodes and validates a batch in C straight from the declared schema (issue #18).
+        "msgspec>=0.18",
     ],
     extras_require={
         "test": [
@@ -51,7 +53,17 @@ setup(
             "setuptools>=61",
             "wheel>=0.40",  # tests build the wheel offline to check the assets ship in it
             "authlib>=1.3",  # the OIDC login is tested too (dash-auth's OIDCAuth needs it)
+            # The scale-out, push sources and Postgres history are tested on real servers.
+            "redis>=5.0",
+            "paho-mqtt>=2.0",
+            "psycopg[binary,pool]>=3.2",
         ],
+        # Web and worker roles sharing state, and the Redis Streams source (redis-py).
+        "redis": ["redis>=5.0"],
+        # The MQTT source (Eclipse Paho, the reference Python client).
+        "mqtt": ["paho-mqtt>=2.0"],
+        # History in PostgreSQL: psycopg 3 and its connection pool.
+        "postgres": ["psycopg[binary,pool]>=3.2"],
         # Single sign-on: dash-auth's OIDCAuth needs authlib (auth.mode: oidc).
         "oidc": ["dash-auth[oidc]>=2.3"],
     },

@@ -13,6 +13,9 @@ import shutil
 
 import pytest
 
+# Real redis-server, mosquitto and PostgreSQL fixtures (tests/servers.py).
+pytest_plugins = ("tests.servers",)
+
 BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_duo_mp", "dash_thread_server"}
 
 
