@@ -29,10 +29,24 @@ def modules(package: str, path: Iterable[str]) -> Iterator[ModuleType]:
     """Every module of ``package`` (its ``__path__``), imported, sorted by name.
 
     Modules whose name starts with ``_`` are private and skipped; sub-packages are not entered.
+    Every module is imported, so one that imports a library which is not installed (the client
+    of an optional extra, at the top of the module) would break the whole package: that is a
+    :class:`RegistryError` saying to import it where it is used instead.
     """
     for info in sorted(pkgutil.iter_modules(list(path)), key=lambda i: i.name):
-        if not info.name.startswith("_") and not info.ispkg:
-            yield importlib.import_module(f"{package}.{info.name}")
+        if info.name.startswith("_") or info.ispkg:
+            continue
+        name = f"{package}.{info.name}"
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] == package.split(".")[0]:
+                raise
+            raise RegistryError(
+                f"{name} imports {exc.name!r}, which is not installed: every module of {package} "
+                f"is imported to find what it declares, so a library that is optional must be "
+                f"imported where it is used (in the function that needs it), not at the top of "
+                f"the module") from exc
 
 
 def discover(package: str, path: Iterable[str],

@@ -42,3 +42,13 @@ def test_a_name_declared_twice_fails_naming_both_modules(scratch_package):
         discover(pkg, path, named, "rule")
     assert str(err.value) == (f"rule 'same' is declared twice: in {pkg}.first and in "
                               f"{pkg}.second; rename one of them")
+
+
+def test_a_module_importing_a_missing_library_says_to_import_it_lazily(scratch_package):
+    """A module that imports an uninstalled library at its top (an optional extra's client)
+    fails discovery with a message naming it, not a bare traceback from the package."""
+    pkg, path = scratch_package({"needs_extra": "import no_such_client_lib\n"})
+    with pytest.raises(RegistryError, match=rf"{pkg}\.needs_extra imports 'no_such_client_lib', "
+                                            r"which is not installed: .* imported where it is "
+                                            r"used"):
+        discover(pkg, path, named, "thing")
