@@ -76,8 +76,13 @@ def test_a_rule_declared_twice_fails_naming_both_modules(scratch_package):
         discover(pkg, path, declared_rules, "rule")
 
 
-def test_a_class_with_a_name_but_no_params_is_refused(scratch_package):
-    """A class with its own name is a rule: one without Params or build fails, named."""
-    pkg, path = scratch_package({"half": "class Half:\n    name = 'half'\n"})
-    with pytest.raises(RegistryError, match=rf"{pkg}\.half\.Half sets name 'half' but lacks"):
+@pytest.mark.parametrize(("body", "problem"), [
+    ("name = 'half'", "sets name 'half' but lacks a Params model or a build"),
+    ("name = ''", "a rule's name must be a non-empty string"),
+])
+def test_a_class_with_a_name_that_is_not_a_rule_is_refused(scratch_package, body, problem):
+    """A class with its own name is a rule: an empty name, or no Params or build, fails
+    naming the class."""
+    pkg, path = scratch_package({"half": f"class Half:\n    {body}\n"})
+    with pytest.raises(RegistryError, match=rf"{pkg}\.half\.Half:? {problem}"):
         discover(pkg, path, declared_rules, "rule")
