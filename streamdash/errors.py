@@ -10,6 +10,7 @@ Every error raised on purpose by the package derives from :class:`StreamdashErro
     ├── CastError          a value could not be converted to a field's type (also a ValueError)
     ├── ShapeError         a document lacks the expected shape (also a ValueError)
     ├── ProcessingError    the processing chain failed on a batch
+    ├── RegistryError      two modules declare one name (a source kind, a rule, a panel)
     ├── QueryError         a bad /api/* query parameter: HTTP 400 (also a ValueError)
     ├── StorageUnavailable the history database cannot be read (missing, unreadable, corrupt)
     │   └── QueryTooSlow   a history query ran past its time bound and was interrupted
@@ -98,6 +99,11 @@ class QueryTooSlow(StorageUnavailable):
 
 class ProcessingError(StreamdashError):
     """The processing chain failed on a batch (a bug or a broken rule, not a bad record)."""
+
+
+class RegistryError(StreamdashError):
+    """A registry cannot be built: two modules declare the same name, or a module declares an
+    entry that lacks what its registry needs. Raised at import, naming the modules."""
 
 
 class ServeError(StreamdashError):

@@ -7,9 +7,12 @@ must install them (``.ci/run`` does).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
+import sys
+import textwrap
 
 import pytest
 
@@ -36,6 +39,30 @@ def _restore_streamdash_logger():
     yield
     logger.handlers[:] = saved[0]
     logger.propagate, logger.level = saved[1], saved[2]
+
+
+@pytest.fixture
+def scratch_package(tmp_path, monkeypatch):
+    """A function writing a throwaway package of ``{module: source}`` on ``sys.path``; returns
+    its name and ``__path__`` (what a registry discovers), and unloads it after the test."""
+    made: list[str] = []
+
+    def make(files: dict[str, str]) -> tuple[str, list[str]]:
+        name = f"scratch_{len(made)}_{tmp_path.name.replace('-', '_')}"
+        root = tmp_path / name
+        root.mkdir()
+        (root / "__init__.py").write_text("")
+        for module, text in files.items():
+            (root / f"{module}.py").write_text(textwrap.dedent(text))
+        made.append(name)
+        importlib.invalidate_caches()
+        return name, [str(root)]
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield make
+    for name in made:
+        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[mod]
 
 
 def is_browser_test(item: pytest.Item) -> bool:

@@ -1,5 +1,5 @@
-"""The Dash dashboard: panels (the charts, declared once), ids, layout (no I/O), figures/tables/
-alerts (pure), live snapshots, callbacks."""
+"""The Dash dashboard: figures (one module per chart, each declaring its panel), panels (the
+charts found), ids, layout (no I/O), tables/alerts (pure), live snapshots, callbacks."""
 
 from __future__ import annotations
 

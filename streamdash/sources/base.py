@@ -6,9 +6,11 @@ A source only fetches: it never sleeps or schedules (the producer decides when t
 runtime asks of a source is declared here with a no-op default, so the runtime calls it
 directly and a source overrides only what it has.
 
-A source kind is registered as a class (``SOURCES[name]`` in :mod:`streamdash.sources`) with a
+A source kind is a class that sets its own ``kind`` in a module of :mod:`streamdash.sources`
+(``SOURCES[kind]`` is found there, see :mod:`streamdash.registry`), with a
 :class:`~streamdash.params.Params` model of its settings: :meth:`Source.build` validates the
-``source`` section against it and :meth:`Source.from_params` constructs the source.
+``source`` section against it and :meth:`Source.from_params` constructs the source. A base
+class meant only to be subclassed leaves ``kind`` unset.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ class Source:
     min_interval: float = 0.0
     #: Schema rules this source knows its records follow (presets); None: infer from settings.
     schema: dict[str, Any] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check a class that declares a kind when it is defined: a mistake fails at import,
+        naming the class, not when a user first selects the kind."""
+        super().__init_subclass__(**kwargs)
+        if "kind" not in vars(cls):
+            return
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        if not isinstance(cls.kind, str) or not cls.kind.strip():
+            raise TypeError(f"{where}: kind must be a non-empty string, not {cls.kind!r}")
+        if not (isinstance(cls.Params, type) and issubclass(cls.Params, Params)):
+            raise TypeError(f"{where}: Params must be a streamdash.params.Params model")
 
     def __init__(self, name: str = ""):
         self.name = name or self.kind
