@@ -3,10 +3,10 @@
 dash's own ``dash_duo`` starts Chromium for every test and quits it afterwards: about 3 s of a
 browser test's ~10 s on the 2-core CI machine. :class:`BrowserPool` keeps the test process's
 Chromium between tests instead, and after each test puts it back in the state a new one starts
-in: a single fresh tab on ``about:blank`` (no page, history, sessionStorage or per-tab DevTools
-settings such as extra HTTP headers), no cookies, localStorage, IndexedDB or HTTP cache for any
-origin, the console log drained, the window size and the webdriver timeouts of the launch. Each
-test still gets its own Dash server (dash's ``dash_thread_server``).
+in: a single fresh, focused tab on ``about:blank`` (no page, history, sessionStorage or per-tab
+DevTools settings such as extra HTTP headers), no cookies, localStorage, IndexedDB or HTTP cache
+for any origin, the console log drained, the window size and the webdriver timeouts of the
+launch. Each test still gets its own Dash server (dash's ``dash_thread_server``).
 
 A test that killed the browser (``driver.quit()``, a crash) or left it in a state the cleaning
 cannot undo gets it thrown away: the next test starts a new Chromium, with dash's own options.
@@ -100,6 +100,7 @@ class BrowserPool:
             driver.switch_to.window(handle)
             driver.close()
         driver.switch_to.window(fresh)
+        driver.execute_cdp_cmd("Page.bringToFront", {})  # focused, as a new browser's first tab
         # "*": every origin the test visited (each test serves on a port of its own).
         driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": "*", "storageTypes": "all"})
         driver.execute_cdp_cmd("Network.clearBrowserCookies", {})

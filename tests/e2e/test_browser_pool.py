@@ -15,6 +15,7 @@ pytestmark = pytest.mark.e2e
 
 # No favicon request (a 404 would be a console error of its own).
 PAGE = b'<!doctype html><html><head><link rel="icon" href="data:,"></head><body>page</body></html>'
+FOCUS = "return [document.visibilityState, document.hasFocus()]"
 STATE = ("return [localStorage.getItem('left'), sessionStorage.getItem('left'), document.cookie,"
          " window.name]")
 
@@ -38,8 +39,9 @@ def localhost(url):
 
 def test_the_next_test_gets_the_same_chromium_as_new(request, browser_pool, server, tmp_path):
     """Storage, cookies, windows, console errors, window size, timeouts and DevTools headers a
-    test leaves behind are gone for the next test, on every origin it visited; the browser
-    itself is reused (no new Chromium started)."""
+    test leaves behind are gone for the next test, on every origin it visited, and its tab is
+    visible and focused like a new browser's; the browser itself is reused (no new Chromium
+    started)."""
     with open_browser(request, browser_pool, tmp_path / "a") as first:
         driver, starts = first.driver, browser_pool.starts
         clean_size, clean_timeouts = driver.get_window_size(), timeouts(driver)
@@ -60,6 +62,7 @@ def test_the_next_test_gets_the_same_chromium_as_new(request, browser_pool, serv
         assert second.driver.session_id == driver.session_id and browser_pool.starts == starts
         assert second.driver.window_handles == [second.driver.current_window_handle]
         assert second.driver.current_url == "about:blank"
+        assert second.driver.execute_script(FOCUS) == ["visible", True]
         assert second.get_logs() == []
         assert second.driver.get_window_size() == clean_size
         assert timeouts(second.driver) == clean_timeouts
