@@ -2,7 +2,8 @@
 
 Browser tests (any test using a ``dash_duo``-style fixture, or marked ``e2e``) are skipped with a
 clear reason when Chromium or chromedriver is missing locally, but fail when ``CI=true``: CI
-must install them (``.ci/run`` does).
+must install them (``.ci/run`` does). ``dash_duo`` and ``dash_br`` here replace dash's own: they
+share one Chromium per test process and give each test a clean one (``tests/browser.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import textwrap
 
 import pytest
 
+from tests.browser import BrowserPool, open_browser
+
 # Real redis-server, mosquitto and PostgreSQL fixtures (tests/servers.py).
 pytest_plugins = ("tests.servers",)
 
-BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_duo_mp", "dash_thread_server"}
+BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_duo_mp", "dash_thread_server", "browser_pool"}
 
 
 def browser_missing() -> str | None:
@@ -63,6 +66,30 @@ def scratch_package(tmp_path, monkeypatch):
     for name in made:
         for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[mod]
+
+
+@pytest.fixture(scope="session")
+def browser_pool():
+    """This test process's one Chromium, shared by its browser tests (one xdist worker runs
+    them all: see pytest_itemcollected)."""
+    pool = BrowserPool()
+    yield pool
+    pool.discard()
+
+
+@pytest.fixture
+def dash_duo(request, dash_thread_server, browser_pool, tmp_path):
+    """dash's ``dash_duo`` (a Dash server of the test's own and a browser), on the shared
+    Chromium, cleaned after the test."""
+    with open_browser(request, browser_pool, tmp_path / "download", dash_thread_server) as duo:
+        yield duo
+
+
+@pytest.fixture
+def dash_br(request, browser_pool, tmp_path):
+    """dash's ``dash_br`` (a browser without a server), on the shared Chromium."""
+    with open_browser(request, browser_pool, tmp_path / "download") as browser:
+        yield browser
 
 
 def is_browser_test(item: pytest.Item) -> bool:
