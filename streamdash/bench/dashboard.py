@@ -147,9 +147,9 @@ def load_test(workers: int, viewers: int, args: argparse.Namespace, app: Any) ->
         tally = asyncio.run(run_viewers(
             app, port, viewers, args.refresh, args.duration, args.request_timeout,
             lambda mark: cpu.__setitem__(mark, server.cpu_seconds())))
-        row["note"] = server.failure()
+        row.update(note=server.failure(), warned=server.warnings())
     except RuntimeError as exc:  # the server did not start: a figure of its own
-        row.update(note=str(exc), tally=Tally(), cpu={})
+        row.update(note=str(exc), warned=[], tally=Tally(), cpu={})
         return row
     finally:
         server.stop()
@@ -186,10 +186,13 @@ def print_row(row: dict[str, Any], args: argparse.Namespace) -> None:
     cpu = "  ".join(f"{part} {ms:.2f} ms/req ({share:.0f} % of a core)"
                     for part, (ms, share) in f["cpu"].items())
     print(f"  {row['workers']:>3}  {row['viewers']:>7,}  {f['rps']:>5.0f}/s  failed "
-          f"{f['failed']}{f' ({kinds})' if kinds else ''}  reconnects {tally.reconnects}  "
+          f"{f['failed']}{f' ({kinds})' if kinds else ''}  reconnects "
+          f"{tally.reconnects['asked']}+{tally.reconnects['stale']}  "
           f"request p50 {f['req_p50']:.1f} ms p95 {f['req_p95']:.1f} ms  tick p95 "
           f"{f['tick_p95']:.1f} ms  |  {cpu or 'CPU n/a'}  |  load {row['load'][0]:.1f}"
-          f"→{row['load'][-1]:.1f}" + (f"  |  {row['note']}" if row["note"] else ""))
+          f"→{row['load'][-1]:.1f}" + (f"  |  {row['note']}" if row["note"] else "")
+          + (f"  |  server warned {len(row['warned'])}x, last: {row['warned'][-1][-160:]}"
+             if row["warned"] else ""))
 
 
 def print_load(args: argparse.Namespace) -> None:

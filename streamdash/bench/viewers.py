@@ -46,7 +46,9 @@ class Tally:
     requests: list[float] = field(default_factory=list)
     ticks: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
-    reconnects: int = 0  # the server closed a kept-alive connection (asked to, or idle)
+    # New connections after the server closed one: "asked" (Connection: close) or "stale"
+    # (a kept-alive connection found closed when the next request was sent).
+    reconnects: Counter[str] = field(default_factory=Counter)
 
     @property
     def failed(self) -> int:
@@ -140,7 +142,7 @@ class Viewer:
             except NoAnswer:
                 self.close()
                 if retry:  # a stale kept-alive connection: the server never saw the request
-                    self.tally.reconnects += 1
+                    self.tally.reconnects["stale"] += 1
                     continue
                 return "dropped", 0, b""
             except (OSError, EOFError, ValueError, IndexError, asyncio.LimitOverrunError):
@@ -149,7 +151,7 @@ class Viewer:
             self.reused = True
             if headers.get("connection", "").lower() == "close":
                 self.close()
-                self.tally.reconnects += 1
+                self.tally.reconnects["asked"] += 1
             return ("ok" if status in (200, 204) else "http_error"), status, data
         return "dropped", 0, b""
 

@@ -51,6 +51,8 @@ class Deployment(Protocol):
 
     def failure(self) -> str | None: ...
 
+    def warnings(self) -> list[str]: ...
+
     def stop(self) -> None: ...
 
 
@@ -133,11 +135,18 @@ class OneProcess:
         """Why the server is gone (its last log line), or ``None`` while it runs."""
         if self.proc is None or self.proc.poll() is None:
             return None
-        self.log.flush()
-        self.log.seek(0)
-        lines = [ln.strip() for ln in self.log.read().splitlines() if ln.strip()]
+        lines = self._log_lines()
         return f"server exited with status {self.proc.returncode}" + \
             (f": {lines[-1][:300]}" if lines else "")
+
+    def warnings(self) -> list[str]:
+        """The server's WARNING and ERROR lines so far (e.g. connections it closed)."""
+        return [ln for ln in self._log_lines() if "WARNING" in ln or "ERROR" in ln]
+
+    def _log_lines(self) -> list[str]:
+        self.log.flush()
+        self.log.seek(0)
+        return [ln.strip() for ln in self.log.read().splitlines() if ln.strip()]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -56,6 +56,9 @@ class DeadOnArrival:
     def failure(self) -> str | None:
         return "server exited with status 3: no worker"
 
+    def warnings(self) -> list[str]:
+        return []
+
     def stop(self) -> None:
         pass
 
