@@ -38,7 +38,9 @@ def scripted(plan: list[str]):
                 head = await reader.readuntil(b"\r\n\r\n")
                 await reader.readexactly(int(re.search(rb"Content-Length: (\d+)", head)[1]))
                 step = next(steps)
-                if step == "drop":
+                if step == "drop":  # the connection ends in the middle of the answer
+                    writer.write(b"HTTP/1.1 200 X\r\nContent-Le")
+                    await writer.drain()
                     return
                 if step == "hang":
                     await asyncio.sleep(3600)
@@ -48,8 +50,8 @@ def scripted(plan: list[str]):
                 await writer.drain()
                 if step in ("close", "idle_close"):  # idle_close: closed without saying so
                     return
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            return  # the viewer left, or the test ended during a hang
         finally:
             writer.close()
     return handle
