@@ -74,11 +74,22 @@ class BufferSection(Params):
 
 
 class ServerSection(Params):
-    """``server``: where the dashboard listens."""
+    """``server``: where the dashboard listens, and how many connections one process holds
+    (sizing and what happens past each bound: docs/operations.md, "Viewers and connections")."""
 
     host: Text = "127.0.0.1"
     port: Int = Field(8050, ge=0, le=65535)
     max_request_bytes: Int = Field(1024 * 1024, ge=1024, le=1 << 30)  # larger: HTTP 413
+    # Open connections (idle kept-alive ones included); a browser holds about 2, so 4096 is
+    # ~2,000 viewers. Past it new ones wait in the backlog. Each costs a file descriptor.
+    max_connections: Int = Field(4096, ge=16, le=65536)
+    backlog: Int = Field(2048, ge=16, le=65535)  # connections the kernel queues past that
+    # Seconds an idle connection stays open for the next request: above the dashboard's
+    # refresh, so a viewer's tick reuses its connection.
+    keepalive: Int = Field(10, ge=0, le=300)
+    # Seconds a client may stay silent after connecting, stall inside a request, or leave
+    # the answer unread before its connection is closed (a slow client holds no thread).
+    client_timeout: Float = Field(10.0, ge=0.5, le=300)
 
 
 class LogSection(Params):

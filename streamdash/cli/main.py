@@ -187,7 +187,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         logging.disable(logging.NOTSET)
     log_settings(logging.getLogger("streamdash.cli"), settings)
-    listener = bind_listener(settings.get("server.host"), settings.get("server.port"))
+    listener = bind_listener(settings.get("server.host"), settings.get("server.port"),
+                             settings.get("server.backlog"))
     return StreamdashServer(settings, listener, access_log=args.access_log).run()
 
 
