@@ -1,4 +1,8 @@
-"""The app factory: a Runtime and the Dash app (with its Flask routes) around it."""
+"""The app factory: a Runtime and the Dash app (with its Flask routes) around it.
+
+The dashboard and the routes read the runtime only through its memory
+:class:`~streamdash.state.base.StreamState` (``streamdash.state``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from .server.auth import install_auth
 from .server.redaction import install_redaction
 from .server.routes import register_routes
 from .sources import Source
+from .state import MemoryStore
 
 
 def assets_folder() -> str:
@@ -46,9 +51,11 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
     app.auth = install_auth(app, auth)  # type: ignore[attr-defined]
     # Callback payloads are small; a bigger body is refused (413) before anything parses it.
     app.server.config["MAX_CONTENT_LENGTH"] = settings.get("server.max_request_bytes")
-    app.live = install_dashboard(app, runtime, settings)  # type: ignore[attr-defined]
-    register_routes(app.server, runtime)
-    install_redaction(app.server, output_redactor(runtime.settings.as_dict(), runtime.source))
+    stream = MemoryStore(runtime).stream()
+    redactor = output_redactor(runtime.settings.as_dict(), runtime.source)
+    app.live = install_dashboard(app, stream, settings)  # type: ignore[attr-defined]
+    register_routes(app.server, stream, runtime.settings, redactor)
+    install_redaction(app.server, redactor)
     app.runtime = runtime  # type: ignore[attr-defined]
     if start:
         runtime.start()

@@ -122,14 +122,14 @@ def histogram(live: LiveView, state: Any, inputs: Inputs, figure: Callable[..., 
               ) -> Update | None:
     """The newest values of the value field, binned; new with every record."""
     field = inputs.value_field
-    return changed(live, state, f"hist:{field}", [live.runtime.buffer.last_seq, field],
+    return changed(live, state, f"hist:{field}", [live.state.records.last_seq, field],
                    lambda: figure(live.recent_values(field), field))
 
 
 def windows(live: LiveView, state: Any, _inputs: Inputs, figure: Callable[..., Figure]
             ) -> Update | None:
     """The newest closed windows; new with every closed window."""
-    return changed(live, state, "windows", [live.runtime.windows.total],
+    return changed(live, state, "windows", [live.state.windows.total],
                    lambda: figure(*live.closed_windows()))
 
 

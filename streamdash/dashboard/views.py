@@ -110,7 +110,7 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     the alert history table."""
     state = state or {}
     active, history = live.alerts(live.options.table_rows)
-    slots, more = alerts.banner_slots(active, live.runtime.clock(), ALERT_SLOTS)
+    slots, more = alerts.banner_slots(active, live.state.clock(), ALERT_SLOTS)
     out: Outputs = {prop(ids.ALERT_MORE, "children"): more}
     for i, (is_open, color, text) in enumerate(slots):
         slot = ids.alert_slot(i)

@@ -45,6 +45,7 @@ class QualityMonitor:
       ``{"at": [ISO times], "ts": [epoch s], "<metric>": [values…], …}`` (oldest first)
     * ``thresholds() -> dict[str, list[tuple[name, op, threshold, severity]]]`` — per metric
     * ``rules() -> list[dict]`` — the rules as configured; ``describe()`` — health summary
+    * ``enabled``, ``evaluations`` (a count: the version of the above), ``window_seconds``
 
     An alert dict holds ``name``, ``fingerprint``, ``state``, ``severity``, ``metric``, ``op``,
     ``threshold``, ``value`` (latest), ``fired_value``, ``no_data``, ``summary``, ``labels``,
@@ -247,6 +248,11 @@ class QualityMonitor:
         for r in self.rule_list:
             out.setdefault(r.metric, []).append((r.name, r.op, r.threshold, r.severity))
         return out
+
+    @property
+    def window_seconds(self) -> float:
+        """Seconds the quality metrics cover (``alerts.window``)."""
+        return self.window.window
 
     def rules(self) -> list[dict[str, Any]]:
         """The configured rules (JSON-ready)."""

@@ -19,6 +19,7 @@ from flask import Flask, Response, request
 
 from ..models import utc_iso
 from ..runtime import Runtime
+from ..state import StreamState, as_stream
 
 ACTIVE_STATES = ("pending", "firing", "resolved")
 
@@ -46,9 +47,11 @@ def _bad_params(allowed: tuple[str, ...]) -> str | None:
     return None
 
 
-def register_alert_routes(server: Flask, runtime: Runtime) -> None:
-    """Add the current-alerts and quality routes for ``runtime``'s monitor to ``server``."""
-    monitor = runtime.monitor
+def register_alert_routes(server: Flask, state: StreamState | Runtime) -> None:
+    """Add the current-alerts and quality routes for one stream's quality view (its monitor's
+    read API) to ``server``."""
+    stream = as_stream(state)
+    monitor = stream.quality
 
     @server.get("/api/alerts/active")
     def alerts_active() -> Response:
@@ -62,7 +65,7 @@ def register_alert_routes(server: Flask, runtime: Runtime) -> None:
         items = [a for a in monitor.alerts() if a["state"] in wanted]
         items.sort(key=lambda a: a["ends_at"] or a["starts_at"] or a["active_at"] or "",
                    reverse=True)
-        return _reply({"evaluated_at": utc_iso(runtime.clock()), "count": len(items),
+        return _reply({"evaluated_at": utc_iso(stream.clock()), "count": len(items),
                        "items": items})
 
     @server.get("/api/alerts/rules")
@@ -80,5 +83,5 @@ def register_alert_routes(server: Flask, runtime: Runtime) -> None:
         thresholds = {m: [{"rule": n, "op": op, "threshold": t, "severity": s}
                           for n, op, t, s in rules]
                       for m, rules in monitor.thresholds().items()}
-        return _reply({"at": utc_iso(runtime.clock()), "window": monitor.window.window,
+        return _reply({"at": utc_iso(stream.clock()), "window": monitor.window_seconds,
                        "metrics": monitor.rates(), "thresholds": thresholds})
