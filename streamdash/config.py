@@ -195,6 +195,13 @@ class StateSection(Params):
         return ttl
 
 
+class WorkerSection(Params):
+    """``worker``: ``streamdash worker``'s only HTTP, its health probes (a side port)."""
+
+    health_host: Text = "127.0.0.1"
+    health_port: Int = Field(8051, ge=0, le=65535)  # 0: a free port, printed at start
+
+
 class DashboardSection(OpenSection):
     """``dashboard``: the keys every part reads; the dashboard validates the rest."""
 
@@ -223,6 +230,7 @@ class SettingsModel(Params):
     api: ApiSection = ApiSection()
     dashboard: DashboardSection = DashboardSection()
     state: StateSection = StateSection()
+    worker: WorkerSection = WorkerSection()
     schema_: Any = Field(None, alias="schema")  # pipeline/schema.py
     transforms: Any = None  # pipeline/transforms.py
     alerts: Any = None  # quality/settings.py

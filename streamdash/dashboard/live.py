@@ -18,10 +18,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import StateUnavailable
 from ..runtime import Runtime
 from ..state import Pulse, RecordLog, StreamState, as_stream, window_spec
 from ..store.history import StorageUnavailable
-from . import tables
+from . import tables, unavailable
 from .figures import series as series_chart
 from .figures.history import GAP_INTERVALS, HISTORY_POINTS, HISTORY_SERIES, history_figure
 from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
@@ -290,7 +291,7 @@ class LiveView:
         peak = (*(f for f, *_, how in HISTORY_SERIES if how == "max"), "interval_s")
         try:
             series = st.metric_history(names, since, now, step=step, peak=peak)
-        except StorageUnavailable as exc:
+        except (StorageUnavailable, StateUnavailable) as exc:
             series, where = {}, f"history unavailable: {exc}"
         return figure(series, since, now, note=where,
                       gap=GAP_INTERVALS * st.info().snapshot_interval)
@@ -312,6 +313,15 @@ class LiveView:
         ``extend`` carries only the points after the client's sequence number; ``figure`` is a
         full reset (first load, field change, new key, restart, or a client ahead of the buffer).
         """
+        try:
+            return self._series(state, value_field, key_field, figure)
+        except StateUnavailable as exc:  # shown once, as such; a reset once it answers
+            new = {"unavailable": str(exc)}
+            return None if state == new else {
+                "figure": unavailable.figure("Live values", str(exc)), "state": new}
+
+    def _series(self, state: Any, value_field: str, key_field: str,
+                figure: FigureFn) -> dict[str, Any] | None:
         buf, opts = self.state.records, self.options
         action = series_chart.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":

@@ -12,30 +12,19 @@ Bad or unknown parameters get HTTP 400 with a message naming the parameter.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from flask import Flask, Response, request
 
-from ..models import utc_iso
+from ..models import finite, utc_iso
 from ..runtime import Runtime
 from ..state import StreamState, as_stream
 
 ACTIVE_STATES = ("pending", "firing", "resolved")
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _reply(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(_finite(body), default=str, allow_nan=False), status=status,
+    return Response(json.dumps(finite(body), default=str, allow_nan=False), status=status,
                     mimetype="application/json")
 
 

@@ -14,6 +14,7 @@
   dashboard page)
 * ``/api/late`` — the newest records set aside as late (the in-memory late store), newest first,
   paged the same way
+* a state store (Redis) that does not answer: HTTP 503 with the reason, on every route
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
 The routes read one stream's state only through its
@@ -31,26 +32,17 @@ from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..config import Settings
+from ..errors import StateUnavailable
 from ..metric_catalog import SNAPSHOT_FIELDS
-from ..models import utc_iso
+from ..models import finite, utc_iso
 from ..redact import Redactor, output_redactor
 from ..runtime import Runtime
 from ..state import StreamState, as_stream
-from ..status import HTTP_CODES
+from ..state.probes import health_answer, ready_answer
 from ..store.history import HistoryReader, QueryTooSlow, StorageUnavailable, event_time
 from .alerts import register_alert_routes
 from .prometheus import build_registry
 from .query import Cursor, Query, QueryError, memory_page, page, parse_query
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def register_routes(server: Flask, state: StreamState | Runtime, settings: Settings | None = None,
@@ -70,7 +62,7 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
     register_alert_routes(server, stream)  # /api/alerts/active, /api/alerts/rules, /api/quality
 
     def reply(body: Any, status: int = 200) -> Response:
-        text = json.dumps(_finite(body), default=str, allow_nan=False)
+        text = json.dumps(finite(body), default=str, allow_nan=False)
         return Response(redactor.text(text), status=status, mimetype="application/json")
 
     max_limit = settings.get("api.max_limit", 10_000)
@@ -97,6 +89,11 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
         return reply({"since": utc_iso(query.since), "until": utc_iso(query.until),
                       "from": "history" if reader is not None else stream.backend, **body})
 
+    @server.errorhandler(StateUnavailable)
+    def state_unavailable(exc: StateUnavailable) -> Response:
+        # Redis away (a web process): every route (/api/*, /metrics) says so, as /health does.
+        return reply({"error": str(exc)}, 503)
+
     def stored(table: str, q: Query, **where: Any) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a history table (newest first), at most ``limit`` items and
         ``api.max_bytes`` of JSON, and the cursor of the next."""
@@ -113,8 +110,8 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
 
     @server.get("/health")
     def health() -> Response:
-        report = stream.health()
-        return reply(report, HTTP_CODES[report["status"]])
+        code, body = health_answer(stream)
+        return reply(body, code)
 
     @server.get("/health/live")
     def live() -> Response:
@@ -122,17 +119,8 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
 
     @server.get("/health/ready")
     def ready() -> Response:
-        pulse = stream.pulse()
-        last = pulse.last_success
-        if not pulse.running:
-            return reply({"status": "not ready", "reason": "not started"}, 503)
-        if last is None:
-            return reply({"status": "not ready", "reason": "no successful fetch yet"}, 503)
-        status = stream.status()
-        if status.state == "down":
-            return reply({"status": "not ready", "reason": "; ".join(status.reasons),
-                          "health": status.state}, 503)
-        return reply({"status": "ready", "health": status.state, "last_success": utc_iso(last)})
+        code, body = ready_answer(stream)
+        return reply(body, code)
 
     @server.get("/metrics")
     def metrics() -> Response:

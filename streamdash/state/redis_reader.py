@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._version import __version__
 from ..config import StateSection
 from ..errors import StateUnavailable
 from ..metric_catalog import OUTCOMES
@@ -156,7 +157,12 @@ class RedisStream:
     # -- StreamState ------------------------------------------------------------------------------
     @property
     def epoch(self) -> str:
-        return self.view().epoch or "unwritten"
+        """The stream's epoch in Redis (``unwritten`` before a worker wrote, ``unreachable``
+        while Redis does not answer: a browser that saw either starts over afterwards)."""
+        try:
+            return self.view().epoch or "unwritten"
+        except StateUnavailable:
+            return "unreachable"
 
     def info(self) -> StreamInfo:
         """What the worker said the stream is; the local settings' idea before it wrote."""
@@ -187,10 +193,13 @@ class RedisStream:
         """The worker's health report with this reader's ``components.state``; ``down`` when
         no worker has written within ``state.heartbeat_ttl``."""
         view = self.view()
-        report = dict(view.health or {})
-        report.setdefault("status", "down")
+        # The worker's report over the shape every report has (before any worker wrote too).
+        report = {"status": "down", "reasons": [], "firing": [],
+                  "interval_s": view.pulse.interval, "version": __version__, "uptime_s": 0.0,
+                  "components": {}, **(view.health or {})}
         components = dict(report.get("components") or {})
-        components["state"] = {**(components.get("state") or {}), **self.describe(view)}
+        # The reader's side, and the worker's own (``writer``: its backlog, its errors).
+        components["state"] = {**self.describe(view), "writer": components.get("state")}
         report["components"] = components
         if view.worker is None:
             report["status"] = "down"

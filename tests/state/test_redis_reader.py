@@ -136,3 +136,16 @@ def test_whatever_else_is_in_redis_is_skipped_and_counted(harness, redis_url):
     assert stream.late.total == 0 and stream.metrics.snapshot()["counters"] == {}
     assert stream.info() == stream.fallback
     assert stream.health()["components"]["state"]["skipped"] >= 9
+
+
+def test_a_report_before_any_worker_has_every_part(harness):
+    """/health and /metrics read every key of a report: it has them before a worker wrote."""
+    from streamdash.server.prometheus import build_registry
+
+    report = harness.stream.health()
+    assert {"status", "reasons", "firing", "interval_s", "version", "uptime_s",
+            "components"} <= set(report)
+    from prometheus_client import generate_latest
+
+    text = generate_latest(build_registry(harness.stream)).decode()
+    assert 'streamdash_health_status{status="down"} 1.0' in text
