@@ -182,6 +182,9 @@ class StateSection(Params):
     # writes: a worker writes at least once a second, or once per flush_interval).
     heartbeat_ttl: Float = Field(10.0, ge=3, le=600)
     read_cache: Float = Field(0.2, ge=0, le=5)  # seconds web viewers share one read
+    # A worker holds its stream's lease this long unless it renews it (every third of it): a
+    # dead worker's stream passes to a standby within this many seconds.
+    lease_ttl: Float = Field(10.0, ge=2, le=600)
     max_entry_bytes: Int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # larger: skipped
     caps: StateCaps = StateCaps()
 

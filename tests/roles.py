@@ -30,14 +30,16 @@ def write_records(path: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-def role_env(redis_url: str, replay: Path, **extra: str) -> dict[str, str]:
-    """The environment every role of one deployment shares."""
+def role_env(redis_url: str, replay: Path | None, **extra: str) -> dict[str, str]:
+    """The environment every role of one deployment shares (the simulator without
+    ``replay``)."""
+    source = {} if replay is None else {
+        "STREAMDASH_SOURCE__TYPE": "replay", "STREAMDASH_SOURCE__PATH": str(replay),
+        "STREAMDASH_SOURCE__RATE": "400", "STREAMDASH_SOURCE__TIME_FIELD": "ts",
+        "STREAMDASH_DASHBOARD__VALUE_FIELD": "value", "STREAMDASH_DASHBOARD__KEY_FIELD": "key"}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "STREAMDASH_STATE__BACKEND": "redis",
            "STREAMDASH_STATE__URL": redis_url, "STREAMDASH_STATE__READ_CACHE": "0",
-           "STREAMDASH_SOURCE__TYPE": "replay", "STREAMDASH_SOURCE__PATH": str(replay),
-           "STREAMDASH_SOURCE__RATE": "400", "STREAMDASH_SOURCE__INTERVAL": "0.2",
-           "STREAMDASH_SOURCE__TIME_FIELD": "ts", "STREAMDASH_DASHBOARD__VALUE_FIELD": "value",
-           "STREAMDASH_DASHBOARD__KEY_FIELD": "key",
+           "STREAMDASH_SOURCE__INTERVAL": "0.2", **source,
            "STREAMDASH_STORAGE__SNAPSHOT_INTERVAL": "0.5", "STREAMDASH_LOG__FORMAT": "json",
            **extra}
     env.pop("STREAMDASH_CONFIG", None)

@@ -158,3 +158,43 @@ def test_web_mode_keeps_the_login_and_shows_stream_text_as_text(roles, tmp_path,
     names = [name for name, _ in series_points(web, **login)]
     assert names == ["plain", "&lt;img src=x onerror=alert(1)&gt;"]
     assert password not in web.output() and token not in web.output()
+
+
+def test_a_standby_worker_takes_over_a_killed_one(roles, tmp_path, redis_url):
+    """Two workers for one stream: one writes, the other waits (its /health says so). kill -9
+    the writer: the standby takes the stream within the lease TTL (plus its try interval),
+    carries on the counters and the record ids, and the accounting identity holds."""
+    import os
+    import signal
+
+    from streamdash.config import Settings
+    from streamdash.state.build import open_store
+
+    ttl = 3.0
+    env = role_env(redis_url, None, STREAMDASH_STATE__LEASE_TTL=str(ttl),
+                   STREAMDASH_STATE__HEARTBEAT_TTL=str(ttl))
+    first = roles("worker", env)
+    first.wait_answering()
+    wait_until(lambda: first.get("/health").status_code == 200, START_TIMEOUT, "a writer")
+    second = roles("worker", env)
+    second.wait_answering()
+    standby = second.get("/health")
+    assert standby.status_code == 503 and standby.json()["reasons"][0].startswith(
+        "standby: stream 'default' is written by worker ")
+    stream = open_store(Settings({"state": {"backend": "redis", "url": redis_url,
+                                            "read_cache": 0}})).stream()
+    writer, epoch = stream.view().worker, stream.epoch
+    os.killpg(first.proc.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    before = stream.counts()["in"], stream.records.last_seq
+    wait_until(lambda: stream.view().worker not in (None, writer), ttl + ttl / 3 + START_TIMEOUT,
+               "the standby to write")
+    took = time.monotonic() - killed
+    print(f"take-over {took:.2f} s after kill -9 (lease_ttl {ttl:g} s)")
+    assert took <= ttl + ttl / 3 + 5, took  # the TTL, one try, and a loaded machine's slack
+    wait_until(lambda: stream.counts()["in"] > before[0], 10, "records after the take-over")
+    assert stream.records.last_seq > before[1] and stream.epoch == epoch
+    assert second.get("/health").status_code == 200
+    assert second.stop() == 0  # drains and writes the final figures
+    counts = stream.counts()
+    assert counts["in"] == sum(v for k, v in counts.items() if k != "in")

@@ -32,10 +32,11 @@ from typing import Any
 
 from ..config import StateSection
 from ..logs import log_event
+from ..metric_catalog import OUTCOMES
 from ..sources.retry import RetryPolicy
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .base import DEFAULT_STREAM
-from .layout import CHANNELS, FIELD, Keys, encode, entry_id, entry_number
+from .layout import CHANNELS, FIELD, Keys, decode, encode, entry_id, entry_number
 from .memory import runtime_info, runtime_pulse
 from .redis_conn import errors, shown_url, unavailable
 
@@ -128,6 +129,10 @@ class StatePublisher(Background):
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one flush at a time (the thread, stop(), a test)
         self._runner = ThreadRunner("state-publisher", self._run)
+        #: Whether this process may write the stream now (a worker: while it holds the lease).
+        self.may_write: Callable[[], bool] = lambda: True
+        #: What ``status()`` says about the lease (a worker sets it).
+        self.lease: Callable[[], dict[str, Any]] | None = None
         runtime.add_batch_listener(self.observe_batch)
 
     # -- the loop -----------------------------------------------------------------------------
@@ -166,6 +171,10 @@ class StatePublisher(Background):
         """Write what is new now; True when Redis took it (else the error is kept, counted
         and logged once per outage, and the next call starts by re-reading what Redis has)."""
         with self._lock:
+            if not self.may_write():  # another worker holds the stream (or may, soon)
+                self.error = "not writing: this worker does not hold the stream's lease"
+                self._synced = False
+                return False
             try:
                 if not self._synced:
                     self._sync()
@@ -236,6 +245,31 @@ class StatePublisher(Background):
                 "quality": encode(quality_state(rt.monitor)), "worker": self.worker_id,
                 "written_at": encode(rt.clock())}
 
+    def adopt(self) -> dict[str, float]:
+        """Carry on the stream's counters as its last writer left them in Redis (a worker
+        taking a stream over, or starting again): they are added to this runtime's, which
+        must not have counted anything yet. Returns them (``{}`` for a new stream)."""
+        raw = self.client.hget(self.keys.pulse, "metrics")
+        try:
+            counters = decode(raw, self.params.max_entry_bytes).get("counters") \
+                if raw is not None else {}
+        except ValueError:
+            counters = {}
+        adopted = {str(k): v for k, v in (counters or {}).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0}
+        # Records the last writer had fetched but not yet processed when it last wrote died
+        # with it: they are dropped, and counted so, or the accounting identity would break.
+        unprocessed = adopted.get("records_in", 0) - sum(
+            adopted.get(f"records_{o}", 0) for o in OUTCOMES)
+        if unprocessed > 0:
+            adopted["records_dropped"] = adopted.get("records_dropped", 0) + unprocessed
+        self.runtime.metrics.add_many(adopted)
+        if adopted:
+            log_event(log, logging.INFO, "carrying on the stream's counters",
+                      stream=self.keys.stream, records_in=adopted.get("records_in", 0),
+                      lost_in_flight=max(0, unprocessed))
+        return adopted
+
     # -- what Redis has ---------------------------------------------------------------------------
     def _sync(self) -> None:
         """Line the channels up with what Redis holds (first write, and after a failure)."""
@@ -275,7 +309,10 @@ class StatePublisher(Background):
         held = self.channels[0]
         backlog = max(0, self.runtime.buffer.last_seq - held.seen)
         self.runtime.metrics.set_gauge("state_backlog", backlog)
-        return {"backend": "redis", "url": shown_url(self.url), "stream": self.keys.stream,
-                "ok": self.error is None, "error": self.error, "worker": self.worker_id,
-                "epoch": self.epoch, "writes": self.writes, "written_at": self.written_at,
-                "backlog": backlog, "alive": self.alive}
+        out = {"backend": "redis", "url": shown_url(self.url), "stream": self.keys.stream,
+               "ok": self.error is None, "error": self.error, "worker": self.worker_id,
+               "epoch": self.epoch, "writes": self.writes, "written_at": self.written_at,
+               "backlog": backlog, "alive": self.alive}
+        if self.lease is not None:
+            out["lease"] = self.lease()
+        return out
