@@ -85,3 +85,30 @@ def test_web_workers_come_from_the_flag_or_the_platform():
             raise AssertionError("accepted")
         except ConfigError as exc:
             assert exc.key == key
+
+
+def test_run_worker_stops_cleanly_on_sigterm(redis_url):
+    """run_worker serves until SIGTERM, then drains, writes the last state, releases the
+    stream and returns 0 (signal handlers restored)."""
+    import os
+    import signal
+    import threading
+
+    settings = redis_settings(redis_url).with_overrides(
+        {"source.interval": 0.1, "worker.health_port": 0})
+    stream = open_store(settings).stream()
+    before = signal.getsignal(signal.SIGTERM)
+
+    def stop_when_written() -> None:
+        wait_until(lambda: stream.records.last_seq == 4, 10, "the records in Redis")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    from streamdash.worker import run_worker
+
+    threading.Thread(target=stop_when_written, daemon=True).start()
+    assert run_worker(settings, source=ListSource([recs(4)])) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert not stream.pulse().running and stream.counts()["accepted"] == 4
+    import redis
+
+    assert redis.Redis.from_url(redis_url).get("t:default:lease") is None  # released

@@ -6,14 +6,16 @@ Per stream ``S`` under the prefix ``P`` (``state.key_prefix``)::
     P:S:pulse        hash    what changes at every write: the newest id of each channel,
                              metrics, health, freshness facts, the quality monitor's state
     P:S:alive        string  the writing worker's id; expires heartbeat_ttl after its last write
-    P:S:records      stream  live records        } capped: XADD … MAXLEN ~ cap, with
-    P:S:quarantine   stream  rejected records    }   explicit ids "<n>-0": n is the item's
-    P:S:late         stream  late records        }   number in its channel (a record's
-    P:S:windows      stream  closed windows      }   sequence number), the same in every
-    P:S:errors       stream  ingestion errors    }   process, so an id is a cursor and a
-    P:S:transitions  stream  alert transitions   }   writer that reconnects knows exactly
-    P:S:quality      stream  quality evaluations }   what was written
-    P:S:snapshots    stream  metrics snapshots   }
+    P:S:records      stream  live records, in groups: an entry is a JSON array of
+                             consecutive records, its id the last one's sequence number;
+                             capped by XADD … MINID ~ (the newest buffer.capacity records)
+    P:S:quarantine   stream  rejected records    } capped: XADD … MAXLEN ~ cap, with
+    P:S:late         stream  late records        }   explicit ids "<n>-0": n is the item's
+    P:S:windows      stream  closed windows      }   number in its channel (for records,
+    P:S:errors       stream  ingestion errors    }   a sequence number), the same in every
+    P:S:transitions  stream  alert transitions   }   process, so an id is a cursor and a
+    P:S:quality      stream  quality evaluations }   writer that reconnects knows exactly
+    P:S:snapshots    stream  metrics snapshots   }   what was written
 
 Every value is JSON (orjson), never a pickle: a web process decodes data, it never executes it.
 :func:`decode` is defensive — an entry too large (``state.max_entry_bytes``), not JSON, or not

@@ -262,12 +262,25 @@ class RedisRecords:
         if tail and tail[0][0] <= first and tail[-1][0] >= first - 1:
             newest = tail[-1][0]
             if newest < last:  # only what is new since the last read
-                tail = tail + self._stream.entries("records", newest + 1, last)
+                tail = tail + self._fetch(newest + 1, last)
             self._keep(epoch, tail)
         else:
-            tail = self._stream.entries("records", first, last)
+            tail = self._fetch(first, last)
             self._keep(epoch, tail)
         return [(s, r) for s, r in tail if first <= s <= last]
+
+    def _fetch(self, first: int, last: int) -> list[tuple[int, dict[str, Any]]]:
+        """Records ``first``…``last`` from their groups (an entry's id is its last record's
+        number; records that are not objects are skipped and counted)."""
+        out = []
+        for end, group in self._stream.entries("records", first, last, kind=list):
+            start = end - len(group) + 1
+            for seq, record in enumerate(group, start):
+                if not isinstance(record, dict):
+                    self._stream._skip(None)
+                elif seq >= first:
+                    out.append((seq, record))
+        return out
 
     def _keep(self, epoch: str, items: list[tuple[int, dict[str, Any]]]) -> None:
         self._tail, self._tail_epoch = items[-TAIL:], epoch

@@ -4,6 +4,7 @@ and a pipeline that never waits for Redis."""
 
 from __future__ import annotations
 
+import orjson
 import redis
 
 from streamdash.config import Settings
@@ -82,20 +83,24 @@ def test_after_a_failure_what_went_through_is_not_written_twice(request, redis_u
     """The ids are item numbers: after a failure the publisher reads what Redis has, so a
     write that went through is not repeated, and entries Redis lost are written again."""
     h = Harness.build(request, "redis")
-    h.runtime.buffer.extend(recs(5))
+    h.runtime.buffer.extend(recs(3))
+    h.sync()
+    h.runtime.buffer.extend(recs(2, 3))
     h.sync()
     client = redis.Redis.from_url(redis_url)
     key = h.publisher.keys.channel("records")
+    assert [r[0] for r in client.xrange(key)] == [b"3-0", b"5-0"]  # one group per write
     h.publisher._synced = False  # as after a failure whose outcome is unknown
     h.sync()
-    assert client.xlen(key) == 5
+    assert [r[0] for r in client.xrange(key)] == [b"3-0", b"5-0"]
     kept = client.xrange(key, "1-0", "3-0")
-    client.delete(key)  # an AOF restart lost the last second: 4 and 5
+    client.delete(key)  # an AOF restart lost the last second: records 4 and 5
     for entry_id, fields in kept:
         client.xadd(key, fields, id=entry_id)
     h.publisher._synced = False
     h.sync()
-    assert [r[0] for r in client.xrange(key)] == [b"1-0", b"2-0", b"3-0", b"4-0", b"5-0"]
+    assert [r[0] for r in client.xrange(key)] == [b"3-0", b"5-0"]
+    assert [r["id"] for _, r in h.stream.records.after(0)] == [0, 1, 2, 3, 4]
     h.close()
 
 
@@ -175,3 +180,33 @@ def test_the_password_of_a_url_read_from_the_environment_is_a_secret():
     env = {"REDIS_URL": "redis://default:p4ssw0rd-x@redis.example:6379/0"}
     assert "p4ssw0rd-x" in secret_values(settings.as_dict(), env)
     assert secret_values(settings.as_dict(), {}) == secret_values(Settings().as_dict(), {})
+
+
+def test_records_go_in_bounded_groups_and_old_ones_are_trimmed(request, redis_url):
+    """Many records: entries of at most GROUP_RECORDS records and half of max_entry_bytes,
+    ids the last record's number; the stream keeps (about) the newest capacity."""
+    from streamdash.state.publisher import GROUP_RECORDS
+
+    h = Harness.build(request, "redis", max_entry_bytes=4096)
+    h.runtime.buffer.extend(recs(9))  # capacity 10
+    h.sync()
+    client = redis.Redis.from_url(redis_url)
+    key = h.publisher.keys.channel("records")
+    h.runtime.buffer.extend([{"id": i, "pad": "x" * 700} for i in range(9, 19)])
+    h.sync()  # ~7 KB: groups of at most 2 KB each
+    ids = [int(r[0].split(b"-")[0]) for r in client.xrange(key)]
+    assert ids[-1] == 19 and len(ids) > 3 and all(
+        len(r[1][b"d"]) <= 2048 for r in client.xrange(key))
+    assert [s for s, _ in h.stream.records.after(0)] == list(range(10, 20))
+    h.close()
+    from streamdash.runtime import Runtime
+
+    settings = redis_settings(redis_url, key_prefix="big").with_overrides(
+        {"buffer.capacity": 2500})
+    runtime = Runtime(settings, ListSource([]))
+    publisher = attach_publisher(runtime, settings)
+    runtime.buffer.extend({"id": i} for i in range(2500))
+    assert publisher.flush()
+    sizes = [len(orjson.loads(r[1][b"d"])) for r in client.xrange("big:default:records")]
+    assert sizes == [GROUP_RECORDS, GROUP_RECORDS, 500]
+    publisher.client.close()
