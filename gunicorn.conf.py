@@ -2,6 +2,8 @@
 
 One worker *process* with several threads: every worker process would run its own pipeline,
 queue and ring buffer, so more than one would show each visitor a different, partial stream.
+With ``state.backend: redis`` the app is a web process (the pipeline runs in ``streamdash
+worker``) and holds no state: then any number of workers may serve (``--workers N``).
 The runtime's threads are started inside the worker (``post_worker_init``), never in the master
 (threads do not survive ``fork``), and stopped on ``worker_exit``: stop polling, drain the
 queue, flush the history. ``max_requests`` stays 0 (a worker recycled every N requests would
@@ -83,11 +85,22 @@ keepalive = _limits["keepalive"]
 sendfile = _limits["sendfile"]
 
 
+def _serves_a_pipeline():
+    """True unless the settings make this a web process reading Redis (state.backend)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        from streamdash.config import load_settings
+
+        return load_settings().get("state.backend") != "redis"
+    except Exception:  # a bad setting is reported by the app with a clear message
+        return True
+
+
 def on_starting(server):
     """Refuse configurations that would split or recycle the pipeline, or expose it openly."""
     _check_settings(server)
     problems = []
-    if server.cfg.workers != 1:
+    if server.cfg.workers != 1 and _serves_a_pipeline():
         problems.append(f"workers must be 1, got {server.cfg.workers} (each worker process "
                         "would run its own pipeline; add threads instead)")
     if server.cfg.max_requests:
@@ -124,14 +137,15 @@ def _check_settings(server):
 
 
 def nworkers_changed(server, new_value, old_value):
-    """TTIN/TTOU must not add workers: put the count back to one."""
-    if old_value is not None and new_value != 1:  # None: the initial setting (on_starting)
+    """TTIN/TTOU must not add workers to a pipeline: put the count back to one."""
+    if old_value is not None and new_value != 1 and _serves_a_pipeline():
         server.log.warning("streamdash: keeping 1 worker (asked for %s)", new_value)
         server.num_workers = 1
 
 
 def post_worker_init(worker):
-    """Start the pipeline in the worker process, where requests are served.
+    """Start the pipeline in the worker process, where requests are served (a web process
+    reading Redis has none to start).
 
     The worker has just imported the app (``streamdash.wsgi``), so the module is loaded; with
     another app this hook has nothing to start.

@@ -14,6 +14,7 @@ Every error raised on purpose by the package derives from :class:`StreamdashErro
     ├── QueryError         a bad /api/* query parameter: HTTP 400 (also a ValueError)
     ├── StorageUnavailable the history database cannot be read (missing, unreadable, corrupt)
     │   └── QueryTooSlow   a history query ran past its time bound and was interrupted
+    ├── StateUnavailable   the shared state store (Redis) cannot be reached or answered badly
     └── ServeError         the dashboard cannot be served (port in use, unknown host)
 
 This module imports nothing from the package so that every other module can import it.
@@ -95,6 +96,11 @@ class StorageUnavailable(StreamdashError):
 
 class QueryTooSlow(StorageUnavailable):
     """A query ran past the reader's ``max_seconds`` and was interrupted."""
+
+
+class StateUnavailable(StreamdashError):
+    """The shared state store (Redis) cannot be reached or answered badly; the message says
+    why and where (the URL, passwords masked)."""
 
 
 class ProcessingError(StreamdashError):

@@ -86,7 +86,13 @@ PIPELINE: tuple[Metric, ...] = (
         ("records_filtered", "Records removed by filters."),
         ("records_late", "Records that arrived after the watermark."),
         ("records_dropped", "Records dropped by the queue policy or at shutdown."),
-        ("records_with_null", "Accepted records with at least one null field.")),
+        ("records_with_null", "Accepted records with at least one null field."),
+        ("state_records_published", "Live records written to the shared state store (Redis)."),
+        ("state_records_dropped", "Live records never written to the state store: the local "
+         "buffer overwrote them first (store unreachable, or a burst over buffer.capacity).")),
+    *_m("counter", "items",
+        ("state_items_dropped", "Log entries (quarantine, late, windows, errors, alerts, "
+         "evaluations, snapshots) that left the local store before reaching the state store.")),
     *_m("counter", "batches",
         ("batches_in", "Non-empty batches fetched."),
         ("batches_processed", "Batches processed by the consumer."),
@@ -108,7 +114,12 @@ PIPELINE: tuple[Metric, ...] = (
         ("alert_notification_errors", "Failed webhook delivery attempts, retries included."),
         ("alert_notifications_failed", "Alert webhook notifications given up after retries."),
         ("alert_notifications_dropped",
-         "Alert webhook notifications dropped (queue full or shutdown).")),
+         "Alert webhook notifications dropped (queue full or shutdown)."),
+        ("state_writes", "Writes of the worker's state to the state store (one per flush)."),
+        ("state_write_errors", "Failed writes to the state store (retried; nothing is lost "
+         "until the local buffer overflows)."),
+        ("state_store_resets", "Times the state store had lost this stream (restarted without "
+         "persistence, flushed) and the worker wrote what it held again.")),
     *_m("counter", "seconds",
         ("producer_blocked_seconds", "Seconds the producer waited on a full queue.")),
     *_m("gauge", "batches",
@@ -117,7 +128,8 @@ PIPELINE: tuple[Metric, ...] = (
     *_m("gauge", "records",
         ("queue_records", "Records waiting in the queue."),
         ("buffer_size", "Records held in the ring buffer."),
-        ("buffer_capacity", "Records the ring buffer can hold.")),
+        ("buffer_capacity", "Records the ring buffer can hold."),
+        ("state_backlog", "Live records held locally, not yet written to the state store.")),
     *_m("gauge", "bytes",
         ("queue_bytes", "Estimated memory of the records waiting in the queue.")),
     *_m("gauge", "ratio",

@@ -106,6 +106,9 @@ class Runtime(Managed):
         self.consumer.listeners.append(count_nulls(self.metrics))
         self.metrics.set_gauge("queue_capacity", self.queue.maxsize)
         self.metrics.set_gauge("buffer_capacity", self.buffer.capacity)
+        # Services following this runtime's state from outside it (the Redis state publisher):
+        # started last, stopped after the reporter's final snapshot, their status in health.
+        self._attached: dict[str, Any] = {}
         self.started_at: float | None = None
         self._lifecycle = threading.Lock()
         self._running = False
@@ -136,6 +139,8 @@ class Runtime(Managed):
             self.producer.start()
             self.monitor.start()
             self.reporter.start()
+            for service in self._attached.values():
+                service.start()
             log_event(log, logging.INFO, "runtime started", source=self.source.name,
                       kind=self.source.kind, interval=self.settings.interval,
                       version=__version__)
@@ -172,6 +177,9 @@ class Runtime(Managed):
                 overstayed.append("reporter")
             if self.history is not None and not self.history.stop():
                 overstayed.append("history")
+            for name, service in self._attached.items():  # they write the final figures
+                if not service.stop():
+                    overstayed.append(name)
             try:
                 self.source.close()
             except Exception:
@@ -212,6 +220,13 @@ class Runtime(Managed):
         """True between ``start()`` and ``stop()``."""
         return self._running
 
+    def attach(self, name: str, service: Any) -> None:
+        """Run ``service`` with this runtime: a :class:`~streamdash.threads.Service` with a
+        ``status() -> {"ok": bool, "error": …}`` (the state publisher). It starts after the
+        pipeline, stops after the final metrics snapshot, shows in ``health()`` under
+        ``components.<name>`` and degrades the status while it is not ok."""
+        self._attached[name] = service
+
     def add_batch_listener(self, listener: BatchListener) -> None:
         """Call ``listener(batch, result)`` after every processed batch (consumer thread)."""
         self.consumer.listeners.append(listener)
@@ -250,6 +265,8 @@ class Runtime(Managed):
         if storage is None:
             storage = self.history.status() if self.history is not None else disabled_status()
         threads = (self.producer, self.consumer)
+        problems = [str(s.get("error") or "not writing") for s in
+                    (service.status() for service in self._attached.values()) if not s["ok"]]
         return judge(running=self._running,
                      threads_alive=all(t.alive for t in threads),
                      firing=self.monitor.active(),
@@ -257,7 +274,8 @@ class Runtime(Managed):
                      restarting=[t.name for t in threads if t.restarting()],
                      queue_fill=self.queue_fill(),
                      storage_error=None if storage["ok"] else
-                     str(storage.get("error") or "not writing"))
+                     str(storage.get("error") or "not writing"),
+                     state_error="; ".join(problems) or None)
 
     def health(self) -> dict[str, Any]:
         """Status (``ok`` / ``degraded`` / ``down``, see ``status.py``) with its reasons, the
@@ -282,5 +300,6 @@ class Runtime(Managed):
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
                 "storage": storage,
                 "alerts": self.monitor.describe(),
+                **{name: service.status() for name, service in self._attached.items()},
             },
         }

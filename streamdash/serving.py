@@ -133,8 +133,11 @@ class StreamdashServer(BaseApplication):
 
     def __init__(self, settings: Settings, listener: socket.socket, *, access_log: bool = False,
                  factory: Callable[[Settings], Any] | None = None,
-                 options: dict[str, Any] | None = None):
+                 options: dict[str, Any] | None = None, workers: int = 1):
         self.settings = settings
+        # One process runs the pipeline; web processes reading Redis (streamdash web) may be
+        # many: they hold no state of their own.
+        self.workers = workers
         self.url = url_of(listener)
         # gunicorn owns the socket from here on (it closes the descriptor it is given).
         self.listener_fd = listener.detach()
@@ -151,6 +154,7 @@ class StreamdashServer(BaseApplication):
             **GUNICORN_SETTINGS,
             **gunicorn_limits(self.settings),
             "bind": [f"fd://{self.listener_fd}"],
+            "workers": self.workers,
             "proc_name": "streamdash",
             "logger_class": _GunicornLog,
             # gunicorn's start/stop chatter only when asked for (DEBUG); problems always.
@@ -180,16 +184,20 @@ class StreamdashServer(BaseApplication):
         from .gc_tuning import tune_for_streaming
 
         tune_for_streaming()  # this process runs the pipeline (see gc_tuning for figures)
-        self.app.runtime.start()
-        log_event(log, logging.INFO, f"dashboard on {self.url}")
+        if self.app.runtime is not None:  # a web process (streamdash web) runs none
+            self.app.runtime.start()
+        if worker.age == 1:  # the first worker announces the URL; the others serve it too
+            log_event(log, logging.INFO, f"dashboard on {self.url}")
 
     def _worker_exit(self, server: Any, worker: Any) -> None:
         # Nothing may interrupt the drain and the flush now: the master kills the worker
         # after graceful_timeout anyway.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
-        if self.app is not None:
+        if self.app is not None and self.app.runtime is not None:
             self.app.runtime.stop(timeout=DRAIN_TIMEOUT)
+        elif self.app is not None:
+            self.app.state_store.close()
 
     def run(self) -> int:  # type: ignore[override]
         """Serve until SIGTERM or Ctrl-C; 0 after a clean stop, 1 when gunicorn failed."""

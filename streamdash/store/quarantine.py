@@ -19,6 +19,7 @@ from typing import IO, Any
 import orjson
 
 from ..models import Rejection
+from .recent import newer_than
 
 
 class Quarantine:
@@ -73,6 +74,14 @@ class Quarantine:
             items = list(self._items)
         items.reverse()
         return items[:limit] if limit else items
+
+    def since(self, seen: int) -> tuple[list[dict[str, Any]], int]:
+        """Rejections added after the ``seen``-th still held, oldest first, as dicts, and
+        :attr:`total` (see ``recent.newer_than``)."""
+        with self._lock:
+            total = self._total
+            items = newer_than(self._items, total, seen)
+        return [r.to_dict() for r in items], total
 
     def to_dicts(self, limit: int | None = None) -> list[dict[str, Any]]:
         """JSON-ready copies of :meth:`recent`."""

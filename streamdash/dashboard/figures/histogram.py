@@ -40,7 +40,7 @@ def snapshot(live: LiveView, state: Any, inputs: Inputs, figure: Callable[..., F
              ) -> Update | None:
     """The newest values of the value field, binned; new with every record."""
     field = inputs.value_field
-    return changed(live, state, f"hist:{field}", [live.runtime.buffer.last_seq, field],
+    return changed(live, state, f"hist:{field}", [live.state.records.last_seq, field],
                    lambda: figure(live.recent_values(field), field))
 
 

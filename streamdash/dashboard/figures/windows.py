@@ -71,7 +71,7 @@ def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict
 def snapshot(live: LiveView, state: Any, _inputs: Inputs, figure: Callable[..., Figure]
              ) -> Update | None:
     """The newest closed windows; new with every closed window."""
-    return changed(live, state, "windows", [live.runtime.windows.total],
+    return changed(live, state, "windows", [live.state.windows.total],
                    lambda: figure(*live.closed_windows()))
 
 
