@@ -10,8 +10,9 @@ is answered with the closest known one.
 
 Environment variables use ``__`` between section and key: ``STREAMDASH_SOURCE__INTERVAL=2``,
 ``STREAMDASH_DATA_DIR=/var/lib/streamdash``; values are parsed as YAML scalars. ``PORT`` (set by
-Heroku and similar platforms) sets ``server.port``; ``STREAMDASH_CONFIG`` names the YAML file when
-no ``--config`` is given.
+Heroku and similar platforms) sets ``server.port`` and ``DATABASE_URL`` (Heroku Postgres) sets
+``storage.url`` (used with ``storage.backend: postgres``); ``STREAMDASH_CONFIG`` names the YAML
+file when no ``--config`` is given.
 
 Open sections (``source``, ``schema``, ``transforms``, ``alerts``, ``storage``, ``dashboard``,
 ``auth``) accept keys this module does not know: the component that owns a section validates the
@@ -311,10 +312,13 @@ def load_settings(config_file: str | os.PathLike | None = None,
 
 
 def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``, ``PORT``)."""
+    """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``; ``PORT`` →
+    ``server.port`` and ``DATABASE_URL`` → ``storage.url``, as Heroku sets them)."""
     out: dict[str, Any] = {}
     if environ.get("PORT"):
         _set(out, "server.port", _scalar(environ["PORT"]))
+    if environ.get("DATABASE_URL"):  # a URL as it is (no YAML reading of its text)
+        _set(out, "storage.url", environ["DATABASE_URL"])
     sections = _sections()
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, BIND_ENV):

@@ -12,7 +12,7 @@ import tempfile
 import time
 from typing import Any
 
-from ..store.history import History, StorageOptions, database_path
+from ..store.history import StorageOptions, open_history
 
 
 def run(records: int = 100_000, batch: int = 100) -> dict[str, float]:
@@ -21,7 +21,7 @@ def run(records: int = 100_000, batch: int = 100) -> dict[str, float]:
              "reasons": [{"field": "value", "rule": "range", "value": "x"}]}
             for i in range(records)]
     with tempfile.TemporaryDirectory() as tmp:
-        history = History(database_path(tmp), StorageOptions(queue_size=records + 10))
+        history = open_history(f"sqlite:{tmp}", StorageOptions(queue_size=records + 10))
         history.start()
         while history.status()["written"] < 1:  # the run row: the database is open
             time.sleep(0.005)

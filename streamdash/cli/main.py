@@ -64,10 +64,11 @@ def build_parser(bench: str | None = None, benchmarks: bool = True) -> argparse.
     check.set_defaults(func=cmd_check_config)
 
     # `streamdash metrics` (the persisted history, no server needed), `streamdash dlq export`
-    # (quarantined records as JSON Lines), `streamdash hash-password` (auth.users / api_tokens).
-    from . import auth, dlq, metrics
+    # (quarantined records as JSON Lines), `streamdash history migrate|copy` (the history
+    # store), `streamdash hash-password` (auth.users / api_tokens).
+    from . import auth, dlq, history, metrics
 
-    for command in (metrics, dlq, auth):
+    for command in (metrics, dlq, history, auth):
         command.register(sub)
 
     # Groups whose subcommands live in their own modules (each adds a parser to the group).
