@@ -133,7 +133,7 @@ class SqliteStore:
         """``work`` in a transaction; data the database refuses as ``RejectedRows``."""
         try:
             return self._transaction(work)
-        except (sqlite3.DataError, sqlite3.IntegrityError, ValueError) as exc:
+        except (sqlite3.DataError, sqlite3.IntegrityError, ValueError, OverflowError) as exc:
             raise RejectedRows(one_line(exc)) from exc
 
     def write(self, items: list[Item], max_rows: int) -> int:

@@ -73,7 +73,7 @@ class History(Background):
         self._retry_at = 0.0
         self._next_prune = 0.0
         self._last_error_log = -1e18
-        self._write_for = 3.0  # seconds the writer keeps writing once asked to stop
+        self._stop_deadline = float("inf")  # when the writer gives up writing, once stopping
 
     # -- publishing (any thread; never blocks) ---------------------------------------------------
     def put(self, kind: str, payload: Any, ts: float | None = None) -> bool:
@@ -150,9 +150,10 @@ class History(Background):
             return True
         self._started = False
         self.put("run_stop", {"started": self._run_started})
-        self._write_for = timeout - min(CLOSE_MARGIN, timeout / 4)
+        write_for = timeout - min(CLOSE_MARGIN, timeout / 4)
         began = self.monotonic()
-        ended = self._runner.stop(self._write_for)
+        self._stop_deadline = began + write_for
+        ended = self._runner.stop(write_for)
         if not ended:
             self.store.interrupt()
             ended = self._runner.join(max(0.0, timeout - (self.monotonic() - began)))
@@ -196,18 +197,17 @@ class History(Background):
                 self._flush()
             if self._connected and self.clock() >= self._next_prune:
                 self._prune()
-        # Shutdown: write everything queued (bounded by the stop timeout); a failing store gets
-        # a few quick retries, then what is left is counted and logged by stop().
-        deadline = self.monotonic() + self._write_for
+        # Shutdown: write everything queued until the deadline stop() set; a failing store
+        # gets a few quick retries, then what is left is counted and logged by stop().
         retries = 5
         while True:
             self._take(timeout=0)
-            if not self._pending:
+            if not self._pending or self.monotonic() >= self._stop_deadline:
                 break
             self._flush()
             if self._pending:
                 retries -= 1
-                if retries <= 0 or self.monotonic() >= deadline:
+                if retries <= 0:
                     break
                 time.sleep(0.1)  # a failing store: a short pause between the last retries
         self._disconnect()

@@ -215,3 +215,31 @@ def test_stop_returns_false_within_its_timeout_when_the_writer_is_held(tmp_path)
         assert time.monotonic() - began < within(0.5)  # not the 60 s the lock could hold it
         assert history.status()["dropped"] >= 1
     wait_for(lambda: not history.alive)
+
+
+#: An item each database refuses as data (not as a failure of the store): SQLite cannot bind
+#: an integer past 64 bits; PostgreSQL's jsonb holds no NUL character.
+REFUSED = {"sqlite": ("errors", 10 ** 30, {"reason": "too big a time"}),
+           "postgres": ("snapshot", T0, {"text": "a\x00b"})}
+
+
+def test_data_the_database_refuses_is_counted_not_retried_forever(history_backend, caplog):
+    """A batch holding one item the database refuses: the other items of the batch are
+    written, the refused one is counted as rejected and logged, and the writer goes on."""
+    history = history_backend.history()
+    kind, ts, payload = REFUSED[history_backend.name]
+    with caplog.at_level("WARNING", logger="streamdash.history"):
+        with history:
+            wait_for(lambda: history.status()["written"] >= 1)
+            history.on_ingest_error({"ts": T0, "reason": "before"})
+            history.put(kind, payload, ts=ts)
+            history.on_ingest_error({"ts": T0 + 1, "reason": "after"})
+            wait_for(lambda: history.status()["rejected"] == 1)
+            history.record_snapshot({"x": 1}, ts=T0 + 2)
+            wait_for(lambda: history.status()["last_snapshot_at"] == T0 + 2)
+        status = history.status()
+    assert status["ok"] and status["rejected"] == 1 and status["dropped"] == 0
+    reader = history_backend.reader()
+    assert [e["message"] for e in reader.events("errors", 0, 2e9)] == ["after", "before"]
+    assert reader.metrics(["x"], T0, T0 + 2)["x"] == [(T0 + 2, 1)]
+    assert any("counted as rejected" in r.getMessage() for r in caplog.records)
