@@ -110,7 +110,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
         return EXIT_UNAVAILABLE
     finally:
         target.disconnect()
+    skipped = copied.pop("skipped")
     rows = ", ".join(f"{table} {n}" for table, n in copied.items())
     print(f"copied {sum(copied.values())} rows from {source.location} to {target.location} "
-          f"({rows})")
+          f"({rows})" + (f"; {skipped} rows refused by the target, skipped" if skipped else ""))
     return 0
