@@ -8,10 +8,11 @@ Heroku Postgres provides it). Everything else applies to both.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import AfterValidator, Field, StrictBool
 
 from ...errors import ConfigError
 from ...params import Float, Int, Params, Text, parse
@@ -23,12 +24,20 @@ BACKENDS = ("sqlite", "postgres")
 POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
 
+def _sql_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+        raise ValueError("expected a lower-case SQL name (a-z, 0-9, _; 63 at most)")
+    return value
+
+
 class StorageModel(Params):
     """The ``storage.*`` settings (docs/operations.md lists them); bounds on every number."""
 
     enabled: StrictBool = True  # strict: "yes" or 1 is a mistake, not a yes
     backend: Literal["sqlite", "postgres"] = "sqlite"
     url: Text = ""  # postgres: postgresql://user:password@host:port/db (DATABASE_URL)
+    # postgres: the schema of the history's tables (several deployments may share a database)
+    pg_schema: Annotated[Text, AfterValidator(_sql_name)] = Field("streamdash", alias="schema")
     snapshot_interval: Float = Field(10.0, ge=0.05, le=86400.0)
     retention_days: Float = Field(7.0, ge=0.0001, le=36500.0)
     prune_interval: Float = Field(3600.0, ge=1.0, le=86400.0)

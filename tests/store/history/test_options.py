@@ -25,8 +25,10 @@ def test_storage_options_are_validated():
 @pytest.mark.parametrize("section, message", [
     ({"snapshot_intervl": 2}, "storage.snapshot_intervl: unknown setting in 'storage'; did you "
      "mean 'snapshot_interval'? (known: backend, busy_timeout, connect_timeout, enabled, "
-     "max_rows, pool_size, prune_interval, queue_size, retention_days, snapshot_interval, "
-     "statement_timeout, url)"),
+     "max_rows, pool_size, prune_interval, queue_size, retention_days, schema, "
+     "snapshot_interval, statement_timeout, url)"),
+    ({"schema": "Robert'); DROP TABLE x"}, "storage.schema: expected a lower-case SQL name "
+     "(a-z, 0-9, _; 63 at most)"),
     ({"backend": "mysql"}, "storage.backend: must be one of sqlite, postgres, got 'mysql'"),
     ({"backend": "postgres"}, "storage.url: required with storage.backend postgres (set it, "
      "or the DATABASE_URL environment variable)"),

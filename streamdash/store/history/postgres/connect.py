@@ -8,7 +8,6 @@ history's schema (``storage.schema``) on its search path, so the SQL names bare 
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,9 +16,6 @@ from typing import Any
 from ....errors import ConfigError
 from ....redact import mask_url
 
-#: The schema holding the history's tables.
-SCHEMA = "streamdash"
-SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 APPLICATION = "streamdash-history"
 
 
@@ -35,12 +31,11 @@ def psycopg() -> Any:
 
 
 class Postgres:
-    """How to reach one history in PostgreSQL: the URL, the schema, the time bounds."""
+    """How to reach one history in PostgreSQL: the URL, the schema (``storage.schema``, a
+    name already checked), the time bounds."""
 
-    def __init__(self, url: str, *, schema: str = SCHEMA, connect_timeout: float = 5.0,
+    def __init__(self, url: str, *, schema: str = "streamdash", connect_timeout: float = 5.0,
                  statement_timeout: float | None = 30.0):
-        if not SCHEMA_NAME.match(schema):
-            raise ConfigError("storage.schema", f"expected a lower-case SQL name, got {schema!r}")
         self.url = url
         self.schema = schema
         self.connect_timeout = connect_timeout

@@ -44,12 +44,11 @@ class PostgresStore:
 
     backend = "postgres"
 
-    def __init__(self, url: str, options: StorageOptions | None = None, *,
-                 schema: str | None = None):
+    def __init__(self, url: str, options: StorageOptions | None = None):
         options = options or StorageOptions()
-        kwargs = {"schema": schema} if schema else {}
-        self.postgres = Postgres(url, connect_timeout=options.connect_timeout,
-                                 statement_timeout=options.statement_timeout, **kwargs)
+        self.postgres = Postgres(url, schema=options.pg_schema,
+                                 connect_timeout=options.connect_timeout,
+                                 statement_timeout=options.statement_timeout)
         self.location = self.postgres.location
         pg = psycopg()
         self.failures: tuple[type[BaseException], ...] = (pg.Error, StorageUnavailable)

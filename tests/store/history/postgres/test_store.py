@@ -166,3 +166,15 @@ def test_reader_errors_say_what_and_where(postgres_dsn):
     with pytest.raises(StorageUnavailable) as err:
         dead.count("dlq")
     assert "PW-HIDDEN" not in str(err.value) and "\n" not in str(err.value)
+
+
+def test_two_schemas_keep_two_histories_in_one_database(postgres_dsn):
+    """storage.schema names where the tables live: two deployments sharing a database keep
+    separate histories."""
+    first = History(open_store(postgres_dsn, StorageOptions(schema="first")))
+    second = History(open_store(postgres_dsn, StorageOptions(schema="second")))
+    with first, second:
+        first.record_snapshot({"x": 1}, ts=1e9)
+        second.record_snapshot({"x": 2}, ts=1e9)
+    assert first.reader.metrics(["x"], 0, 2e9)["x"] == [(1e9, 1)]
+    assert second.reader.metrics(["x"], 0, 2e9)["x"] == [(1e9, 2)]
