@@ -73,13 +73,18 @@ def _text(payload: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _finite(payload: Any) -> Any:
-    """A snapshot with NaN and infinities as None (PostgreSQL's jsonb refuses them, SQLite's
-    JSON functions fail on them)."""
-    if not isinstance(payload, dict):
-        return payload
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
-            for k, v in payload.items()}
+def _snapshot_json(payload: Any) -> str:
+    """A snapshot's JSON with NaN and infinities as null (PostgreSQL's jsonb refuses them,
+    SQLite's JSON functions fail on them); the usual snapshot has none, and pays one
+    ``json.dumps``."""
+    try:
+        text = json.dumps(payload, default=str, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        if not isinstance(payload, dict):
+            return "null"
+        return _json({k: None if isinstance(v, float) and not math.isfinite(v) else v
+                      for k, v in payload.items()})
+    return text if text.isascii() or _encodable(text) else json.dumps(payload, default=str)
 
 
 def item_size(item: Item) -> int:
@@ -119,7 +124,7 @@ def rows_of(kind: str, ts: float, payload: Any) -> tuple[str, tuple[Any, ...]]:
     """The INSERT statement and parameters for one queued item."""
     data = payload if isinstance(payload, dict) else {"value": payload}
     if kind == "snapshot":
-        return insert_sql("snapshots"), (ts, _json(_finite(payload)))
+        return insert_sql("snapshots"), (ts, _snapshot_json(payload))
     if kind == "alerts":
         return insert_sql(kind), (ts, _text(data, "rule", "name", "alertname"),
                                   _text(data, "state", "status"),
