@@ -11,6 +11,7 @@ Both backends answer every query alike. The parts, one job each:
 * ``base``      — the store interface, and the little the backends' SQL differs in
 * ``rows``      — how a queued item becomes INSERT statements
 * ``retention`` — the per-table row cap (``storage.max_rows``) and ``storage.retention_days``
+* ``writes``    — the writes both stores make alike, each in its own transaction
 * ``writer``    — :class:`History`, the batching writer thread (a ``Service``) and its buffer
 * ``reader``    — :class:`HistoryReader`, the queries and the downsampling
 * ``schema``, ``sqlite`` — the SQLite file (WAL, incremental vacuum), its store and reader

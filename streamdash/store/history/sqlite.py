@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import QueryTooSlow, StorageUnavailable
-from . import retention
-from .base import SQLITE, RejectedRows, one_line
+from .base import SQLITE
 from .reader import HistoryReader
-from .rows import Item, insert_sql
 from .schema import SCHEMA_VERSION, open_database
+from .writes import Transactional
 
 
 class SqliteReader(HistoryReader):
@@ -93,12 +92,14 @@ class SqliteDb:
         self.conn.executemany(sql, rows)
 
 
-class SqliteStore:
+class SqliteStore(Transactional):
     """The writer's side of a history file (``base.HistoryStore``). ``connect`` is injectable
     so tests can impose real SQLite limits (e.g. ``PRAGMA max_page_count`` for a full disk)."""
 
     backend = "sqlite"
     failures: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+    #: What SQLite or its driver will not take as data (an integer past 64 bits …).
+    refused = (sqlite3.DataError, sqlite3.IntegrityError, ValueError, OverflowError)
 
     def __init__(self, path: str | os.PathLike, busy_timeout: float = 2.0,
                  connect: Callable[..., sqlite3.Connection] = sqlite3.connect):
@@ -129,19 +130,6 @@ class SqliteStore:
             raise
         return done
 
-    def _refusing(self, work: Callable[[Any], int]) -> int:
-        """``work`` in a transaction; data the database refuses as ``RejectedRows``."""
-        try:
-            return self._transaction(work)
-        except (sqlite3.DataError, sqlite3.IntegrityError, ValueError, OverflowError) as exc:
-            raise RejectedRows(one_line(exc)) from exc
-
-    def write(self, items: list[Item], max_rows: int) -> int:
-        return self._refusing(lambda db: retention.insert_capped(db, items, max_rows))
-
-    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._refusing(lambda db: db.run_many(insert_sql(table), rows) or 0)
-
     def schema_version(self) -> int:
         self.connect()
         assert self._conn is not None
@@ -149,7 +137,7 @@ class SqliteStore:
         return int(row[0]) if row else SCHEMA_VERSION
 
     def prune(self, cutoff: float, max_rows: int) -> int:
-        removed = self._transaction(lambda db: retention.prune(db, cutoff, max_rows))
+        removed = self._prune(cutoff, max_rows)
         conn = self._conn
         assert conn is not None
         # In WAL mode the file shrinks when the checkpoint writes the truncation through.

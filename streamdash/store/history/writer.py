@@ -293,19 +293,20 @@ class History(Background):
         message = one_line(exc)
         with self._lock:
             first = self._error is None
-            self._error = message
-            self._errors += 1
-            self._error_since = self._error_since or self.clock()
             self._failures += 1
             delay = min(MAX_BACKOFF, 0.25 * 2 ** (self._failures - 1))
-        self._retry_at = self.monotonic() + delay
-        self._disconnect()  # reconnect on the next attempt (the file or server may be new)
         now = self.monotonic()
-        if first or now - self._last_error_log >= 60:
+        if first or now - self._last_error_log >= 60:  # logged before status() shows it
             self._last_error_log = now
             log_event(log, logging.ERROR, "history storage failing; the pipeline continues",
                       location=self.store.location, error=message,
                       pending=len(self._pending), retry_in_s=round(delay, 2))
+        with self._lock:
+            self._error = message
+            self._errors += 1
+            self._error_since = self._error_since or self.clock()
+        self._retry_at = self.monotonic() + delay
+        self._disconnect()  # reconnect on the next attempt (the file or server may be new)
 
     def _prune(self) -> None:
         cutoff = self.clock() - self.options.retention_days * 86400

@@ -21,9 +21,12 @@ from streamdash.server.routes import register_routes
 from streamdash.store.history import StorageOptions, open_store
 from streamdash.store.history.copy import copy_history
 from streamdash.testing import ListSource
+from tests.helpers import wait_until
 from tests.history_backends import postgres_backend, sqlite_backend
 
 DAY = 86_400.0
+#: The writer takes what is queued every 0.2 s; ample room for a loaded machine.
+WRITE_TIMEOUT = 30.0
 #: Whole seconds, a day ago: ISO times in the URLs are exact.
 T0 = float(int(time.time() - DAY))
 RANGE = ["--since", utc_iso(T0 - 1), "--until", utc_iso(T0 + DAY)]
@@ -60,6 +63,8 @@ def fill(backend, seed=7):
                                 "reasons": [{"field": "v", "rule": "type"}]} for i in range(40)])
         history.on_windows([{"key": f"k{i % 3}", "ts": T0 + i * 900, "count": i,
                              "mean": i / 3} for i in range(50)])
+        wait_until(lambda: history.status()["written"] >= 2151, WRITE_TIMEOUT,
+                   "every row written")  # more than stop()'s few seconds on a loaded machine
 
 
 def answers(backend):

@@ -6,7 +6,11 @@ import time
 import pytest
 
 from streamdash.store.history import SqliteReader, StorageUnavailable
+from tests.helpers import wait_until
 
+#: The writer takes what is queued every loop (0.2 s when idle); a loaded machine gets ample
+#: room, the test still fails quickly when the writer is stuck.
+WRITE_TIMEOUT = 30.0
 #: A recent time, so the default 7-day retention keeps what the tests write.
 T0 = time.time() - 3600
 
@@ -27,6 +31,8 @@ def test_metric_buckets_average_per_step_in_one_bounded_answer(history_backend):
             history.record_snapshot({"throughput_in": 2.0 if i % 2 else 4.0,
                                      "latency_p95": float(i % 360),
                                      "late_rate": None}, ts=T0 - 86_400 + 10 * i)
+        wait_until(lambda: history.status()["written"] >= 8640 - 720 + 1, WRITE_TIMEOUT,
+                   "every snapshot written")  # more than stop()'s few seconds when loaded
     reader = history_backend.reader()
     out = reader.metric_buckets(["throughput_in", "latency_p95", "late_rate"], T0 - 86_400, T0,
                                 3600, peak=["latency_p95"])

@@ -5,7 +5,7 @@ holds up a write), the schema migrated on connect, each batch one transaction th
 shared ``retention.insert_capped`` (``executemany`` runs in psycopg's pipeline mode: one round
 trip for a batch, not one per row). A lost connection, a server shutting down, a statement
 past ``storage.statement_timeout`` are failures of the store (the writer keeps its buffer and
-retries); a value the server refuses is a ``RejectedRows``.
+retries); a value the server refuses is a ``RejectedRows`` (``writes.Transactional``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ....errors import StorageUnavailable
-from .. import retention
-from ..base import POSTGRES, RejectedRows, one_line
+from ..base import POSTGRES
 from ..options import StorageOptions
-from ..rows import Item, insert_sql
+from ..writes import Transactional
 from .connect import Postgres, ReaderPool, psycopg
 from .migrations import migrate, schema_version
 from .reader import PostgresReader
@@ -39,7 +38,7 @@ class PostgresDb:
         self.cursor.executemany(self.dialect.sql(sql), rows)
 
 
-class PostgresStore:
+class PostgresStore(Transactional):
     """The history in PostgreSQL at ``url`` (``storage.*`` bounds its connections)."""
 
     backend = "postgres"
@@ -52,7 +51,7 @@ class PostgresStore:
         self.location = self.postgres.location
         pg = psycopg()
         self.failures: tuple[type[BaseException], ...] = (pg.Error, StorageUnavailable)
-        self._refused = (pg.DataError, ValueError)
+        self.refused = (pg.DataError, ValueError)  # what the server will not take as data
         self.pool = ReaderPool(self.postgres, options.pool_size)
         self.reader = PostgresReader(self.pool)
         self._conn: Any = None
@@ -74,26 +73,13 @@ class PostgresStore:
         with self._conn.transaction():
             return work(PostgresDb(self._conn))
 
-    def _refusing(self, work: Callable[[Any], int]) -> int:
-        """``work`` in a transaction; data the database refuses as ``RejectedRows``."""
-        try:
-            return self._transaction(work)
-        except self._refused as exc:
-            raise RejectedRows(one_line(exc)) from exc
-
-    def write(self, items: list[Item], max_rows: int) -> int:
-        return self._refusing(lambda db: retention.insert_capped(db, items, max_rows))
-
-    def insert_rows(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._refusing(lambda db: db.run_many(insert_sql(table), rows) or 0)
-
     def schema_version(self) -> int:
         self.connect()
         return schema_version(self._conn)
 
     def prune(self, cutoff: float, max_rows: int) -> int:
         # Autovacuum gives the space of deleted rows back to new ones; nothing more to do.
-        return self._transaction(lambda db: retention.prune(db, cutoff, max_rows))
+        return self._prune(cutoff, max_rows)
 
     def disconnect(self) -> None:
         conn, self._conn = self._conn, None
