@@ -34,7 +34,7 @@ from .errors import ConfigError, unknown_key
 from .params import Float, Int, Params, Text, TextList, parse
 
 __all__ = ["DEFAULT_DATA_DIR", "Settings", "SettingsModel", "defaults", "env_values",
-           "history_data_dir", "known_keys", "load_settings", "read_yaml",
+           "known_keys", "load_settings", "read_yaml",
            "with_default_data_dir"]
 
 ENV_PREFIX = "STREAMDASH_"
@@ -190,15 +190,6 @@ def with_default_data_dir(settings: Settings) -> Settings:
     if settings.get("data_dir"):
         return settings
     return settings.with_overrides({"data_dir": DEFAULT_DATA_DIR})
-
-
-def history_data_dir(config_file: str | os.PathLike | None = None, data_dir: str | None = None,
-                     environ: Mapping[str, str] | None = None) -> str:
-    """The data dir a command reading the history uses: ``data_dir`` (``--data-dir``), else the
-    settings' (file, environment), else :data:`DEFAULT_DATA_DIR` — where ``streamdash run``
-    writes it. Every such command (``metrics``, ``dlq export``) finds it the same way."""
-    settings = load_settings(config_file, environ, overrides={"data_dir": data_dir})
-    return with_default_data_dir(settings).get("data_dir")
 
 
 def defaults() -> dict[str, Any]:
