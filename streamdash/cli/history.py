@@ -1,6 +1,6 @@
 """``streamdash history migrate`` / ``streamdash history copy``: look after a history store.
 
-``migrate`` brings the schema of the configured history (or ``--to LOCATION``) to this
+``migrate`` brings the schema of the history (the settings', or ``--history LOCATION``) to this
 version's and says which version it is at (PostgreSQL: the numbered migrations, under an
 advisory lock, so it is safe beside running processes; SQLite: the file's tables). ``copy``
 moves a whole history, oldest rows first, into an *empty* one, so a user can go from a data
@@ -19,6 +19,12 @@ import sys
 from typing import Any
 
 EXIT_UNAVAILABLE = 1
+MIGRATE = ("Create or migrate the schema of the history (the settings' storage, or --history) "
+           "and say which version it is at. PostgreSQL: numbered migrations under an advisory "
+           "lock, safe beside running processes.")
+COPY = ("Copy a whole history, oldest rows first, into an empty one: e.g. --from "
+        "sqlite:./streamdash-data --to \"$DATABASE_URL\". A location is sqlite:PATH (a data "
+        "dir or the file) or a postgres:// URL.")
 
 
 def add_location_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,11 +68,11 @@ def register(sub: Any) -> None:
     group.set_defaults(func=lambda args: group.print_help() or 2)
     actions = group.add_subparsers(dest="history_command", metavar="ACTION")
     migrate = actions.add_parser("migrate", help="bring the history's schema up to date",
-                                 description=__doc__.split("\n\n")[0])
+                                 description=MIGRATE)
     add_location_arguments(migrate)
     migrate.set_defaults(func=cmd_migrate)
     copy = actions.add_parser("copy", help="copy a whole history into an empty one",
-                              description=__doc__.split("\n\n")[1].split("::")[0])
+                              description=COPY)
     copy.add_argument("--from", dest="source", required=True, metavar="LOCATION",
                       help="the history to read: sqlite:PATH or a postgres:// URL")
     copy.add_argument("--to", dest="target", required=True, metavar="LOCATION",
