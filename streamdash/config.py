@@ -10,8 +10,9 @@ is answered with the closest known one.
 
 Environment variables use ``__`` between section and key: ``STREAMDASH_SOURCE__INTERVAL=2``,
 ``STREAMDASH_DATA_DIR=/var/lib/streamdash``; values are parsed as YAML scalars. ``PORT`` (set by
-Heroku and similar platforms) sets ``server.port``; ``STREAMDASH_CONFIG`` names the YAML file when
-no ``--config`` is given.
+Heroku and similar platforms) sets ``server.port`` and ``DATABASE_URL`` (Heroku Postgres) sets
+``storage.url`` (used with ``storage.backend: postgres``); ``STREAMDASH_CONFIG`` names the YAML
+file when no ``--config`` is given.
 
 Open sections (``source``, ``schema``, ``transforms``, ``alerts``, ``storage``, ``dashboard``,
 ``auth``) accept keys this module does not know: the component that owns a section validates the
@@ -41,7 +42,7 @@ from .errors import ConfigError, unknown_key
 from .params import Float, Int, Params, Text, TextList, parse
 
 __all__ = ["DEFAULT_DATA_DIR", "Settings", "SettingsModel", "defaults", "env_values",
-           "history_data_dir", "known_keys", "load_settings", "read_yaml",
+           "known_keys", "load_settings", "read_yaml",
            "with_default_data_dir"]
 
 ENV_PREFIX = "STREAMDASH_"
@@ -286,15 +287,6 @@ def with_default_data_dir(settings: Settings) -> Settings:
     return settings.with_overrides({"data_dir": DEFAULT_DATA_DIR})
 
 
-def history_data_dir(config_file: str | os.PathLike | None = None, data_dir: str | None = None,
-                     environ: Mapping[str, str] | None = None) -> str:
-    """The data dir a command reading the history uses: ``data_dir`` (``--data-dir``), else the
-    settings' (file, environment), else :data:`DEFAULT_DATA_DIR` — where ``streamdash run``
-    writes it. Every such command (``metrics``, ``dlq export``) finds it the same way."""
-    settings = load_settings(config_file, environ, overrides={"data_dir": data_dir})
-    return with_default_data_dir(settings).get("data_dir")
-
-
 def defaults() -> dict[str, Any]:
     """The default settings as a nested dict (a fresh copy every call)."""
     return _tree(SettingsModel(), {})
@@ -406,10 +398,13 @@ def load_settings(config_file: str | os.PathLike | None = None,
 
 
 def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``, ``PORT``)."""
+    """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``; ``PORT`` →
+    ``server.port`` and ``DATABASE_URL`` → ``storage.url``, as Heroku sets them)."""
     out: dict[str, Any] = {}
     if environ.get("PORT"):
         _set(out, "server.port", _scalar(environ["PORT"]))
+    if environ.get("DATABASE_URL"):  # a URL as it is (no YAML reading of its text)
+        _set(out, "storage.url", environ["DATABASE_URL"])
     sections = _sections()
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, BIND_ENV):

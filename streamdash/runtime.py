@@ -91,8 +91,9 @@ class Runtime(Managed):
                                      fetch_interval=self.cadence.current,
                                      snapshot=self.source.hints.snapshot_span > 0)
         self.add_batch_listener(self.monitor.observe_batch)
-        # Periodic metrics snapshots and, with a data_dir, the SQLite history: its event-bus
-        # subscribers only enqueue, its own thread writes, so the pipeline never waits on disk.
+        # Periodic metrics snapshots and the history (SQLite in the data_dir, or PostgreSQL):
+        # its event-bus subscribers only enqueue, its own thread writes, so the pipeline never
+        # waits on a database.
         storage = storage_options(self.settings.section("storage"))
         self.history = build_history(self.settings, storage, clock=clock, monotonic=monotonic)
         if self.history is not None:
@@ -237,10 +238,10 @@ class Runtime(Managed):
                        peak: tuple[str, ...] = ()) -> dict[str, list[tuple[float, Any]]]:
         """Snapshot values ``name → [(ts, value), …]`` oldest first (``reporter.SNAPSHOT_FIELDS``).
 
-        From the SQLite history when there is one (so earlier runs show after a restart; raises
+        From the history when there is one (so earlier runs show after a restart; raises
         ``StorageUnavailable`` when it cannot be read), else from the in-memory recent snapshots.
-        With ``step`` > 0 SQLite averages the snapshots per ``step`` seconds (``peak`` names
-        take the maximum), so a long range stays a bounded answer (``HistoryReader.
+        With ``step`` > 0 the database averages the snapshots per ``step`` seconds (``peak``
+        names take the maximum), so a long range stays a bounded answer (``HistoryReader.
         metric_buckets``); the in-memory snapshots (at most 720) come as they are.
         """
         if self.history is not None:

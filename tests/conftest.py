@@ -19,8 +19,9 @@ import pytest
 
 from tests.browser import BrowserPool, open_browser
 
-# Real redis-server, mosquitto and PostgreSQL fixtures (tests/servers.py).
-pytest_plugins = ("tests.servers",)
+# Real redis-server, mosquitto and PostgreSQL fixtures (tests/servers.py); the history suite
+# parametrised over both backends (tests/history_backends.py).
+pytest_plugins = ("tests.servers", "tests.history_backends")
 
 BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_duo_mp", "dash_thread_server", "browser_pool"}
 

@@ -22,7 +22,7 @@ from ..config import Settings
 from ..dashboard.options import HISTORY_RANGES
 from ..dashboard.replay import CallbackClient
 from ..reporter import SNAPSHOT_FIELDS
-from ..store.history import History, StorageOptions, database_path
+from ..store.history import StorageOptions, open_history
 from ..testing import ListSource
 
 DAY = 86_400.0
@@ -32,7 +32,7 @@ def fill(data_dir: str, interval: float, seed: int = 1) -> int:
     """Write a day of snapshots ending now, every ``interval`` s; returns how many."""
     rng = random.Random(seed)
     now, n = time.time(), int(DAY / interval)
-    with History(database_path(data_dir), StorageOptions(queue_size=n + 10)) as history:
+    with open_history(f"sqlite:{data_dir}", StorageOptions(queue_size=n + 10)) as history:
         for i in range(n):
             values = {f: round(rng.random(), 6) for f in SNAPSHOT_FIELDS}
             history.record_snapshot({**values, "interval_s": interval},

@@ -65,10 +65,11 @@ def build_parser(bench: str | None = None, benchmarks: bool = True) -> argparse.
 
     # `streamdash worker` / `streamdash web` (the pipeline and the dashboard as separate
     # processes sharing Redis), `streamdash metrics` (the persisted history, no server needed),
-    # `streamdash dlq export` (quarantined records as JSON Lines), `streamdash hash-password`.
-    from . import auth, dlq, metrics, roles
+    # `streamdash dlq export` (quarantined records as JSON Lines), `streamdash history
+    # migrate|copy` (the history store), `streamdash hash-password` (auth.users / api_tokens).
+    from . import auth, dlq, history, metrics, roles
 
-    for command in (roles, metrics, dlq, auth):
+    for command in (roles, metrics, dlq, history, auth):
         command.register(sub)
 
     # Groups whose subcommands live in their own modules (each adds a parser to the group).

@@ -81,7 +81,7 @@ class RuntimeCollector(Collector):
         storage = comps.get("storage") or {}
         if storage.get("enabled"):
             yield _family("storage_ok", value=1.0 if storage.get("ok") else 0.0)
-            for name in ("written", "dropped", "errors"):
+            for name in ("written", "dropped", "errors", "rejected"):
                 yield _family(f"storage_{name}", value=storage.get(name, 0))
             yield _family("storage_pending", value=storage.get("pending", 0)
                           + storage.get("queue", {}).get("depth", 0))

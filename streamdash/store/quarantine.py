@@ -11,6 +11,7 @@ exports rejections as JSON Lines (``streamdash dlq export``).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -92,11 +93,16 @@ def write_jsonl(items: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
     """Write JSON-ready rejection dicts as JSON Lines; returns how many were written.
 
     Values JSON cannot hold (NaN, bytes, odd objects) are written as strings rather than
-    failing the export.
+    failing the export; text orjson refuses (a lone surrogate a hostile body escaped, which
+    UTF-8 cannot hold) is written as a ``\\uXXXX`` escape.
     """
     n = 0
     for item in items:
-        out.write(orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS))
+        try:
+            line = orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            line = json.dumps(item, default=str).encode("ascii")
+        out.write(line)
         out.write(b"\n")
         n += 1
     return n
