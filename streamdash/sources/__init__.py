@@ -16,6 +16,8 @@ from ..params import Params
 from . import presets
 from .base import FieldHints, Source
 from .http import HttpSource
+from .mqtt import MqttSource
+from .redis_stream import RedisStreamSource
 from .replay import ReplaySource
 from .simulator import SimulatedSource
 from .sse import SseSource
@@ -35,7 +37,9 @@ class SourceKind(Protocol):
 
 #: ``source.type`` → the kind that builds it.
 SOURCES: dict[str, SourceKind] = {"simulated": SimulatedSource, "http": HttpSource,
-                                  "sse": SseSource, "replay": ReplaySource, **presets.kinds()}
+                                  "sse": SseSource, "replay": ReplaySource,
+                                  "mqtt": MqttSource, "redis-stream": RedisStreamSource,
+                                  **presets.kinds()}
 
 
 def poll_interval(configured: float, source: Source) -> float:
@@ -63,5 +67,6 @@ def build_source(settings: Settings) -> Source:
     return entry.build(name, params, settings)
 
 
-__all__ = ["SOURCES", "FieldHints", "HttpSource", "ReplaySource", "SimulatedSource", "Source",
-           "SourceKind", "SseSource", "build_source", "poll_interval"]
+__all__ = ["SOURCES", "FieldHints", "HttpSource", "MqttSource", "RedisStreamSource",
+           "ReplaySource", "SimulatedSource", "Source", "SourceKind", "SseSource", "build_source",
+           "poll_interval"]
