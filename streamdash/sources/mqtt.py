@@ -46,7 +46,7 @@ from ..errors import ConfigError, SourceError
 from ..params import Bool, Duration
 from .base import SECTION, Delivery, FieldHints, Source
 from .ingest_log import IngestLog
-from .mqtt_client import FastClient, PacketTooLarge
+from .mqtt_client import FastClient
 from .mqtt_topics import TopicRouter, parse_topics
 from .options import NameList, Text
 from .push import PayloadDecoder, PushParams, Refusals, check_tls_files, tls_context
@@ -124,7 +124,7 @@ class MqttSource(Source):
                                  cap=params.backoff_max)
         self.refusals = Refusals()
         self.max_packet = params.max_payload_bytes + params.max_topic_bytes + PACKET_OVERHEAD
-        self._inbox: deque[tuple[bytes, bytes, int, int, int]] = deque()
+        self._inbox: deque[tuple[bytes, bytes | int, int, int, int]] = deque()
         self._cond = threading.Condition()
         self._ack_lock = threading.Lock()  # no PUBACK while a connection ends or begins
         self._stop = threading.Event()
@@ -200,11 +200,12 @@ class MqttSource(Source):
             taken = [self._inbox.popleft() for _ in range(n)]
             self._cond.notify_all()  # room for a reader waiting on a full inbox
             failing = None if self.connected else self._failing
+        records = self._records(taken)
         self.refusals.flush(self.errors, self.display_url)
         if not taken and failing and not self._stop.is_set():
             raise SourceError(f"{self.name}: {self.display_url}: {failing}", source=self.name,
                               kind="disconnected")
-        return self._records(taken)
+        return records
 
     def ack(self, token: Any) -> None:
         """PUBACK the QoS 1 messages ``token`` names, if they came on this connection."""
@@ -236,7 +237,7 @@ class MqttSource(Source):
         self.errors.bind(bus)
 
     # -- messages → records ----------------------------------------------------------------------
-    def _records(self, taken: list[tuple[bytes, bytes, int, int, int]]) -> list[Any]:
+    def _records(self, taken: list[tuple[bytes, bytes | int, int, int, int]]) -> list[Any]:
         now, out, acks = self.clock(), [], []
         limit, topic_limit = self.p.max_payload_bytes, self.p.max_topic_bytes
         fields, topic_field, decode = self.router.fields, self.p.topic_field, self.decoder.decode
@@ -244,13 +245,20 @@ class MqttSource(Source):
         for raw_topic, payload, qos, mid, gen in taken:
             if qos:
                 acks.append((gen, mid))
-            if len(payload) > limit or len(raw_topic) > topic_limit:
-                what = ("payload", len(payload), "max_payload_bytes", limit) \
-                    if len(payload) > limit else \
-                    ("topic", len(raw_topic), "max_topic_bytes", topic_limit)
-                self.refusals.add("too_large", f"a {what[0]} of {what[1]} bytes exceeds "
-                                               f"{what[2]} ({what[3]}) on "
+            if type(payload) is int:  # read past as it arrived (see mqtt_client)
+                self.refusals.add("too_large", f"a message of {payload} bytes exceeds the "
+                                               f"packet limit ({self.max_packet}) on "
                                                f"{raw_topic[:60].decode('utf-8', 'replace')!r}")
+                continue
+            if len(payload) > limit:
+                self.refusals.add("too_large", f"a payload of {len(payload)} bytes exceeds "
+                                               f"max_payload_bytes ({limit}) on "
+                                               f"{raw_topic[:60].decode('utf-8', 'replace')!r}")
+                continue
+            if len(raw_topic) > topic_limit:
+                self.refusals.add("bad_topic", f"a topic of {len(raw_topic)} bytes exceeds "
+                                               f"max_topic_bytes ({topic_limit}): "
+                                               f"{raw_topic[:60].decode('utf-8', 'replace')!r}…")
                 continue
             extra = None
             if per_topic:
@@ -309,7 +317,8 @@ class MqttSource(Source):
         client = FastClient(self.client_id, clean_session=None if v5 else self.p.clean_session,
                             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
                             reconnect_on_failure=False, sink=self._sink,
-                            max_packet=self.max_packet, on_refused=self._refused)
+                            max_packet=self.max_packet, refused=self._sink,
+                            ended=self._gone.set)
         client.connect_timeout = self.p.connect_timeout
         if self.username:
             client.username_pw_set(self.username, self.password or None)
@@ -321,8 +330,9 @@ class MqttSource(Source):
         self._client = client
         return client
 
-    def _sink(self, topic: bytes, payload: bytes, qos: int, mid: int) -> None:
-        """One message (paho's thread): into the inbox, waiting while it is full."""
+    def _sink(self, topic: bytes, payload: bytes | int, qos: int, mid: int) -> None:
+        """One message (paho's thread): into the inbox, waiting while it is full. ``payload``
+        is the size of a message too large to read (refused, still to be acknowledged)."""
         with self._cond:
             while len(self._inbox) >= self.p.max_in_flight:
                 if self._stop.is_set():
@@ -378,10 +388,6 @@ class MqttSource(Source):
     def _ended(self) -> None:
         with self._ack_lock:
             self.connected = False
-
-    def _refused(self, error: PacketTooLarge) -> None:
-        self.refusals.add("too_large", f"{error}; the connection is closed (set the broker's "
-                                       f"message size limit, or raise max_payload_bytes)")
 
     def _on_failure(self, exc: BaseException, tries: int, delay: float) -> None:
         kind, reason = (exc.kind, exc.reason) if isinstance(exc, _Failed) else \

@@ -1,67 +1,59 @@
-"""The paho-mqtt client the ``mqtt`` source runs, with a faster path for incoming messages.
+"""The paho-mqtt client the ``mqtt`` source runs, with a faster path for incoming messages and
+a bound on what it reads.
 
 paho does everything but the hot path: connecting, TLS, authentication, subscribing,
 keep-alive, acknowledgements. Measured here (mosquitto on loopback, QoS 0, 66-byte JSON
 payloads), stock paho delivered ~24,000 messages per CPU second: three ``recv`` calls and an
 ``MQTTMessage`` with its callback lookup per message, and MQTT 5 property parsing that alone
-cost half of it. Two overrides bring that to ~60,000:
+cost half of it. Three overrides bring that to ~60,000 and bound the input:
 
 * the socket is wrapped in :class:`BufferedSocket`, which reads 256 KB at a time and serves
-  paho's small reads from memory (``pending()`` tells paho's loop that bytes are waiting, as it
-  does for TLS), and which refuses a packet larger than ``max_packet`` before any of it is read
-  (the connection is closed: a hostile 256 MB message is never held);
+  paho's small reads from memory (``pending()`` tells paho's loop that a packet is waiting,
+  as it does for TLS);
+* ``_packet_read`` looks at each packet's header before paho reads it: a PUBLISH larger than
+  ``max_packet`` is read past and thrown away as it arrives (never held whole), and only its
+  topic and packet id are kept, handed to ``refused(topic, size, qos, mid)`` so the source can
+  count it and acknowledge it (else the broker would send it again for ever);
 * ``_handle_publish`` decodes a PUBLISH itself (topic, packet id, properties skipped, payload)
   and hands it to ``sink(topic, payload, qos, mid)``, instead of building an ``MQTTMessage``.
 
-Both are private paho methods: ``tests/sources/test_mqtt_client.py`` pins their behaviour on
+These are private paho methods: ``tests/sources/test_mqtt_client.py`` pins their behaviour on
 the installed paho (``setup.py`` allows paho-mqtt 2.x).
 """
 
 from __future__ import annotations
 
-import socket
+import logging
+import select
+import ssl
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
+log = logging.getLogger("streamdash.sources.mqtt")
+
 #: Bytes read from the socket at a time.
 READ_SIZE = 256 * 1024
+PUBLISH = 0x30
 
 Sink = Callable[[bytes, bytes, int, int], None]
-
-
-class PacketTooLarge(ConnectionError):
-    """The broker announced a packet larger than the client accepts."""
-
-    def __init__(self, size: int, limit: int):
-        super().__init__(f"a packet of {size} bytes exceeds the limit of {limit}")
-        self.size, self.limit = size, limit
+Refused = Callable[[bytes, int, int, int], None]
 
 
 class BufferedSocket:
-    """A socket whose small reads are served from a large buffer (see the module docstring).
+    """A socket whose small reads are served from a large buffer (see the module docstring);
+    everything else is delegated to the wrapped socket."""
 
-    paho asks for one byte (the packet type), one byte at a time for the length, then the rest
-    of the packet: the last request is the whole remaining length, which is where a packet over
-    ``max_packet`` is refused. Everything else is delegated to the wrapped socket.
-    """
-
-    def __init__(self, sock: socket.socket, max_packet: int,
-                 on_refused: Callable[[PacketTooLarge], None] | None = None):
+    def __init__(self, sock: Any, at_boundary: Callable[[], bool] = lambda: True):
         self._sock = sock
         self._buf = b""
         self._pos = 0
-        self.max_packet = max_packet
-        self.on_refused = on_refused
+        self.at_boundary = at_boundary  # is paho about to read a new packet?
+        self.eof = False
 
     def recv(self, size: int) -> bytes:
-        if size > self.max_packet:
-            error = PacketTooLarge(size, self.max_packet)
-            if self.on_refused is not None:
-                self.on_refused(error)
-            raise error
         buf, pos = self._buf, self._pos
         if pos >= len(buf):
             buf, pos = self._sock.recv(READ_SIZE), 0  # BlockingIOError when nothing is there
@@ -72,9 +64,59 @@ class BufferedSocket:
         return out
 
     def pending(self) -> int:
-        """Bytes buffered here (and in TLS), so paho's loop reads them without a select()."""
+        """Bytes paho can read now without a select(): buffered (and in TLS); none while only
+        part of a packet's header is here (paho's loop would spin on it)."""
         inner = getattr(self._sock, "pending", None)
-        return len(self._buf) - self._pos + (inner() if inner is not None else 0)
+        extra = inner() if inner is not None else 0
+        if self._pos < len(self._buf) and (not self.at_boundary() or self.header() is not None):
+            return len(self._buf) - self._pos + extra
+        return extra
+
+    def header(self, fill: bool = False) -> tuple[int, int, int] | None:
+        """``(type byte, remaining length, header bytes)`` of the packet at the read position,
+        or None while not all of its header is buffered (``fill``: read what the socket has)."""
+        while True:
+            buf, pos = self._buf, self._pos
+            length = shift = 0
+            for i in range(pos + 1, min(pos + 5, len(buf))):
+                length |= (buf[i] & 127) << shift
+                shift += 7
+                if not buf[i] & 128:
+                    return buf[pos], length, i + 1 - pos
+            if not fill or not self._more():
+                return None
+
+    def _more(self, timeout: float = 0.0) -> bool:
+        """Append what the socket has (waiting up to ``timeout``); False when nothing came."""
+        if timeout and not (getattr(self._sock, "pending", lambda: 0)()
+                            or select.select([self._sock], [], [], timeout)[0]):
+            return False
+        try:
+            data = self._sock.recv(READ_SIZE)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return False
+        except OSError:
+            data = b""  # reset: paho's own read meets the error and ends the connection
+        if not data:
+            self.eof = True
+            return False
+        self._buf = self._buf[self._pos:] + data
+        self._pos = 0
+        return True
+
+    def take(self, size: int, timeout: float, keep: bool = True) -> bytes:
+        """The next ``size`` bytes (thrown away as they come unless ``keep``), waiting at most
+        ``timeout`` for each read; ``TimeoutError`` or ``ConnectionError`` otherwise."""
+        kept: list[bytes] = []
+        while size:
+            if self._pos >= len(self._buf) and not self._more(timeout):
+                raise ConnectionError("closed") if self.eof else TimeoutError("no data")
+            chunk = self._buf[self._pos:self._pos + size]
+            self._pos += len(chunk)
+            size -= len(chunk)
+            if keep:
+                kept.append(chunk)
+        return b"".join(kept)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -82,17 +124,56 @@ class BufferedSocket:
 
 class FastClient(paho.Client):
     """A paho ``Client`` (callback API 2, manual acknowledgements) with the fast receive path;
-    ``sink`` receives every message, ``max_packet`` bounds what is read."""
+    ``sink`` receives every message, ``refused`` every PUBLISH over ``max_packet`` bytes."""
 
-    def __init__(self, *args: Any, sink: Sink, max_packet: int,
-                 on_refused: Callable[[PacketTooLarge], None] | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, sink: Sink, max_packet: int, refused: Refused,
+                 ended: Callable[[], None], **kwargs: Any):
         super().__init__(paho.CallbackAPIVersion.VERSION2, *args, manual_ack=True, **kwargs)
-        self.sink = sink
+        self.sink, self.refused, self.ended = sink, refused, ended
         self.max_packet = max_packet
-        self.on_refused = on_refused
+
+    def _thread_main(self) -> None:
+        """paho's network thread; ``ended()`` when it ends, whatever the reason (an error
+        that escapes paho's loop ends it without a disconnect callback)."""
+        try:
+            super()._thread_main()
+        except Exception:
+            log.exception("the MQTT network thread failed")
+        finally:
+            self.ended()
 
     def _create_socket(self) -> Any:
-        return BufferedSocket(super()._create_socket(), self.max_packet, self.on_refused)
+        return BufferedSocket(super()._create_socket(),
+                              lambda: self._in_packet["command"] == 0)
+
+    def _packet_read(self) -> MQTTErrorCode:
+        sock = self._sock
+        if self._in_packet["command"] == 0 and isinstance(sock, BufferedSocket):
+            head = sock.header(fill=True)
+            if head is None:
+                if not sock.eof:
+                    return MQTTErrorCode.MQTT_ERR_AGAIN  # the rest of the header comes later
+            elif head[1] > self.max_packet:
+                return self._read_past(sock, *head)
+        return super()._packet_read()
+
+    def _read_past(self, sock: BufferedSocket, command: int, size: int,
+                   header: int) -> MQTTErrorCode:
+        """Throw an oversized packet away as it arrives, keeping its topic and packet id."""
+        if command & 0xF0 != PUBLISH:
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL  # only a message can be that big
+        qos, wait = (command >> 1) & 3, max(float(self._keepalive), 1.0)
+        try:
+            sock.take(header, wait, keep=False)
+            topic_len = int.from_bytes(sock.take(2, wait), "big")
+            topic = sock.take(topic_len, wait)
+            mid = int.from_bytes(sock.take(2, wait), "big") if qos else 0
+            sock.take(size - 2 - topic_len - (2 if qos else 0), wait, keep=False)
+        except (OSError, ValueError):
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        self._last_bytes_received = paho.time_func()  # the keep-alive saw traffic
+        self.refused(topic, size, qos, mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:
         packet = self._in_packet["packet"]
