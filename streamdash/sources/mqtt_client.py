@@ -104,6 +104,16 @@ class BufferedSocket:
         self._pos = 0
         return True
 
+    def whole(self, header: int, size: int) -> bytes | None:
+        """The body of the packet at the read position (``header`` bytes of header, ``size``
+        of body) when all of it is buffered, consumed; None otherwise (nothing consumed)."""
+        start = self._pos + header
+        end = start + size
+        if end > len(self._buf):
+            return None
+        self._pos = end
+        return self._buf[start:end]
+
     def take(self, size: int, timeout: float, keep: bool = True) -> bytes:
         """The next ``size`` bytes (thrown away as they come unless ``keep``), waiting at most
         ``timeout`` for each read; ``TimeoutError`` or ``ConnectionError`` otherwise."""
@@ -147,15 +157,38 @@ class FastClient(paho.Client):
                               lambda: self._in_packet["command"] == 0)
 
     def _packet_read(self) -> MQTTErrorCode:
+        """Every message already buffered whole, in one call (paho reads one packet per call,
+        with three reads and its loop's bookkeeping around each); anything else — another
+        packet type, a packet not all here yet — is paho's."""
         sock = self._sock
-        if self._in_packet["command"] == 0 and isinstance(sock, BufferedSocket):
-            head = sock.header(fill=True)
+        if self._in_packet["command"] != 0 or not isinstance(sock, BufferedSocket):
+            return super()._packet_read()
+        handled = 0
+        while True:
+            head = sock.header(fill=not handled)
             if head is None:
-                if not sock.eof:
-                    return MQTTErrorCode.MQTT_ERR_AGAIN  # the rest of the header comes later
-            elif head[1] > self.max_packet:
-                return self._read_past(sock, *head)
-        return super()._packet_read()
+                if handled or not sock.eof:
+                    break  # the rest of the header comes later (or paho sees the close)
+                return super()._packet_read()
+            command, size, header = head
+            if size > self.max_packet:
+                if handled:
+                    break
+                return self._read_past(sock, command, size, header)
+            body = sock.whole(header, size) if command & 0xF0 == PUBLISH \
+                and (command >> 1) & 3 <= 1 else None
+            if body is None:
+                if handled:
+                    break
+                return super()._packet_read()
+            rc = self._publish(command, body)
+            if rc:
+                return rc
+            handled += 1
+        if not handled:
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        self._last_bytes_received = paho.time_func()  # the keep-alive saw traffic
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _read_past(self, sock: BufferedSocket, command: int, size: int,
                    header: int) -> MQTTErrorCode:
@@ -176,13 +209,17 @@ class FastClient(paho.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:
-        packet = self._in_packet["packet"]
-        qos = (self._in_packet["command"] >> 1) & 3
-        if qos > 1 or len(packet) < 2:
-            return super()._handle_publish()  # never subscribed at QoS 2; paho judges the rest
+        """A PUBLISH paho read (one that arrived in pieces)."""
+        if (self._in_packet["command"] >> 1) & 3 > 1:
+            return super()._handle_publish()  # never subscribed at QoS 2: paho's business
+        return self._publish(self._in_packet["command"], bytes(self._in_packet["packet"]))
+
+    def _publish(self, command: int, packet: bytes) -> MQTTErrorCode:
+        """Decode one PUBLISH body and hand it to the sink."""
+        qos = (command >> 1) & 3
         try:
             end = 2 + ((packet[0] << 8) | packet[1])
-            topic = bytes(packet[2:end])
+            topic = packet[2:end]
             mid = 0
             if qos:
                 mid = (packet[end] << 8) | packet[end + 1]
@@ -201,5 +238,5 @@ class FastClient(paho.Client):
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
         if end > len(packet):
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self.sink(topic, bytes(packet[end:]), qos, mid)
+        self.sink(topic, packet[end:], qos, mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS

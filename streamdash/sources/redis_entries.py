@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ..pipeline.jsonl import Unparsed
 from .push import PayloadDecoder, PushParams, Refusals
 from .resp import TooLarge
@@ -37,13 +39,31 @@ class EntryReader:
         self.refusals = refusals
         self.field = payload_field.encode()
         self.id_field = id_field
+        # Nothing to map: a payload that is a JSON object is the record as it is (the common
+        # case, taken without the decoder's general path: ~2 µs of ~6 per entry).
+        self.plain = bool(self.field) and not (params.records_path or params.fields
+                                               or params.scalar_field)
 
     def records(self, entries: list[Any], now: float) -> tuple[list[Any], list[bytes]]:
         """The records of ``entries`` and every entry id (refused entries' too: they are done
         with and must be acknowledged)."""
         limit, field, id_field, out = self.limit, self.field, self.id_field, []
-        decode, mapper = self.decoder.decode, self.decoder.mapper
+        decode, mapper, plain, loads = self.decoder.decode, self.decoder.mapper, self.plain, \
+            orjson.loads
+        fast_limit = limit - len(field)
         for entry_id, pairs in entries:
+            if plain and pairs is not None and len(pairs) == 2 and pairs[0] == field:
+                payload = pairs[1]
+                if type(payload) is bytes and len(payload) <= fast_limit:
+                    try:
+                        doc = loads(payload)
+                    except orjson.JSONDecodeError:
+                        doc = None
+                    if type(doc) is dict:
+                        if id_field:
+                            doc[id_field] = entry_id.decode()
+                        out.append(doc)
+                        continue
             if pairs is None:  # deleted from the stream while pending: nothing to store
                 self.refusals.add("deleted", f"entry {entry_id.decode()} was deleted")
                 continue
