@@ -32,7 +32,8 @@ def make_certs(folder: Path, name: str = "test") -> Certs:
     """A CA and a server certificate it signed for 127.0.0.1 / localhost, valid for a day."""
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name(f"{name} CA")).issuer_name(_name(f"{name} CA"))
+    ca = (x509.CertificateBuilder().subject_name(_name(f"{name} CA"))
+          .issuer_name(_name(f"{name} CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - datetime.timedelta(minutes=5))
           .not_valid_after(now + datetime.timedelta(days=1))

@@ -33,72 +33,41 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from pydantic import BeforeValidator, Field
 
 from ..errors import ConfigError, SourceError
-from ..params import Bool, Duration
-from .base import SECTION, Delivery, FieldHints, Source
-from .ingest_log import IngestLog
+from ..threads import ThreadRunner
+from .base import SECTION, Delivery
 from .mqtt_client import FastClient
+from .mqtt_params import MqttParams
 from .mqtt_topics import TopicRouter, parse_topics
-from .options import NameList, Text
-from .push import PayloadDecoder, PushParams, Refusals, check_tls_files, tls_context
-from .redact import Redactor
-from .retry import RetryPolicy, call_with_retries
-from .session import hints_for
+from .push import PayloadDecoder, PushSource, tls_context
+from .retry import call_with_retries
 
 log = logging.getLogger("streamdash.sources.mqtt")
 
 #: MQTT packet overhead beyond topic and payload (fixed header, packet id, properties).
 PACKET_OVERHEAD = 1024
 
-
-def _mqtt_url(value: Any) -> str:
-    url = str(value).strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a bad port raises here
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL ({exc}), got {url!r}") from None
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"expected mqtt://host[:port] or mqtts://host[:port], got {url!r}")
-    return url
+__all__ = ["MqttParams", "MqttSource"]
 
 
-class MqttParams(PushParams):
-    """Settings of ``source.type: mqtt`` (and :class:`~.push.PushParams`)."""
-
-    url: Annotated[str, BeforeValidator(_mqtt_url)] | None = None
-    topic: Annotated[NameList, Field(max_length=64)] = ()
-    qos: Annotated[int, Field(ge=0, le=1, strict=True)] = 1
-    protocol: Literal["5", "3.1.1"] = "5"
-    client_id: Annotated[str, Field(max_length=256)] = ""  # "": streamdash-<source name>
-    clean_session: Bool = False
-    session_expiry: Annotated[Duration, Field(ge=0, le=4294967295)] = 86400.0
-    keepalive: Annotated[Duration, Field(ge=5, le=65535)] = 30.0
-    topic_field: Text = ""
-    max_topic_bytes: Annotated[int, Field(ge=16, le=65535, strict=True)] = 1024
-
-
-class MqttSource(Source):
+class MqttSource(PushSource):
     """Messages of an MQTT broker (see the module docstring)."""
 
     kind = "mqtt"
     Params = MqttParams
-    push = True
 
     def __init__(self, name: str, params: MqttParams, *,
                  on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic):
-        super().__init__(name or "mqtt")
         if params.url is None or not params.topic:
             raise ConfigError(f"{SECTION}.{'url' if params.url is None else 'topic'}",
                               "required for an mqtt source")
@@ -106,30 +75,21 @@ class MqttSource(Source):
         parts = urlsplit(params.url)
         self.tls = params.tls or parts.scheme == "mqtts"
         self.ssl = tls_context(params) if self.tls else None
-        check_tls_files(params)
-        self.p = params
+        password = params.password or unquote(parts.password or "")
+        super().__init__(name or "mqtt", params, params.url, password, max_time=0,
+                         on_error=on_error, clock=clock, monotonic=monotonic)
         self.host, self.port = parts.hostname or "", parts.port or (8883 if self.tls else 1883)
         self.username = params.username or unquote(parts.username or "")
-        self.password = params.password or unquote(parts.password or "")
+        self.password = password
         self.client_id = params.client_id or f"streamdash-{self.name}"
-        self.clock, self.monotonic = clock, monotonic
-        self.redactor = Redactor([self.password] if self.password else [])
-        self.display_url = self.redactor.url(params.url)
-        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
-        if on_error is not None:
-            self.errors.add_listener(on_error)
         self.decoder = PayloadDecoder(params.records_path, params.fields, params.scalar_field)
-        self.hints = hints_for(params.fields) if params.fields else FieldHints()
-        self.retry = RetryPolicy(max_tries=0, max_time=0, base=params.backoff_base,
-                                 cap=params.backoff_max)
-        self.refusals = Refusals()
         self.max_packet = params.max_payload_bytes + params.max_topic_bytes + PACKET_OVERHEAD
         self._inbox: deque[tuple[bytes, bytes | int, int, int, int]] = deque()
         self._cond = threading.Condition()
         self._ack_lock = threading.Lock()  # no PUBACK while a connection ends or begins
-        self._stop = threading.Event()
+        self._runner = ThreadRunner(f"mqtt-{self.name}", self._run)
+        self._stop = self._runner.stopping
         self._gone = threading.Event()     # the current connection ended
-        self._thread: threading.Thread | None = None
         self._client: FastClient | None = None
         self._generation = 0               # connections so far; tokens name theirs
         self._unacked = 0                  # QoS 1 messages of this connection not acked yet
@@ -140,20 +100,12 @@ class MqttSource(Source):
         self.stats = {"messages": 0, "connects": 0, "reconnects": 0, "acked": 0,
                       "stale_acks": 0, "lost_at_stop": 0}
 
-    @classmethod
-    def from_params(cls, name: str, params: Any, settings: Any) -> MqttSource:
-        """The source (``source.type: mqtt``); url and topic are required."""
-        return cls(name, params)
-
     # -- lifecycle (the Service shape) ---------------------------------------------------------
     def start(self) -> None:
         """Start the reader thread (idempotent; ``fetch()`` calls it; never after a stop)."""
         with self._cond:
-            if self._thread is not None or self._stop.is_set():
-                return
-            self._thread = threading.Thread(target=self._run, daemon=True,
-                                            name=f"streamdash-mqtt-{self.name}")
-            self._thread.start()
+            if not self._stop.is_set():
+                self._runner.start()
 
     def interrupt(self) -> None:
         """Stop now: end the connection, a reconnect wait, a wait in ``fetch()``."""
@@ -165,10 +117,7 @@ class MqttSource(Source):
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the reader and wait for it; True when it ended within ``timeout``."""
         self.interrupt()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        return self._runner.join(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop (see :meth:`stop`); what is left in the inbox is sent again by the broker."""
@@ -180,7 +129,7 @@ class MqttSource(Source):
     @property
     def alive(self) -> bool:
         """True while the reader thread runs."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.alive
 
     # -- Source protocol -------------------------------------------------------------------------
     def fetch(self) -> list[Any]:
@@ -231,10 +180,6 @@ class MqttSource(Source):
                 "reader_alive": self.alive, "buffered": buffered, "unacked": unacked,
                 "last_error": self._failing, "stats": dict(self.stats),
                 "refused": self.refusals.snapshot(), "ingest_errors": self.errors.snapshot()}
-
-    def bind_events(self, bus: Any) -> None:
-        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic."""
-        self.errors.bind(bus)
 
     # -- messages → records ----------------------------------------------------------------------
     def _records(self, taken: list[tuple[bytes, bytes | int, int, int, int]]) -> list[Any]:

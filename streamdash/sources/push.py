@@ -21,6 +21,8 @@ import logging
 import os
 import ssl
 import threading
+import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
@@ -29,10 +31,13 @@ from pydantic import AfterValidator, Field
 from ..errors import ConfigError, ShapeError
 from ..params import Bool, Duration, Float, Int, Params
 from ..pipeline.jsonl import Unparsed
-from .base import SECTION
+from .base import SECTION, FieldHints, Source
 from .fields import RecordMapper, extract_records
 from .ingest_log import IngestLog
 from .options import FieldMap, Text, expand_env
+from .redact import Redactor
+from .retry import RetryPolicy
+from .session import hints_for
 
 log = logging.getLogger("streamdash.sources")
 _loads = orjson.loads
@@ -165,3 +170,38 @@ class Refusals:
         for kind, (count, example) in since.items():
             errors.report(kind, f"{count} message(s) refused: {example}", url=url,
                           level=logging.WARNING)
+
+
+class PushSource(Source):
+    """What both push sources set up alike: the settings (``self.p``), the redactor that
+    masks the password everywhere, the ingestion error log, the refusals, the field hints and
+    the reconnect backoff (``max_time``: how long one call keeps retrying, 0 for ever)."""
+
+    push = True
+
+    def __init__(self, name: str, params: PushParams, url: str, password: str, *,
+                 max_time: float, on_error: Callable[[dict[str, Any]], None] | None = None,
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
+        super().__init__(name)
+        check_tls_files(params)
+        self.p = params
+        self.clock, self.monotonic = clock, monotonic
+        self.redactor = Redactor([password] if password else [])
+        self.display_url = self.redactor.url(url)
+        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
+        if on_error is not None:
+            self.errors.add_listener(on_error)
+        self.refusals = Refusals()
+        self.hints = hints_for(params.fields) if params.fields else FieldHints()
+        self.retry = RetryPolicy(max_tries=0, max_time=max_time, base=params.backoff_base,
+                                 cap=params.backoff_max)
+
+    @classmethod
+    def from_params(cls, name: str, params: Any, settings: Any) -> Source:
+        """The source from its validated settings (its own checks in ``__init__``)."""
+        return cls(name, params)
+
+    def bind_events(self, bus: Any) -> None:
+        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic."""
+        self.errors.bind(bus)

@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import redis
 from pydantic import BeforeValidator, Field
@@ -42,14 +41,12 @@ from redis.retry import Retry
 
 from ..errors import ConfigError, SourceError
 from ..params import Bool, Duration
-from .base import SECTION, Delivery, FieldHints, Source
-from .ingest_log import IngestLog
-from .push import PushParams, Refusals, check_tls_files
-from .redact import Redactor
+from .base import SECTION, Delivery
+from .options import url_of
+from .push import PushParams, PushSource
 from .redis_entries import EntryReader, packed
 from .resp import RespParser
-from .retry import RetryPolicy, call_with_retries
-from .session import hints_for
+from .retry import call_with_retries
 
 log = logging.getLogger("streamdash.sources.redis")
 
@@ -57,18 +54,6 @@ Name = Annotated[str, Field(min_length=1, max_length=256)]
 _START = re.compile(r"^(\$|0|\d{1,20}(-\d{1,20})?)$")
 #: Entry ids per XACK command (one round trip each).
 ACK_CHUNK = 10_000
-
-
-def _redis_url(value: Any) -> str:
-    url = str(value).strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - a bad port raises here
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL ({exc}), got {url!r}") from None
-    if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {url!r}")
-    return url
 
 
 def _start_id(value: Any) -> str:
@@ -82,7 +67,7 @@ def _start_id(value: Any) -> str:
 class RedisStreamParams(PushParams):
     """Settings of ``source.type: redis-stream`` (and :class:`~.push.PushParams`)."""
 
-    url: Annotated[str, BeforeValidator(_redis_url)] | None = None
+    url: url_of("redis", "rediss", "unix", need_host=False) | None = None  # type: ignore
     stream: Name | None = None
     group: Name = "streamdash"
     consumer: Annotated[str, Field(max_length=256)] = ""  # "": streamdash-<source name>
@@ -103,39 +88,29 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError))
 
 
-class RedisStreamSource(Source):
+class RedisStreamSource(PushSource):
     """Entries of a Redis Stream through a consumer group (see the module docstring)."""
 
     kind = "redis-stream"
     Params = RedisStreamParams
-    push = True
 
     def __init__(self, name: str, params: RedisStreamParams, *,
                  on_error: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic):
-        super().__init__(name or "redis-stream")
         if params.url is None or params.stream is None:
             raise ConfigError(f"{SECTION}.{'url' if params.url is None else 'stream'}",
                               "required for a redis-stream source")
         if params.read_timeout <= params.batch_time:
             raise ConfigError(f"{SECTION}.read_timeout", "must be longer than batch_time (the "
                                                          "server answers a read after it)")
-        check_tls_files(params)
-        self.p = params
+        super().__init__(name or "redis-stream", params, params.url, params.password,
+                         max_time=params.max_time, on_error=on_error, clock=clock,
+                         monotonic=monotonic)
+        self.url = params.url
         self.stream, self.group = params.stream.encode(), params.group.encode()
         self.consumer = (params.consumer or f"streamdash-{self.name}").encode()
-        self.clock, self.monotonic = clock, monotonic
-        self.redactor = Redactor([params.password] if params.password else [])
-        self.url, self.display_url = params.url, self.redactor.url(params.url)
-        self.errors = IngestLog(self.name, redactor=self.redactor, clock=clock)
-        if on_error is not None:
-            self.errors.add_listener(on_error)
-        self.refusals = Refusals()
         self.entries = EntryReader(params, self.refusals, params.payload_field, params.id_field)
-        self.hints = hints_for(params.fields) if params.fields else FieldHints()
-        self.retry = RetryPolicy(max_tries=0, max_time=params.max_time, base=params.backoff_base,
-                                 cap=params.backoff_max)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._acked = threading.Event()
@@ -149,11 +124,6 @@ class RedisStreamSource(Source):
         self.connected = False
         self.stats = {"entries": 0, "acked": 0, "claimed": 0, "redelivered": 0,
                       "reconnects": 0, "failed_fetches": 0}
-
-    @classmethod
-    def from_params(cls, name: str, params: Any, settings: Any) -> RedisStreamSource:
-        """The source (``source.type: redis-stream``); url and stream are required."""
-        return cls(name, params)
 
     # -- Source protocol ---------------------------------------------------------------------
     def fetch(self) -> list[Any]:
@@ -214,10 +184,6 @@ class RedisStreamSource(Source):
                 "connected": self.connected, "in_flight": in_flight, "acks_waiting": waiting,
                 "stats": dict(self.stats), "refused": self.refusals.snapshot(),
                 "ingest_errors": self.errors.snapshot()}
-
-    def bind_events(self, bus: Any) -> None:
-        """Publish every ingestion error on ``bus``'s ``ingest_error`` topic."""
-        self.errors.bind(bus)
 
     # -- one attempt ---------------------------------------------------------------------------
     def _read(self) -> list[Any]:

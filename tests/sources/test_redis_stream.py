@@ -183,7 +183,8 @@ def test_reading_stops_at_max_in_flight(redis_url):
     batch_time for an acknowledgement); one acknowledgement lets reading go on."""
     publish(redis_url, 50)
     src = make(redis_url, batch_size=10, max_in_flight=20)
-    a, b = src.fetch(), src.fetch()
+    a = src.fetch()
+    assert len(a) == len(src.fetch()) == 10
     began = time.monotonic()
     assert src.fetch() == [] and time.monotonic() - began >= BATCH_TIME * 0.9
     src.ack(a.token)
@@ -261,7 +262,8 @@ def test_password_is_sent_and_never_shown(fresh_redis):
 
 
 @pytest.mark.parametrize(("key", "value", "problem"), [
-    ("url", "http://h", "redis://"), ("url", None, "required"), ("stream", None, "required"),
+    ("url", "http://h", "redis:// or rediss://"), ("url", None, "required"),
+    ("stream", None, "required"),
     ("stream", "s" * 300, "at most 256"), ("start", "latest", "entry id"),
     ("claim_idle", 0, "between"), ("read_timeout", 0.01, "longer than batch_time"),
     ("max_time", -1, "between 0 and 3600"), ("group", "", "at least 1")])
