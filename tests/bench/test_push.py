@@ -43,3 +43,13 @@ def test_short_runs_see_every_message(redis_url, mosquitto_server, package_on_pa
     assert redis["visible"] == 2_000 and redis["counts"]["accepted"] == 2_000
     mqtt = run_mqtt(mosquitto_server.url, 2_000, 500, 1)
     assert mqtt["visible"] == 2_000 and mqtt["publisher_per_s"] > 0
+
+
+def test_the_command_prints_the_report(redis_url, capsys):
+    """`streamdash bench push --kind redis` prints the report and exits 0: every reading
+    arrived."""
+    from streamdash.cli import main
+    assert main(["bench", "push", "--kind", "redis", "--url", redis_url, "--messages", "500",
+                 "--runs", "1", "--batch-size", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "redis: median" in out and "redis / pipeline only:" in out
