@@ -54,6 +54,8 @@ log = logging.getLogger("streamdash.sources.mqtt")
 
 #: MQTT packet overhead beyond topic and payload (fixed header, packet id, properties).
 PACKET_OVERHEAD = 1024
+#: A filter nobody subscribes to: unsubscribing from it is the round trip of ``_settle``.
+SETTLE_TOPIC = "$streamdash/settle"
 
 __all__ = ["MqttParams", "MqttSource"]
 
@@ -90,6 +92,9 @@ class MqttSource(PushSource):
         self._runner = ThreadRunner(f"mqtt-{self.name}", self._run)
         self._stop = self._runner.stopping
         self._gone = threading.Event()     # the current connection ended
+        self._closing = threading.Event()  # stop(): end the connection
+        self._settled = threading.Event()  # the broker answered the round trip of _settle()
+        self._settle_mid: int | None = None
         self._client: FastClient | None = None
         self._generation = 0               # connections so far; tokens name theirs
         self._unacked = 0                  # QoS 1 messages of this connection not acked yet
@@ -108,15 +113,19 @@ class MqttSource(PushSource):
                 self._runner.start()
 
     def interrupt(self) -> None:
-        """Stop now: end the connection, a reconnect wait, a wait in ``fetch()``."""
+        """Stop fetching and reconnecting now (a wait in ``fetch()``, a reconnect wait). The
+        connection stays up until :meth:`stop`: the consumer still drains the queue at a
+        shutdown, and the broker must hear those batches' acknowledgements."""
         self._stop.set()
-        self._gone.set()
         with self._cond:
             self._cond.notify_all()
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Stop the reader and wait for it; True when it ended within ``timeout``."""
+        """Disconnect (after the acknowledgements already given) and wait for the reader;
+        True when it ended within ``timeout``."""
         self.interrupt()
+        self._closing.set()  # before _gone: a session starting now sees it (see _session)
+        self._gone.set()
         return self._runner.join(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
@@ -231,6 +240,8 @@ class MqttSource(PushSource):
     def _session(self) -> None:
         """One connection, to its end; raises unless the broker accepted it."""
         self._gone.clear()
+        if self._closing.is_set():
+            return
         self._accepted, self._why = False, None
         client = self._client or self._new_client()
         props = None
@@ -250,12 +261,23 @@ class MqttSource(PushSource):
             self._gone.wait()
         finally:
             if self._stop.is_set():
+                self._settle(client)
                 client.disconnect()
             client.loop_stop()
             self._ended()
         if not self._accepted and not self._stop.is_set():
             raise _Failed(*(self._why or ("connection", "the connection ended before the "
                                                         "broker accepted it")))
+
+    def _settle(self, client: FastClient) -> None:
+        """Before leaving, one round trip (an UNSUBSCRIBE of nothing, answered in order) so
+        the broker has read every acknowledgement sent: one still unread when a restarted
+        client takes the session over would be lost, and its message delivered again."""
+        if not self.connected:
+            return
+        self._settled.clear()
+        self._settle_mid = client.unsubscribe(SETTLE_TOPIC)[1]
+        self._settled.wait(min(self.p.keepalive, 5.0))
 
     def _new_client(self) -> FastClient:
         v5 = self.p.protocol == "5"
@@ -272,6 +294,8 @@ class MqttSource(PushSource):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = lambda c, u, mid, *a: mid == self._settle_mid and \
+            self._settled.set()
         self._client = client
         return client
 

@@ -102,6 +102,26 @@ def test_unacknowledged_messages_come_again_to_the_same_client_id(mosquitto_serv
     again.close()
 
 
+def test_batches_drained_at_shutdown_are_still_acknowledged(mosquitto_server):
+    """interrupt() (the runtime stopping) ends fetching but not the connection: the batches
+    the consumer still stores are acknowledged, so they do not come again at the next start."""
+    src = make(mosquitto_server.url)
+    connected(src)
+    publish(mosquitto_server.port, readings(50))
+    tokens: list = []
+    assert len(drain(src, 50, ack=False, tokens=tokens)) == 50
+    src.interrupt()
+    for token in tokens:
+        src.ack(token)
+    src.close()
+    assert src.stats["acked"] == 50 and not src.alive
+    again = make(mosquitto_server.url)
+    connected(again)
+    publish(mosquitto_server.port, [("sensors/a/reading", '{"seq": 99}')])
+    assert [r["seq"] for r in drain(again, 1)] == [99]  # not one of the 50 again
+    again.close()
+
+
 def test_broker_restart_mid_stream_loses_nothing_at_qos1(mosquitto_server):
     """The broker (with persistence) restarted while messages are queued for streamdash:
     the source reconnects to its session and every message is stored once (a message sent

@@ -116,6 +116,19 @@ def test_entries_are_acknowledged_only_once_stored(redis_url):
     again.close()
 
 
+def test_batches_drained_at_shutdown_are_still_acknowledged(redis_url):
+    """After interrupt() (the runtime stopping) the consumer's acknowledgements still go out,
+    at close()."""
+    publish(redis_url, 20)
+    src = make(redis_url)
+    got = src.fetch()
+    src.interrupt()
+    assert src.fetch() == []  # stopping: nothing more is read
+    src.ack(got.token)
+    src.close()
+    assert pending(redis_url) == 0
+
+
 def test_a_reconnect_does_not_deliver_what_is_still_in_flight(redis_url):
     """A connection killed during a blocking read: the source reconnects and re-reads this
     consumer's pending entries, skipping those still in the pipeline (read, not yet
