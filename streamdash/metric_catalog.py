@@ -105,6 +105,7 @@ PIPELINE: tuple[Metric, ...] = (
         ("fetch_errors", "Failed fetches."),
         ("ingest_errors", "Failed ingestion attempts, retries included."),
         ("thread_restarts", "Pipeline thread restarts after a crash."),
+        ("ack_errors", "Stored batches a push source failed to acknowledge (delivered again)."),
         ("monitor_errors", "Quality evaluations that failed (monitoring went on)."),
         ("alert_transitions_pending", "Alerts that became pending."),
         ("alert_transitions_firing", "Alerts that started firing."),

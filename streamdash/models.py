@@ -40,6 +40,9 @@ class Batch:
     fetched_at: float
     source: str = ""
     fetched_mono: float = 0.0
+    #: A push source's acknowledgement token (see ``Source.ack``): handed back to the source
+    #: once this batch is stored; ``None`` for everything else.
+    ack: Any = None
 
 
 class Rejection:

@@ -81,7 +81,7 @@ class Runtime(Managed):
                                  max_batch_records=self.settings.get("queue.max_batch_records"))
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
                                  self.metrics, clock=clock, monotonic=monotonic,
-                                 backoff_max=backoff_max)
+                                 backoff_max=backoff_max, ack=self.source.ack)
         # Data-quality rules and alerts (``alerts`` settings); its read API is documented on
         # QualityMonitor. It never blocks the consumer: the listener only counts.
         self.monitor = build_monitor(self.settings, metrics=self.metrics,

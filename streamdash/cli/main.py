@@ -130,7 +130,8 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench.pipeline",
                                                     "streamdash.bench.dashboard",
                                                     "streamdash.bench.history",
                                                     "streamdash.bench.history_chart",
-                                                    "streamdash.bench.hostile")}
+                                                    "streamdash.bench.hostile",
+                                                    "streamdash.bench.push")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

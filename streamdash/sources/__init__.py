@@ -20,6 +20,8 @@ from ..params import Params
 from ..registry import discover, own_classes
 from .base import FieldHints, Source
 from .http import HttpSource
+from .mqtt import MqttSource
+from .redis_stream import RedisStreamSource
 from .replay import ReplaySource
 from .simulator import SimulatedSource
 from .sse import SseSource
@@ -78,5 +80,6 @@ def build_source(settings: Settings) -> Source:
     return entry.build(name, params, settings)
 
 
-__all__ = ["SOURCES", "FieldHints", "HttpSource", "ReplaySource", "SimulatedSource", "Source",
-           "SourceKind", "SseSource", "build_source", "declared_kinds", "poll_interval"]
+__all__ = ["SOURCES", "FieldHints", "HttpSource", "MqttSource", "RedisStreamSource",
+           "ReplaySource", "SimulatedSource", "Source", "SourceKind", "SseSource", "build_source",
+           "declared_kinds", "poll_interval"]
