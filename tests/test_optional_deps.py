@@ -1,9 +1,8 @@
-"""The quick start needs no optional extra: without redis-py, paho-mqtt or psycopg installed,
+"""The quick start needs no optional extra: without psycopg (the `postgres` extra) installed,
 the package imports, the default app builds and the CLI answers.
 
-`pip install .` (the README's first command) installs none of the clients of the extras
-(`redis`, `mqtt`, `postgres`); CI installs them all with `.[test]`, so this test hides them in a
-child interpreter to see what a newcomer sees.
+`pip install .` (the README's first command) installs no extra; CI installs them all with
+`.[test]`, so this test hides them in a child interpreter to see what a newcomer sees.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-OPTIONAL = ("redis", "paho", "psycopg", "psycopg_pool")
+OPTIONAL = ("psycopg", "psycopg_pool")
 
 BLOCKER = textwrap.dedent(f"""
     import importlib.abc, sys

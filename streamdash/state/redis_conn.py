@@ -84,7 +84,7 @@ def redis_module() -> Any:
         import redis
     except ImportError:  # pragma: no cover - the test environment has it
         raise ConfigError("state.backend", "the redis backend needs the redis package: "
-                                           "pip install 'streamdash[redis]'") from None
+                                           "pip install redis") from None
     return redis
 
 
