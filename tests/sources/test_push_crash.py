@@ -70,7 +70,8 @@ def test_redis_stream_kill_9_then_restart(redis_url, tmp_path):
 
     def acked() -> int:
         groups = r.xinfo_groups("sensors")
-        return groups[0]["entries-read"] - groups[0]["pending"] if groups else 0
+        # entries-read is nil until the group's first read
+        return (groups[0]["entries-read"] or 0) - groups[0]["pending"] if groups else 0
 
     first = Streamdash(tmp_path, source, schema, 1)
     assert wait_for(lambda: acked() >= 1_000, START_WITHIN), first.cmd.text()[1][-2000:]

@@ -191,6 +191,37 @@ def test_redis_restart_mid_stream_loses_nothing(fresh_redis):
     assert rt.source.errors.total >= 1  # each failed attempt is an ingestion error
 
 
+def test_a_full_queue_holds_reading_back_visibly_and_drops_nothing(redis_url):
+    """While the consumer is held, the queue fills, the producer waits (the source health
+    says since when: /health and pipeline_backlogged read it), the source reads no further
+    than max_in_flight, and nothing is dropped: released, every entry is stored."""
+    from streamdash.pipeline import build_processor
+
+    publish(redis_url, 2_000)
+    settings = Settings({"source": source_settings(redis_url, batch_size=100, max_in_flight=300),
+                         "schema": SCHEMA, "transforms": ["dedup"],
+                         "queue": {"maxsize": 1}, "buffer": {"capacity": 5_000}})
+    gate = threading.Event()
+
+    class Held:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def process(self, records, batch):
+            gate.wait(within())
+            return self.inner.process(records, batch)
+
+    src = build_source(settings)
+    rt = Runtime(settings, src, Held(build_processor(settings, src.hints)))
+    with rt:
+        assert wait_for(lambda: rt.source_health.snapshot()["waiting_since"], within(0.2))
+        assert rt.source.describe()["in_flight"] <= 300
+        gate.set()
+        counts = settled(rt, 2_000)
+    assert counts["accepted"] == 2_000 and counts["dropped"] == 0
+    assert rt.metrics.counter("producer_blocked_seconds") > 0
+
+
 def test_reading_stops_at_max_in_flight(redis_url):
     """With max_in_flight entries unacknowledged the source reads nothing more (after waiting
     batch_time for an acknowledgement); one acknowledgement lets reading go on."""
