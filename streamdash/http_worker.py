@@ -198,33 +198,32 @@ class BoundedThreadWorker(ThreadWorker):
         self._await_head(conn)
 
     def _await_head(self, conn: BoundedConn) -> None:
-        if self._read_head(conn):
+        if self._read_head(conn, waiting=False):
             return
         conn.timeout = time.monotonic() + self.client_timeout
         self.pending_conns.append(conn)  # murder_pending() closes it past the timeout
         self.poller.register(conn.sock, selectors.EVENT_READ,
-                             partial(self._on_head_readable, conn))
+                             partial(self._read_head, conn, True))
 
-    def _on_head_readable(self, conn: BoundedConn, client: Any) -> None:
-        if self._read_head(conn):
-            self.poller.unregister(client)
-            self.pending_conns.remove(conn)
-
-    def _read_head(self, conn: BoundedConn) -> bool:
-        """Read what has arrived; True once the connection went to a thread or was closed."""
+    def _read_head(self, conn: BoundedConn, waiting: bool, *_: Any) -> bool:
+        """Read what has arrived; once the head is whole (or the client closed), stop
+        ``waiting`` for it and hand the connection to a thread (or close it). True then."""
         try:
             chunk = conn.sock.recv(READ_AHEAD - len(conn.head))
         except BlockingIOError:
             return False
         except OSError:
             chunk = b""
+        conn.head += chunk
+        if chunk and not head_complete(conn.head) and len(conn.head) < READ_AHEAD:
+            return False
+        if waiting:
+            self.poller.unregister(conn.sock)
+            self.pending_conns.remove(conn)
         if not chunk:  # the client closed
             self.nr_conns -= 1
             conn.close()
             return True
-        conn.head += chunk
-        if not head_complete(conn.head) and len(conn.head) < READ_AHEAD:
-            return False
         if conn.parser is None:
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         conn.parser.unreader.unread(bytes(conn.head))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -54,7 +55,7 @@ loglevel = "warning"
 class Server:
     """gunicorn with the bounded worker and the tiny app, in its own session."""
 
-    def __init__(self, tmp_path: Path, threads: int, timeout: float):
+    def __init__(self, tmp_path: Path, threads: int, timeout: float, open_files: int = 0):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -66,7 +67,8 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(tmp_path / "tinyconf.py"),
              "tinyapp:app"], cwd=tmp_path, env=env, stdout=self.log, stderr=self.log,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=(lambda: resource.setrlimit(
+                resource.RLIMIT_NOFILE, (open_files, open_files))) if open_files else None)
         wait_until(self._up, within(30), "the test server to answer")
 
     def _up(self) -> bool:
@@ -90,7 +92,8 @@ class Server:
     def closed(self, reason: str) -> int:
         """Connections the worker reported closed for ``reason`` so far."""
         pattern = {"slow_head": r"closed (\d+) connection\(s\) that sent no complete",
-                   "stalled": r"and (\d+) that took longer"}[reason]
+                   "stalled": r"and (\d+) that took longer",
+                   "out_of_files": r"; (\d+) connection\(s\) waited"}[reason]
         return sum(int(n) for n in re.findall(pattern, self.text()))
 
     def stop(self) -> None:
@@ -103,8 +106,8 @@ class Server:
 def server(tmp_path):
     started: list[Server] = []
 
-    def start(threads: int = 2, timeout: float = CLIENT_TIMEOUT) -> Server:
-        started.append(Server(tmp_path, threads, timeout))
+    def start(threads: int = 2, timeout: float = CLIENT_TIMEOUT, open_files: int = 0) -> Server:
+        started.append(Server(tmp_path, threads, timeout, open_files))
         return started[-1]
     yield start
     for srv in started:
@@ -180,6 +183,35 @@ def test_ordinary_requests_do_not_wait_for_slow_heads(server):
     assert not any(at_eof(s) for s in hostile)
     for sock in hostile:
         sock.close()
+
+
+def test_clients_that_leave_mid_head_are_closed_without_a_report(server):
+    """A client that sends half a head and leaves is closed at once: nothing waits for its
+    timeout, nothing is reported (it is not slow, it is gone)."""
+    srv = server(threads=1, timeout=300)
+    for _ in range(5):
+        with srv.connect() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")
+    assert srv.get("/") == "ok"
+    assert "closed" not in srv.text()
+
+
+def test_running_out_of_file_descriptors_postpones_accepts(server):
+    """With fewer descriptors than connections, accepting waits instead of failing: the
+    server stays up, reports it, and answers once the hostile connections are gone."""
+    srv = server(threads=1, open_files=64)  # worker_connections is 64: more than it can open
+    hostile = []
+    for _ in range(80):
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", srv.port))
+        hostile.append(sock)
+    wait_until(lambda: srv.closed("out_of_files") > 0, within(CLIENT_TIMEOUT, LOOP_TURN),
+               f"the report of postponed accepts:\n{srv.text()}")
+    for sock in hostile:
+        sock.close()
+    assert srv.get("/", timeout=within(CLIENT_TIMEOUT, LOOP_TURN)) == "ok"
+    assert srv.proc.poll() is None and "Traceback" not in srv.text()
 
 
 def test_a_client_not_reading_its_answer_frees_the_thread(server):

@@ -191,8 +191,8 @@ def print_row(row: dict[str, Any], args: argparse.Namespace) -> None:
           f"request p50 {f['req_p50']:.1f} ms p95 {f['req_p95']:.1f} ms  tick p95 "
           f"{f['tick_p95']:.1f} ms  |  {cpu or 'CPU n/a'}  |  load {row['load'][0]:.1f}"
           f"→{row['load'][-1]:.1f}" + (f"  |  {row['note']}" if row["note"] else "")
-          + (f"  |  server warned {len(row['warned'])}x, last: {row['warned'][-1][-160:]}"
-             if row["warned"] else ""))
+          + (f"  |  server warned {len(row['warned'])}x, last: "
+             f"{row['warned'][-1].partition('WARNING')[2][:220]}" if row["warned"] else ""))
 
 
 def print_load(args: argparse.Namespace) -> None:
