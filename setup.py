@@ -35,7 +35,7 @@ setup(
         "backoff>=2.2",
         "PyYAML>=6.0",
         "orjson>=3.9",
-        "gunicorn>=22.0",
+        "gunicorn>=27.0",  # streamdash.http_worker extends its gthread worker (27.x internals)
         "prometheus-client>=0.20",
         "google-re2>=1.1",
         # Decodes and validates a batch in C straight from the declared schema (issue #18).
