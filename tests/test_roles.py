@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from streamdash.auth_config import hash_token
 from streamdash.models import utc_iso
-from streamdash.store.history import HistoryReader, database_path
+from streamdash.store.history import database_path, open_reader
 from tests.helpers import wait_until
 
 from .roles import START_TIMEOUT, Role, call_callback, counter, role_env, write_records
@@ -79,7 +79,7 @@ def test_two_web_processes_serve_what_one_worker_wrote(roles, tmp_path, redis_ur
     answers = [web.get(query).json() for web in (one, two)]
     assert answers[0] == answers[1] and answers[0]["from"] == "redis"
     served = {n: [(p["t"], p["value"]) for p in answers[0]["series"][n]] for n in NAMES}
-    reader = HistoryReader(database_path(str(worker.data_dir)))
+    reader = open_reader(f"sqlite:{database_path(str(worker.data_dir))}")
     wait_until(lambda: reader.metrics(list(NAMES), since, until, 10_000) == served, 10,
                "the worker's history to hold the same snapshots")
     points = series_points(one)
