@@ -87,6 +87,7 @@ class MqttSource(PushSource):
         self.decoder = PayloadDecoder(params.records_path, params.fields, params.scalar_field)
         self.max_packet = params.max_payload_bytes + params.max_topic_bytes + PACKET_OVERHEAD
         self._inbox: deque[tuple[bytes, bytes | int, int, int, int]] = deque()
+        self._inbox_bytes = 0
         self._cond = threading.Condition()
         self._ack_lock = threading.Lock()  # no PUBACK while a connection ends or begins
         self._runner = ThreadRunner(f"mqtt-{self.name}", self._run)
@@ -149,13 +150,15 @@ class MqttSource(PushSource):
         with self._cond:
             # A full batch, or all the broker will send before we acknowledge, or the time.
             while len(self._inbox) < self.p.batch_size and not self._stop.is_set() \
-                    and not (self._inbox and self._unacked >= self.p.max_in_flight):
+                    and not (self._inbox and self._unacked >= self.p.max_in_flight) \
+                    and self._inbox_bytes < self.p.max_buffer_bytes:
                 left = deadline - self.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
             n = min(self.p.batch_size, len(self._inbox))
             taken = [self._inbox.popleft() for _ in range(n)]
+            self._inbox_bytes -= sum(len(t[1]) for t in taken if type(t[1]) is bytes)
             self._cond.notify_all()  # room for a reader waiting on a full inbox
             failing = None if self.connected else self._failing
         records = self._records(taken)
@@ -187,6 +190,7 @@ class MqttSource(PushSource):
                 "qos": self.p.qos, "protocol": self.p.protocol, "client_id": self.client_id,
                 "clean_session": self.p.clean_session, "connected": self.connected,
                 "reader_alive": self.alive, "buffered": buffered, "unacked": unacked,
+                "buffered_bytes": self._inbox_bytes,
                 "last_error": self._failing, "stats": dict(self.stats),
                 "refused": self.refusals.snapshot(), "ingest_errors": self.errors.snapshot()}
 
@@ -303,15 +307,19 @@ class MqttSource(PushSource):
         """One message (paho's thread): into the inbox, waiting while it is full. ``payload``
         is the size of a message too large to read (refused, still to be acknowledged)."""
         with self._cond:
-            while len(self._inbox) >= self.p.max_in_flight:
+            while len(self._inbox) >= self.p.max_in_flight \
+                    or self._inbox_bytes >= self.p.max_buffer_bytes:
                 if self._stop.is_set():
                     self.stats["lost_at_stop"] += qos == 0  # QoS 1 comes again
                     return
                 self._cond.wait(0.1)
             self._inbox.append((topic, payload, qos, mid, self._generation))
+            if type(payload) is bytes:
+                self._inbox_bytes += len(payload)
             if qos:
                 self._unacked += 1
-            if len(self._inbox) == self.p.batch_size or self._unacked >= self.p.max_in_flight:
+            if len(self._inbox) == self.p.batch_size or self._unacked >= self.p.max_in_flight \
+                    or self._inbox_bytes >= self.p.max_buffer_bytes:
                 self._cond.notify_all()  # a batch is ready: no need to wait for its time
 
     # -- paho callbacks (paho's thread) ----------------------------------------------------------

@@ -25,3 +25,6 @@ class MqttParams(PushParams):
     keepalive: Annotated[Duration, Field(ge=5, le=65535)] = 30.0
     topic_field: Text = ""
     max_topic_bytes: Annotated[int, Field(ge=16, le=65535, strict=True)] = 1024
+    # Payload bytes held between paho's thread and the next fetch (messages alone bound nothing
+    # when each may be max_payload_bytes): past it, paho's thread stops reading.
+    max_buffer_bytes: Annotated[int, Field(ge=1024, le=1 << 34, strict=True)] = 64 * 1024 * 1024

@@ -150,7 +150,7 @@ class RedisStreamSource(PushSource):
         records, ids = self.entries.records(entries, self.clock())
         self.stats["entries"] += len(entries)
         self.refusals.flush(self.errors, self.display_url)
-        return Delivery(records, ids)
+        return Delivery(records, ids) if ids else records
 
     def ack(self, token: Any) -> None:
         """The entries ``token`` names are stored: ``XACK`` them at the next fetch."""

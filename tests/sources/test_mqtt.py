@@ -173,6 +173,20 @@ def test_backpressure_stops_reading_and_drops_nothing(mosquitto_server):
         src.close()
 
 
+def test_payload_bytes_waiting_for_a_fetch_are_bounded(mosquitto_server):
+    """With nobody fetching, paho's thread stops reading once max_buffer_bytes of payload
+    wait (QoS 0: nothing acknowledges them); a later drain still gets every message."""
+    src = make(mosquitto_server.url, qos=0, max_buffer_bytes=10_000, batch_size=20)
+    connected(src)
+    publish(mosquitto_server.port, [("sensors/a/reading", f'{{"seq": {i}, "pad": "{"x" * 990}"}}')
+                                    for i in range(200)], qos=0)
+    assert wait_for(lambda: src.describe()["buffered_bytes"] >= 10_000, within(0.5))
+    time.sleep(0.2)  # were anything read past the bound, it would show now
+    assert src.describe()["buffered_bytes"] < 10_000 + 1_100
+    assert sorted(r["seq"] for r in drain(src, 200)) == list(range(200))
+    src.close()
+
+
 def test_a_payload_over_max_payload_bytes_is_refused_acknowledged_and_reported(
         mosquitto_server):
     """A payload over max_payload_bytes is refused (counted, reported as too_large) and
@@ -275,7 +289,8 @@ def test_tls_and_password(tmp_path, monkeypatch):
     ("topic", ["a/#/b"], "last level"), ("qos", 2, "between 0 and 1"),
     ("protocol", "4", "one of 5, 3.1.1"), ("keepalive", 1, "between 5 and"),
     ("max_topic_bytes", 8, "between 16 and 65535"),
-    ("client_id", "c" * 300, "at most 256"), ("topic", ["t"] * 65, "at most 64")])
+    ("client_id", "c" * 300, "at most 256"), ("topic", ["t"] * 65, "at most 64"),
+    ("max_buffer_bytes", 10, "between 1024 and")])
 def test_bad_settings_name_their_key(key, value, problem):
     """Each bad setting is a ConfigError at source.<key> saying what is wrong."""
     source = {**source_settings("mqtt://127.0.0.1:1"), key: value}
