@@ -58,6 +58,8 @@ def test_rejection_flood_never_leaves_more_rows_than_the_cap(history_backend, tm
         for burst in range(40):
             history.on_rejections(_rejections(burst * 250, 250))
             if burst % 10 == 9:
+                polled = len(seen)  # the reader looks again while the flood goes on
+                wait_until(lambda n=polled: len(seen) > n, WRITE_TIMEOUT, "another poll")
                 want = (burst + 1) * 250 + 1
                 wait_until(lambda n=want: history.status()["written"] >= n, WRITE_TIMEOUT,
                            "the writer to catch up")
@@ -70,7 +72,7 @@ def test_rejection_flood_never_leaves_more_rows_than_the_cap(history_backend, tm
         assert reader.count("dlq") == CAP
         assert [r["record"]["i"] for r in reader.events("dlq", 0, 2e9, CAP)][0] == 9_999
         assert history.status()["capped"] == 10_000 - CAP
-        assert max(seen) <= CAP and len(seen) > 10
+        assert max(seen) <= CAP and len(seen) >= 4
     if history_backend.name == "sqlite":
         # 10,000 rows of ~1 KB were written; ~100 are kept and freed pages are reused.
         size = _main_file_size(database_path(tmp_path))
