@@ -25,13 +25,13 @@ import copy
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -39,47 +39,31 @@ from pydantic import (
 
 from .config_file import parse_yaml, read_yaml
 from .errors import ConfigError, unknown_key
-from .params import Float, Int, Params, Text, TextList, parse
+from .params import Float, Int, Params, Text, parse
+from .stream_settings import (
+    DEFAULT_STREAM,
+    STREAM_KEYS,
+    BufferSection,
+    DashboardSection,
+    OpenSection,
+    PipelineSection,
+    QueueSection,
+    SourceSection,
+    StreamModel,
+    check_stream_names,
+    overlay_default,
+    stream_tree,
+)
 
-__all__ = ["DEFAULT_DATA_DIR", "Settings", "SettingsModel", "defaults", "env_values",
-           "known_keys", "load_settings", "read_yaml",
+__all__ = ["DEFAULT_DATA_DIR", "BufferSection", "DashboardSection", "OpenSection",
+           "PipelineSection", "QueueSection", "Settings", "SettingsModel", "SourceSection",
+           "defaults", "env_values", "known_keys", "load_settings", "read_yaml",
            "with_default_data_dir"]
 
 ENV_PREFIX = "STREAMDASH_"
 CONFIG_ENV = "STREAMDASH_CONFIG"
 #: Set by gunicorn.conf.py for its worker: the addresses gunicorn listens on (not a setting).
 BIND_ENV = "STREAMDASH_BIND"
-
-
-class OpenSection(Params):
-    """A section whose other keys belong to a component (the source's, the dashboard's)."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class SourceSection(OpenSection):
-    """``source``: which source; its own parameters are validated by the source."""
-
-    type: Text = "simulated"  # source kind or preset name
-    name: Text = ""  # display name (defaults to the type)
-    interval: Float = Field(5.0, ge=0.1, le=3600)  # seconds between fetches
-
-
-class QueueSection(Params):
-    """``queue``: the bounded queue between producer and consumer."""
-
-    maxsize: Int = Field(100, ge=1, le=1_000_000)  # batches the queue holds
-    policy: Literal["block", "drop_oldest"] = "block"  # what to do when full
-    # Batches alone bound nothing (one response can be 900k records): records and bytes too.
-    max_records: Int = Field(100_000, ge=1, le=100_000_000)  # all batches together
-    max_bytes: Int = Field(64 * 1024 * 1024, ge=1024, le=1 << 40)  # estimated memory
-    max_batch_records: Int = Field(5_000, ge=1, le=10_000_000)  # a bigger fetch is split
-
-
-class BufferSection(Params):
-    """``buffer``: records kept in memory for the dashboard."""
-
-    capacity: Int = Field(10_000, ge=10, le=10_000_000)
 
 
 class ServerSection(Params):
@@ -115,20 +99,6 @@ class RuntimeSection(Params):
 
     drain_timeout: Float = Field(5.0, ge=0, le=300)  # seconds stop() waits for queued batches
     restart_backoff_max: Float = Field(30.0, ge=0.01, le=3600)  # longest wait before a restart
-
-
-def _field_list(value: Any) -> Any:
-    if value is None or isinstance(value, str):
-        return value
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of field names, got {value!r}")
-    return value
-
-
-class PipelineSection(Params):
-    """``pipeline``: fields every record must have (default: the source's)."""
-
-    required: Annotated[TextList | None, BeforeValidator(_field_list)] = None
 
 
 class ApiSection(Params):
@@ -217,14 +187,6 @@ class WorkerSection(Params):
     health_port: Int = Field(8051, ge=0, le=65535)  # 0: a free port, printed at start
 
 
-class DashboardSection(OpenSection):
-    """``dashboard``: the keys every part reads; the dashboard validates the rest."""
-
-    refresh: Float = Field(5.0, ge=0, le=3600)  # seconds between refreshes (0 = paused)
-    value_field: Text = ""  # numeric field charted (default: the source's)
-    key_field: Text = ""  # field that splits series (default: the source's)
-
-
 #: An open section: a mapping its owner validates (``schema`` and ``transforms`` may be lists).
 Mapping_ = dict[str, Any]
 
@@ -251,6 +213,14 @@ class SettingsModel(Params):
     alerts: Any = None  # quality/settings.py
     storage: Mapping_ | None = None  # store/history.py
     auth: Mapping_ | None = None  # auth_config.py
+    # Several named streams (stream_settings.py); before 'streams' so its check can read it.
+    max_streams: Int = Field(16, ge=1, le=256)  # most streams one config may declare
+    streams: dict[str, StreamModel] | None = None
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _stream_names(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_stream_names(value, info.data.get("max_streams", 16))
 
 
 #: Top-level keys whose value the owner validates as a whole (no typed fields here).
@@ -296,6 +266,12 @@ def _tree(model: SettingsModel, raw: Mapping[str, Any]) -> dict[str, Any]:
     """The validated values as a nested dict: every closed section, the open ones as given."""
     out: dict[str, Any] = {}
     for top, section in _sections().items():
+        if top == "streams":
+            if model.streams is not None:
+                given = raw.get("streams") or {}
+                out[top] = {name: stream_tree(stream, given.get(name) or {})
+                            for name, stream in model.streams.items()}
+            continue
         if top in OPEN:
             if top in raw:
                 out[top] = copy.deepcopy(raw[top])
@@ -317,6 +293,8 @@ def _check_declared(key: str) -> None:
     if model is not None and rest and rest[0] not in declared \
             and not issubclass(model, OpenSection):
         raise unknown_key(key, rest[0], declared, what=f"setting in '{top}' (Settings.get)")
+    if top == "streams":  # a mapping of names: any name may be asked for
+        return
     leaf = top if model is None and top not in OPEN else \
         f"{top}.{rest[0]}" if rest and rest[0] in declared else None
     if leaf is not None and len(rest) > (0 if model is None else 1):
@@ -335,9 +313,54 @@ class Settings:
         merged: dict[str, Any] = {}
         if values:
             _merge(merged, _expand(dict(values)))
+        overlay_default(merged)
         #: The validated closed sections, typed (``settings.model.queue.maxsize``).
         self.model: SettingsModel = parse(SettingsModel, merged, "")
         self._tree = _tree(self.model, merged)
+        if self.model.streams is not None:  # the top-level stream sections: the default's
+            for key in STREAM_KEYS:
+                self._tree.pop(key, None)
+            self._tree.update(copy.deepcopy(self._tree["streams"][self.default_stream]))
+            self.model = parse(SettingsModel, self._tree, "")  # typed as the tree says
+
+    # -- streams -----------------------------------------------------------------------------
+    @property
+    def multi(self) -> bool:
+        """Whether the config declares ``streams`` (else it is one stream, as before)."""
+        return self.model.streams is not None
+
+    def stream_names(self) -> list[str]:
+        """The streams, in config order; the first is the default."""
+        return list(self.model.streams) if self.model.streams is not None else [DEFAULT_STREAM]
+
+    @property
+    def default_stream(self) -> str:
+        """The stream shown when none is asked for: the first declared, or ``default``."""
+        return self.stream_names()[0]
+
+    def for_stream(self, name: str) -> Settings:
+        """One stream's settings as a single-stream config: the global sections, the stream's
+        own, and its own history (``<data_dir>/streams/<name>``, PostgreSQL schema
+        ``<storage.schema>_<name>``). A config without ``streams`` is returned as it is."""
+        if not self.multi:
+            if name != DEFAULT_STREAM:
+                raise KeyError(name)
+            return self
+        tree = self.as_dict()
+        stream = tree.pop("streams")[name]
+        for key in STREAM_KEYS:
+            tree.pop(key, None)
+        tree.update(stream)
+        if tree.get("data_dir"):
+            tree["data_dir"] = str(Path(tree["data_dir"]) / "streams" / name)
+        storage = dict(tree.get("storage") or {})
+        schema = f"{storage.get('schema', 'streamdash')}_{name}"
+        if len(schema) > 63:
+            raise ConfigError(f"streams.{name}", f"its PostgreSQL schema {schema[:80]!r} "
+                                                 "(storage.schema + '_' + name) is longer than "
+                                                 "63 characters: shorten one of them")
+        tree["storage"] = {**storage, "schema": schema}
+        return Settings(tree)
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value at a dotted key; ``default`` when an open section lacks it.

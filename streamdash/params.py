@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -87,12 +87,21 @@ def config_error(exc: ValidationError, model: type[BaseModel], key: str,
 def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
     """The model that owns the last part of ``loc`` (nested models, list items by index)."""
     current: type[BaseModel] | None = model
+    keyed = False  # the last field was a mapping of models: this part is one of its keys
     for part in loc:
-        if isinstance(part, int):  # an item of a list (or a mapping's value): same model
+        if isinstance(part, int) or keyed:  # an item of a list or a mapping: same model
+            keyed = False
             continue
         field = _field(current, part) if current is not None else None
         current = _unwrap(field.annotation) if field is not None else None
+        keyed = field is not None and _is_mapping(field.annotation)
     return current
+
+
+def _is_mapping(annotation: Any) -> bool:
+    """Whether ``annotation`` is a ``dict[…]`` (or ``dict[…] | None``)."""
+    return get_origin(annotation) is dict or any(get_origin(a) is dict
+                                                 for a in get_args(annotation))
 
 
 def _unwrap(annotation: Any) -> type[BaseModel] | None:

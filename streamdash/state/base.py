@@ -20,9 +20,10 @@ hands them over as they are:
   :meth:`~StreamState.health` and :meth:`~StreamState.metric_history` (the metrics snapshots).
 
 Everything returned is JSON-ready plain data (copies), so a backend can carry it across
-processes as JSON. A :class:`StateStore` holds the streams by name; today there is one,
-:data:`DEFAULT_STREAM`. A backend that cannot answer raises
-:class:`~streamdash.errors.StateUnavailable` (the page and ``/health`` then say so).
+processes as JSON. A :class:`StateStore` holds the streams by name: every stream the config
+declares (``streams``), or the one, :data:`DEFAULT_STREAM`, of a config without. A backend
+that cannot answer raises :class:`~streamdash.errors.StateUnavailable` (the page and
+``/health`` then say so).
 """
 
 from __future__ import annotations
@@ -33,9 +34,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..sources.base import FieldHints
 from ..status import Status
+from ..stream_settings import DEFAULT_STREAM
 
-#: The name of the one stream a single-stream configuration runs.
-DEFAULT_STREAM = "default"
 #: The event logs every stream has (attribute names of :class:`StreamState`).
 LOGS = ("quarantine", "late", "windows", "errors")
 #: A metric history: ``name → [(epoch seconds, value), …]`` oldest first.
