@@ -6,7 +6,7 @@ The dashboard and the routes read the runtime only through its memory
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,10 @@ from .server.auth import install_auth
 from .server.redaction import install_redaction
 from .server.routes import register_routes
 from .sources import Source
-from .state import DEFAULT_STREAM, MemoryStore, StreamInfo
+from .state import MemoryStore, StreamInfo
 from .state.build import attach_publisher, open_store
 from .state.memory import runtime_info
+from .streams import StreamRuntimes, stream_error
 
 
 def assets_folder() -> str:
@@ -41,23 +42,33 @@ def assets_folder() -> str:
 
 def create_app(settings: Settings | None = None, source: Source | None = None, *,
                runtime: Runtime | None = None, start: bool = True) -> Dash:
-    """Build the runtime and its dashboard; start the runtime unless ``start`` is False.
+    """Build the runtimes and their dashboard; start them unless ``start`` is False.
 
-    The runtime is reachable as ``app.runtime`` (stop it with ``app.runtime.stop()``); the
-    dash-auth object guarding every route as ``app.auth`` (None when ``auth`` asks no login).
-    The page and the API read the runtime in place; with ``state.backend: redis`` the runtime
-    also writes its state there, for web processes (:func:`create_web_app`) to serve.
-    Nothing is kept at module level, so several apps can live in one process.
+    One runtime per stream (``streams``; a config without it is one stream, ``default``):
+    ``app.runtimes`` (a :class:`~streamdash.streams.StreamRuntimes`: start and stop them all
+    with it), ``app.runtime`` the default stream's (``source`` and ``runtime`` replace the
+    default stream's, for tests). The dash-auth object guarding every route is ``app.auth``
+    (None when ``auth`` asks no login). The page and the API read the runtimes in place; with
+    ``state.backend: redis`` each runtime also writes its state there, under its stream's
+    name, for web processes (:func:`create_web_app`) to serve. Nothing is kept at module
+    level, so several apps can live in one process.
     """
     settings = settings or Settings()
     auth = auth_settings(settings.section("auth"))  # a bad auth section fails before any I/O
-    runtime = runtime or Runtime(settings, source)
-    attach_publisher(runtime, settings)
-    redactor = output_redactor(runtime.settings.as_dict(), runtime.source)
-    app = _dash_app(settings, auth, MemoryStore(runtime).stream(), redactor, runtime.settings)
-    app.runtime = runtime  # type: ignore[attr-defined]
+    runtimes = StreamRuntimes(settings, source, runtime=runtime)
+    for name, rt in runtimes.items():
+        attach_publisher(rt, rt.settings, stream=name)
+    if len(runtimes) == 1:
+        redactor = output_redactor(runtimes.first.settings.as_dict(), runtimes.first.source)
+    else:
+        redactor = combined(output_redactor(settings.as_dict(), rt.source)
+                            for _, rt in runtimes.items())
+    store = MemoryStore(runtimes.runtimes)
+    app = _dash_app(settings, auth, streams_of(store), redactor, runtimes.first.settings)
+    app.runtime = runtimes.first  # type: ignore[attr-defined]
+    app.runtimes = runtimes  # type: ignore[attr-defined]
     if start:
-        runtime.start()
+        runtimes.start()
     return app
 
 
@@ -66,29 +77,53 @@ def create_web_app(settings: Settings | None = None, *,
     """A web process: the dashboard and the API of what workers write to Redis, no pipeline.
 
     ``settings`` must say ``state.backend: redis``; ``store`` overrides the store they name.
-    The page is built from what the worker says the stream is (from the local settings until
-    a worker wrote). ``app.runtime`` is ``None``; ``app.state_store`` is the store (close it
-    when done). Any number of these may serve one store: they hold no state of their own.
+    Every configured stream is read (its own keys in Redis); each page is built from what the
+    worker says the stream is (from the local settings until a worker wrote). ``app.runtime``
+    is ``None``; ``app.state_store`` is the store (close it when done). Any number of these
+    may serve one store: they hold no state of their own.
     """
     settings = settings or Settings()
     auth = auth_settings(settings.section("auth"))
-    info, redactor = describe_locally(settings, environ)
+    described = {name: _described(settings, name, environ) for name in settings.stream_names()}
+    redactor = combined(red for _, red in described.values())
     if store is None:
         if settings.model.state.backend != "redis":
             raise ConfigError("state.backend", "a web process serves what workers write to "
                                                "Redis: set state.backend: redis (streamdash run"
                                                " serves its own pipeline)")
-        store = open_store(settings, environ=environ, fallback=lambda name: info)
-    app = _dash_app(settings, auth, store.stream(DEFAULT_STREAM), redactor)
+        store = open_store(settings, environ=environ, names=tuple(described),
+                           fallback=lambda name: described[name][0])
+    app = _dash_app(settings, auth, streams_of(store), redactor)
     app.runtime = None  # type: ignore[attr-defined]
+    app.runtimes = None  # type: ignore[attr-defined]
     app.state_store = store  # type: ignore[attr-defined]
     return app
+
+
+def streams_of(store: Any) -> dict[str, Any]:
+    """Every stream ``store`` holds, by name, in its order (the first is the default)."""
+    return {name: store.stream(name) for name in store.streams()}
+
+
+def combined(redactors: Iterable[Redactor]) -> Redactor:
+    """One redactor masking what any of ``redactors`` masks (every stream's secrets are
+    masked in every answer: a page of one stream may quote another's error)."""
+    return Redactor([secret for red in redactors for secret in red.secrets])
+
+
+def _described(settings: Settings, name: str, environ: Mapping[str, str] | None
+               ) -> tuple[StreamInfo, Redactor]:
+    try:
+        return describe_locally(settings.for_stream(name), environ)
+    except ConfigError as exc:
+        raise stream_error(name, exc) if settings.multi else exc from None
 
 
 def describe_locally(settings: Settings, environ: Mapping[str, str] | None = None
                      ) -> tuple[StreamInfo, Redactor]:
     """What the configured stream is, and its secrets, from the settings alone: the pipeline
-    is built as ``check-config`` builds it (no thread, no data dir), read, and dropped."""
+    is built as ``check-config`` builds it (no thread, no data dir), read, and dropped
+    (``settings``: one stream's, ``Settings.for_stream``)."""
     runtime = Runtime(settings.with_overrides({"data_dir": ""}))
     try:
         return runtime_info(runtime), output_redactor(settings.as_dict(), runtime.source,
@@ -97,18 +132,20 @@ def describe_locally(settings: Settings, environ: Mapping[str, str] | None = Non
         runtime.source.close()
 
 
-def _dash_app(settings: Settings, auth: Any, stream: Any, redactor: Redactor,
+def _dash_app(settings: Settings, auth: Any, streams: Mapping[str, Any], redactor: Redactor,
               api_settings: Settings | None = None) -> Dash:
-    """The Dash app around one stream's state: login, dashboard, routes (bounded by
-    ``api_settings``, default ``settings``), secret filter."""
+    """The Dash app around the streams' states (by name, the default first): login,
+    dashboard, routes (bounded by ``api_settings``, default ``settings``), secret filter."""
     app = Dash(__name__, title="streamdash", assets_folder=assets_folder(), serve_locally=True,
                update_title=None)
     # Before any route: the login's hooks must run ahead of every other before_request.
     app.auth = install_auth(app, auth)  # type: ignore[attr-defined]
     # Callback payloads are small; a bigger body is refused (413) before anything parses it.
     app.server.config["MAX_CONTENT_LENGTH"] = settings.get("server.max_request_bytes")
-    app.live = install_dashboard(app, stream, settings)  # type: ignore[attr-defined]
-    register_routes(app.server, stream, api_settings or settings, redactor)
+    views = install_dashboard(app, streams, settings)
+    app.live = views.first  # type: ignore[attr-defined]
+    app.stream_views = views  # type: ignore[attr-defined]
+    register_routes(app.server, streams, api_settings or settings, redactor)
     install_redaction(app.server, redactor)
     return app
 
@@ -121,4 +158,4 @@ def check_settings(settings: Settings) -> None:
     leaves the data dir untouched. Raises ``ConfigError`` naming the first bad key.
     """
     app = create_app(settings.with_overrides({"data_dir": ""}), start=False)
-    app.runtime.source.close()
+    app.runtimes.close()

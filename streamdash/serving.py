@@ -184,8 +184,8 @@ class StreamdashServer(BaseApplication):
         from .gc_tuning import tune_for_streaming
 
         tune_for_streaming()  # this process runs the pipeline (see gc_tuning for figures)
-        if self.app.runtime is not None:  # a web process (streamdash web) runs none
-            self.app.runtime.start()
+        if self.app.runtimes is not None:  # a web process (streamdash web) runs none
+            self.app.runtimes.start()
         if worker.age == 1:  # the first worker announces the URL; the others serve it too
             log_event(log, logging.INFO, f"dashboard on {self.url}")
 
@@ -194,8 +194,8 @@ class StreamdashServer(BaseApplication):
         # after graceful_timeout anyway.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
-        if self.app is not None and self.app.runtime is not None:
-            self.app.runtime.stop(timeout=DRAIN_TIMEOUT)
+        if self.app is not None and self.app.runtimes is not None:
+            self.app.runtimes.stop(timeout=DRAIN_TIMEOUT)
         elif self.app is not None:
             self.app.state_store.close()
 

@@ -56,6 +56,11 @@ class Worker(Managed):
             raise ConfigError("state.backend", "a worker writes its state to Redis for web "
                                                "processes to serve: set state.backend: redis "
                                                "and state.url (or REDIS_URL)")
+        if settings.multi:  # spreading streams over workers is not built yet: say so
+            raise ConfigError("streams", f"streamdash worker runs one stream; this config "
+                                         f"declares {len(settings.stream_names())}: run them "
+                                         "with streamdash run (state.backend: redis publishes "
+                                         "every stream for web processes)")
         self.runtime = Runtime(settings, source)
         publisher = attach_publisher(self.runtime, settings, environ)
         assert publisher is not None  # the backend is redis

@@ -39,7 +39,9 @@ if _settings.get("state.backend") == "redis":
 else:
     app = create_app(_settings, start=False)
 server = app.server
-runtime = app.runtime  # None in a web process
+runtime = app.runtime  # the default stream's; None in a web process
+#: Every stream's runtime (started and stopped together); None in a web process.
+runtimes = app.runtimes
 
 
 def start() -> None:
@@ -49,15 +51,15 @@ def start() -> None:
     ``streamdash run`` (see :mod:`streamdash.gc_tuning`).
     """
     tune_for_streaming()
-    if runtime is not None:
-        runtime.start()
+    if runtimes is not None:
+        runtimes.start()
 
 
 def stop(drain_timeout: float | None = None) -> None:
     """Stop polling, drain the queue (at most ``drain_timeout`` s), flush the history (a web
     process closes its connections to Redis)."""
-    if runtime is not None:
-        runtime.stop(drain_timeout)
+    if runtimes is not None:
+        runtimes.stop(drain_timeout)
     else:
         app.state_store.close()
 
@@ -66,8 +68,8 @@ def stop(drain_timeout: float | None = None) -> None:
 def _start_if_never_started() -> None:
     # Under a server without our gunicorn hooks, the first request starts the pipeline
     # (started_at stays set after stop(), so a request during shutdown does not restart it).
-    if runtime is not None and runtime.started_at is None:
-        runtime.start()
+    if runtimes is not None and runtimes.started_at is None:
+        runtimes.start()
 
 
 atexit.register(stop)

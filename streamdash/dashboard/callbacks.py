@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import Dash, Input, Output, State, no_update
+from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from . import ids, views
 from .live import LiveView
 from .panels import PANELS, Panel, read_inputs
+from .streams import StreamViews, stream_from_search
 from .texts import refresh_props
 
 TICK = Input(ids.TICK, "n_intervals")
@@ -35,30 +36,67 @@ def outputs(names: tuple[str, ...]) -> list[Output]:
     return [Output(*name.rsplit(".", 1)) for name in names]
 
 
-def register_callbacks(app: Dash, live: LiveView) -> None:
-    """Wire every dashboard component to ``live``."""
+#: Which stream a browser shows: every callback that reads one sends it.
+STREAM = State(ids.STREAM, "data")
+
+
+def register_callbacks(app: Dash, streams: StreamViews) -> None:
+    """Wire every dashboard component to the live view of the stream each browser shows."""
     @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "max_intervals"),
                   Input(ids.REFRESH_PICKER, "value"))
     def set_refresh(value: float | None) -> tuple[int, int]:
         return refresh_props(value)
 
+    if len(streams.names) > 1:
+        register_stream_choice(app, streams)
     for timer in dict.fromkeys(p.timer for p in PANELS if p.timer != ids.TICK):
         register_pause(app, timer)
     for panel in PANELS:
         if panel.store:
-            register_panel(app, live, panel)
+            register_panel(app, streams, panel)
 
     @app.callback(*outputs(views.TICK_OUTPUTS), Output(ids.CLIENT_STATE, "data"), TICK,
                   *(Input(c, "value") for c in views.TICK_INPUTS),
-                  State(ids.REFRESH_PICKER, "value"), State(ids.CLIENT_STATE, "data"),
+                  State(ids.REFRESH_PICKER, "value"), State(ids.CLIENT_STATE, "data"), STREAM,
                   running=HOLD_TICK)
     def refresh_rest(_n: Any, *values: Any) -> tuple:
-        *chosen, refresh, state = values
+        *chosen, refresh, state, stream = values
+        live = chosen_view(streams, stream)
         inputs = read_inputs(live, dict(zip(views.TICK_INPUTS, chosen, strict=True)))
-        out, new_state = views.tick(live, state, inputs, refresh)
+        out, new_state = views.tick(live, state, inputs, refresh, streams,
+                                    stream or streams.names[0])
         if not out and new_state == state:
             raise PreventUpdate
         return (*(out.get(name, no_update) for name in views.TICK_OUTPUTS), new_state)
+
+
+def chosen_view(streams: StreamViews, name: Any) -> LiveView:
+    """The view of the stream a browser sent; nothing to do for a name no stream has (the
+    request guard refuses those first)."""
+    live = streams.pick(name)
+    if live is None:
+        raise PreventUpdate
+    return live
+
+
+def register_stream_choice(app: Dash, streams: StreamViews) -> None:
+    """The URL's ``?stream=`` and the stream picker, kept in step (one callback: Dash allows
+    a component to be both input and output only within one), set the stream shown, its
+    header label and its default value and key fields."""
+    @app.callback(Output(ids.LOCATION, "search"), Output(ids.STREAM_PICKER, "value"),
+                  Output(ids.STREAM, "data"), Output(ids.SOURCE_LABEL, "children"),
+                  Output(ids.VALUE_FIELD, "value"), Output(ids.KEY_FIELD, "value"),
+                  Input(ids.LOCATION, "search"), Input(ids.STREAM_PICKER, "value"),
+                  State(ids.STREAM, "data"))
+    def choose_stream(search: Any, picked: Any, shown: Any) -> tuple:
+        from_picker = ctx.triggered_id == ids.STREAM_PICKER and picked in streams.names
+        name = picked if from_picker else \
+            stream_from_search(search, streams.names) or streams.names[0]
+        if name == (shown or streams.names[0]):
+            raise PreventUpdate  # the URL and the picker already agree with the page
+        opts = streams.views[name].options
+        return (f"?stream={name}" if from_picker else no_update, name, name,
+                streams.label(name), opts.value_field, opts.key_field or None)
 
 
 def register_pause(app: Dash, timer: str) -> None:
@@ -68,15 +106,16 @@ def register_pause(app: Dash, timer: str) -> None:
         return not value
 
 
-def register_panel(app: Dash, live: LiveView, panel: Panel) -> None:
+def register_panel(app: Dash, streams: StreamViews, panel: Panel) -> None:
     """The callback of a chart with its own request: its timer and controls in, its figure (or
     ``extendData``) and its store out; nothing new answers 204."""
     @app.callback(*outputs(panel.outputs), Output(panel.store, "data"),
                   Input(panel.timer, "n_intervals"), *(Input(c, "value") for c in panel.inputs),
-                  State(panel.store, "data"),
+                  State(panel.store, "data"), STREAM,
                   running=HOLD_TICK if panel.timer == ids.TICK else None)
     def refresh_panel(_n: Any, *values: Any) -> tuple:
-        *chosen, state = values
+        *chosen, state, stream = values
+        live = chosen_view(streams, stream)
         inputs = read_inputs(live, dict(zip(panel.inputs, chosen, strict=True)))
         update = panel.snapshot(live, state, inputs, panel.figure)
         if update is None:

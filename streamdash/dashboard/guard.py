@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -35,14 +35,18 @@ _NUMBER = (int, float)
 VALUE_TYPES: Mapping[str, tuple[type, ...]] = MappingProxyType({
     prop(ids.TICK, "n_intervals"): (int,), prop(ids.REFRESH_PICKER, "value"): _NUMBER,
     prop(ids.VALUE_FIELD, "value"): (str,), prop(ids.KEY_FIELD, "value"): (str,),
-    prop(ids.CLIENT_STATE, "data"): (dict,),
+    prop(ids.CLIENT_STATE, "data"): (dict,), prop(ids.STREAM, "data"): (str,),
+    prop(ids.STREAM_PICKER, "value"): (str,), prop(ids.LOCATION, "search"): (str,),
     **{name: types for panel in PANELS for name, types in panel.value_types.items()},
 })
 
 
-def callback_problem(body: Any, callback_map: dict[str, Any]) -> str | None:
+def callback_problem(body: Any, callback_map: dict[str, Any],
+                     choices: Mapping[str, Collection[str]] | None = None) -> str | None:
     """Why ``body`` is not a well-formed request for one of ``callback_map``'s callbacks, or
-    ``None`` when it is."""
+    ``None`` when it is; ``choices`` (``component.prop`` → the values it may take, such as
+    the stream names) refuses any other value of those."""
+    choices = choices or {}
     if not isinstance(body, dict):
         return "expected a JSON object"
     output = body.get("output")
@@ -59,9 +63,12 @@ def callback_problem(body: Any, callback_map: dict[str, Any]) -> str | None:
                 return f"'{part}' does not match the callback"
             value = item.get("value")
             types = VALUE_TYPES.get(f"{expected['id']}.{expected['property']}")
+            name = f"{expected['id']}.{expected['property']}"
             if value is not None and types is not None and \
                     (not isinstance(value, types) or isinstance(value, bool)):
-                return f"bad value for {expected['id']}.{expected['property']}"
+                return f"bad value for {name}"
+            if value is not None and name in choices and value not in choices[name]:
+                return f"unknown value for {name}"  # not echoed: it came from anyone
     outputs = body.get("outputs")
     items = outputs if isinstance(outputs, list) else [outputs]
     if not all(isinstance(o, dict) and isinstance(o.get("id"), str) for o in items):
@@ -72,9 +79,10 @@ def callback_problem(body: Any, callback_map: dict[str, Any]) -> str | None:
     return None
 
 
-def install_guards(app: Dash) -> None:
+def install_guards(app: Dash, choices: Mapping[str, Collection[str]] | None = None) -> None:
     """Answer malformed callback requests with 400 and unknown component-suite paths with 404,
-    without a traceback in the log (see the module docstring)."""
+    without a traceback in the log (see the module docstring); ``choices`` as for
+    :func:`callback_problem`."""
     server = app.server
     update_path = f"{app.config.routes_pathname_prefix}_dash-update-component"
 
@@ -83,7 +91,7 @@ def install_guards(app: Dash) -> None:
         if request.method != "POST" or request.path != update_path:
             return None
         # Parsed once here (Flask caches it for Dash); the size is capped by MAX_CONTENT_LENGTH.
-        problem = callback_problem(request.get_json(silent=True), app.callback_map)
+        problem = callback_problem(request.get_json(silent=True), app.callback_map, choices)
         if problem is None:
             return None
         log.info("callback request refused: %s", problem)

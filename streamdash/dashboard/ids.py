@@ -15,7 +15,13 @@ TICK = "tick"
 #: The store of the versions the live tick's parts (header, charts, tables) last sent.
 CLIENT_STATE = "client-state"
 
+#: The stream this browser shows (a name; ``None``: the default stream).
+STREAM = "stream"
+#: The page's URL (``?stream=NAME`` opens that stream).
+LOCATION = "url"
+
 # -- controls --------------------------------------------------------------------------------------
+STREAM_PICKER = "stream-picker"
 REFRESH_PICKER = "refresh-picker"
 VALUE_FIELD = "value-field"
 KEY_FIELD = "key-field"
@@ -28,6 +34,8 @@ LAST_UPDATE = "last-update"
 STALE_WARNING = "stale-warning"
 ALERT_BANNERS = "alert-banners"
 ALERT_MORE = "alert-more"
+#: The body of the streams overview table (one row per stream).
+OVERVIEW = "stream-overview"
 
 # -- tables ----------------------------------------------------------------------------------------
 GRID_ALERTS = "grid-alerts"

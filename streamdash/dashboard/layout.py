@@ -116,7 +116,26 @@ def chart_rows(notes: dict[str, str], timers: dict[str, float]) -> list[dbc.Row]
     return [dbc.Row(cols, className="g-3 mb-3") for cols in rows]
 
 
-def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Header:
+def stream_picker(streams: Sequence[str]) -> dbc.Col:
+    """The stream picker (shown with several streams only: one has nothing to pick)."""
+    hidden = {} if len(streams) > 1 else {"style": {"display": "none"}}
+    return dbc.Col(html.Label([html.Span("Stream", className="me-2"), dcc.Dropdown(
+        id=ids.STREAM_PICKER, options=field_options(streams), value=streams[0] if streams else
+        None, clearable=False, searchable=len(streams) > 8, style={"minWidth": "12rem"})],
+        className="d-flex align-items-center"), width="auto", **hidden)
+
+
+def overview_table() -> html.Div:
+    """The streams overview: one row per stream, filled by the live tick."""
+    head = html.Thead(html.Tr([html.Th(t) for t in (
+        "Stream", "Source", "Records/s", "Last update (UTC)", "Health", "Active alerts")]))
+    return html.Div(html.Table([head, html.Tbody([], id=ids.OVERVIEW)],
+                               className="table table-sm sd-overview mb-0"),
+                    className="table-responsive mb-2")
+
+
+def _header(title: str, source_label: str, opts: DashboardOptions,
+            streams: Sequence[str] = ()) -> html.Header:
     picker = dbc.RadioItems(id=ids.REFRESH_PICKER, options=refresh_options(opts.refresh),
                             value=opts.refresh, inline=True, className="btn-group",
                             inputClassName="btn-check",
@@ -124,6 +143,7 @@ def _header(title: str, source_label: str, opts: DashboardOptions) -> html.Heade
                             labelCheckedClassName="active")
     return html.Header(dbc.Row([
         dbc.Col(html.H1(title, className="h3 mb-0"), width="auto"),
+        *([stream_picker(streams)] if streams else []),
         dbc.Col(html.Span(source_label, id=ids.SOURCE_LABEL, className="text-muted"),
                 width="auto"),
         # The badge's title (hover text) names the firing alerts and other reasons.
@@ -152,17 +172,23 @@ def _controls(opts: DashboardOptions) -> dbc.Row:
 
 def build_layout(title: str, source_label: str, opts: DashboardOptions,
                  rate_window: float = 60.0, history_refresh: float = 30.0,
-                 window_note: str = "") -> dbc.Container:
-    """The whole page: header, alerts, KPIs, field pickers, charts, tables, timer and stores.
+                 window_note: str = "", streams: Sequence[str] = ()) -> dbc.Container:
+    """The whole page: header, streams overview, alerts, KPIs, field pickers, charts, tables,
+    timer and stores.
 
     ``rate_window`` (seconds) is the window the quality rates are computed over (for labels);
     ``history_refresh`` (seconds) how often the pipeline-history chart re-reads the store;
-    ``window_note`` says on the window card why it trails the live chart.
+    ``window_note`` says on the window card why it trails the live chart; ``streams`` are the
+    streams' names, the default first (several: a picker and the URL choose one).
     """
     window = f"{rate_window:g} s"
     interval, max_intervals = refresh_props(opts.refresh)
+    # With several streams, ?stream= in the URL picks one (a link opens it).
+    location = [dcc.Location(id=ids.LOCATION, refresh=False)] if len(streams) > 1 else []
     return dbc.Container([
-        _header(title, source_label, opts),
+        *location,
+        _header(title, source_label, opts, streams),
+        overview_table(),
         dbc.Alert("", id=ids.STALE_WARNING, color="warning", is_open=False,
                   className="sd-stale"),
         html.Div([dbc.Alert("", id=ids.alert_slot(i), is_open=False, color="danger",
@@ -187,4 +213,5 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
         dcc.Interval(id=ids.TICK, interval=interval, max_intervals=max_intervals),
         # What this browser holds (versions), so ticks send only news.
         dcc.Store(id=ids.CLIENT_STATE),
+        dcc.Store(id=ids.STREAM),  # the stream shown (None: the default)
     ], fluid=True, className="pb-4")

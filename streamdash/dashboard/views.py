@@ -18,6 +18,7 @@ from .ids import prop
 from .layout import ALERT_SLOTS, KPI_IDS, field_options
 from .live import LiveView
 from .panels import TICK_PANELS, Inputs
+from .streams import StreamViews, overview_rows
 from .texts import kpi_texts, status_badge
 
 Outputs = dict[str, Any]
@@ -36,7 +37,7 @@ TICK_OUTPUTS: tuple[str, ...] = (
     *(prop(ids.alert_slot(i), name) for i in range(ALERT_SLOTS)
       for name in ("is_open", "color", "children")),
     prop(ids.ALERT_MORE, "children"), prop(ids.GRID_ALERTS, "rowData"),
-    prop(ids.GRID_LATE, "rowData"),
+    prop(ids.GRID_LATE, "rowData"), prop(ids.OVERVIEW, "children"),
 )
 #: The controls the live tick reads: the value field (header, KPIs) and every tick panel's.
 TICK_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(
@@ -126,8 +127,18 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     return out, new
 
 
+def overview(streams: StreamViews, state: Any, chosen: str) -> tuple[Outputs, Any]:
+    """The streams overview (a row per stream, ``chosen`` marked), when it changed."""
+    lines = streams.overview()
+    new = digest([lines, chosen])
+    if new == state:
+        return {}, new
+    return {prop(ids.OVERVIEW, "children"): overview_rows(lines, chosen)}, new
+
+
 def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,
-         refresh: float | None) -> tuple[Outputs, dict[str, Any]]:
+         refresh: float | None, streams: StreamViews | None = None,
+         chosen: str = "") -> tuple[Outputs, dict[str, Any]]:
     """Everything but the time series that one tick sends to one browser, and its new state.
 
     (The time series has its own callback so its incremental update stays one small request.)
@@ -146,6 +157,9 @@ def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,
             "alerts": (alert_banners, ()),
         }.items():
             part_out, new[name] = part(live, state.get(name), *params)
+            out.update(part_out)
+        if streams is not None:  # after the stream's own parts: they say when it is away
+            part_out, new["overview"] = overview(streams, state.get("overview"), chosen)
             out.update(part_out)
     except StateUnavailable as exc:
         new = {"unavailable": str(exc)}

@@ -12,6 +12,7 @@ Bad or unknown parameters get HTTP 400 with a message naming the parameter.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, request
@@ -36,15 +37,18 @@ def _bad_params(allowed: tuple[str, ...]) -> str | None:
     return None
 
 
-def register_alert_routes(server: Flask, state: StreamState | Runtime) -> None:
-    """Add the current-alerts and quality routes for one stream's quality view (its monitor's
-    read API) to ``server``."""
-    stream = as_stream(state)
-    monitor = stream.quality
+def register_alert_routes(server: Flask,
+                          state: StreamState | Runtime | Callable[[], StreamState]) -> None:
+    """Add the current-alerts and quality routes to ``server``, for one stream's quality view
+    (its monitor's read API), or for the stream ``state()`` picks for each request."""
+    pick = state if callable(state) and not isinstance(state, Runtime) else \
+        (lambda one=as_stream(state): one)
 
     @server.get("/api/alerts/active")
     def alerts_active() -> Response:
-        problem = _bad_params(("state",))
+        stream = pick()
+        monitor = stream.quality
+        problem = _bad_params(("state", "stream"))
         state = request.args.get("state")
         if problem is None and state is not None and state not in ACTIVE_STATES:
             problem = f"state: must be one of {', '.join(ACTIVE_STATES)}, got {state!r}"
@@ -59,14 +63,17 @@ def register_alert_routes(server: Flask, state: StreamState | Runtime) -> None:
 
     @server.get("/api/alerts/rules")
     def alerts_rules() -> Response:
-        problem = _bad_params(())
+        monitor = pick().quality
+        problem = _bad_params(("stream",))
         if problem:
             return _reply({"error": problem}, 400)
         return _reply({"enabled": monitor.enabled, "rules": monitor.rules()})
 
     @server.get("/api/quality")
     def quality() -> Response:
-        problem = _bad_params(())
+        stream = pick()
+        monitor = stream.quality
+        problem = _bad_params(("stream",))
         if problem:
             return _reply({"error": problem}, 400)
         thresholds = {m: [{"rule": n, "op": op, "threshold": t, "severity": s}

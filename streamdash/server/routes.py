@@ -14,10 +14,16 @@
   dashboard page)
 * ``/api/late`` — the newest records set aside as late (the in-memory late store), newest first,
   paged the same way
+* ``/api/streams`` — every stream's status line (``state.overview.status_line``)
 * a state store (Redis) that does not answer: HTTP 503 with the reason, on every route
 
+Every ``/api/*`` route answers for the stream ``?stream=NAME`` names (default: the first); an
+unknown name is a 404, a malformed one a 400, both listing the streams (``server.streams``).
+``/health`` and ``/health/ready`` cover every stream (the worst wins, each reason names its
+stream) and ``/metrics`` labels each series with its ``stream``.
+
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
-The routes read one stream's state only through its
+The routes read each stream's state only through its
 :class:`~streamdash.state.base.StreamState` (this process's runtime, or what a worker published).
 """
 
@@ -25,7 +31,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
@@ -38,69 +45,95 @@ from ..models import finite, utc_iso
 from ..redact import Redactor, output_redactor
 from ..runtime import Runtime
 from ..state import StreamState, as_stream
-from ..state.probes import health_answer, ready_answer
+from ..state.overview import health_all, ready_all, status_line
 from ..store.history import HistoryReader, QueryTooSlow, StorageUnavailable, event_time
 from .alerts import register_alert_routes
 from .prometheus import build_registry
 from .query import Cursor, Query, QueryError, memory_page, page, parse_query
+from .streams import UnknownStream, chosen_stream, without_stream
 
 
-def register_routes(server: Flask, state: StreamState | Runtime, settings: Settings | None = None,
-                    redactor: Redactor | None = None) -> None:
-    """Add the operational routes for one stream's ``state`` to the Flask ``server``.
+@dataclass(frozen=True)
+class StreamApi:
+    """What the routes read of one stream: its state and its history reader (bounded by
+    ``api.max_seconds``; ``None`` without a persisted history)."""
+
+    name: str
+    stream: StreamState
+    reader: HistoryReader | None
+
+
+def register_routes(server: Flask, state: StreamState | Runtime | Mapping[str, StreamState],
+                    settings: Settings | None = None, redactor: Redactor | None = None) -> None:
+    """Add the operational routes for the streams' ``state`` to the Flask ``server``: one
+    stream's state (a runtime is read in place), or the states by name, the default first.
 
     ``settings`` bound the answers (``api``) and ``redactor`` masks every secret; a runtime
-    given as ``state`` supplies both (its settings, its source's secrets) and is read in place.
+    given as ``state`` supplies both (its settings, its source's secrets). Every ``/api/*``
+    route reads the stream ``?stream=`` names (default: the first).
     """
     if isinstance(state, Runtime):
         settings = settings or state.settings
         redactor = redactor or output_redactor(state.settings.as_dict(), state.source)
     settings = settings or Settings()
     redactor = redactor or output_redactor(settings.as_dict())
-    stream = as_stream(state)
-    registry = build_registry(stream)
-    register_alert_routes(server, stream)  # /api/alerts/active, /api/alerts/rules, /api/quality
+    streams = dict(state) if isinstance(state, Mapping) else {"default": as_stream(state)}
+    names = list(streams)
+    max_limit = settings.get("api.max_limit", 10_000)
+    max_bytes = settings.get("api.max_bytes", 4 * 1024 * 1024)
+    max_seconds = settings.get("api.max_seconds", 10.0)
+    apis = {name: StreamApi(name, stream, stream.history.limited(max_seconds)
+                            if stream.history is not None else None)
+            for name, stream in streams.items()}
+    registry = build_registry(streams)
+
+    def chosen() -> StreamApi:
+        return apis[chosen_stream(request.args.to_dict(flat=False), names)]
+
+    register_alert_routes(server, lambda: chosen().stream)  # /api/alerts/active, rules, quality
 
     def reply(body: Any, status: int = 200) -> Response:
         text = json.dumps(finite(body), default=str, allow_nan=False)
         return Response(redactor.text(text), status=status, mimetype="application/json")
 
-    max_limit = settings.get("api.max_limit", 10_000)
-    max_bytes = settings.get("api.max_bytes", 4 * 1024 * 1024)
-    max_seconds = settings.get("api.max_seconds", 10.0)
-    history = stream.history
-    reader = history.limited(max_seconds) if history is not None else None
-
     def api(default_since: str, default_limit: int, allowed: tuple[str, ...],
-            answer: Callable[[Query], dict[str, Any]]) -> Response:
+            answer: Callable[[StreamApi, Query], dict[str, Any]]) -> Response:
+        one = chosen()
         try:
-            query = parse_query(request.args.to_dict(flat=False), stream.clock(),
-                                allowed=allowed, default_since=default_since,
-                                default_limit=default_limit, max_limit=max_limit)
+            query = parse_query(without_stream(request.args.to_dict(flat=False)),
+                                one.stream.clock(), allowed=(*allowed, "stream"),
+                                default_since=default_since, default_limit=default_limit,
+                                max_limit=max_limit)
         except QueryError as exc:
             return reply({"error": str(exc)}, 400)
         try:
-            body = answer(query)
+            body = answer(one, query)
         except QueryTooSlow as exc:
             return reply({"error": f"{exc} (api.max_seconds): ask for a shorter range, fewer "
                                    "names or a larger step"}, 503)
         except StorageUnavailable as exc:
             return reply({"error": f"history storage unavailable: {exc}"}, 503)
         return reply({"since": utc_iso(query.since), "until": utc_iso(query.until),
-                      "from": "history" if reader is not None else stream.backend, **body})
+                      "stream": one.name,
+                      "from": "history" if one.reader is not None else one.stream.backend,
+                      **body})
 
     @server.errorhandler(StateUnavailable)
     def state_unavailable(exc: StateUnavailable) -> Response:
         # Redis away (a web process): every route (/api/*, /metrics) says so, as /health does.
         return reply({"error": str(exc)}, 503)
 
-    def stored(table: str, q: Query, **where: Any) -> tuple[list[dict[str, Any]], str | None]:
+    @server.errorhandler(UnknownStream)
+    def unknown_stream(exc: UnknownStream) -> Response:
+        return reply(exc.body, exc.status)
+
+    def stored(one: StreamApi, table: str, q: Query, **where: Any
+               ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a history table (newest first), at most ``limit`` items and
         ``api.max_bytes`` of JSON, and the cursor of the next."""
-        assert reader is not None
+        assert one.reader is not None
         before = (q.cursor.ts, q.cursor.tie) if q.cursor is not None else None
-        rows = reader.events(table, q.since, q.until, q.limit + 1,
-                                             before=before, **where)
+        rows = one.reader.events(table, q.since, q.until, q.limit + 1, before=before, **where)
         return page(rows, q.limit, lambda r: Cursor(r["ts"], r["id"]), max_bytes=max_bytes,
                     size=_json_size)
 
@@ -108,9 +141,18 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
                   ) -> tuple[list[dict[str, Any]], str | None]:
         return memory_page(items, q, when, max_bytes=max_bytes, size=_json_size)
 
+    def logged(one: StreamApi, table: str, log: Any, q: Query, **where: Any
+               ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of ``table`` from the history, else of the in-memory ``log``."""
+        if one.reader is not None:
+            items, nxt = stored(one, table, q, **where)
+            return _rows(items), nxt
+        now = one.stream.clock()
+        return in_memory(log.recent(), q, lambda i: event_time(i, now))
+
     @server.get("/health")
     def health() -> Response:
-        code, body = health_answer(stream)
+        code, body = health_all(streams)
         return reply(body, code)
 
     @server.get("/health/live")
@@ -119,7 +161,7 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
 
     @server.get("/health/ready")
     def ready() -> Response:
-        code, body = ready_answer(stream)
+        code, body = ready_all(streams)
         return reply(body, code)
 
     @server.get("/metrics")
@@ -134,64 +176,61 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
         # rule, so this only ever sees the unknown ones.
         return reply({"error": f"unknown API path /api/{rest}"}, 404)
 
+    @server.get("/api/streams")
+    def api_streams() -> Response:
+        unknown = sorted(set(request.args) - {"stream"})
+        if unknown:
+            return reply({"error": f"unknown parameter {unknown[0]!r} (known: stream)"}, 400)
+        wanted = [chosen().name] if "stream" in request.args else names
+        return reply({"default": names[0], "count": len(wanted),
+                      "streams": [status_line(n, streams[n]) for n in wanted]})
+
     @server.get("/api/metrics")
     def api_metrics() -> Response:
-        def answer(q: Query) -> dict[str, Any]:
+        def answer(one: StreamApi, q: Query) -> dict[str, Any]:
             names = list(q.names or SNAPSHOT_FIELDS)
-            if q.step and reader is not None:  # one page of bucket means (as the dashboard)
-                series, nxt = reader.metric_buckets(names, q.since, q.until, q.step), None
+            if q.step and one.reader is not None:  # one page of bucket means (as the dashboard)
+                series, nxt = one.reader.metric_buckets(names, q.since, q.until, q.step), None
             else:
-                series, nxt = _metric_page(stream, reader, names, q)
+                series, nxt = _metric_page(one.stream, one.reader, names, q)
             return {"series": {n: [{"ts": utc_iso(t), "t": t, "value": v} for t, v in pts]
                                for n, pts in series.items()}, "next": nxt}
         return api("1h", 10_000, ("name", "step"), answer)
 
     @server.get("/api/errors")
     def api_errors() -> Response:
-        def answer(q: Query) -> dict[str, Any]:
-            now = stream.clock()
-            if reader is not None:
-                items, nxt = stored("errors", q)
-                items = _rows(items)
-            else:
-                items, nxt = in_memory(stream.errors.recent(), q,
-                                       lambda i: event_time(i, now))
+        def answer(one: StreamApi, q: Query) -> dict[str, Any]:
+            items, nxt = logged(one, "errors", one.stream.errors, q)
             return {"count": len(items), "items": items, "next": nxt}
         return api("24h", 100, (), answer)
 
     @server.get("/api/dlq")
     def api_dlq() -> Response:
-        def answer(q: Query) -> dict[str, Any]:
-            now = stream.clock()
-            if reader is not None:
-                items, nxt = stored("dlq", q)
-                items = _rows(items)
-            else:
-                items, nxt = in_memory(stream.quarantine.recent(), q,
-                                       lambda i: event_time(i, now))
-            return {"count": len(items), "total": stream.quarantine.total, "items": items,
+        def answer(one: StreamApi, q: Query) -> dict[str, Any]:
+            items, nxt = logged(one, "dlq", one.stream.quarantine, q)
+            return {"count": len(items), "total": one.stream.quarantine.total, "items": items,
                     "next": nxt}
         return api("24h", 100, (), answer)
 
     @server.get("/api/late")
     def api_late() -> Response:
-        def answer(q: Query) -> dict[str, Any]:
+        def answer(one: StreamApi, q: Query) -> dict[str, Any]:
             # The state's bounded late log only (never persisted): newest first.
-            now = stream.clock()
-            late = stream.late
+            now = one.stream.clock()
+            late = one.stream.late
             items, nxt = in_memory(late.recent(), q, lambda i: event_time(i, now))
-            return {"from": stream.backend, "count": len(items), "total": late.total,
+            return {"from": one.stream.backend, "count": len(items), "total": late.total,
                     "capacity": late.capacity, "items": items, "next": nxt}
         return api("24h", 100, (), answer)
 
     @server.get("/api/windows")
     def api_windows() -> Response:
-        def answer(q: Query) -> dict[str, Any]:
-            if reader is not None:
-                rows, nxt = stored("windows", q, key=q.key)
+        def answer(one: StreamApi, q: Query) -> dict[str, Any]:
+            if one.reader is not None:
+                rows, nxt = stored(one, "windows", q, key=q.key)
                 items = [{"closed_at": utc_iso(r["ts"]), **r["data"]} for r in rows]
             else:  # the recent windows in memory (they carry no closing time: all in range)
-                items, nxt = in_memory([w for w in stream.windows.recent()
+                items, nxt = in_memory([w for w in one.stream.windows.recent()
                                         if q.key is None or str(w.get("key")) == q.key], q,
                                        lambda i: q.until)
             return {"count": len(items), "items": items, "next": nxt}
@@ -199,15 +238,14 @@ def register_routes(server: Flask, state: StreamState | Runtime, settings: Setti
 
     @server.get("/api/alerts")
     def api_alerts() -> Response:
-        def answer(q: Query) -> dict[str, Any]:
-            now = stream.clock()
-            if reader is not None:
-                items, nxt = stored("alerts", q, state=q.state)
-                items = _rows(items)
-            else:
-                monitor = stream.quality
-                found = monitor.history(None, q.state, q.since) if monitor is not None else []
-                items, nxt = in_memory(found, q, lambda i: event_time(i, now))
+        def answer(one: StreamApi, q: Query) -> dict[str, Any]:
+            if one.reader is not None:
+                items, nxt = stored(one, "alerts", q, state=q.state)
+                return {"count": len(items), "items": _rows(items), "next": nxt}
+            now = one.stream.clock()
+            monitor = one.stream.quality
+            found = monitor.history(None, q.state, q.since) if monitor is not None else []
+            items, nxt = in_memory(found, q, lambda i: event_time(i, now))
             return {"count": len(items), "items": items, "next": nxt}
         return api("24h", 100, ("state",), answer)
 

@@ -69,9 +69,11 @@ def state_params(settings: Settings) -> StateSection:
 
 def open_store(settings: Settings, *, runtime: Any = None,
                environ: Mapping[str, str] | None = None,
+               names: tuple[str, ...] | None = None,
                fallback: Callable[[str], StreamInfo] | None = None) -> Any:
     """The store ``state.backend`` names: ``memory`` reads ``runtime`` in place; ``redis``
-    reads what workers publish at ``state.url`` (``ConfigError`` when it is not set)."""
+    reads what workers publish at ``state.url`` (``ConfigError`` when it is not set), for
+    the streams ``names`` (default: every stream the settings declare)."""
     params = state_params(settings)
     if params.backend == "memory":
         if runtime is None:
@@ -79,17 +81,20 @@ def open_store(settings: Settings, *, runtime: Any = None,
                                                "the pipeline: a web process alone needs "
                                                "state.backend: redis")
         return MemoryStore(runtime)
-    return RedisStore(params, resolve_url(params, environ), fallback=fallback)
+    names = names or tuple(settings.stream_names())
+    return RedisStore(params, resolve_url(params, environ), names=names, fallback=fallback)
 
 
 def attach_publisher(runtime: Any, settings: Settings,
-                     environ: Mapping[str, str] | None = None) -> StatePublisher | None:
-    """With ``state.backend: redis``, a :class:`StatePublisher` attached to ``runtime`` (it
-    starts and stops with it, its status in ``/health``); ``None`` with ``memory``."""
+                     environ: Mapping[str, str] | None = None, *,
+                     stream: str = DEFAULT_STREAM) -> StatePublisher | None:
+    """With ``state.backend: redis``, a :class:`StatePublisher` of stream ``stream``
+    attached to ``runtime`` (it starts and stops with it, its status in ``/health``);
+    ``None`` with ``memory``."""
     params = state_params(settings)
     if params.backend != "redis":
         return None
     url = resolve_url(params, environ)
-    publisher = StatePublisher(runtime, connect(params, url), params, url)
+    publisher = StatePublisher(runtime, connect(params, url), params, url, stream=stream)
     runtime.attach("state", publisher)
     return publisher

@@ -10,6 +10,7 @@ as dicts). Nothing is copied ahead of a read, so the memory backend costs nothin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from ..runtime import Runtime
@@ -129,12 +130,14 @@ class MemoryStream:
 
 
 class MemoryStore:
-    """The ``memory`` backend's store: the one runtime of this process as its stream."""
+    """The ``memory`` backend's store: this process's runtimes as its streams (one runtime
+    as ``name``, or a mapping of stream names to runtimes, in order)."""
 
     backend = "memory"
 
-    def __init__(self, runtime: Runtime, name: str = DEFAULT_STREAM):
-        self._streams = {name: MemoryStream(runtime, name)}
+    def __init__(self, runtime: Runtime | Mapping[str, Runtime], name: str = DEFAULT_STREAM):
+        runtimes = runtime if isinstance(runtime, Mapping) else {name: runtime}
+        self._streams = {n: MemoryStream(rt, n) for n, rt in runtimes.items()}
 
     def streams(self) -> list[str]:
         return list(self._streams)
