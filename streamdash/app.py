@@ -56,8 +56,8 @@ def create_app(settings: Settings | None = None, source: Source | None = None, *
     settings = settings or Settings()
     auth = auth_settings(settings.section("auth"))  # a bad auth section fails before any I/O
     runtimes = StreamRuntimes(settings, source, runtime=runtime)
-    for name, rt in runtimes.items():
-        attach_publisher(rt, rt.settings, stream=name)
+    for name, rt in runtimes.items():  # one stream: the app's settings, as before
+        attach_publisher(rt, rt.settings if settings.multi else settings, stream=name)
     if len(runtimes) == 1:
         redactor = output_redactor(runtimes.first.settings.as_dict(), runtimes.first.source)
     else:

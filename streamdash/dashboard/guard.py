@@ -5,7 +5,8 @@ that are not the callback's) and an unknown ``/_dash-component-suites/…`` path
 full traceback in the log: anyone could flood the log. :func:`install_guards` checks each
 callback request against the app's own callback map before Dash sees it — a JSON object naming
 a registered output, with exactly that callback's inputs and states, each value of the type the
-component sends — and answers 400 with a one-line reason (logged at INFO, without traceback);
+component sends, a stream name only of a configured stream — and answers 400 with a one-line
+reason (logged at INFO, without traceback; a refused value is not repeated);
 unknown component-suite paths answer 404. Request bodies are capped separately (Flask's
 ``MAX_CONTENT_LENGTH``, ``server.max_request_bytes``): 413.
 """

@@ -44,7 +44,7 @@ from ..metric_catalog import SNAPSHOT_FIELDS
 from ..models import finite, utc_iso
 from ..redact import Redactor, output_redactor
 from ..runtime import Runtime
-from ..state import StreamState, as_stream
+from ..state import DEFAULT_STREAM, StreamState, as_stream
 from ..state.overview import health_all, ready_all, status_line
 from ..store.history import HistoryReader, QueryTooSlow, StorageUnavailable, event_time
 from .alerts import register_alert_routes
@@ -77,7 +77,7 @@ def register_routes(server: Flask, state: StreamState | Runtime | Mapping[str, S
         redactor = redactor or output_redactor(state.settings.as_dict(), state.source)
     settings = settings or Settings()
     redactor = redactor or output_redactor(settings.as_dict())
-    streams = dict(state) if isinstance(state, Mapping) else {"default": as_stream(state)}
+    streams = dict(state) if isinstance(state, Mapping) else {DEFAULT_STREAM: as_stream(state)}
     names = list(streams)
     max_limit = settings.get("api.max_limit", 10_000)
     max_bytes = settings.get("api.max_bytes", 4 * 1024 * 1024)
