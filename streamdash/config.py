@@ -25,7 +25,6 @@ import copy
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -51,6 +50,7 @@ from .stream_settings import (
     SourceSection,
     StreamModel,
     check_stream_names,
+    one_stream_tree,
     overlay_default,
     stream_tree,
 )
@@ -346,20 +346,7 @@ class Settings:
             if name != DEFAULT_STREAM:
                 raise KeyError(name)
             return self
-        tree = self.as_dict()
-        stream = tree.pop("streams")[name]
-        for key in STREAM_KEYS:
-            tree.pop(key, None)
-        tree.update(stream)
-        if tree.get("data_dir"):
-            tree["data_dir"] = str(Path(tree["data_dir"]) / "streams" / name)
-        storage = dict(tree.get("storage") or {})
-        schema = f"{storage.get('schema', 'streamdash')}_{name}"
-        if len(schema) > 63:
-            raise ConfigError(f"streams.{name}", f"its PostgreSQL schema {schema[:80]!r} "
-                                                 "(storage.schema + '_' + name) is longer than "
-                                                 "63 characters: shorten one of them")
-        tree["storage"] = {**storage, "schema": schema}
+        tree = one_stream_tree(self.as_dict(), name)
         return Settings(tree)
 
     def get(self, key: str, default: Any = None) -> Any:

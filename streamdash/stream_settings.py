@@ -19,14 +19,16 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
+from .errors import ConfigError
 from .params import Float, Int, Params, Text, TextList
 
 __all__ = ["DEFAULT_STREAM", "MAX_STREAM_NAME", "STREAM_KEYS", "STREAM_NAME", "StreamModel",
-           "check_stream_names", "overlay_default", "stream_tree"]
+           "check_stream_names", "one_stream_tree", "overlay_default", "stream_tree"]
 
 #: The name of the one stream a config without ``streams`` runs (the state layer's keys).
 DEFAULT_STREAM = "default"
@@ -173,3 +175,24 @@ def stream_tree(model: StreamModel, raw: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = getattr(model, name).model_dump(by_alias=True)
     return out
+
+
+def one_stream_tree(tree: dict[str, Any], name: str) -> dict[str, Any]:
+    """The settings tree of stream ``name`` alone (``tree``: a multi-stream config's, taken
+    apart): the global sections, the stream's own, and its own history — the folder
+    ``<data_dir>/streams/<name>``, the PostgreSQL schema ``<storage.schema>_<name>``
+    (``ConfigError`` when that passes PostgreSQL's 63 characters)."""
+    stream = tree.pop("streams")[name]
+    for key in STREAM_KEYS:
+        tree.pop(key, None)
+    tree.update(stream)
+    if tree.get("data_dir"):
+        tree["data_dir"] = str(Path(tree["data_dir"]) / "streams" / name)
+    storage = dict(tree.get("storage") or {})
+    schema = f"{storage.get('schema', 'streamdash')}_{name}"
+    if len(schema) > 63:
+        raise ConfigError(f"streams.{name}", f"its PostgreSQL schema {schema[:80]!r} "
+                                             "(storage.schema + '_' + name) is longer than 63 "
+                                             "characters: shorten one of them")
+    tree["storage"] = {**storage, "schema": schema}
+    return tree

@@ -124,3 +124,22 @@ def test_the_example_config_builds_every_stream():
 
     example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "two-streams.yaml"
     check_settings(load_settings(example, environ={}))
+
+
+def test_each_stream_keeps_its_history_in_its_own_postgres_schema(postgres_dsn):
+    """With storage.backend postgres, one database: stream NAME writes the schema
+    streamdash_NAME, so each stream's history holds its own rows only."""
+    import time
+
+    from streamdash.store.history import StorageOptions, open_store
+
+    app = create_app(two_streams(storage={"backend": "postgres", "url": postgres_dsn}))
+    try:
+        wait_until(lambda: app.runtimes["prices"].counts()["rejected"] == 25
+                   and app.runtimes["quakes"].counts()["accepted"] == 40,
+                   within(INTERVAL * 5), "both streams' records")
+    finally:
+        assert app.runtimes.stop(5)  # the history writers flush on stop
+    rows = {name: open_store(postgres_dsn, StorageOptions(schema=f"streamdash_{name}"))
+            .reader.events("dlq", 0.0, time.time() + 60, 100) for name in ("quakes", "prices")}
+    assert len(rows["prices"]) == 25 and rows["quakes"] == []

@@ -21,7 +21,8 @@ from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from . import ids, views
-from .live import LiveView
+from .figures.windows import WINDOW_NOTE
+from .live import LiveView, stream_window_note
 from .panels import PANELS, Panel, read_inputs
 from .streams import StreamViews, stream_from_search
 from .texts import refresh_props
@@ -82,10 +83,11 @@ def chosen_view(streams: StreamViews, name: Any) -> LiveView:
 def register_stream_choice(app: Dash, streams: StreamViews) -> None:
     """The URL's ``?stream=`` and the stream picker, kept in step (one callback: Dash allows
     a component to be both input and output only within one), set the stream shown, its
-    header label and its default value and key fields."""
+    header label, its default value and key fields and its window card's note."""
     @app.callback(Output(ids.LOCATION, "search"), Output(ids.STREAM_PICKER, "value"),
                   Output(ids.STREAM, "data"), Output(ids.SOURCE_LABEL, "children"),
                   Output(ids.VALUE_FIELD, "value"), Output(ids.KEY_FIELD, "value"),
+                  Output(WINDOW_NOTE, "children"),
                   Input(ids.LOCATION, "search"), Input(ids.STREAM_PICKER, "value"),
                   State(ids.STREAM, "data"))
     def choose_stream(search: Any, picked: Any, shown: Any) -> tuple:
@@ -94,9 +96,11 @@ def register_stream_choice(app: Dash, streams: StreamViews) -> None:
             stream_from_search(search, streams.names) or streams.names[0]
         if name == (shown or streams.names[0]):
             raise PreventUpdate  # the URL and the picker already agree with the page
-        opts = streams.views[name].options
+        live = streams.views[name]
+        opts = live.options
         return (f"?stream={name}" if from_picker else no_update, name, name,
-                streams.label(name), opts.value_field, opts.key_field or None)
+                streams.label(name), opts.value_field, opts.key_field or None,
+                stream_window_note(live.state.info().window))
 
 
 def register_pause(app: Dash, timer: str) -> None:
