@@ -191,26 +191,20 @@ class WorkerSection(Params):
 Mapping_ = dict[str, Any]
 
 
-class SettingsModel(Params):
-    """Every setting: the closed sections typed here, the open ones checked by their owners."""
+class SettingsModel(StreamModel):
+    """Every setting: the stream sections (:class:`StreamModel`: the one stream of a config
+    without ``streams``, else the default stream's), the global sections, and ``streams``;
+    the closed sections typed here, the open ones checked by their owners."""
 
-    source: SourceSection = SourceSection()
-    queue: QueueSection = QueueSection()
-    buffer: BufferSection = BufferSection()
     server: ServerSection = ServerSection()
     # Empty by default so library use (create_app(), tests) never writes files; the CLI and
     # the WSGI entry point fill in DEFAULT_DATA_DIR via with_default_data_dir().
     data_dir: Text = ""  # folder for persisted history ('' = keep it in memory only)
     log: LogSection = LogSection()
     runtime: RuntimeSection = RuntimeSection()
-    pipeline: PipelineSection = PipelineSection()
     api: ApiSection = ApiSection()
-    dashboard: DashboardSection = DashboardSection()
     state: StateSection = StateSection()
     worker: WorkerSection = WorkerSection()
-    schema_: Any = Field(None, alias="schema")  # pipeline/schema.py
-    transforms: Any = None  # pipeline/transforms.py
-    alerts: Any = None  # quality/settings.py
     storage: Mapping_ | None = None  # store/history.py
     auth: Mapping_ | None = None  # auth_config.py
     # Several named streams (stream_settings.py); before 'streams' so its check can read it.
