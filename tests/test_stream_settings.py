@@ -68,7 +68,7 @@ def test_flags_and_environment_reach_the_default_stream_and_named_ones(tmp_path)
     """A flag or STREAMDASH_SOURCE__* changes the default (first) stream; STREAMDASH_STREAMS__
     NAME__* any stream; the file's other streams stay as written."""
     cfg = tmp_path / "two.yaml"
-    cfg.write_text(yaml.safe_dump(TWO))
+    cfg.write_text(yaml.safe_dump(TWO, sort_keys=False))
     env = {"STREAMDASH_SOURCE__INTERVAL": "3", "STREAMDASH_STREAMS__PRICES__BUFFER__CAPACITY": "70"}
     s = load_settings(cfg, environ=env)
     assert s.get("streams.quakes.source.interval") == 3.0 and s.interval == 3.0

@@ -84,7 +84,7 @@ def test_each_stream_keeps_its_history_in_its_own_folder(tmp_path):
     ({"source": {"type": "http"}}, "streams.prices.source.url: "),
     ({"source": {"type": "simulated", "sensors": 0}}, "streams.prices.source.sensors: "),
     ({"alerts": {"rules": [{"name": "nope_rule", "metric": "nope"}]}},
-     "streams.prices.alerts.rules[0]"),
+     "streams.prices.alerts.rules[nope_rule].metric: unknown metric 'nope'"),
     ({"dashboard": {"table_rows": 1}}, "streams.prices.dashboard.table_rows: "),
     ({"transforms": [{"nope": {}}]}, "streams.prices.transforms"),
 ])

@@ -31,7 +31,10 @@ def stream_from_search(search: Any, names: list[str]) -> str | None:
     """The configured stream ``?stream=NAME`` in a URL's query names, else ``None``."""
     if not isinstance(search, str) or not search:
         return None
-    found = parse_qs(search[:MAX_SEARCH].lstrip("?"), max_num_fields=16).get("stream") or []
+    try:
+        found = parse_qs(search[:MAX_SEARCH].lstrip("?"), max_num_fields=16).get("stream")
+    except ValueError:  # more fields than any link of ours has
+        return None
     return found[0] if found and found[0] in names else None
 
 

@@ -12,7 +12,8 @@ from streamdash.dashboard.streams import MAX_SEARCH, overview_rows, stream_from_
 from tests.test_streams import two_streams
 
 NAMES = ["quakes", "prices"]
-BASE = {"value-field.value": "temperature", "refresh-picker.value": 5, "tick.n_intervals": 1}
+BASE = {"value-field.value": "temperature", "key-field.value": "sensor",
+        "refresh-picker.value": 5, "tick.n_intervals": 1}
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +38,9 @@ def call(app, output, changed=None, **values):
     ("?stream=prices", "prices"), ("stream=prices", "prices"), ("?a=1&stream=quakes", "quakes"),
     ("?stream=nope", None), ("", None), (None, None), (42, None), ("?stream=", None),
     ("?" + "x=1&" * 10_000 + "stream=prices", None),  # past MAX_SEARCH: not read
-    ("?stream=%3Cscript%3E", None),
-])
+    ("?stream=%3Cscript%3E", None), ("?" + "&" * 200 + "stream=prices", None),
+    ("?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11&l=12&m=13&n=14&o=15&p=16&q=17", None),
+], ids=lambda v: repr(v)[:40])
 def test_the_stream_comes_from_the_url_only_when_configured(search, expected):
     """?stream=NAME picks a configured stream; anything else (unknown, empty, not text, a
     query past MAX_SEARCH characters) picks none."""

@@ -51,7 +51,7 @@ def test_a_web_process_reads_every_stream_from_redis(redis_url):
         for name, expected in EXPECTED.items():
             got = {o: sum(s.value for s in families[f"streamdash_records_{o}"].samples
                           if s.labels.get("stream") == name and s.name.endswith("_total"))
-                   for o in expected}
+                   for o in expected}  # each outcome occurs in one stream at least
             assert got == expected, name
         assert client.get("/health").get_json()["streams"].keys() == set(EXPECTED)
         tick = CallbackClient(web, "client-state.data", client.post)
