@@ -7,6 +7,7 @@ from streamdash.dashboard import views
 from streamdash.dashboard.live import LiveView
 from streamdash.dashboard.options import dashboard_options
 from streamdash.dashboard.panels import Inputs
+from streamdash.dashboard.streams import StreamViews
 from streamdash.runtime import Runtime
 from streamdash.testing import FakeClock, ListSource
 
@@ -27,12 +28,16 @@ def test_digest_is_stable_and_short():
 
 
 def test_first_tick_sends_everything_then_only_changes(live):
-    """The first tick fills every output; a repeat with the returned state sends nothing."""
+    """The first tick fills every output (the streams overview too); a repeat with the
+    returned state sends nothing."""
     live.runtime.buffer.extend({"id": i, "key": "k", "value": float(i)} for i in range(5))
-    out, state = views.tick(live, None, VALUE, 5)
+    streams = StreamViews({"default": live})
+    out, state = views.tick(live, None, VALUE, 5, streams, "default")
     assert set(out) == set(views.TICK_OUTPUTS) - {"chart-quality.extendData"}
-    again, state2 = views.tick(live, state, VALUE, 5)
+    again, state2 = views.tick(live, state, VALUE, 5, streams, "default")
     assert again == {} and state2 == state
+    alone, _ = views.tick(live, None, VALUE, 5)  # no streams given: no overview
+    assert "stream-overview.children" not in alone
     live.runtime.buffer.append({"id": 9, "key": "k", "value": 9.0})
     out, _ = views.tick(live, state, VALUE, 5)
     assert {"grid-latest.rowData", "chart-histogram.figure", "kpi-latest.children"} <= set(out)

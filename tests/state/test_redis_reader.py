@@ -148,4 +148,4 @@ def test_a_report_before_any_worker_has_every_part(harness):
     from prometheus_client import generate_latest
 
     text = generate_latest(build_registry(harness.stream)).decode()
-    assert 'streamdash_health_status{status="down"} 1.0' in text
+    assert 'streamdash_health_status{status="down",stream="default"} 1.0' in text
