@@ -72,21 +72,30 @@ class StreamViews:
             return self._overview[1]
 
 
-def overview_rows(lines: list[dict[str, Any]], chosen: str) -> list[Any]:
-    """The overview's rows: per stream its name (a link to it), source, records/s, last
-    update, health and active alerts; the chosen stream is marked. Every text is a plain
-    string (React escapes it): a source's name is never markup."""
-    rows = []
+def overview_cells(lines: list[dict[str, Any]]) -> list[list[str]]:
+    """Each stream's overview cells as shown: name, source, records/s, last update, health,
+    active alerts, and the reasons (the health cell's hover text). Pure: the tick compares
+    these, so a browser is sent the overview only when what it shows changed."""
+    cells = []
     for line in lines:
         rate = "–" if line["rate"] is None else f"{line['rate']:,.1f}/s"
         alerts = "–" if line["active_alerts"] is None else f"{line['active_alerts']:,}"
-        cells = [html.Td(html.A(line["name"], href=f"?stream={quote(line['name'])}",
-                                className="sd-stream-link")),
-                 html.Td(f"{line['title']} ({line['kind']})"), html.Td(rate),
-                 html.Td(utc_iso(line["last_update"]) if line["last_update"] else "never"),
-                 html.Td(line["status"].upper(),
-                         className=f"text-{STATUS_COLORS.get(line['status'], 'secondary')}",
-                         title="\n".join(line["reasons"])),
-                 html.Td(alerts)]
-        rows.append(html.Tr(cells, className="table-active" if line["name"] == chosen else ""))
+        cells.append([line["name"], f"{line['title']} ({line['kind']})", rate,
+                      utc_iso(line["last_update"]) if line["last_update"] else "never",
+                      line["status"], alerts, "\n".join(line["reasons"])])
+    return cells
+
+
+def overview_rows(cells: list[list[str]], chosen: str) -> list[Any]:
+    """The overview's rows (:func:`overview_cells`): the name links to the stream, the
+    health is coloured, the chosen stream is marked. Every text is a plain string (React
+    escapes it): a source's name is never markup."""
+    rows = []
+    for name, source, rate, updated, status, alerts, reasons in cells:
+        row = [html.Td(html.A(name, href=f"?stream={quote(name)}", className="sd-stream-link")),
+               html.Td(source), html.Td(rate), html.Td(updated),
+               html.Td(status.upper(), title=reasons,
+                       className=f"text-{STATUS_COLORS.get(status, 'secondary')}"),
+               html.Td(alerts)]
+        rows.append(html.Tr(row, className="table-active" if name == chosen else ""))
     return rows

@@ -18,7 +18,7 @@ from .ids import prop
 from .layout import ALERT_SLOTS, KPI_IDS, field_options
 from .live import LiveView
 from .panels import TICK_PANELS, Inputs
-from .streams import StreamViews, overview_rows
+from .streams import StreamViews, overview_cells, overview_rows
 from .texts import kpi_texts, status_badge
 
 Outputs = dict[str, Any]
@@ -129,11 +129,11 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
 
 def overview(streams: StreamViews, state: Any, chosen: str) -> tuple[Outputs, Any]:
     """The streams overview (a row per stream, ``chosen`` marked), when it changed."""
-    lines = streams.overview()
-    new = digest([lines, chosen])
+    cells = overview_cells(streams.overview())
+    new = digest([cells, chosen])
     if new == state:
         return {}, new
-    return {prop(ids.OVERVIEW, "children"): overview_rows(lines, chosen)}, new
+    return {prop(ids.OVERVIEW, "children"): overview_rows(cells, chosen)}, new
 
 
 def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,

@@ -8,7 +8,12 @@ import pytest
 from streamdash.app import create_app
 from streamdash.dashboard import ids
 from streamdash.dashboard.replay import CallbackClient, callback_body
-from streamdash.dashboard.streams import MAX_SEARCH, overview_rows, stream_from_search
+from streamdash.dashboard.streams import (
+    MAX_SEARCH,
+    overview_cells,
+    overview_rows,
+    stream_from_search,
+)
 from tests.test_streams import two_streams
 
 NAMES = ["quakes", "prices"]
@@ -118,9 +123,9 @@ def test_a_hostile_url_is_read_within_its_bound(app):
 def test_overview_rows_keep_a_hostile_title_as_text():
     """A source's name is a plain string in the row (React renders it as text, never markup)."""
     evil = "<img src=x onerror=alert(1)>"
-    rows = overview_rows([{"name": "a", "title": evil, "kind": "http", "status": "ok",
-                           "reasons": [evil], "rate": None, "last_update": None,
-                           "active_alerts": None}], "a")
+    rows = overview_rows(overview_cells([{"name": "a", "title": evil, "kind": "http",
+                                          "status": "ok", "reasons": [evil], "rate": None,
+                                          "last_update": None, "active_alerts": None}]), "a")
     cells = rows[0].children
     assert cells[1].children == f"{evil} (http)" and isinstance(cells[1].children, str)
     assert cells[4].title == evil and cells[3].children == "never"

@@ -87,7 +87,10 @@ def test_a_link_with_stream_opens_that_stream(dash_duo, app):
     wait(dash_duo, lambda: len(lines(dash_duo)) == 2, "the linked stream's 2 lines", FIRST)
     assert label(dash_duo).endswith("(simulated)") and "prices" in \
         dash_duo.find_element("#stream-picker").text
-    dash_duo.find_element("#stream-overview a[href='?stream=quakes']").click()
+    wait(dash_duo, lambda: len(overview(dash_duo)) == 2, "an overview row per stream", TICK)
+    # Clicked in the page itself: the overview may be redrawn between a find and a click.
+    dash_duo.driver.execute_script(
+        "document.querySelector(\"#stream-overview a[href='?stream=quakes']\").click()")
     wait(dash_duo, lambda: len(lines(dash_duo)) == 5, "the default stream again", FIRST)
     assert label(dash_duo) == "Quakes (simulated)"
     dash_duo.driver.get(f"{dash_duo.server_url}/?stream=%3Cscript%3Ex")
