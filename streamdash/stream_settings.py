@@ -179,9 +179,10 @@ def stream_tree(model: StreamModel, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def one_stream_tree(tree: dict[str, Any], name: str) -> dict[str, Any]:
     """The settings tree of stream ``name`` alone (``tree``: a multi-stream config's, taken
-    apart): the global sections, the stream's own, and its own history — the folder
+    apart): the global sections, the stream's own, its own history — the folder
     ``<data_dir>/streams/<name>``, the PostgreSQL schema ``<storage.schema>_<name>``
-    (``ConfigError`` when that passes PostgreSQL's 63 characters)."""
+    (``ConfigError`` when that passes PostgreSQL's 63 characters) — and the alert label
+    ``stream: <name>``."""
     stream = tree.pop("streams")[name]
     for key in STREAM_KEYS:
         tree.pop(key, None)
@@ -195,4 +196,13 @@ def one_stream_tree(tree: dict[str, Any], name: str) -> dict[str, Any]:
                                              "(storage.schema + '_' + name) is longer than 63 "
                                              "characters: shorten one of them")
     tree["storage"] = {**storage, "schema": schema}
+    alerts = tree.get("alerts")
+    if alerts is None or isinstance(alerts, dict):  # else the monitor names what is wrong
+        # Like Prometheus's external labels: a webhook receiving several streams' alerts
+        # tells them apart (the stream's own labels win).
+        alerts = dict(alerts or {})
+        labels = alerts.get("labels")
+        if labels is None or isinstance(labels, dict):
+            alerts["labels"] = {"stream": name, **(labels or {})}
+        tree["alerts"] = alerts
     return tree

@@ -159,3 +159,14 @@ def test_the_example_config_has_two_streams():
     s = load_settings(EXAMPLE, environ={})
     assert s.stream_names() == ["sensors", "lab"]
     assert {s.for_stream(n).get("source.type") for n in s.stream_names()} == {"simulated"}
+
+
+def test_each_streams_alerts_carry_its_name_as_a_label():
+    """Alerts (webhooks, /api/alerts) say which stream they are about: label stream=NAME,
+    unless the stream's own labels set one."""
+    s = Settings({"streams": {"a": {}, "b": {"alerts": {"labels": {"stream": "mine", "x": "1"},
+                                                        "interval": 2}}}})
+    assert s.for_stream("a").get("alerts.labels") == {"stream": "a"}
+    assert s.for_stream("b").get("alerts.labels") == {"stream": "mine", "x": "1"}
+    assert s.for_stream("b").get("alerts.interval") == 2
+    assert Settings().get("alerts") is None  # one stream: as before

@@ -13,9 +13,7 @@ from streamdash.server.streams import MAX_NAMES_SHOWN
 from streamdash.state import MemoryStream
 from streamdash.testing import ListSource
 from tests.helpers import wait_until, within
-from tests.test_streams import INTERVAL, two_streams
-
-OUTCOMES = ("accepted", "rejected", "duplicate", "filtered", "late", "dropped")
+from tests.test_streams import INTERVAL, OUTCOMES, settled, two_streams
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +22,7 @@ def app():
     settings = two_streams(alerts={"rules": [{"name": "source_down", "enabled": False}]})
     app = create_app(settings)
     done = {"quakes": 40, "prices": 25}
-    wait_until(lambda: all(app.runtimes[n].counts()["in"] == c for n, c in done.items()),
+    wait_until(lambda: all(settled(app.runtimes[n], c) for n, c in done.items()),
                within(INTERVAL * 5), "both streams' records")
     yield app
     app.runtimes.stop()

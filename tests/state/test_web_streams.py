@@ -33,13 +33,17 @@ def test_a_web_process_reads_every_stream_from_redis(redis_url):
         assert web.state_store.streams() == ["quakes", "prices"]
         client = web.server.test_client()
 
-        def records_in(name):
+        def outcomes(name):
             answer = client.get(f"/api/streams?stream={name}")
-            return answer.get_json()["streams"][0]["records_in"] if answer.status_code == 200 \
-                else None
+            if answer.status_code != 200:
+                return None
+            counts = web.stream_views.views[name].state.counts()
+            return {o: counts[o] for o in EXPECTED[name]}
         # Bound: the streams' polls (5 batches at INTERVAL) then one flush to Redis.
-        wait_until(lambda: all(records_in(n) == e["in"] for n, e in EXPECTED.items()),
+        wait_until(lambda: all(outcomes(n) == e for n, e in EXPECTED.items()),
                    within(INTERVAL * 5, FLUSH), "both streams in Redis")
+        lines = client.get("/api/streams").get_json()["streams"]
+        assert [line["records_in"] for line in lines] == [40, 25]
         client_redis = web.state_store.client
         for name in EXPECTED:
             assert client_redis.exists(Keys("multi", name).pulse)
