@@ -47,11 +47,12 @@ class Streamdash:
         self.cmd.wait_serving(f"http://127.0.0.1:{self.port}/health/live")
 
     def counters(self) -> dict[str, float]:
-        """The records_* counters from /metrics."""
+        """The records_* counters from /metrics (its one stream's: label stream="default")."""
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             text = r.read().decode()
         return {m.group(1): float(m.group(2)) for m in
-                re.finditer(r"^streamdash_records_(\w+)_total (\S+)$", text, re.M)}
+                re.finditer(r'^streamdash_records_(\w+)_total\{stream="default"\} (\S+)$', text,
+                            re.M)}
 
     def stored(self) -> float:
         c = self.counters()
