@@ -28,7 +28,7 @@ from ..errors import ConfigError, unknown_key
 from ..models import Batch, ProcessResult, Rejection
 from ..params import parse
 from ..sources.base import FieldHints
-from .jsonl import Unparsed, decode_lines
+from .jsonl import Unparsed
 from .rules import RULES, BatchContext, EndsBatch, Holds, RuleContext, Windows
 from .rules.base import Publish
 from .schema import Schema
@@ -45,15 +45,17 @@ class Pipeline:
     ``publish(topic, payload)`` receives closed windows (``window``) and late records
     (``late``); the runtime passes its event bus. ``tick()`` (called by the consumer when the
     queue is idle) closes idle windows; ``flush()`` closes every window. ``fuse=False`` runs
-    every rule batch by batch (the reference the fused loop is tested against).
+    every rule batch by batch (the reference the fused loop is tested against); ``typed=False``
+    decodes raw lines with ``orjson`` only (the reference the typed decoder is tested against).
     """
 
     def __init__(self, schema: Schema, rules: list[Any], *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, fuse: bool = True):
+                 monotonic: Callable[[], float] = time.monotonic, fuse: bool = True,
+                 typed: bool = True):
         self.schema = schema
         # The leading rules that can are fused into the validator's compiled loop; the rest
         # run batch by batch after it (same decisions either way; fusion walks the batch once).
-        self.validator = Validator(schema, rules if fuse else ())
+        self.validator = Validator(schema, rules if fuse else (), typed=typed)
         self.rules = rules
         self.staged = rules[len(self.validator.fused):]
         self.clock = clock
@@ -68,9 +70,9 @@ class Pipeline:
         """Validate and transform one batch; every input ends in exactly one outcome.
 
         ``records`` are decoded records, or raw JSON lines (``bytes``, as a JSON Lines source
-        reads them): those are decoded and validated in chunks of :data:`CHUNK`, so each
-        record is checked while still in the CPU cache (measured ~25 % faster than decoding
-        1,000 lines first); the outcome is the same.
+        reads them): those are decoded — by the schema's typed decoder where it can, see
+        :mod:`.typed` — and validated in chunks of :data:`CHUNK`, each record checked while
+        still in the CPU cache; the outcome is the same.
         """
         now = self.clock()
         ctx = BatchContext(now=now, mono=self.monotonic(), source=batch.source)
@@ -97,9 +99,9 @@ class Pipeline:
         times: list = []
         bad: list[Any] = []
         nulls: dict[str, int] = {}
-        run = self.validator.run
+        run = self.validator.run_lines
         for i in range(0, len(lines), CHUNK):
-            o, t, b, n = run(decode_lines(lines[i:i + CHUNK]), ctx)
+            o, t, b, n = run(lines[i:i + CHUNK], ctx)
             ok += o
             times += t
             bad += b

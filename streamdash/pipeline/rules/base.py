@@ -122,29 +122,60 @@ class Holds(Protocol):
 class Fusable(Protocol):
     """A rule that can run inside the schema validator's compiled loop (opt-in, for speed).
 
-    ``fuse(j, present, ns)`` returns ``(setup, body, teardown)`` source lines, or ``None`` when
+    ``fuse(j, access, ns)`` returns ``(setup, body, teardown)`` source lines, or ``None`` when
     this configuration of the rule cannot be fused. ``j`` is the rule's position: every name
     the code binds ends in ``_{j}`` (``seen_0``, ``RULE_0`` …) and every user value is put in
-    the namespace ``ns`` under such a name, never pasted into the code. ``present`` is the set
-    of fields every valid record has (read them as ``rec[NAME]``, others with ``.get``; see
-    :func:`read`). ``setup`` runs once per call before the loop; ``body`` runs per record, with
-    ``rec`` the record and ``t`` its event time, and may ``continue`` to drop it; ``teardown``
-    runs after the loop, where ``ctx`` is the :class:`BatchContext` and ``tmax`` the newest
-    event time of the chunk (``-INF`` when none). Names available: ``STR INT FLOAT INF``.
+    the namespace ``ns`` under such a name, never pasted into the code. ``access`` (an
+    :class:`Access`) writes the code that reads and writes a field of the record ``rec``
+    and gives it as a dict: the loop holds decoded dicts, or the typed decoder's structs
+    (:mod:`streamdash.pipeline.typed`), and ``fuse`` is called once for each. ``setup`` runs
+    once per call before the loop; ``body`` runs per record, with ``t`` its event time, and
+    may ``continue`` to drop it; ``teardown`` runs after the loop, where ``ctx`` is the
+    :class:`BatchContext` and ``tmax`` the newest event time of the chunk (``-INF`` when
+    none). ``setup`` and ``teardown`` must not depend on ``access``. Names available:
+    ``STR INT FLOAT INF``.
 
     The fused code must make the same per-record decisions in the same order as
     ``__call__`` (the processor tests run both ways and compare); the validator fuses the
     longest prefix of the chain whose rules are ``Fusable`` and do not return ``None``.
     """
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused | None:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused | None:
         """Generated code doing ``__call__``'s work inside the validator's loop."""
 
 
-def read(name: str, const: str, present: frozenset[str]) -> str:
-    """Generated read of field ``name`` (bound as ``const``): a subscript when the schema
-    guarantees the field is present, else ``.get``."""
-    return f"rec[{const}]" if name in present else f"rec.get({const})"
+class Access(Protocol):
+    """How generated code reaches the fields of the record ``rec`` (see :class:`Fusable`).
+
+    Each method takes the field's ``name`` and ``const``, the namespace name bound to it.
+    """
+
+    #: The record as a dict, where it leaves the loop (kept aside, or handed to a sink).
+    record: str
+
+    def read(self, name: str, const: str) -> str:
+        """An expression: the field's value, ``None`` when it is missing."""
+
+    def write(self, name: str, const: str, expr: str) -> str | None:
+        """A statement setting the field to ``expr`` (``None``: this access cannot)."""
+
+
+class DictAccess:
+    """:class:`Access` to a decoded dict: fields every valid record has (``present``) are
+    read by subscript, which is cheaper, others with ``.get``."""
+
+    record = "rec"
+
+    def __init__(self, present: frozenset[str]):
+        self.present = present
+
+    def read(self, name: str, const: str) -> str:
+        """``rec[const]`` or ``rec.get(const)``."""
+        return f"rec[{const}]" if name in self.present else f"rec.get({const})"
+
+    def write(self, name: str, const: str, expr: str) -> str:
+        """``rec[const] = expr``."""
+        return f"rec[{const}] = {expr}"
 
 
 def column(records: list[dict[str, Any]], name: str) -> list[Any]:

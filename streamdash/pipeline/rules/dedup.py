@@ -12,7 +12,7 @@ from pydantic import Field
 from ...errors import ConfigError
 from ...params import Duration, Int
 from ...params import Params as BaseParams
-from .base import BatchContext, Fused, RuleContext, column, read
+from .base import Access, BatchContext, Fused, RuleContext, column
 
 #: Default ``ttl`` (seconds of event time); a snapshot source's keys must outlive its span,
 #: so for one it is twice ``FieldHints.snapshot_span`` when that is longer.
@@ -121,14 +121,14 @@ class Dedup:
             self.generations.append((newest, fresh))
         self._expire(newest)
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused:
         """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
         ns[f"RULE_{j}"] = self
         names = (self.key,) if isinstance(self.key, str) else self.key
         reads = []
         for i, name in enumerate(names):
             ns[f"KEY_{j}_{i}"] = name
-            reads.append(read(name, f"KEY_{j}_{i}", present))
+            reads.append(access.read(name, f"KEY_{j}_{i}"))
         setup = [f"seen_{j} = RULE_{j}.seen; seen_add_{j} = seen_{j}.add",
                  f"fresh_{j} = []; fresh_append_{j} = fresh_{j}.append; dups_{j} = 0"]
         body = [f"k_{j} = {reads[0]}"]

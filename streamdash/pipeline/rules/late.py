@@ -11,7 +11,7 @@ from ...errors import ConfigError
 from ...models import utc_iso
 from ...params import Duration
 from ...params import Params as BaseParams
-from .base import BatchContext, Fused, RuleContext, Sink
+from .base import Access, BatchContext, Fused, RuleContext, Sink
 from .watermark import Watermark
 
 #: When the late rule's watermark moves: after each batch (default) or after each record.
@@ -145,7 +145,7 @@ class Late:
         if self.advance == "batch":
             self.watermark.commit()
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused:
         """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
         ns[f"RULE_{j}"] = self
         if self.advance == "batch":
@@ -154,7 +154,7 @@ class Late:
             setup = [f"wm_{j} = RULE_{j}.watermark; cut_{j} = wm_{j}.value",
                      f"mx_{j} = wm_{j}.pending; side_{j} = []"]
             body = [f"if t < cut_{j}:",
-                    f"    side_{j}.append((rec, t, cut_{j}))",
+                    f"    side_{j}.append(({access.record}, t, cut_{j}))",
                     "    continue",
                     f"if t > mx_{j}:",
                     f"    mx_{j} = t"]
@@ -165,7 +165,7 @@ class Late:
         body = [f"if t > mx_{j}:",
                 f"    mx_{j} = t; cut_{j} = mx_{j} - lat_{j}",
                 f"elif t < cut_{j}:",
-                f"    side_{j}.append((rec, t, cut_{j}))",
+                f"    side_{j}.append(({access.record}, t, cut_{j}))",
                 "    continue"]
         teardown = [f"wm_{j}.max_time = mx_{j}", f"RULE_{j}.finish(side_{j}, ctx)"]
         return setup, body, teardown

@@ -23,7 +23,7 @@ from ...errors import ConfigError
 from ...models import utc_iso
 from ...params import Duration
 from ...params import Params as BaseParams
-from .base import BatchContext, Fused, RuleContext, Sink, column, read
+from .base import Access, BatchContext, Fused, RuleContext, Sink, column
 from .watermark import Watermark
 
 #: Sizes and slides below a millisecond are refused (a window per record is not a window).
@@ -146,7 +146,7 @@ class Windows:
         if advance:
             self.watermark.max_time = mx
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused | None:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused | None:
         """Generated code adding values inside the validator's loop (tumbling windows that
         follow a late rule only); windows close in :meth:`end_batch`, as after
         :meth:`__call__`."""
@@ -155,9 +155,9 @@ class Windows:
         ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"KEY_{j}": self.key})
         setup = [f"open_{j} = RULE_{j}.open; size_{j} = RULE_{j}.size",
                  f"last_start_{j} = None; slot_{j} = None; seen_{j} = 0; skipped_{j} = 0"]
-        key = read(self.key, f"KEY_{j}", present) if self.key else "None"
+        key = access.read(self.key, f"KEY_{j}") if self.key else "None"
         body = [f"seen_{j} += 1",
-                f"x_{j} = {read(self.field, f'FIELD_{j}', present)}",
+                f"x_{j} = {access.read(self.field, f'FIELD_{j}')}",
                 f"if x_{j} is not None and (type(x_{j}) is FLOAT or type(x_{j}) is INT):",
                 f"    start_{j} = (t // size_{j}) * size_{j}",
                 f"    if start_{j} != last_start_{j}:",
