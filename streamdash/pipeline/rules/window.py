@@ -30,6 +30,24 @@ from .watermark import Watermark
 MIN_SIZE = 1e-3
 
 
+def aggregate(values: list[Any]) -> tuple[Any, Any, Any, Any]:
+    """``(min, max, p95, sum)`` of a window's values, exactly as sorting them gives: ``min``
+    the first smallest, ``max`` the last largest, ``p95`` the value of rank ⌈0.95·n⌉.
+
+    Under 20 values that rank is the largest, so without a NaN (which makes the sum NaN and
+    any order arbitrary) no sort is needed: two passes in C, no list. A window holds ~10
+    values in the benchmark workload; sorting them was the costliest part of closing it.
+    """
+    total = sum(values)
+    n = len(values)
+    rank = max(0, math.ceil(0.95 * n) - 1)
+    if rank == n - 1 and total == total:
+        high = max(reversed(values))
+        return min(values), high, high, total
+    ordered = sorted(values)
+    return ordered[0], ordered[-1], ordered[rank], total
+
+
 class Windows:
     """Aggregates ``field`` per ``key`` over event-time windows of ``size`` seconds.
 
@@ -228,10 +246,9 @@ class Windows:
             start_iso, end_iso = self._time(start), self._time(start + size)
             for key, values in slot.items():
                 n = len(values)
-                ordered = sorted(values)
+                low, high, p95, total = aggregate(values)
                 out.append({"key": key, "start": start_iso, "end": end_iso, "count": n,
-                            "mean": sum(values) / n, "min": ordered[0], "max": ordered[-1],
-                            "p95": ordered[max(0, math.ceil(0.95 * n) - 1)],
+                            "mean": total / n, "min": low, "max": high, "p95": p95,
                             "closed_by": why})
         self.emitted += len(out)
         if self.sink is not None and out:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamdash.errors import ConfigError
 from streamdash.pipeline.rules import BatchContext, Watermark, Windows
+from streamdash.pipeline.rules.window import aggregate
 
 T0 = 1717200000.0  # 2024-06-01T00:00:00Z, a multiple of 10 s
 
@@ -79,3 +84,21 @@ def test_window_settings_are_checked():
                {"size": 10, "slide": -1}):
         with pytest.raises(ConfigError):
             Windows("v", "k", Watermark(), **kw)
+
+
+def sorted_aggregate(values):
+    """The aggregates as defined: from the sorted values."""
+    ordered = sorted(values)
+    return ordered[0], ordered[-1], ordered[max(0, math.ceil(0.95 * len(values)) - 1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(-3, 3), st.floats(-3, 3), st.sampled_from(
+    [0, 0.0, -0.0, 1, 1.0, math.inf, -math.inf, math.nan])), min_size=1, max_size=45))
+def test_aggregates_are_those_of_the_sorted_values(values):
+    """min, max and p95 are the very objects sorting gives (1 and 1.0, -0.0 and 0.0 told
+    apart; NaN and infinities included), whether or not a sort was needed."""
+    low, high, p95, total = aggregate(values)
+    assert [(type(x), repr(x)) for x in (low, high, p95)] == \
+        [(type(x), repr(x)) for x in sorted_aggregate(values)]
+    assert repr(total) == repr(sum(values))
