@@ -34,7 +34,8 @@ from .rules.base import Publish
 from .schema import Schema
 from .validator import Validator
 
-#: Raw lines decoded and validated together (small enough to stay in the CPU cache).
+#: Raw lines decoded by orjson and validated together (small enough to stay in the CPU
+#: cache). The typed decoder checks each line as it decodes it: it takes a batch at once.
 CHUNK = 128
 
 
@@ -70,9 +71,9 @@ class Pipeline:
         """Validate and transform one batch; every input ends in exactly one outcome.
 
         ``records`` are decoded records, or raw JSON lines (``bytes``, as a JSON Lines source
-        reads them): those are decoded — by the schema's typed decoder where it can, see
-        :mod:`.typed` — and validated in chunks of :data:`CHUNK`, each record checked while
-        still in the CPU cache; the outcome is the same.
+        reads them): those are decoded by the schema's typed decoder (:mod:`.typed`) and
+        checked one by one, or, without one, decoded by orjson and validated in chunks of
+        :data:`CHUNK` while still in the CPU cache; the outcome is the same.
         """
         now = self.clock()
         ctx = BatchContext(now=now, mono=self.monotonic(), source=batch.source)
@@ -95,11 +96,15 @@ class Pipeline:
         return ProcessResult(ok, rejected, ctx.counts, nulls)
 
     def _run_lines(self, lines: list[Any], ctx: BatchContext) -> tuple[list, list, list, dict]:
+        run = self.validator.run_lines
+        if self.validator.typed is not None:
+            # One call a batch: per-call work (the fused rules' set-up and tear-down, a dedup
+            # generation) once instead of once per chunk, measured +6 % records/s.
+            return run(lines, ctx)
         ok: list[dict] = []
         times: list = []
         bad: list[Any] = []
         nulls: dict[str, int] = {}
-        run = self.validator.run_lines
         for i in range(0, len(lines), CHUNK):
             o, t, b, n = run(lines[i:i + CHUNK], ctx)
             ok += o
