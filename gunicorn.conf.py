@@ -2,11 +2,17 @@
 
 One worker *process* with several threads: every worker process would run its own pipeline,
 queue and ring buffer, so more than one would show each visitor a different, partial stream.
+With ``state.backend: redis`` the app is a web process (the pipeline runs in ``streamdash
+worker``) and holds no state: then any number of workers may serve (``--workers N``).
 The runtime's threads are started inside the worker (``post_worker_init``), never in the master
 (threads do not survive ``fork``), and stopped on ``worker_exit``: stop polling, drain the
 queue, flush the history. ``max_requests`` stays 0 (a worker recycled every N requests would
 restart the pipeline and lose what it holds in memory). Settings that would break this are
 refused at start with a message, not silently "fixed".
+
+The connection limits (how many connections, the backlog, keep-alive, and the worker class that
+bounds slow clients) come from the ``server`` settings, as for ``streamdash run``
+(``streamdash/connection_limits.py``; sizing: docs/operations.md, "Viewers and connections").
 """
 
 import os
@@ -15,7 +21,6 @@ import sys
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8050')}"]
 workers = 1  # explicit: the platform's WEB_CONCURRENCY must not add workers
 threads = 8
-worker_class = "gthread"
 max_requests = 0
 max_requests_jitter = 0
 preload_app = False
@@ -58,11 +63,44 @@ def _json_logging() -> dict:
 logconfig_dict = _json_logging()
 
 
+def _server_limits() -> dict:
+    """The connection limits of the ``server`` settings (defaults when the settings are bad:
+    ``on_starting`` then refuses to start, naming the key)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from streamdash.config import Settings, load_settings
+    from streamdash.connection_limits import gunicorn_limits
+
+    try:
+        settings = load_settings()
+    except Exception:
+        settings = Settings()
+    return gunicorn_limits(settings)
+
+
+_limits = _server_limits()
+worker_class = _limits["worker_class"]  # gthread, with slow clients bounded
+worker_connections = _limits["worker_connections"]
+backlog = _limits["backlog"]
+keepalive = _limits["keepalive"]
+sendfile = _limits["sendfile"]
+
+
+def _serves_a_pipeline():
+    """True unless the settings make this a web process reading Redis (state.backend)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        from streamdash.config import load_settings
+
+        return load_settings().get("state.backend") != "redis"
+    except Exception:  # a bad setting is reported by the app with a clear message
+        return True
+
+
 def on_starting(server):
     """Refuse configurations that would split or recycle the pipeline, or expose it openly."""
-    _check_auth(server)
+    _check_settings(server)
     problems = []
-    if server.cfg.workers != 1:
+    if server.cfg.workers != 1 and _serves_a_pipeline():
         problems.append(f"workers must be 1, got {server.cfg.workers} (each worker process "
                         "would run its own pipeline; add threads instead)")
     if server.cfg.max_requests:
@@ -74,35 +112,40 @@ def on_starting(server):
         sys.exit(3)
 
 
-def _check_auth(server):
-    """No login on a non-loopback bind: refuse in one line, exit 2 (as ``streamdash run``).
+def _check_settings(server):
+    """No login on a non-loopback bind, or too few file descriptors for
+    ``server.max_connections``: refuse in one line, exit 2 (as ``streamdash run``).
 
     The binds are passed to the worker in ``STREAMDASH_BIND`` (the worker inherits the
-    environment), where ``streamdash.wsgi`` applies the same rule.
+    environment), where ``streamdash.wsgi`` applies the same rule. The raised descriptor limit
+    is inherited by the worker too.
     """
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from streamdash.auth_config import auth_settings, bind_hosts, check_exposure
     from streamdash.config import BIND_ENV, load_settings
+    from streamdash.connection_limits import ensure_open_files
     from streamdash.errors import ConfigError
 
     os.environ[BIND_ENV] = ",".join(server.cfg.bind)
     try:
-        check_exposure(auth_settings(load_settings().section("auth")),
-                       bind_hosts(server.cfg.bind))
+        settings = load_settings()
+        check_exposure(auth_settings(settings.section("auth")), bind_hosts(server.cfg.bind))
+        ensure_open_files(server.cfg.worker_connections)
     except ConfigError as exc:
         server.log.error("streamdash: configuration error: %s", exc)
         sys.exit(2)
 
 
 def nworkers_changed(server, new_value, old_value):
-    """TTIN/TTOU must not add workers: put the count back to one."""
-    if old_value is not None and new_value != 1:  # None: the initial setting (on_starting)
+    """TTIN/TTOU must not add workers to a pipeline: put the count back to one."""
+    if old_value is not None and new_value != 1 and _serves_a_pipeline():
         server.log.warning("streamdash: keeping 1 worker (asked for %s)", new_value)
         server.num_workers = 1
 
 
 def post_worker_init(worker):
-    """Start the pipeline in the worker process, where requests are served.
+    """Start the pipeline in the worker process, where requests are served (a web process
+    reading Redis has none to start).
 
     The worker has just imported the app (``streamdash.wsgi``), so the module is loaded; with
     another app this hook has nothing to start.

@@ -35,9 +35,16 @@ setup(
         "backoff>=2.2",
         "PyYAML>=6.0",
         "orjson>=3.9",
-        "gunicorn>=22.0",
+        "gunicorn>=27.0",  # streamdash.http_worker extends its gthread worker (27.x internals)
         "prometheus-client>=0.20",
         "google-re2>=1.1",
+        # Decodes and validates a batch in C straight from the declared schema (issue #18).
+        "msgspec>=0.18",
+        # The push sources (MQTT, Redis Streams) and the web/worker roles on Redis are part of
+        # the product, and the source registry imports every source module: small pure-Python
+        # clients, installed always rather than failing at import without an extra.
+        "redis>=5.0",  # redis-py: Redis Streams source, shared state, leases
+        "paho-mqtt>=2.0",  # Eclipse Paho, the reference MQTT client
     ],
     extras_require={
         "test": [
@@ -51,7 +58,11 @@ setup(
             "setuptools>=61",
             "wheel>=0.40",  # tests build the wheel offline to check the assets ship in it
             "authlib>=1.3",  # the OIDC login is tested too (dash-auth's OIDCAuth needs it)
+            # The Postgres history is tested on a real server.
+            "psycopg[binary,pool]>=3.2",
         ],
+        # History in PostgreSQL: psycopg 3 and its connection pool.
+        "postgres": ["psycopg[binary,pool]>=3.2"],
         # Single sign-on: dash-auth's OIDCAuth needs authlib (auth.mode: oidc).
         "oidc": ["dash-auth[oidc]>=2.3"],
     },

@@ -10,8 +10,9 @@ is answered with the closest known one.
 
 Environment variables use ``__`` between section and key: ``STREAMDASH_SOURCE__INTERVAL=2``,
 ``STREAMDASH_DATA_DIR=/var/lib/streamdash``; values are parsed as YAML scalars. ``PORT`` (set by
-Heroku and similar platforms) sets ``server.port``; ``STREAMDASH_CONFIG`` names the YAML file when
-no ``--config`` is given.
+Heroku and similar platforms) sets ``server.port`` and ``DATABASE_URL`` (Heroku Postgres) sets
+``storage.url`` (used with ``storage.backend: postgres``); ``STREAMDASH_CONFIG`` names the YAML
+file when no ``--config`` is given.
 
 Open sections (``source``, ``schema``, ``transforms``, ``alerts``, ``storage``, ``dashboard``,
 ``auth``) accept keys this module does not know: the component that owns a section validates the
@@ -22,18 +23,26 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 from .config_file import parse_yaml, read_yaml
 from .errors import ConfigError, unknown_key
 from .params import Float, Int, Params, Text, TextList, parse
 
 __all__ = ["DEFAULT_DATA_DIR", "Settings", "SettingsModel", "defaults", "env_values",
-           "history_data_dir", "known_keys", "load_settings", "read_yaml",
+           "known_keys", "load_settings", "read_yaml",
            "with_default_data_dir"]
 
 ENV_PREFIX = "STREAMDASH_"
@@ -74,11 +83,22 @@ class BufferSection(Params):
 
 
 class ServerSection(Params):
-    """``server``: where the dashboard listens."""
+    """``server``: where the dashboard listens, and how many connections one process holds
+    (sizing and what happens past each bound: docs/operations.md, "Viewers and connections")."""
 
     host: Text = "127.0.0.1"
     port: Int = Field(8050, ge=0, le=65535)
     max_request_bytes: Int = Field(1024 * 1024, ge=1024, le=1 << 30)  # larger: HTTP 413
+    # Open connections (idle kept-alive ones included); a browser holds about 2, so 4096 is
+    # ~2,000 viewers. Past it new ones wait in the backlog. Each costs a file descriptor.
+    max_connections: Int = Field(4096, ge=16, le=65536)
+    backlog: Int = Field(2048, ge=16, le=65535)  # connections the kernel queues past that
+    # Seconds an idle connection stays open for the next request: above the dashboard's
+    # refresh, so a viewer's tick reuses its connection.
+    keepalive: Int = Field(10, ge=0, le=300)
+    # Seconds a client may stay silent after connecting, stall inside a request, or leave
+    # the answer unread before its connection is closed (a slow client holds no thread).
+    client_timeout: Float = Field(10.0, ge=0.5, le=300)
 
 
 class LogSection(Params):
@@ -123,6 +143,80 @@ class ApiSection(Params):
     max_seconds: Float = Field(10.0, ge=0.1, le=600)
 
 
+#: A Redis URL (``redis://``, ``rediss://`` TLS, ``unix://``) or one ``${NAME}`` reference to an
+#: environment variable holding it (Heroku sets ``REDIS_URL``).
+REDIS_URL = re.compile(r"^(rediss?|unix)://\S+$|^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+def _redis_url(value: str) -> str:
+    if not REDIS_URL.match(value):
+        # Not echoed: a mistyped URL still holds its password.
+        raise ValueError("expected a redis://, rediss:// or unix:// URL, or ${NAME} naming an "
+                         "environment variable that holds one (the value is not shown: it may "
+                         "hold a password)")
+    return value
+
+
+def _key_prefix(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", value):
+        raise ValueError(f"expected 1–64 letters, digits, '_', '.', ':' or '-', got {value[:64]!r}")
+    return value
+
+
+class StateCaps(Params):
+    """``state.caps``: entries each capped Redis stream keeps (``XADD … MAXLEN ~``); the live
+    records keep ``buffer.capacity``."""
+
+    quarantine: Int = Field(1000, ge=10, le=1_000_000)
+    late: Int = Field(1000, ge=10, le=1_000_000)
+    windows: Int = Field(2000, ge=10, le=1_000_000)
+    errors: Int = Field(500, ge=10, le=1_000_000)
+    transitions: Int = Field(1000, ge=10, le=1_000_000)  # alert state changes
+    quality: Int = Field(600, ge=10, le=1_000_000)  # quality evaluations (the chart's points)
+    snapshots: Int = Field(720, ge=10, le=1_000_000)  # metrics snapshots (history chart, API)
+
+
+class StateSection(Params):
+    """``state``: where web processes read the streams' state (``memory``: this process)."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: Annotated[Text, AfterValidator(_redis_url)] = "${REDIS_URL}"
+    # Every key starts with it: several deployments may share one Redis.
+    key_prefix: Annotated[Text, AfterValidator(_key_prefix)] = "streamdash"
+    socket_timeout: Float = Field(2.0, ge=0.05, le=60)  # seconds one command may take
+    connect_timeout: Float = Field(2.0, ge=0.05, le=60)  # seconds to connect
+    retries: Int = Field(2, ge=0, le=10)  # redis-py's retries of a failed command
+    max_connections: Int = Field(32, ge=1, le=10_000)  # the connection pool's bound
+    # The worker writes after each batch, at most once per flush_interval (batches in between
+    # go together); the heartbeat is rewritten at least once a second.
+    flush_interval: Float = Field(0.2, ge=0.01, le=10)
+    # Seconds without a write after which web processes report "no worker" (at least three
+    # writes: a worker writes at least once a second, or once per flush_interval).
+    heartbeat_ttl: Float = Field(10.0, ge=3, le=600)
+    read_cache: Float = Field(0.2, ge=0, le=5)  # seconds web viewers share one read
+    # A worker holds its stream's lease this long unless it renews it (every third of it): a
+    # dead worker's stream passes to a standby within this many seconds.
+    lease_ttl: Float = Field(10.0, ge=2, le=600)
+    max_entry_bytes: Int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # larger: skipped
+    caps: StateCaps = StateCaps()
+
+    @field_validator("heartbeat_ttl")
+    @classmethod
+    def _heartbeat_outlives_writes(cls, ttl: float, info: ValidationInfo) -> float:
+        flush = info.data.get("flush_interval")
+        if flush is not None and ttl < 3 * flush:
+            raise ValueError(f"must be at least three flush intervals ({3 * flush:g} s), or "
+                             f"web processes would report a working worker as gone, got {ttl:g}")
+        return ttl
+
+
+class WorkerSection(Params):
+    """``worker``: ``streamdash worker``'s only HTTP, its health probes (a side port)."""
+
+    health_host: Text = "127.0.0.1"
+    health_port: Int = Field(8051, ge=0, le=65535)  # 0: a free port, printed at start
+
+
 class DashboardSection(OpenSection):
     """``dashboard``: the keys every part reads; the dashboard validates the rest."""
 
@@ -150,6 +244,8 @@ class SettingsModel(Params):
     pipeline: PipelineSection = PipelineSection()
     api: ApiSection = ApiSection()
     dashboard: DashboardSection = DashboardSection()
+    state: StateSection = StateSection()
+    worker: WorkerSection = WorkerSection()
     schema_: Any = Field(None, alias="schema")  # pipeline/schema.py
     transforms: Any = None  # pipeline/transforms.py
     alerts: Any = None  # quality/settings.py
@@ -189,15 +285,6 @@ def with_default_data_dir(settings: Settings) -> Settings:
     if settings.get("data_dir"):
         return settings
     return settings.with_overrides({"data_dir": DEFAULT_DATA_DIR})
-
-
-def history_data_dir(config_file: str | os.PathLike | None = None, data_dir: str | None = None,
-                     environ: Mapping[str, str] | None = None) -> str:
-    """The data dir a command reading the history uses: ``data_dir`` (``--data-dir``), else the
-    settings' (file, environment), else :data:`DEFAULT_DATA_DIR` — where ``streamdash run``
-    writes it. Every such command (``metrics``, ``dlq export``) finds it the same way."""
-    settings = load_settings(config_file, environ, overrides={"data_dir": data_dir})
-    return with_default_data_dir(settings).get("data_dir")
 
 
 def defaults() -> dict[str, Any]:
@@ -311,10 +398,13 @@ def load_settings(config_file: str | os.PathLike | None = None,
 
 
 def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``, ``PORT``)."""
+    """Settings found in environment variables (``STREAMDASH_A__B`` → ``a.b``; ``PORT`` →
+    ``server.port`` and ``DATABASE_URL`` → ``storage.url``, as Heroku sets them)."""
     out: dict[str, Any] = {}
     if environ.get("PORT"):
         _set(out, "server.port", _scalar(environ["PORT"]))
+    if environ.get("DATABASE_URL"):  # a URL as it is (no YAML reading of its text)
+        _set(out, "storage.url", environ["DATABASE_URL"])
     sections = _sections()
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name in (CONFIG_ENV, BIND_ENV):

@@ -10,9 +10,11 @@ Every error raised on purpose by the package derives from :class:`StreamdashErro
     ├── CastError          a value could not be converted to a field's type (also a ValueError)
     ├── ShapeError         a document lacks the expected shape (also a ValueError)
     ├── ProcessingError    the processing chain failed on a batch
+    ├── RegistryError      two modules declare one name (a source kind, a rule, a panel)
     ├── QueryError         a bad /api/* query parameter: HTTP 400 (also a ValueError)
     ├── StorageUnavailable the history database cannot be read (missing, unreadable, corrupt)
     │   └── QueryTooSlow   a history query ran past its time bound and was interrupted
+    ├── StateUnavailable   the shared state store (Redis) cannot be reached or answered badly
     └── ServeError         the dashboard cannot be served (port in use, unknown host)
 
 This module imports nothing from the package so that every other module can import it.
@@ -96,8 +98,18 @@ class QueryTooSlow(StorageUnavailable):
     """A query ran past the reader's ``max_seconds`` and was interrupted."""
 
 
+class StateUnavailable(StreamdashError):
+    """The shared state store (Redis) cannot be reached or answered badly; the message says
+    why and where (the URL, passwords masked)."""
+
+
 class ProcessingError(StreamdashError):
     """The processing chain failed on a batch (a bug or a broken rule, not a bad record)."""
+
+
+class RegistryError(StreamdashError):
+    """A registry cannot be built: two modules declare the same name, or a module declares an
+    entry that lacks what its registry needs. Raised at import, naming the modules."""
 
 
 class ServeError(StreamdashError):

@@ -5,10 +5,23 @@ Records themselves are plain ``dict`` objects: the hot path allocates nothing el
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (in dicts and lists too) as ``None``: what
+    strict JSON can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def utc_iso(ts: float | None) -> str | None:
@@ -27,6 +40,9 @@ class Batch:
     fetched_at: float
     source: str = ""
     fetched_mono: float = 0.0
+    #: A push source's acknowledgement token (see ``Source.ack``): handed back to the source
+    #: once this batch is stored; ``None`` for everything else.
+    ack: Any = None
 
 
 class Rejection:

@@ -15,7 +15,8 @@ log. It decides:
   setting under a ``webhook`` key, and the notifier's targets) shows only its scheme, host and
   port (:func:`mask_webhook_url`);
 * **values** — ``${NAME}`` references in secret settings are expanded from the environment, so
-  the key a source really sends is masked too.
+  the key a source really sends is masked too; a reference to a URL anywhere (``state.url:
+  ${REDIS_URL}``) makes that URL's password a secret.
 
 :func:`mask_settings` gives a copy of the settings safe to show; :func:`secret_values` the
 raw values to blank; :class:`Redactor` blanks them (raw and URL-encoded) in any text or URL.
@@ -174,7 +175,22 @@ def secret_values(tree: Mapping[str, Any], environ: Mapping[str, str] | None = N
         if refs:
             found += [env[n] for n in refs if n in env]
             found.append(_ENV_REF.sub(lambda m: env.get(m.group(1), m.group(0)), value))
+    # Any setting that is a ${NAME} reference to a URL (state.url: ${REDIS_URL}): the URL's
+    # password, which no setting shows, is a secret too.
+    for value in _references(tree):
+        expanded = _ENV_REF.sub(lambda m: env.get(m.group(1), ""), value)
+        if _is_url(expanded):
+            found.extend(_url_secrets(expanded, False, ()))
     return sorted({v for v in found if len(v) >= MIN_SECRET}, key=len, reverse=True)
+
+
+def _references(node: Any) -> list[str]:
+    """Every text in a settings tree holding a ``${NAME}`` reference."""
+    if isinstance(node, Mapping):
+        return [ref for v in node.values() for ref in _references(v)]
+    if isinstance(node, list):
+        return [ref for v in node for ref in _references(v)]
+    return [node] if isinstance(node, str) and _ENV_REF.search(node) else []
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

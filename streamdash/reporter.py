@@ -20,6 +20,7 @@ from typing import Any
 from . import metric_catalog
 from .logs import log_event
 from .metrics import Metrics
+from .store.recent import newer_than
 from .threads import STOP_TIMEOUT, Background, ThreadRunner
 
 log = logging.getLogger("streamdash.reporter")
@@ -131,6 +132,7 @@ class Reporter(Background):
         self.clock = clock
         self.monotonic = monotonic
         self.recent: deque[dict[str, Any]] = deque(maxlen=keep)
+        self.taken = 0  # snapshots ever taken (``recent`` keeps the newest)
         self._lock = threading.Lock()
         self._prev: dict[str, float] = {}
         self._prev_at: float | None = None
@@ -176,6 +178,7 @@ class Reporter(Background):
             values = derive(self._prev, cur, seconds)
             self._prev, self._prev_at = dict(cur["counters"]), now
             self.recent.append({"ts": ts, **values})
+            self.taken += 1
         if self.sink is not None:
             self.sink(values, ts)
         return values
@@ -199,6 +202,12 @@ class Reporter(Background):
                   error_rate=round(values["error_rate"], 4), latency_p95=values["latency_p95"],
                   queue_depth=values["queue_depth"], dropped=values["dropped"],
                   restarts=values["restarts"])
+
+    def since(self, seen: int) -> tuple[list[dict[str, Any]], int]:
+        """Snapshots (with their ``ts``) after the ``seen``-th still held, oldest first, and
+        how many were taken (see ``store.recent.newer_than``)."""
+        with self._lock:
+            return [dict(r) for r in newer_than(self.recent, self.taken, seen)], self.taken
 
     def series(self, names: list[str], since: float, until: float,
                limit: int) -> dict[str, list[tuple[float, Any]]]:

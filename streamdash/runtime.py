@@ -81,7 +81,7 @@ class Runtime(Managed):
                                  max_batch_records=self.settings.get("queue.max_batch_records"))
         self.consumer = Consumer(self.queue, self.processor, self.buffer, self.quarantine,
                                  self.metrics, clock=clock, monotonic=monotonic,
-                                 backoff_max=backoff_max)
+                                 backoff_max=backoff_max, ack=self.source.ack)
         # Data-quality rules and alerts (``alerts`` settings); its read API is documented on
         # QualityMonitor. It never blocks the consumer: the listener only counts.
         self.monitor = build_monitor(self.settings, metrics=self.metrics,
@@ -91,8 +91,9 @@ class Runtime(Managed):
                                      fetch_interval=self.cadence.current,
                                      snapshot=self.source.hints.snapshot_span > 0)
         self.add_batch_listener(self.monitor.observe_batch)
-        # Periodic metrics snapshots and, with a data_dir, the SQLite history: its event-bus
-        # subscribers only enqueue, its own thread writes, so the pipeline never waits on disk.
+        # Periodic metrics snapshots and the history (SQLite in the data_dir, or PostgreSQL):
+        # its event-bus subscribers only enqueue, its own thread writes, so the pipeline never
+        # waits on a database.
         storage = storage_options(self.settings.section("storage"))
         self.history = build_history(self.settings, storage, clock=clock, monotonic=monotonic)
         if self.history is not None:
@@ -106,6 +107,9 @@ class Runtime(Managed):
         self.consumer.listeners.append(count_nulls(self.metrics))
         self.metrics.set_gauge("queue_capacity", self.queue.maxsize)
         self.metrics.set_gauge("buffer_capacity", self.buffer.capacity)
+        # Services following this runtime's state from outside it (the Redis state publisher):
+        # started last, stopped after the reporter's final snapshot, their status in health.
+        self._attached: dict[str, Any] = {}
         self.started_at: float | None = None
         self._lifecycle = threading.Lock()
         self._running = False
@@ -136,6 +140,8 @@ class Runtime(Managed):
             self.producer.start()
             self.monitor.start()
             self.reporter.start()
+            for service in self._attached.values():
+                service.start()
             log_event(log, logging.INFO, "runtime started", source=self.source.name,
                       kind=self.source.kind, interval=self.settings.interval,
                       version=__version__)
@@ -172,6 +178,9 @@ class Runtime(Managed):
                 overstayed.append("reporter")
             if self.history is not None and not self.history.stop():
                 overstayed.append("history")
+            for name, service in self._attached.items():  # they write the final figures
+                if not service.stop():
+                    overstayed.append(name)
             try:
                 self.source.close()
             except Exception:
@@ -212,6 +221,13 @@ class Runtime(Managed):
         """True between ``start()`` and ``stop()``."""
         return self._running
 
+    def attach(self, name: str, service: Any) -> None:
+        """Run ``service`` with this runtime: a :class:`~streamdash.threads.Service` with a
+        ``status() -> {"ok": bool, "error": …}`` (the state publisher). It starts after the
+        pipeline, stops after the final metrics snapshot, shows in ``health()`` under
+        ``components.<name>`` and degrades the status while it is not ok."""
+        self._attached[name] = service
+
     def add_batch_listener(self, listener: BatchListener) -> None:
         """Call ``listener(batch, result)`` after every processed batch (consumer thread)."""
         self.consumer.listeners.append(listener)
@@ -222,10 +238,10 @@ class Runtime(Managed):
                        peak: tuple[str, ...] = ()) -> dict[str, list[tuple[float, Any]]]:
         """Snapshot values ``name → [(ts, value), …]`` oldest first (``reporter.SNAPSHOT_FIELDS``).
 
-        From the SQLite history when there is one (so earlier runs show after a restart; raises
+        From the history when there is one (so earlier runs show after a restart; raises
         ``StorageUnavailable`` when it cannot be read), else from the in-memory recent snapshots.
-        With ``step`` > 0 SQLite averages the snapshots per ``step`` seconds (``peak`` names
-        take the maximum), so a long range stays a bounded answer (``HistoryReader.
+        With ``step`` > 0 the database averages the snapshots per ``step`` seconds (``peak``
+        names take the maximum), so a long range stays a bounded answer (``HistoryReader.
         metric_buckets``); the in-memory snapshots (at most 720) come as they are.
         """
         if self.history is not None:
@@ -250,6 +266,8 @@ class Runtime(Managed):
         if storage is None:
             storage = self.history.status() if self.history is not None else disabled_status()
         threads = (self.producer, self.consumer)
+        problems = [str(s.get("error") or "not writing") for s in
+                    (service.status() for service in self._attached.values()) if not s["ok"]]
         return judge(running=self._running,
                      threads_alive=all(t.alive for t in threads),
                      firing=self.monitor.active(),
@@ -257,7 +275,8 @@ class Runtime(Managed):
                      restarting=[t.name for t in threads if t.restarting()],
                      queue_fill=self.queue_fill(),
                      storage_error=None if storage["ok"] else
-                     str(storage.get("error") or "not writing"))
+                     str(storage.get("error") or "not writing"),
+                     state_error="; ".join(problems) or None)
 
     def health(self) -> dict[str, Any]:
         """Status (``ok`` / ``degraded`` / ``down``, see ``status.py``) with its reasons, the
@@ -282,5 +301,6 @@ class Runtime(Managed):
                 "buffer": {"size": len(self.buffer), "capacity": self.buffer.capacity},
                 "storage": storage,
                 "alerts": self.monitor.describe(),
+                **{name: service.status() for name, service in self._attached.items()},
             },
         }

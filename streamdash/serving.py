@@ -3,13 +3,16 @@
 Flask's development server is not for users (it says so on every start), so ``streamdash run``
 embeds gunicorn (``BaseApplication``) with the settings of ``gunicorn.conf.py``
 (:data:`GUNICORN_SETTINGS`; ``tests/test_serving.py`` keeps the two equal): one worker process
-with threads — every worker process would run its own pipeline.
+with threads — every worker process would run its own pipeline — and the connection limits of
+the ``server`` settings (:func:`~streamdash.connection_limits.gunicorn_limits`: how many
+connections, the backlog, keep-alive, and the worker class that bounds slow clients).
 
 Start-up order, so that nothing is ingested before the server can serve:
 
 1. the master validates the settings (the caller) and binds the listening socket
-   (:func:`bind_listener`): a busy port is a one-line :class:`~streamdash.errors.ServeError`
-   before any pipeline exists;
+   (:func:`bind_listener`, with ``server.backlog``): a busy port is a one-line
+   :class:`~streamdash.errors.ServeError` before any pipeline exists, and a file-descriptor
+   limit too low for ``server.max_connections`` a one-line ``ConfigError``;
 2. gunicorn takes that very socket (``bind = fd://N``): nobody can take the port in between, and
    port 0 means a free port whose number is announced;
 3. the worker process builds the app (``load``) and starts the runtime in ``post_worker_init``,
@@ -42,6 +45,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.errors import AppImportError
 
 from .config import Settings
+from .connection_limits import ensure_open_files, gunicorn_limits
 from .errors import ServeError, StreamdashError
 from .logs import log_event
 
@@ -49,17 +53,18 @@ log = logging.getLogger("streamdash.serve")
 
 #: gunicorn settings shared with ``gunicorn.conf.py`` (the Procfile): see that file for why.
 GUNICORN_SETTINGS: dict[str, Any] = {
-    "workers": 1, "threads": 8, "worker_class": "gthread", "max_requests": 0,
+    "workers": 1, "threads": 8, "max_requests": 0,
     "max_requests_jitter": 0, "preload_app": False, "control_socket_disable": True,
     "timeout": 30, "graceful_timeout": 9}
 #: Seconds the worker gives the consumer to finish queued batches at shutdown (as the Procfile).
 DRAIN_TIMEOUT = 4.0
-#: Connections the kernel queues before gunicorn accepts them (gunicorn's default backlog).
-BACKLOG = 2048
 
 
-def bind_listener(host: str, port: int) -> socket.socket:
+def bind_listener(host: str, port: int, backlog: int = 2048) -> socket.socket:
     """A TCP socket listening on ``host:port``; :class:`ServeError` saying why when it can't.
+
+    ``backlog``: connections the kernel queues while the worker holds ``server.max_connections``
+    (the kernel caps it at ``net.core.somaxconn``).
 
     ``SO_REUSEADDR`` as gunicorn sets it: a restart right after a stop does not wait for old
     connections in TIME_WAIT, while a port another process listens on is still refused.
@@ -74,7 +79,7 @@ def bind_listener(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(BACKLOG)
+        sock.listen(backlog)
     except OSError as exc:
         sock.close()
         reason = exc.strerror or str(exc)
@@ -122,17 +127,23 @@ class StreamdashServer(BaseApplication):
     """gunicorn running one streamdash app: ``StreamdashServer(settings, sock).run()``.
 
     ``factory(settings)`` builds the Dash app (runtime not started) in the worker process;
-    tests pass their own.
+    tests and the viewers benchmark pass their own. ``options`` overrides gunicorn settings
+    (the benchmark's ``--threads``).
     """
 
     def __init__(self, settings: Settings, listener: socket.socket, *, access_log: bool = False,
-                 factory: Callable[[Settings], Any] | None = None):
+                 factory: Callable[[Settings], Any] | None = None,
+                 options: dict[str, Any] | None = None, workers: int = 1):
         self.settings = settings
+        # One process runs the pipeline; web processes reading Redis (streamdash web) may be
+        # many: they hold no state of their own.
+        self.workers = workers
         self.url = url_of(listener)
         # gunicorn owns the socket from here on (it closes the descriptor it is given).
         self.listener_fd = listener.detach()
         self.access_log = access_log
         self.factory = factory or _build_app
+        self.options = options or {}
         self.app: Any = None  # the Dash app, in the worker process only
         super().__init__(prog="streamdash")
 
@@ -141,7 +152,9 @@ class StreamdashServer(BaseApplication):
         level = self.settings.get("log.level")
         options = {
             **GUNICORN_SETTINGS,
+            **gunicorn_limits(self.settings),
             "bind": [f"fd://{self.listener_fd}"],
+            "workers": self.workers,
             "proc_name": "streamdash",
             "logger_class": _GunicornLog,
             # gunicorn's start/stop chatter only when asked for (DEBUG); problems always.
@@ -150,6 +163,7 @@ class StreamdashServer(BaseApplication):
             "accesslog": "-" if self.access_log else None,
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
+            **self.options,
         }
         for key, value in options.items():
             if key in self.cfg.settings:  # a setting an older gunicorn lacks is skipped
@@ -170,20 +184,26 @@ class StreamdashServer(BaseApplication):
         from .gc_tuning import tune_for_streaming
 
         tune_for_streaming()  # this process runs the pipeline (see gc_tuning for figures)
-        self.app.runtime.start()
-        log_event(log, logging.INFO, f"dashboard on {self.url}")
+        if self.app.runtime is not None:  # a web process (streamdash web) runs none
+            self.app.runtime.start()
+        if worker.age == 1:  # the first worker announces the URL; the others serve it too
+            log_event(log, logging.INFO, f"dashboard on {self.url}")
 
     def _worker_exit(self, server: Any, worker: Any) -> None:
         # Nothing may interrupt the drain and the flush now: the master kills the worker
         # after graceful_timeout anyway.
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_IGN)
-        if self.app is not None:
+        if self.app is not None and self.app.runtime is not None:
             self.app.runtime.stop(timeout=DRAIN_TIMEOUT)
+        elif self.app is not None:
+            self.app.state_store.close()
 
     def run(self) -> int:  # type: ignore[override]
         """Serve until SIGTERM or Ctrl-C; 0 after a clean stop, 1 when gunicorn failed."""
         master = os.getpid()
+        # In the master, before the fork: the worker inherits the raised limit.
+        ensure_open_files(self.settings.model.server.max_connections)
         try:
             _Arbiter(self).run()
         except SystemExit as exc:

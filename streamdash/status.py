@@ -8,7 +8,8 @@ never disagree. The policy (documented in docs/operations.md and docs/alerts.md)
   failed fetches in a row), or the pipeline is not running (stopped, or a thread died);
 * ``degraded`` — any other alert is firing (warning or info), a pipeline thread crashed
   recently and is being restarted, the queue is more than ``queue_limit`` full, the last
-  fetch failed (but not yet ``down_after`` in a row), or the history store cannot write;
+  fetch failed (but not yet ``down_after`` in a row), the history store cannot write, or the
+  shared state store (Redis) cannot be written to (the worker keeps ingesting meanwhile);
 * ``ok`` — none of the above: no alert is firing and every component works.
 
 Pure: no clock, no I/O, no lock; the runtime gathers the facts and calls it.
@@ -50,6 +51,7 @@ class Status:
 def judge(*, running: bool, threads_alive: bool = True, firing: Iterable[Mapping[str, Any]] = (),
           source_failures: int = 0, restarting: Sequence[str] = (),
           queue_fill: float | None = None, storage_error: str | None = None,
+          state_error: str | None = None,
           down_after: int = DOWN_AFTER_FAILURES,
           queue_limit: float = QUEUE_FILL_LIMIT) -> Status:
     """The status for these facts (see the module docstring for the policy).
@@ -57,7 +59,8 @@ def judge(*, running: bool, threads_alive: bool = True, firing: Iterable[Mapping
     ``firing`` are the firing alerts (dicts with ``name``, ``severity`` and ``summary``, as
     ``QualityMonitor.active()`` returns them); ``restarting`` names the pipeline threads that
     crashed recently; ``queue_fill`` is depth / capacity (``None`` when unknown: the queue then
-    never degrades the status); ``storage_error`` is the history store's error, if any.
+    never degrades the status); ``storage_error`` is the history store's error, if any, and
+    ``state_error`` the state publisher's (writing to Redis).
     """
     down: list[str] = []
     degraded: list[str] = []
@@ -83,5 +86,7 @@ def judge(*, running: bool, threads_alive: bool = True, firing: Iterable[Mapping
         degraded.append(f"queue {queue_fill:.0%} full (above {queue_limit:.0%})")
     if storage_error:
         degraded.append(f"history storage failing: {storage_error}")
+    if state_error:
+        degraded.append(f"state store failing: {state_error}")
     state = "down" if down else "degraded" if degraded else "ok"
     return Status(state, tuple(down + degraded), tuple(names))

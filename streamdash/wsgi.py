@@ -8,6 +8,10 @@ threads are started by :func:`start`, which ``gunicorn.conf.py`` calls from
 ``post_worker_init`` in the worker process (threads started in the master before a fork would be
 lost), and stopped by :func:`stop` from ``worker_exit``: stop polling, drain the queue, flush
 the history.
+
+With ``state.backend: redis`` this is a web process instead (:func:`streamdash.app.
+create_web_app`): no pipeline, the dashboard and API of what ``streamdash worker`` writes to
+Redis, and gunicorn may run any number of workers.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import atexit
 import logging
 import os
 
-from .app import create_app
+from .app import create_app, create_web_app
 from .auth_config import enforce_secure_default, hosts_from_env
 from .config import load_settings, with_default_data_dir
 from .gc_tuning import tune_for_streaming
@@ -30,9 +34,12 @@ configure_logging(_settings.get("log.level"), _settings.get("log.format"),
 enforce_secure_default(_settings, hosts_from_env(os.environ),
                        logging.getLogger("streamdash.wsgi"))
 log_settings(logging.getLogger("streamdash.wsgi"), _settings)
-app = create_app(_settings, start=False)
+if _settings.get("state.backend") == "redis":
+    app = create_web_app(_settings)
+else:
+    app = create_app(_settings, start=False)
 server = app.server
-runtime = app.runtime
+runtime = app.runtime  # None in a web process
 
 
 def start() -> None:
@@ -42,19 +49,24 @@ def start() -> None:
     ``streamdash run`` (see :mod:`streamdash.gc_tuning`).
     """
     tune_for_streaming()
-    runtime.start()
+    if runtime is not None:
+        runtime.start()
 
 
 def stop(drain_timeout: float | None = None) -> None:
-    """Stop polling, drain the queue (at most ``drain_timeout`` s), flush the history."""
-    runtime.stop(drain_timeout)
+    """Stop polling, drain the queue (at most ``drain_timeout`` s), flush the history (a web
+    process closes its connections to Redis)."""
+    if runtime is not None:
+        runtime.stop(drain_timeout)
+    else:
+        app.state_store.close()
 
 
 @server.before_request
 def _start_if_never_started() -> None:
     # Under a server without our gunicorn hooks, the first request starts the pipeline
     # (started_at stays set after stop(), so a request during shutdown does not restart it).
-    if runtime.started_at is None:
+    if runtime is not None and runtime.started_at is None:
         runtime.start()
 
 

@@ -2,18 +2,28 @@
 
 Browser tests (any test using a ``dash_duo``-style fixture, or marked ``e2e``) are skipped with a
 clear reason when Chromium or chromedriver is missing locally, but fail when ``CI=true``: CI
-must install them (``.ci/run`` does).
+must install them (``.ci/run`` does). ``dash_duo`` and ``dash_br`` here replace dash's own: they
+share one Chromium per test process and give each test a clean one (``tests/browser.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
+import sys
+import textwrap
 
 import pytest
 
-BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_duo_mp", "dash_thread_server"}
+from tests.browser import BrowserPool, open_browser
+
+# Real redis-server, mosquitto and PostgreSQL fixtures (tests/servers.py); the history suite
+# parametrised over both backends (tests/history_backends.py).
+pytest_plugins = ("tests.servers", "tests.history_backends")
+
+BROWSER_FIXTURES = {"dash_duo", "dash_br", "dash_duo_mp", "dash_thread_server", "browser_pool"}
 
 
 def browser_missing() -> str | None:
@@ -33,6 +43,54 @@ def _restore_streamdash_logger():
     yield
     logger.handlers[:] = saved[0]
     logger.propagate, logger.level = saved[1], saved[2]
+
+
+@pytest.fixture
+def scratch_package(tmp_path, monkeypatch):
+    """A function writing a throwaway package of ``{module: source}`` on ``sys.path``; returns
+    its name and ``__path__`` (what a registry discovers), and unloads it after the test."""
+    made: list[str] = []
+
+    def make(files: dict[str, str]) -> tuple[str, list[str]]:
+        name = f"scratch_{len(made)}_{tmp_path.name.replace('-', '_')}"
+        root = tmp_path / name
+        root.mkdir()
+        (root / "__init__.py").write_text("")
+        for module, text in files.items():
+            (root / f"{module}.py").write_text(textwrap.dedent(text))
+        made.append(name)
+        importlib.invalidate_caches()
+        return name, [str(root)]
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield make
+    for name in made:
+        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[mod]
+
+
+@pytest.fixture(scope="session")
+def browser_pool():
+    """This test process's one Chromium, shared by its browser tests (one xdist worker runs
+    them all: see pytest_itemcollected)."""
+    pool = BrowserPool()
+    yield pool
+    pool.discard()
+
+
+@pytest.fixture
+def dash_duo(request, dash_thread_server, browser_pool, tmp_path):
+    """dash's ``dash_duo`` (a Dash server of the test's own and a browser), on the shared
+    Chromium, cleaned after the test."""
+    with open_browser(request, browser_pool, tmp_path / "download", dash_thread_server) as duo:
+        yield duo
+
+
+@pytest.fixture
+def dash_br(request, browser_pool, tmp_path):
+    """dash's ``dash_br`` (a browser without a server), on the shared Chromium."""
+    with open_browser(request, browser_pool, tmp_path / "download") as browser:
+        yield browser
 
 
 def is_browser_test(item: pytest.Item) -> bool:

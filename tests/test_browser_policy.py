@@ -3,6 +3,7 @@
 import pytest
 
 from tests import conftest
+from tests.browser import reuses_browser
 
 
 class FakeItem:
@@ -55,3 +56,19 @@ def test_browser_missing_names_what_is_absent(monkeypatch, found, expected):
     monkeypatch.setattr(conftest.shutil, "which",
                         lambda name: f"/usr/bin/{name}" if name in found else None)
     assert conftest.browser_missing() == expected
+
+
+class FakeConfig:
+    def __init__(self, **options):
+        self.options = options
+
+    def getoption(self, name):
+        return self.options[name]
+
+
+@pytest.mark.parametrize("webdriver, remote, shared", [
+    ("Chrome", False, True), ("Chrome", True, False), ("Firefox", False, False)])
+def test_only_a_local_chrome_is_shared_between_tests(webdriver, remote, shared):
+    """The shared browser is cleaned through Chrome's DevTools protocol: Firefox or a remote
+    browser keep dash's own fixtures (a new browser per test)."""
+    assert reuses_browser(FakeConfig(webdriver=webdriver, remote=remote)) is shared

@@ -23,8 +23,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.security import generate_password_hash
 
+from streamdash import create_app
 from streamdash.auth_config import hash_token
-from streamdash.store.history import HistoryReader, StorageUnavailable, database_path
+from streamdash.config import Settings
+from streamdash.store.history import SqliteReader, StorageUnavailable, database_path
+from streamdash.testing import ListSource
 from tests.helpers import wait_until, within
 from tests.httpserver import ScriptedServer, json_reply
 
@@ -200,7 +203,7 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     code = w.proc.wait(15)
     took = time.time() - term_at
     assert code == 0 and took < 10, (code, took)
-    reader = HistoryReader(database_path(data))
+    reader = SqliteReader(database_path(data))
     last = reader.snapshots(0, time.time() + 1)[-1]
     assert last["ts"] >= term_at  # the final snapshot, taken during shutdown, reached the store
     assert last["records_in"] > 0 and reader.runs()[-1]["stopped"] is not None
@@ -236,13 +239,24 @@ def test_procfile_with_auth_mode_none_serves_openly_with_a_warning(web, tmp_path
     assert any(r["level"] == "WARNING" and "WITHOUT a login" in r["msg"] for r in records)
 
 
-def test_kill_9_then_restart_keeps_history(web, tmp_path):
-    """After kill -9 mid-ingestion the database passes integrity_check, keeps its history and a
-    restart on the same data dir carries on (and shows the pre-crash history in the API)."""
-    data = tmp_path / "data"
-    first = web(data)
+def backend_env(history_backend):
+    """The environment a platform gives the web process for this history: a data dir, or
+    ``storage.backend: postgres`` with the ``DATABASE_URL`` Heroku Postgres sets."""
+    if history_backend.name == "postgres":
+        return {"STREAMDASH_STORAGE__BACKEND": "postgres",
+                "DATABASE_URL": history_backend.location}
+    return {}
+
+
+def test_kill_9_then_restart_keeps_history(web, tmp_path, history_backend):
+    """After kill -9 mid-ingestion the store passes its integrity check, keeps its history and a
+    restart on the same history carries on (and shows the pre-crash history in the API).
+    While the first process writes, another app (this process) serves what it wrote."""
+    data = Path(history_backend.settings().get("data_dir", tmp_path / "data"))
+    env = backend_env(history_backend)
+    first = web(data, extra_env=env)
     first.wait_ready()
-    reader = HistoryReader(database_path(data))
+    reader = history_backend.reader()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -251,25 +265,33 @@ def test_kill_9_then_restart_keeps_history(web, tmp_path):
         except StorageUnavailable:  # the writer is still creating the schema
             pass
         time.sleep(0.1)
+    if history_backend.name == "postgres":  # a second app on the same history, reading
+        other = create_app(Settings(history_backend.settings()), ListSource([]), start=False)
+        body = other.server.test_client().get("/api/metrics?name=records_in&since=10m").json
+        assert len(body["series"]["records_in"]) >= 3
     first.kill(signal.SIGKILL)
     first.proc.wait(10)
     crashed_at = time.time()
     before = reader.snapshots(0, crashed_at)
     assert len(before) >= 3
-    conn = sqlite3.connect(database_path(data))  # read-write: replays the WAL like a restart
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
-    second = web(data)
+    if history_backend.name == "sqlite":
+        conn = sqlite3.connect(database_path(data))  # read-write: replays the WAL
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    second = web(data, extra_env=env)
     second.wait_ready()
     body = second.get("/api/metrics?name=records_in&since=10m").json()
     times = [p["t"] for p in body["series"]["records_in"]]
     assert [s["ts"] for s in before] == [t for t in times if t <= crashed_at]
-    assert second.get("/health").status_code == 200
+    health = second.get("/health")
+    assert health.status_code == 200
+    assert health.json()["components"]["storage"]["backend"] == history_backend.name
     runs = reader.runs()
     assert len(runs) == 2 and runs[0]["stopped"] is None  # the crash left its run open
     second.kill(signal.SIGTERM)
     assert second.proc.wait(15) == 0
-    assert reader.integrity_check() == "ok"
+    assert reader.runs()[1]["stopped"] is not None
+    assert history_backend.integrity_check() == "ok"
 
 
 def test_more_than_one_worker_is_refused(web, tmp_path):

@@ -82,3 +82,14 @@ def test_only_the_app_imports_the_dashboard():
     """The dashboard is imported by the app factory (and measured by the benchmarks)."""
     outside = {m for m in importers_of("streamdash.dashboard") if part(m) != "dashboard"}
     assert sorted(outside - {"streamdash.app"}) == sorted(m for m in outside if part(m) == "bench")
+
+
+@pytest.mark.parametrize("store", ["streamdash.store.ring", "streamdash.store.recent",
+                                   "streamdash.store.quarantine", "streamdash.metrics",
+                                   "streamdash.quality.monitor", "streamdash.reporter",
+                                   "streamdash.pipeline"])
+def test_the_web_side_reads_a_stream_only_through_the_state_interface(store):
+    """The dashboard and the routes never reach into the runtime's stores: they read a stream
+    through ``streamdash.state`` (the memory backend or what a worker published)."""
+    offenders = sorted(m for m in importers_of(store) if part(m) in ("dashboard", "server"))
+    assert offenders == []

@@ -1,24 +1,24 @@
-"""Tests of the runtime's persistence wiring: real sources, a real HTTP server, real SQLite."""
+"""Tests of the runtime's persistence wiring: real sources, a real HTTP server, real SQLite and
+PostgreSQL (each test runs on both backends)."""
 
 import json
 import time
 
 from streamdash.config import Settings
 from streamdash.runtime import Runtime
-from streamdash.store.history import HistoryReader, database_path
 from streamdash.testing import ListSource
 from tests.httpserver import ScriptedServer, json_reply
 
 API_KEY = "APIKEY-SHOULD-NOT-LEAK-42"
 
 
-def test_quarantine_and_final_snapshot_reach_sqlite_and_survive_restart(tmp_path):
+def test_quarantine_and_final_snapshot_reach_the_history_and_survive_restart(history_backend):
     """Rejected records are persisted with reasons, stop() flushes a final snapshot matching the
-    counts, and a second runtime on the same data dir keeps the first run's history."""
+    counts, and a second runtime on the same history keeps the first run's history."""
     good = [{"id": i, "value": float(i), "key": "a"} for i in range(10)]
     bad = [{"value": 1.0, "key": "a"}, {"value": 2.0, "key": "b"}]  # no id: invalid
-    settings = Settings({"data_dir": str(tmp_path), "source.interval": 0.1,
-                         "storage": {"snapshot_interval": 0.2}})
+    settings = Settings(history_backend.settings({"source.interval": 0.1,
+                                                  "storage": {"snapshot_interval": 0.2}}))
     first = Runtime(settings, ListSource([good, bad]))
     first.start()
     deadline = time.monotonic() + 10
@@ -26,7 +26,7 @@ def test_quarantine_and_final_snapshot_reach_sqlite_and_survive_restart(tmp_path
         time.sleep(0.02)
     first.stop()
     counts = first.counts()
-    reader = HistoryReader(database_path(tmp_path))
+    reader = history_backend.reader()
     dlq = reader.events("dlq", 0, time.time() + 1)
     assert len(dlq) == counts["rejected"] == first.quarantine.total >= 2
     assert all(row["reasons"] and row["record"]["key"] in ("a", "b") for row in dlq)
@@ -46,18 +46,19 @@ def test_quarantine_and_final_snapshot_reach_sqlite_and_survive_restart(tmp_path
     assert (last["ts"], last["records_in"]) in series  # what the dashboard's charts read
 
 
-def test_closed_windows_are_persisted_and_shown_again_after_a_restart(tmp_path):
-    """Windows closed by the pipeline reach SQLite (stamped when they closed) and a runtime
-    restarted on the same data dir shows them again in its recent-windows view."""
+def test_closed_windows_are_persisted_and_shown_again_after_a_restart(history_backend):
+    """Windows closed by the pipeline reach the history (stamped when they closed) and a
+    runtime restarted on the same history shows them again in its recent-windows view."""
     t0 = 1_717_200_000.0  # 2024-06-01: replayed old data is kept by closing time, not pruned
     records = [{"id": str(i), "ts": t0 + i, "value": float(i), "sensor": "s1"}
                for i in range(25)]
-    settings = Settings({"data_dir": str(tmp_path), "source.interval": 0.1,
+    settings = Settings(history_backend.settings({
+                         "source.interval": 0.1,
                          "schema": {"key": "id", "event_time": "ts",
                                     "fields": {"id": "str", "ts": "timestamp", "value": "float",
                                                "sensor": "str"}},
                          "transforms": [{"window": {"size": 10, "key": "sensor",
-                                                    "field": "value"}}]})
+                                                    "field": "value"}}]}))
     first = Runtime(settings, ListSource([records]))
     first.start()
     deadline = time.monotonic() + 10
@@ -66,8 +67,7 @@ def test_closed_windows_are_persisted_and_shown_again_after_a_restart(tmp_path):
     first.stop()  # flushes the windows still open
     emitted = first.windows.recent()
     assert first.windows.total == len(emitted) == 3  # [0,10) [10,20) [20,30)
-    rows = HistoryReader(database_path(tmp_path)).events("windows", time.time() - 60,
-                                                        time.time() + 1)
+    rows = history_backend.reader().events("windows", time.time() - 60, time.time() + 1)
     assert sorted(r["data"]["start"] for r in rows) == sorted(w["start"] for w in emitted)
     assert {r["key"] for r in rows} == {"s1"}
     assert sum(r["data"]["count"] for r in rows) == 25
@@ -90,14 +90,16 @@ def test_metric_history_without_storage_comes_from_memory():
     assert runtime.history is None and points[-1][1] == 1
 
 
-def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(tmp_path):
-    """A failing HTTP source's ingestion errors land in SQLite, with the API key masked."""
+def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(history_backend,
+                                                                              tmp_path):
+    """A failing HTTP source's ingestion errors land in the history, with the API key
+    masked."""
     with ScriptedServer() as server:
         # Answers 500 and echoes the query string, key included (as careless servers do).
         server.route("/data", lambda req: json_reply({"error": "boom", "echo": req.path}, 500))
-        settings = Settings({"data_dir": str(tmp_path), "source": {
+        settings = Settings(history_backend.settings({"source": {
             "type": "http", "url": server.url("/data"),
-            "params": {"api_key": API_KEY}, "interval": 0.1, "max_tries": 1}})
+            "params": {"api_key": API_KEY}, "interval": 0.1, "max_tries": 1}}))
         runtime = Runtime(settings)
         runtime.start()
         deadline = time.monotonic() + 10
@@ -105,18 +107,19 @@ def test_ingestion_errors_of_a_real_http_source_are_persisted_without_the_key(tm
             time.sleep(0.02)
         runtime.stop()
     assert API_KEY in server.hits("/data")[0].path  # the key was sent, and echoed back
-    reader = HistoryReader(database_path(tmp_path))
+    reader = history_backend.reader()
     errors = reader.events("errors", 0, time.time() + 1)
     assert len(errors) >= 2 and all(e["source"] for e in errors)
     assert any("500" in json.dumps(e) for e in errors)
+    assert API_KEY not in json.dumps(errors)
     for path in tmp_path.glob("history.sqlite3*"):  # the database and any WAL left behind
         assert API_KEY.encode() not in path.read_bytes()
 
 
-def test_metric_history_with_a_step_is_bucketed_by_sqlite(tmp_path):
-    """With a data dir, ``step`` asks SQLite for one averaged point per bucket; memory
-    snapshots (no data dir) come as they are."""
-    settings = Settings({"data_dir": str(tmp_path), "storage": {"snapshot_interval": 3600}})
+def test_metric_history_with_a_step_is_bucketed_by_the_database(history_backend):
+    """With a history, ``step`` asks the database for one averaged point per bucket; memory
+    snapshots (no history) come as they are."""
+    settings = Settings(history_backend.settings({"storage": {"snapshot_interval": 3600}}))
     runtime = Runtime(settings, ListSource([]))
     runtime.start()
     for _ in range(5):

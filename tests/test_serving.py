@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from streamdash.config import load_settings
+from streamdash.connection_limits import gunicorn_limits
 from streamdash.errors import ServeError
 from streamdash.serving import DRAIN_TIMEOUT, GUNICORN_SETTINGS, bind_listener, url_of
 from tests.helpers import wait_for
@@ -65,8 +67,8 @@ class Command:
             found.append(f.read())
         return found[0], found[1]
 
-    def get(self, url: str) -> tuple[int, bytes]:
-        with urllib.request.urlopen(url, timeout=5) as resp:
+    def get(self, url: str, timeout: float = 5) -> tuple[int, bytes]:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status, resp.read()
 
     def wait_serving(self, url: str) -> None:
@@ -183,11 +185,19 @@ def test_bind_listener_reports_busy_and_unknown_addresses():
         bind_listener("no-such-host.invalid", 8050)
 
 
-def test_gunicorn_settings_are_the_procfiles():
-    """`streamdash run` and the Procfile (gunicorn.conf.py) run gunicorn the same way."""
+def test_gunicorn_settings_are_the_procfiles(monkeypatch):
+    """`streamdash run` and the Procfile (gunicorn.conf.py) run gunicorn the same way, with
+    the connection limits of the same ``server`` settings (here from the environment)."""
+    monkeypatch.setenv("STREAMDASH_SERVER__MAX_CONNECTIONS", "3000")
+    monkeypatch.setenv("STREAMDASH_SERVER__CLIENT_TIMEOUT", "4")
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert {key: conf[key] for key in GUNICORN_SETTINGS} == GUNICORN_SETTINGS
     assert conf["DRAIN_TIMEOUT"] == DRAIN_TIMEOUT
+    limits = gunicorn_limits(load_settings())
+    worker = limits.pop("worker_class")
+    assert {key: conf[key] for key in limits} == limits and limits["worker_connections"] == 3000
+    assert conf["worker_class"].__mro__[1:] == worker.__mro__[1:]
+    assert conf["worker_class"].client_timeout == worker.client_timeout == 4
 
 
 def test_app_failing_in_the_worker_is_one_line_and_exit_1(tmp_path):

@@ -30,7 +30,7 @@ def wsgi(monkeypatch, tmp_path):
 def test_import_builds_but_does_not_start(wsgi, tmp_path):
     """Importing builds the app with the environment's data dir and leaves the pipeline stopped."""
     assert not wsgi.runtime.running and wsgi.runtime.started_at is None
-    assert wsgi.runtime.history.path == tmp_path / "history.sqlite3"
+    assert wsgi.runtime.history.store.location == str(tmp_path / "history.sqlite3")
     wsgi.start()
     assert wsgi.runtime.running
     wsgi.stop(drain_timeout=1)

@@ -1,7 +1,8 @@
 """``streamdash dlq export``: the quarantined records (dead-letter queue) as JSON Lines.
 
-Reads the history database of the data folder (``<data_dir>/history.sqlite3``, table ``dlq``;
-it may be in use by a running app: reads go beside the writer), or, with ``--from-url``, the
+Reads the history the settings name (table ``dlq`` of ``<data_dir>/history.sqlite3``, or of the
+PostgreSQL history; ``--history`` names another; it may be in use by a running app: reads go
+beside the writer), or, with ``--from-url``, the
 ``/api/dlq`` endpoint of a running app (which answers from its history, or from its in-memory
 quarantine when it persists nothing). Each line is
 ``{"at": ISO-8601, "source": …, "reasons": [{field, rule, value}, …], "record": …}``, oldest
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..redact import MASK, Redactor, output_redactor
+from .history import add_location_arguments, reader_from_args
 
 EXIT_UNAVAILABLE = 1
 #: Items asked for per /api/dlq page with --from-url (within any sane api.max_limit).
@@ -32,9 +34,7 @@ def register(sub: Any) -> None:
     group = dlq.add_subparsers(dest="dlq_command", metavar="ACTION")
     p = group.add_parser("export", help="write quarantined records as JSON Lines",
                          description=__doc__.split("\n\n")[1])
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding history.sqlite3 "
-                   "(default: data_dir from the settings, else ./streamdash-data)")
-    p.add_argument("--config", metavar="FILE", help="YAML settings file (for data_dir)")
+    add_location_arguments(p)
     p.add_argument("--from-url", metavar="URL",
                    help="read /api/dlq of a running app instead (e.g. http://127.0.0.1:8050)")
     p.add_argument("--since", default="30d",
@@ -45,12 +45,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def from_database(data_dir: str, since: float, until: float, limit: int) -> list[dict[str, Any]]:
-    """DLQ rows of the history database, oldest first, as export items."""
+def from_history(reader: Any, since: float, until: float, limit: int) -> list[dict[str, Any]]:
+    """DLQ rows of a history (a ``HistoryReader``), oldest first, as export items."""
     from ..models import utc_iso
-    from ..store.history import HistoryReader, database_path
 
-    rows = HistoryReader(database_path(data_dir)).events("dlq", since, until, limit)
+    rows = reader.events("dlq", since, until, limit)
     return [{"at": utc_iso(r["ts"]), "source": r.get("source"), "reasons": r.get("reasons"),
              "record": r.get("record")} for r in reversed(rows)]
 
@@ -105,7 +104,7 @@ def redacted(items: list[dict[str, Any]], redactor: Redactor) -> list[dict[str, 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export the DLQ; 1 with a one-line reason when there is nothing to read."""
-    from ..config import history_data_dir, load_settings
+    from ..config import load_settings
     from ..store.history import StorageUnavailable
     from ..store.quarantine import write_jsonl
     from ..timespec import parse_range
@@ -116,12 +115,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.from_url:
             items = from_url(args.from_url, args.since, args.until, args.limit)
         else:
-            data_dir = history_data_dir(args.config, args.data_dir)  # as `metrics` finds it
+            reader = reader_from_args(args)  # as `metrics` finds it
             try:
                 since, until = parse_range(args.since, args.until, time.time(), "30d")
             except ValueError as exc:
                 raise ConfigError("--since", str(exc)) from None
-            items = from_database(data_dir, since, until, args.limit)
+            items = from_history(reader, since, until, args.limit)
             # The database keeps records as the upstream sent them, echoed keys included; the
             # app's /api/dlq blanks the configured secrets, and so does this export.
             items = redacted(items, output_redactor(

@@ -63,11 +63,13 @@ def build_parser(bench: str | None = None, benchmarks: bool = True) -> argparse.
     check.add_argument("file", help="YAML settings file")
     check.set_defaults(func=cmd_check_config)
 
-    # `streamdash metrics` (the persisted history, no server needed), `streamdash dlq export`
-    # (quarantined records as JSON Lines), `streamdash hash-password` (auth.users / api_tokens).
-    from . import auth, dlq, metrics
+    # `streamdash worker` / `streamdash web` (the pipeline and the dashboard as separate
+    # processes sharing Redis), `streamdash metrics` (the persisted history, no server needed),
+    # `streamdash dlq export` (quarantined records as JSON Lines), `streamdash history
+    # migrate|copy` (the history store), `streamdash hash-password` (auth.users / api_tokens).
+    from . import auth, dlq, history, metrics, roles
 
-    for command in (metrics, dlq, auth):
+    for command in (roles, metrics, dlq, history, auth):
         command.register(sub)
 
     # Groups whose subcommands live in their own modules (each adds a parser to the group).
@@ -128,27 +130,38 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {"bench": ("streamdash.bench.pipeline",
                                                     "streamdash.bench.dashboard",
                                                     "streamdash.bench.history",
                                                     "streamdash.bench.history_chart",
-                                                    "streamdash.bench.hostile")}
+                                                    "streamdash.bench.hostile",
+                                                    "streamdash.bench.push")}
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of ``streamdash run``."""
+    add_pipeline_arguments(p)
+    add_server_arguments(p)
+
+
+def add_pipeline_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags naming the settings, the source and the logging (``run``, ``worker``, ``web``)."""
     p.add_argument("--config", metavar="FILE", help="YAML settings file")
     p.add_argument("--source", metavar="NAME", help="source type or preset (default: simulated)")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between fetches (0.1–3600)")
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (default 8050, or $PORT)")
     p.add_argument("--data-dir", metavar="DIR", help="folder for persisted history")
-    p.add_argument("--refresh", type=float, metavar="S",
-                   help="dashboard refresh in seconds (default 5; 0 = paused)")
     p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
                    type=str.upper)
     p.add_argument("--log-format", choices=["text", "json"])
-    p.add_argument("--access-log", action="store_true",
-                   help="log every HTTP request (off: the console is for the pipeline)")
     from ..sources.flags import add_source_arguments  # --url, --field, --param, --header …
 
     add_source_arguments(p)
+
+
+def add_server_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of a process serving the dashboard (``run``, ``web``)."""
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8050, or $PORT)")
+    p.add_argument("--refresh", type=float, metavar="S",
+                   help="dashboard refresh in seconds (default 5; 0 = paused)")
+    p.add_argument("--access-log", action="store_true",
+                   help="log every HTTP request (off: the console is for the pipeline)")
 
 
 def settings_from_args(args: argparse.Namespace, flags: dict[str, str] = RUN_FLAGS):
@@ -187,7 +200,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         logging.disable(logging.NOTSET)
     log_settings(logging.getLogger("streamdash.cli"), settings)
-    listener = bind_listener(settings.get("server.host"), settings.get("server.port"))
+    listener = bind_listener(settings.get("server.host"), settings.get("server.port"),
+                             settings.get("server.backlog"))
     return StreamdashServer(settings, listener, access_log=args.access_log).run()
 
 

@@ -1,7 +1,9 @@
 """``streamdash metrics``: read the persisted metrics history without the server running.
 
-Reads ``<data_dir>/history.sqlite3`` read-only (safe beside a running pipeline: WAL) and prints
-one row per snapshot with a column per metric, as an aligned table, CSV or JSON::
+Reads the history the settings name (``<data_dir>/history.sqlite3``, read-only and safe beside a
+running pipeline, or the PostgreSQL history of ``storage.backend: postgres``; ``--history``
+names another) and prints one row per snapshot with a column per metric, as an aligned table,
+CSV or JSON::
 
     streamdash metrics --since 15m --name throughput_in --name latency_p95 --format csv
 """
@@ -15,24 +17,25 @@ import sys
 import time
 from typing import Any, TextIO
 
-from ..config import history_data_dir
 from ..models import utc_iso
 from ..reporter import SNAPSHOT_FIELDS
-from ..store.history import HistoryReader, StorageUnavailable, database_path
+from ..store.history import StorageUnavailable
 from ..timespec import parse_range
+from .history import add_location_arguments, reader_from_args
 
 #: Columns shown when no ``--name`` is given.
 DEFAULT_NAMES = ("throughput_in", "throughput_out", "latency_p95", "error_rate", "invalid_rate",
                  "queue_depth", "dropped", "restarts")
 EXIT_USAGE = 2  #: a bad argument (the exit-code convention of every subcommand)
-EXIT_UNAVAILABLE = 1  #: nothing to read: no history database at the path
+EXIT_UNAVAILABLE = 1  #: nothing to read: no history database at the path, or unreachable
 
 
 def register(sub: Any) -> None:
     """Add the ``metrics`` subcommand to the ``streamdash`` parser."""
     p = sub.add_parser("metrics", help="print the persisted metrics history (no server needed)",
-                       description="Print metrics snapshots from the history database in "
-                                   "DATA_DIR (default ./streamdash-data).",
+                       description="Print metrics snapshots from the history: the settings' "
+                                   "storage (SQLite in DATA_DIR, default ./streamdash-data, "
+                                   "or PostgreSQL), or --history.",
                        epilog=f"Metric names: {', '.join(SNAPSHOT_FIELDS)}.")
     p.add_argument("--since", default="15m",
                    help="start: ISO-8601 time or span ago like 15m, 2h, 7d (default 15m)")
@@ -41,8 +44,7 @@ def register(sub: Any) -> None:
                    help="metric to show (repeat or comma-separate; default: a summary set)")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--limit", type=int, default=10_000, help="newest snapshots at most")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding history.sqlite3")
-    p.add_argument("--config", metavar="FILE", help="YAML settings file (for data_dir)")
+    add_location_arguments(p)
     p.set_defaults(func=cmd_metrics)
 
 
@@ -61,7 +63,7 @@ def _names(raw: list[str] | None) -> list[str]:
 def cmd_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print the snapshots in the range; exit 2 on bad input, 1 when there is no history."""
     out = out or sys.stdout
-    path = database_path(history_data_dir(args.config, args.data_dir))
+    reader = reader_from_args(args)
     try:
         names = _names(args.name)
         since, until = parse_range(args.since, args.until, time.time(), "15m")
@@ -71,13 +73,14 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"streamdash metrics: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        rows = HistoryReader(path).snapshots(since, until, args.limit)
+        rows = reader.snapshots(since, until, args.limit)
     except StorageUnavailable as exc:
         print(f"streamdash metrics: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if args.format == "json":
         series = {n: [{"ts": utc_iso(r["ts"]), "value": r.get(n)} for r in rows] for n in names}
-        json.dump({"since": utc_iso(since), "until": utc_iso(until), "path": str(path),
+        json.dump({"since": utc_iso(since), "until": utc_iso(until),
+                   "history": reader.location,
                    "series": series}, out, indent=2)
         out.write("\n")
     elif args.format == "csv":
@@ -88,8 +91,8 @@ def cmd_metrics(args: argparse.Namespace, out: TextIO | None = None) -> int:
     else:
         _table(out, names, rows)
         if not rows:
-            print(f"(no snapshots between {utc_iso(since)} and {utc_iso(until)} in {path})",
-                  file=out)
+            print(f"(no snapshots between {utc_iso(since)} and {utc_iso(until)} in "
+                  f"{reader.location})", file=out)
     return 0
 
 

@@ -9,7 +9,8 @@ version for all viewers.
 
 The pipeline-history chart has its own slower timer (``history-tick``, about the snapshot
 interval) and range picker: it reads the persisted metrics store, never on the 1 s tick.
-Which chart has its own callback, on which timer and inputs, is declared in ``panels.PANELS``.
+Which chart has its own callback, on which timer and inputs, is declared by its ``Panel``
+(``panels.PANELS``); the refresh picker's "Paused" stops every such timer.
 """
 
 from __future__ import annotations
@@ -41,10 +42,8 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
     def set_refresh(value: float | None) -> tuple[int, int]:
         return refresh_props(value)
 
-    @app.callback(Output(ids.HISTORY_TICK, "disabled"), Input(ids.REFRESH_PICKER, "value"))
-    def pause_history(value: float | None) -> bool:
-        return not value  # "Paused" stops the history chart too
-
+    for timer in dict.fromkeys(p.timer for p in PANELS if p.timer != ids.TICK):
+        register_pause(app, timer)
     for panel in PANELS:
         if panel.store:
             register_panel(app, live, panel)
@@ -60,6 +59,13 @@ def register_callbacks(app: Dash, live: LiveView) -> None:
         if not out and new_state == state:
             raise PreventUpdate
         return (*(out.get(name, no_update) for name in views.TICK_OUTPUTS), new_state)
+
+
+def register_pause(app: Dash, timer: str) -> None:
+    """The refresh picker's "Paused" stops a chart's own ``timer`` too."""
+    @app.callback(Output(timer, "disabled"), Input(ids.REFRESH_PICKER, "value"))
+    def pause_timer(value: float | None) -> bool:
+        return not value
 
 
 def register_panel(app: Dash, live: LiveView, panel: Panel) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from dash import Dash
@@ -22,19 +24,20 @@ from flask import Response, request
 
 from . import ids
 from .ids import prop
+from .panels import PANELS
 
 log = logging.getLogger("streamdash.dashboard")
 
 _NUMBER = (int, float)
 #: Types a browser sends for each input/state of the dashboard's callbacks (``None`` always
-#: allowed); a property missing here takes any JSON value.
-VALUE_TYPES: dict[str, tuple[type, ...]] = {
-    prop(ids.TICK, "n_intervals"): (int,), prop(ids.HISTORY_TICK, "n_intervals"): (int,),
-    prop(ids.REFRESH_PICKER, "value"): _NUMBER, prop(ids.VALUE_FIELD, "value"): (str,),
-    prop(ids.KEY_FIELD, "value"): (str,), prop(ids.HISTORY_RANGE, "value"): (str,),
-    prop(ids.SERIES_STATE, "data"): (dict,), prop(ids.CLIENT_STATE, "data"): (dict,),
-    prop(ids.HISTORY_STATE, "data"): (str,),
-}
+#: allowed): the page's own, then each panel's (its ``value_types``); a property missing here
+#: takes any JSON value.
+VALUE_TYPES: Mapping[str, tuple[type, ...]] = MappingProxyType({
+    prop(ids.TICK, "n_intervals"): (int,), prop(ids.REFRESH_PICKER, "value"): _NUMBER,
+    prop(ids.VALUE_FIELD, "value"): (str,), prop(ids.KEY_FIELD, "value"): (str,),
+    prop(ids.CLIENT_STATE, "data"): (dict,),
+    **{name: types for panel in PANELS for name, types in panel.value_types.items()},
+})
 
 
 def callback_problem(body: Any, callback_map: dict[str, Any]) -> str | None:

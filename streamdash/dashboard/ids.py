@@ -1,26 +1,24 @@
-"""Every component id of the dashboard page, named once.
+"""Every component id of the page outside the charts, named once.
 
-Layout, views, callbacks and guards use these names, never the strings themselves. The values
-are the page's public contract (browser tests, users' CSS, the benchmark's replayed requests
-address components by them): renaming a constant is free, changing a value is not.
+Layout, views, callbacks and guards use these names, never the strings themselves. A chart's
+own ids (its graph, note, store, timer, controls) are named in its module in ``figures/``,
+beside its ``Panel``. The values are the page's public contract (browser tests, users' CSS,
+the benchmark's replayed requests address components by them): renaming a constant is free,
+changing a value is not.
 """
 
 from __future__ import annotations
 
 # -- timers and what each browser keeps ----------------------------------------------------------
-#: The live tick (every refresh period) and the pipeline-history chart's slower timer.
+#: The live tick (every refresh period).
 TICK = "tick"
-HISTORY_TICK = "history-tick"
-#: Stores: the series' sequence number, the rest of the tick's versions, the history version.
-SERIES_STATE = "series-state"
+#: The store of the versions the live tick's parts (header, charts, tables) last sent.
 CLIENT_STATE = "client-state"
-HISTORY_STATE = "history-state"
 
 # -- controls --------------------------------------------------------------------------------------
 REFRESH_PICKER = "refresh-picker"
 VALUE_FIELD = "value-field"
 KEY_FIELD = "key-field"
-HISTORY_RANGE = "history-range"
 
 # -- header and banners ----------------------------------------------------------------------------
 SOURCE_LABEL = "source-label"
@@ -30,15 +28,6 @@ LAST_UPDATE = "last-update"
 STALE_WARNING = "stale-warning"
 ALERT_BANNERS = "alert-banners"
 ALERT_MORE = "alert-more"
-
-# -- charts ----------------------------------------------------------------------------------------
-CHART_SERIES = "chart-series"
-CHART_HISTOGRAM = "chart-histogram"
-CHART_WINDOWS = "chart-windows"
-CHART_QUALITY = "chart-quality"
-CHART_HISTORY = "chart-history"
-#: The line above the window chart saying why it trails the live values.
-WINDOW_NOTE = "window-note"
 
 # -- tables ----------------------------------------------------------------------------------------
 GRID_ALERTS = "grid-alerts"

@@ -15,6 +15,8 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from . import ids
+from .figures.history import HISTORY_TICK
+from .figures.windows import WINDOW_NOTE
 from .options import REFRESH_CHOICES, DashboardOptions
 from .panels import PANELS, Panel
 from .tables import ERROR_COLUMNS, LATE_COLUMNS, QUARANTINE_COLUMNS, TIME_WIDTH, column
@@ -170,7 +172,7 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
         dbc.Row([kpi_card(i, label.format(w=window)) for i, label in KPI_IDS],
                 className="g-3 mb-3"),
         _controls(opts),
-        *chart_rows({ids.WINDOW_NOTE: window_note}, {ids.HISTORY_TICK: history_refresh}),
+        *chart_rows({WINDOW_NOTE: window_note}, {HISTORY_TICK: history_refresh}),
         dbc.Row([_card("Alert history", grid(ids.GRID_ALERTS, ALERT_COLUMNS, 220), xs=12)],
                 className="g-3 mb-3"),
         dbc.Row([_card("Latest records", grid(ids.GRID_LATEST, [], 320), xs=12)],

@@ -1,25 +1,28 @@
-"""The dashboard's view of one runtime: incremental, cached snapshots shared by every viewer.
+"""The dashboard's view of one stream: incremental, cached snapshots shared by every viewer.
 
-Callbacks never walk the whole buffer per tick. :class:`LiveView` follows the ring buffer by
-sequence number (O(new records) per update), keeps running sums per value field, reads data
-quality and alerts from the runtime's quality monitor, and caches what all viewers share for the
+Callbacks never walk the whole buffer per tick. :class:`LiveView` follows the stream's records
+by sequence number (O(new records) per update), keeps running sums per value field, reads data
+quality and alerts from the stream's quality view, and caches what all viewers share for the
 current data version, computed once under a lock (many concurrent viewers → one computation, no
 pile-up). Per-browser state (the last sequence number it holds) lives in the browser.
+
+It reads only through the stream's :class:`~streamdash.state.base.StreamState` (``self.state``):
+the runtime of this process (``memory``) or what a worker published (``redis``).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import StateUnavailable
 from ..runtime import Runtime
+from ..state import Pulse, RecordLog, StreamState, as_stream, window_spec
 from ..store.history import StorageUnavailable
-from ..store.ring import RingBuffer
-from . import tables
+from . import tables, unavailable
 from .figures import series as series_chart
 from .figures.history import GAP_INTERVALS, HISTORY_POINTS, HISTORY_SERIES, history_figure
 from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
@@ -50,13 +53,15 @@ def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> flo
     return min(60.0, max(10.0, snapshot_interval, bucket))
 
 
-def window_note(runtime: Runtime) -> str:
+def window_note(runtime: Any) -> str:
     """Why the window card trails the live chart, from the runtime's (first) window rule."""
-    rules = getattr(runtime.processor, "windows", None) or ()
-    if not rules:
-        return window_lag_note(None)
-    rule = rules[0]
-    return window_lag_note(rule.size, rule.watermark.lateness, rule.idle_timeout)
+    return stream_window_note(window_spec(runtime.processor))
+
+
+def stream_window_note(spec: tuple[float, float, float] | None) -> str:
+    """Why the window card trails the live chart, from a stream's window rule
+    (``StreamInfo.window``: size, lateness, idle timeout; ``None``: none)."""
+    return window_lag_note(*spec) if spec is not None else window_lag_note(None)
 
 
 class RollingValues:
@@ -74,7 +79,7 @@ class RollingValues:
         self._values: deque[tuple[int, float]] = deque()
         self._sum = 0.0
 
-    def sync(self, buffer: RingBuffer) -> None:
+    def sync(self, buffer: RecordLog) -> None:
         """Catch up with ``buffer`` (rebuilding when it went backwards, e.g. a new buffer)."""
         if buffer.last_seq < self.seq:
             self.__init__(self.field, self.capacity)  # type: ignore[misc]
@@ -102,23 +107,35 @@ class RollingValues:
 
 
 class LiveView:
-    """Snapshots of ``runtime`` for the dashboard, shared by all viewers of one app.
+    """Snapshots of one stream's ``state`` for the dashboard, shared by all viewers of one app.
 
-    ``epoch`` identifies this view: a client that saw another one (server restarted) is reset.
-    Per-client state (the last sequence number a browser holds) lives in the browser's
-    ``dcc.Store``; this object only keeps what every viewer shares.
+    ``state`` is a :class:`~streamdash.state.base.StreamState` (a ``Runtime`` is read in place
+    as its memory state). ``epoch`` identifies the state: a client that saw another one (the
+    server restarted, the state store lost its data) is reset; it is the same in every web
+    process reading one store. Per-client state (the last sequence number a browser holds)
+    lives in the browser's ``dcc.Store``; this object only keeps what every viewer shares.
     """
 
-    def __init__(self, runtime: Runtime, options: DashboardOptions):
-        self.runtime = runtime
+    def __init__(self, state: StreamState | Runtime, options: DashboardOptions):
+        self.state: StreamState = as_stream(state)
         self.options = options
-        self.epoch = uuid.uuid4().hex[:12]
         # Reentrant: a figure built under it may read rolling values, which take it too.
         self._lock = threading.RLock()
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
         self._cache: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    @property
+    def epoch(self) -> str:
+        """The state's epoch (see the class docstring)."""
+        return self.state.epoch
+
+    @property
+    def runtime(self) -> Runtime | None:
+        """The runtime behind a memory state (the all-in-one app and the tests feed it);
+        ``None`` in a web process. The view itself never reads it."""
+        return getattr(self.state, "runtime", None)
 
     # -- shared, cached snapshots ------------------------------------------------------------------
     def shared(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
@@ -141,58 +158,58 @@ class LiveView:
         field names come from the browser, and only known ones may key a cache or a chart."""
         if not isinstance(name, str) or not name:
             return None
-        hints, opts = self.runtime.source.hints, self.options
+        info, opts = self.state.info(), self.options
+        hints = info.hints
         if name in (opts.value_field, opts.key_field, hints.value_field, hints.key_field) \
-                or name in hints.numeric_fields:
-            return name
-        schema = getattr(getattr(self.runtime, "processor", None), "schema", None)
-        if schema is not None and name in getattr(schema, "names", ()):
+                or name in hints.numeric_fields or name in info.schema_fields:
             return name
         numeric, keys = self.field_names()
         return name if name in numeric or name in keys else None
 
     def _rolling(self, field: str) -> RollingValues:
         """The running values of ``field``, synced with the buffer (caller holds the lock)."""
-        rv = self._fields.pop(field, None) or RollingValues(field, self.runtime.buffer.capacity)
+        records = self.state.records
+        rv = self._fields.pop(field, None) or RollingValues(field, records.capacity)
         self._fields[field] = rv
         while len(self._fields) > MAX_TRACKED_FIELDS:
             self._fields.popitem(last=False)
-        rv.sync(self.runtime.buffer)
+        rv.sync(records)
         return rv
 
     @property
     def monitor(self) -> Any:
-        """The runtime's quality monitor, or ``None`` when this runtime has none."""
-        return getattr(self.runtime, "monitor", None)
+        """The stream's quality view (its monitor's read API), or ``None`` when it has none."""
+        return self.state.quality
 
     def summary(self, value_field: str, refresh: float | None) -> dict[str, Any]:
         """Header and KPI figures for ``value_field`` (recomputed at most once a second).
 
         The data counts as stale after 3 intervals without a successful fetch (and as "no new
         data" after 3 intervals without new records), the interval being the longer of the
-        runtime's effective fetch interval and the viewer's refresh.
+        stream's effective fetch interval and the viewer's refresh.
         """
-        now = self.runtime.clock()
-        interval = max(self.runtime.fetch_interval(), refresh or 0)
-        key = (self.runtime.buffer.last_seq, value_field, interval, int(now))
+        now = self.state.clock()
+        pulse = self.state.pulse()
+        interval = max(pulse.interval, refresh or 0)
+        key = (self.state.records.last_seq, value_field, interval, int(now))
         return self.shared(f"summary:{value_field}", key,
-                            lambda: self._summary(value_field, interval, now))
+                            lambda: self._summary(value_field, interval, now, pulse))
 
-    def _summary(self, value_field: str, interval: float, now: float) -> dict[str, Any]:
-        rt, monitor = self.runtime, self.monitor
+    def _summary(self, value_field: str, interval: float, now: float,
+                 pulse: Pulse) -> dict[str, Any]:
+        st, monitor = self.state, self.monitor
         rv = self._rolling(value_field)
         rates = monitor.rates() if monitor is not None else {}
-        last_new = rt.metrics.gauge("last_stored_at")
-        last_fetch = rt.source_health.snapshot()["last_success"]
-        status = rt.status()
-        fresh = freshness_message(last_fetch, last_new, rt.started_at, now, interval)
+        last_new = st.metrics.gauge("last_stored_at")
+        status = st.status()
+        fresh = freshness_message(pulse.last_success, last_new, pulse.started_at, now, interval)
         return {"status": status.state, "status_reasons": status.hover_text(),
-                "interval": interval_text(rt.fetch_interval(), rt.cadence.reason()),
-                "records_in": rt.counts()["in"],
+                "interval": interval_text(pulse.interval, pulse.interval_reason),
+                "records_in": st.counts()["in"],
                 "rate": rates.get("throughput"), "latest": rv.latest, "mean": rv.mean,
                 "invalid": rates.get("invalid_rate"), "duplicate": rates.get("duplicate_rate"),
                 "late": rates.get("late_rate"),
-                "errors_5min": count_since(rt.ingest_errors.recent(), now - RECENT_WINDOW),
+                "errors_5min": count_since(st.errors.recent(), now - RECENT_WINDOW),
                 "active_alerts": len(monitor.active()) if monitor is not None else None,
                 "updated": last_update_text(last_new, now),
                 "stale": fresh[0] if fresh else None,
@@ -207,7 +224,7 @@ class LiveView:
     def closed_windows(self) -> tuple[list[dict[str, Any]], str | None]:
         """The newest closed windows (``dashboard.chart_windows`` at most), oldest first, and
         the field they aggregate (``None`` before the first)."""
-        items = self.runtime.windows.recent(self.options.chart_windows)
+        items = self.state.windows.recent(self.options.chart_windows)
         items.reverse()
         return items, items[-1].get("field") if items else None
 
@@ -250,8 +267,8 @@ class LiveView:
         next period on the first history tick (which fires every period) after it began.
         """
         label = range_label if range_label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE
-        seconds, now = HISTORY_RANGES[label], self.runtime.clock()
-        period = history_refresh(self.runtime.reporter.interval, seconds)
+        seconds, now = HISTORY_RANGES[label], self.state.clock()
+        period = history_refresh(self.state.info().snapshot_interval, seconds)
         version = f"{self.epoch}|{label}|{int(now // period)}"
         # Its own lock: a slow disk read must not hold up the live ticks (they use ``_lock``).
         with self._history_lock:
@@ -262,22 +279,22 @@ class LiveView:
             return hit
 
     def _history(self, seconds: float, now: float, figure: FigureFn) -> dict[str, Any]:
-        rt = self.runtime
+        st = self.state
         # interval_s (the bucket's longest) tells the figure each snapshot's own spacing.
         names = [field for field, *_ in HISTORY_SERIES] + ["interval_s"]
         since = now - seconds
-        where = "persisted in the data dir" if rt.history is not None else \
+        where = "persisted in the data dir" if st.history is not None else \
             "this run only (in memory: no data dir)"
         # SQLite averages into the chart's own buckets (one bounded query whatever the range);
         # the figure's downsampling then only marks the gaps. Memory holds ≤ 720 snapshots.
         step = seconds / HISTORY_POINTS
         peak = (*(f for f, *_, how in HISTORY_SERIES if how == "max"), "interval_s")
         try:
-            series = rt.metric_history(names, since, now, step=step, peak=peak)
-        except StorageUnavailable as exc:
+            series = st.metric_history(names, since, now, step=step, peak=peak)
+        except (StorageUnavailable, StateUnavailable) as exc:
             series, where = {}, f"history unavailable: {exc}"
         return figure(series, since, now, note=where,
-                                      gap=GAP_INTERVALS * rt.reporter.interval)
+                      gap=GAP_INTERVALS * st.info().snapshot_interval)
 
     def alerts(self, limit: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(firing alerts, newest ``limit`` transitions) from the monitor (empty without one)."""
@@ -296,7 +313,16 @@ class LiveView:
         ``extend`` carries only the points after the client's sequence number; ``figure`` is a
         full reset (first load, field change, new key, restart, or a client ahead of the buffer).
         """
-        buf, opts = self.runtime.buffer, self.options
+        try:
+            return self._series(state, value_field, key_field, figure)
+        except StateUnavailable as exc:  # shown once, as such; a reset once it answers
+            new = {"unavailable": str(exc)}
+            return None if state == new else {
+                "figure": unavailable.figure("Live values", str(exc)), "state": new}
+
+    def _series(self, state: Any, value_field: str, key_field: str,
+                figure: FigureFn) -> dict[str, Any] | None:
+        buf, opts = self.state.records, self.options
         action = series_chart.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":
             return None
@@ -315,7 +341,7 @@ class LiveView:
                             lambda: self._reset(value_field, key_field, figure))
 
     def _reset(self, value_field: str, key_field: str, figure: FigureFn) -> dict[str, Any]:
-        buf = self.runtime.buffer
+        buf = self.state.records
         items = buf.snapshot()
         groups = series_chart.group_points(items, value_field, key_field, self.options.time_field)
         keys = list(groups)
@@ -327,31 +353,31 @@ class LiveView:
     # -- tables ------------------------------------------------------------------------------------
     def table_versions(self) -> dict[str, int]:
         """A version per table; a table is re-sent only when its version changed."""
-        rt = self.runtime
-        return {"latest": rt.buffer.last_seq, "quarantine": rt.quarantine.total,
-                "errors": rt.ingest_errors.total, "late": rt.late.total}
+        st = self.state
+        return {"latest": st.records.last_seq, "quarantine": st.quarantine.total,
+                "errors": st.errors.total, "late": st.late.total}
 
     def latest_records(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Column definitions and rows of the newest records (bounded)."""
-        key = self.runtime.buffer.last_seq
-        return self.shared("latest", key, lambda: tables.latest_records(
-            self.runtime.buffer.after(0, limit=self.options.table_rows)))
+        records = self.state.records
+        return self.shared("latest", records.last_seq, lambda: tables.latest_records(
+            records.after(0, limit=self.options.table_rows)))
 
     def quarantine_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest quarantined records with their reasons (bounded)."""
-        q = self.runtime.quarantine
+        q = self.state.quarantine
         return self.shared("quarantine", q.total, lambda: tables.quarantine_rows(
-            q.to_dicts(self.options.table_rows)))
+            q.recent(self.options.table_rows)))
 
     def late_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest records set aside as late (bounded)."""
-        log = self.runtime.late
+        log = self.state.late
         return self.shared("late", log.total, lambda: tables.late_rows(
             log.recent(self.options.table_rows)))
 
     def error_rows(self) -> list[dict[str, Any]]:
         """Rows of the newest ingestion errors (bounded)."""
-        log = self.runtime.ingest_errors
+        log = self.state.errors
         return self.shared("errors", log.total, lambda: tables.error_rows(
             log.recent(self.options.table_rows)))
 
@@ -361,11 +387,11 @@ class LiveView:
         A text field is offered as key only when it has few distinct values (one line per
         key); unique ids would draw thousands of lines.
         """
-        return self.shared("fields", self.runtime.buffer.last_seq, self._field_names)
+        return self.shared("fields", self.state.records.last_seq, self._field_names)
 
     def _field_names(self) -> tuple[list[str], list[str]]:
-        hints = self.runtime.source.hints
-        recent = [r for _, r in self.runtime.buffer.after(0, limit=KEY_SAMPLE)]
+        hints = self.state.info().hints
+        recent = [r for _, r in self.state.records.after(0, limit=KEY_SAMPLE)]
         rec = recent[-1] if recent else {}
         numeric = _unique([self.options.value_field, *hints.numeric_fields]
                           + [k for k, v in rec.items() if is_number(v)])

@@ -12,7 +12,8 @@ import hashlib
 import json
 from typing import Any
 
-from . import alerts, ids
+from ..errors import StateUnavailable
+from . import alerts, ids, unavailable
 from .ids import prop
 from .layout import ALERT_SLOTS, KPI_IDS, field_options
 from .live import LiveView
@@ -110,7 +111,7 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     the alert history table."""
     state = state or {}
     active, history = live.alerts(live.options.table_rows)
-    slots, more = alerts.banner_slots(active, live.runtime.clock(), ALERT_SLOTS)
+    slots, more = alerts.banner_slots(active, live.state.clock(), ALERT_SLOTS)
     out: Outputs = {prop(ids.ALERT_MORE, "children"): more}
     for i, (is_open, color, text) in enumerate(slots):
         slot = ids.alert_slot(i)
@@ -130,16 +131,23 @@ def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,
     """Everything but the time series that one tick sends to one browser, and its new state.
 
     (The time series has its own callback so its incremental update stays one small request.)
+    A state store that does not answer (``StateUnavailable``) is shown as such, once, instead
+    of the last figures (``unavailable.tick_outputs``); the next tick after it answers again
+    sends everything.
     """
     state = state or {}
     out: Outputs = {}
     new: dict[str, Any] = {}
-    for name, (part, params) in {
-        "header": (header, (inputs.value_field, refresh)),
-        "panels": (panels, (inputs,)),
-        "tables": (tables, ()),
-        "alerts": (alert_banners, ()),
-    }.items():
-        part_out, new[name] = part(live, state.get(name), *params)
-        out.update(part_out)
+    try:
+        for name, (part, params) in {
+            "header": (header, (inputs.value_field, refresh)),
+            "panels": (panels, (inputs,)),
+            "tables": (tables, ()),
+            "alerts": (alert_banners, ()),
+        }.items():
+            part_out, new[name] = part(live, state.get(name), *params)
+            out.update(part_out)
+    except StateUnavailable as exc:
+        new = {"unavailable": str(exc)}
+        return ({} if state == new else unavailable.tick_outputs(str(exc))), new
     return out, new

@@ -13,7 +13,7 @@ from ..errors import SourceError
 from ..logs import log_event
 from ..metrics import Metrics
 from ..models import Batch, ProcessResult, Rejection
-from ..sources.base import Source
+from ..sources.base import Delivery, Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
@@ -22,6 +22,17 @@ from .chain import Processor, Tickable, excerpt
 log = logging.getLogger("streamdash.pipeline")
 
 BatchListener = Callable[[Batch, ProcessResult], None]
+
+
+def acknowledge(ack: Callable[[Any], None], token: Any, metrics: Metrics) -> None:
+    """Hand ``token`` to a push source's ``ack``; a failure is logged and counted
+    (``ack_errors``), never raised: the records are stored, and the far end delivering
+    them again is what an unacknowledged batch costs."""
+    try:
+        ack(token)
+    except Exception:
+        metrics.inc("ack_errors")
+        log.exception("acknowledging a stored batch to the source failed")
 
 
 def queue_gauges(metrics: Metrics, q: Any) -> None:
@@ -137,6 +148,11 @@ class Producer(SupervisedThread):
     full, ``queue_full_<limit>`` counts which limit refused it (``batches``, ``records``,
     ``bytes``). A fetch of more than ``max_batch_records`` records (0: no limit) is queued as
     several batches of at most that many, so no single batch escapes the queue's bounds.
+
+    A push source (``source.push``) is fetched again as soon as a fetch succeeds: its fetch
+    waits for what arrives. Its acknowledgement token (a :class:`~..sources.base.Delivery`)
+    travels with the last batch of the fetch; the producer itself acknowledges a fetch that
+    held no record and a batch ``drop_oldest`` discarded (see ``Source.ack``).
     """
 
     def __init__(self, source: Source, out: queue.Queue, metrics: Metrics, health: SourceHealth,
@@ -160,8 +176,11 @@ class Producer(SupervisedThread):
             if delay > 0 and self.stopping.wait(delay):
                 return
             self.fetch_once()
-            # Keep the schedule; after a slow fetch, go again now rather than in a burst.
-            next_due = max(next_due + self.current_interval(), self.monotonic())
+            if self.source.push and not self.health.consecutive_failures:
+                next_due = self.monotonic()  # its fetch waited for what arrived: drain on
+            else:
+                # Keep the schedule; after a slow fetch, go again now rather than in a burst.
+                next_due = max(next_due + self.current_interval(), self.monotonic())
 
     def request_stop(self) -> None:
         """Ask the loop to finish, and end the source's retry wait or slow read now (its
@@ -189,9 +208,13 @@ class Producer(SupervisedThread):
         self.metrics.set_gauge("last_fetch_at", wall)
         log_event(log, logging.DEBUG, "fetched", source=self.source.name, records=n,
                   seconds=round(took, 4))
+        token = records.token if isinstance(records, Delivery) else None
+        if not n and token is not None:
+            acknowledge(self.source.ack, token, self.metrics)  # nothing to store
         step = self.max_batch_records or n or 1
         for i in range(0, n, step):
-            if not self.put(Batch(records[i:i + step], wall, self.source.name, started)):
+            last = token if i + step >= n else None  # acknowledged once all of it is stored
+            if not self.put(Batch(records[i:i + step], wall, self.source.name, started, last)):
                 rest = n - i - step  # stopping with a full queue: the rest goes too, counted
                 if rest > 0:
                     self.metrics.add_many({"batches_dropped": -(-rest // step),
@@ -264,16 +287,24 @@ class Producer(SupervisedThread):
                 self.metrics.add_many({"batches_dropped": 1, "records_dropped": len(old.records)})
                 log_event(log, logging.WARNING, "queue full; dropped oldest batch",
                           source=old.source, records=len(old.records))
+                if old.ack is not None:  # dropped by policy, counted: not to come again
+                    acknowledge(self.source.ack, old.ack, self.metrics)
 
 
 class Consumer(SupervisedThread):
-    """Takes batches off the queue, runs the processor, stores results and updates metrics."""
+    """Takes batches off the queue, runs the processor, stores results and updates metrics.
+
+    ``ack`` (the source's :meth:`~..sources.base.Source.ack`) receives a batch's
+    acknowledgement token once the ring buffer and the quarantine took all of its records.
+    """
 
     def __init__(self, inbox: queue.Queue, processor: Processor, buffer: RingBuffer,
                  quarantine: Quarantine, metrics: Metrics, *,
                  clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0):
+                 monotonic: Callable[[], float] = time.monotonic, backoff_max: float = 30.0,
+                 ack: Callable[[Any], None] | None = None):
         super().__init__("consumer", metrics, backoff_max, monotonic)
+        self.ack = ack
         self.queue = inbox
         self.processor = processor
         self.buffer = buffer
@@ -308,6 +339,11 @@ class Consumer(SupervisedThread):
                 continue
             self.handle(batch)
 
+    def _stored(self, batch: Batch) -> None:
+        """Every record of ``batch`` is in the ring buffer or the quarantine: acknowledge it."""
+        if batch.ack is not None and self.ack is not None:
+            acknowledge(self.ack, batch.ack, self.metrics)
+
     def idle(self) -> None:
         """The queue is empty: let the processor close what is due in processing time (idle
         windows), when it is :class:`~streamdash.pipeline.chain.Tickable`."""
@@ -329,10 +365,12 @@ class Consumer(SupervisedThread):
             self.quarantine.add_many(Rejection(r, [reason], batch.source, self.clock())
                                      for r in batch.records)
             self.metrics.add_many({"records_rejected": len(batch.records), "batches_processed": 1})
+            self._stored(batch)  # quarantined is stored: it must not come back forever
             raise
         self.buffer.extend(result.accepted)
         if result.rejected:
             self.quarantine.add_many(result.rejected)
+        self._stored(batch)
         stored_wall, done = self.clock(), self.monotonic()
         counts = {"records_accepted": len(result.accepted),
                   "records_rejected": len(result.rejected), "batches_processed": 1}

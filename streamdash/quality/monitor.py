@@ -13,6 +13,7 @@ from ..events import EventBus
 from ..logs import log_event
 from ..metrics import Metrics
 from ..models import utc_iso
+from ..store.recent import newer_than
 from ..threads import ThreadRunner
 from .notify import WebhookNotifier
 from .rules import FIELD_METRIC_PREFIX, AlertState, Rule, alert_view, step, transition_view
@@ -45,6 +46,7 @@ class QualityMonitor:
       ``{"at": [ISO times], "ts": [epoch s], "<metric>": [values…], …}`` (oldest first)
     * ``thresholds() -> dict[str, list[tuple[name, op, threshold, severity]]]`` — per metric
     * ``rules() -> list[dict]`` — the rules as configured; ``describe()`` — health summary
+    * ``enabled``, ``evaluations`` (a count: the version of the above), ``window_seconds``
 
     An alert dict holds ``name``, ``fingerprint``, ``state``, ``severity``, ``metric``, ``op``,
     ``threshold``, ``value`` (latest), ``fired_value``, ``no_data``, ``summary``, ``labels``,
@@ -79,6 +81,10 @@ class QualityMonitor:
         self._history: deque[dict[str, Any]] = deque(maxlen=history_size)
         self._series: deque[tuple[float, dict[str, float | None]]] = deque(maxlen=series_size)
         self._rates: dict[str, float | None] = {}
+        # Transitions and series points ever added (the deques keep the newest): what a
+        # follower (the state publisher) reads incrementally with ``transitions_since``.
+        self._transitions = 0
+        self._points = 0
         self._lock = threading.Lock()
         self._eval_lock = threading.Lock()
         self.watch_since: float | None = None
@@ -171,9 +177,11 @@ class QualityMonitor:
                     if tr is not None:
                         view = transition_view(tr)
                         self._history.append(view)
+                        self._transitions += 1
                         transitions.append(view)
                 self._rates = values
                 self._series.append((now, values))
+                self._points += 1
                 firing = [alert_view(r, self._states[r.name]) for r in self.rule_list
                           if self._states[r.name].state == "firing"]
             self.evaluations += 1
@@ -222,6 +230,20 @@ class QualityMonitor:
                and (since is None or i["at_ts"] >= since)]
         return out[:limit] if limit else out
 
+    def transitions_since(self, seen: int) -> tuple[list[dict[str, Any]], int]:
+        """Transitions after the ``seen``-th still held (oldest first) and how many there
+        have been (see ``store.recent.newer_than``)."""
+        with self._lock:
+            items = newer_than(self._history, self._transitions, seen)
+            return [dict(i) for i in items], self._transitions
+
+    def points_since(self, seen: int) -> tuple[list[tuple[float, dict[str, Any]]], int]:
+        """Series points ``(ts, {metric: value})`` after the ``seen``-th still held (oldest
+        first) and how many there have been."""
+        with self._lock:
+            items = newer_than(self._series, self._points, seen)
+            return [(t, dict(v)) for t, v in items], self._points
+
     def rates(self) -> dict[str, float | None]:
         """The latest quality metric values (``None`` = no data in the window)."""
         with self._lock:
@@ -247,6 +269,11 @@ class QualityMonitor:
         for r in self.rule_list:
             out.setdefault(r.metric, []).append((r.name, r.op, r.threshold, r.severity))
         return out
+
+    @property
+    def window_seconds(self) -> float:
+        """Seconds the quality metrics cover (``alerts.window``)."""
+        return self.window.window
 
     def rules(self) -> list[dict[str, Any]]:
         """The configured rules (JSON-ready)."""

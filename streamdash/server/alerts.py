@@ -12,29 +12,19 @@ Bad or unknown parameters get HTTP 400 with a message naming the parameter.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from flask import Flask, Response, request
 
-from ..models import utc_iso
+from ..models import finite, utc_iso
 from ..runtime import Runtime
+from ..state import StreamState, as_stream
 
 ACTIVE_STATES = ("pending", "firing", "resolved")
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _reply(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(_finite(body), default=str, allow_nan=False), status=status,
+    return Response(json.dumps(finite(body), default=str, allow_nan=False), status=status,
                     mimetype="application/json")
 
 
@@ -46,9 +36,11 @@ def _bad_params(allowed: tuple[str, ...]) -> str | None:
     return None
 
 
-def register_alert_routes(server: Flask, runtime: Runtime) -> None:
-    """Add the current-alerts and quality routes for ``runtime``'s monitor to ``server``."""
-    monitor = runtime.monitor
+def register_alert_routes(server: Flask, state: StreamState | Runtime) -> None:
+    """Add the current-alerts and quality routes for one stream's quality view (its monitor's
+    read API) to ``server``."""
+    stream = as_stream(state)
+    monitor = stream.quality
 
     @server.get("/api/alerts/active")
     def alerts_active() -> Response:
@@ -62,7 +54,7 @@ def register_alert_routes(server: Flask, runtime: Runtime) -> None:
         items = [a for a in monitor.alerts() if a["state"] in wanted]
         items.sort(key=lambda a: a["ends_at"] or a["starts_at"] or a["active_at"] or "",
                    reverse=True)
-        return _reply({"evaluated_at": utc_iso(runtime.clock()), "count": len(items),
+        return _reply({"evaluated_at": utc_iso(stream.clock()), "count": len(items),
                        "items": items})
 
     @server.get("/api/alerts/rules")
@@ -80,5 +72,5 @@ def register_alert_routes(server: Flask, runtime: Runtime) -> None:
         thresholds = {m: [{"rule": n, "op": op, "threshold": t, "severity": s}
                           for n, op, t, s in rules]
                       for m, rules in monitor.thresholds().items()}
-        return _reply({"at": utc_iso(runtime.clock()), "window": monitor.window.window,
+        return _reply({"at": utc_iso(stream.clock()), "window": monitor.window_seconds,
                        "metrics": monitor.rates(), "thresholds": thresholds})

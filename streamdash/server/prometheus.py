@@ -1,8 +1,9 @@
-"""Prometheus exposition of a runtime's metrics, on a registry owned by one app.
+"""Prometheus exposition of a stream's metrics, on a registry owned by one app.
 
-:class:`RuntimeCollector` reads ``runtime.metrics.snapshot()`` and ``runtime.health()`` at each
-scrape (no second copy of the numbers to keep in step) and yields counters, gauges and
-histograms named ``streamdash_*``, with the kinds and help texts declared in
+:class:`RuntimeCollector` reads a stream state's ``metrics.snapshot()`` and ``health()`` (see
+:mod:`streamdash.state`: this process's runtime, or what a worker published) at each scrape
+(no second copy of the numbers to keep in step) and yields counters, gauges and histograms
+named ``streamdash_*``, with the kinds and help texts declared in
 :mod:`streamdash.metric_catalog` (a name not declared there gets a generic help).
 :func:`build_registry` puts it, with the process and platform collectors, on a fresh
 ``CollectorRegistry``: never the global one, so several apps in one process do not clash.
@@ -27,6 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ..metric_catalog import EXPORTED, help_text
+from ..state import as_stream
 
 NAMESPACE = "streamdash"
 
@@ -41,13 +43,13 @@ def _le(bound: float) -> str:
 
 
 class RuntimeCollector(Collector):
-    """Yields the runtime's counters, gauges, histograms and health at each scrape."""
+    """Yields a stream's counters, gauges, histograms and health at each scrape."""
 
-    def __init__(self, runtime: Any):
-        self.runtime = runtime
+    def __init__(self, state: Any):
+        self.state = as_stream(state)
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.runtime.metrics.snapshot()
+        snap = self.state.metrics.snapshot()
         for name, value in sorted(snap["counters"].items()):
             yield CounterMetricFamily(metric_name(name), help_text(name, "counter"), value=value)
         for name, value in sorted(snap["gauges"].items()):
@@ -60,7 +62,7 @@ class RuntimeCollector(Collector):
         yield from self._health()
 
     def _health(self) -> Iterator[Metric]:
-        report = self.runtime.health()
+        report = self.state.health()
         comps = report["components"]
         status = _family("health_status", labels=["status"])
         for name in ("ok", "degraded", "down"):
@@ -73,13 +75,13 @@ class RuntimeCollector(Collector):
                       value=source.get("consecutive_failures") or 0)
         waiting = source.get("waiting_since")
         yield _family("producer_waiting_seconds",
-                      value=max(0.0, self.runtime.clock() - waiting) if waiting else 0.0)
+                      value=max(0.0, self.state.clock() - waiting) if waiting else 0.0)
         alerts = comps.get("alerts") or {}
         yield _family("alerts_firing_now", value=alerts.get("firing") or 0)
         storage = comps.get("storage") or {}
         if storage.get("enabled"):
             yield _family("storage_ok", value=1.0 if storage.get("ok") else 0.0)
-            for name in ("written", "dropped", "errors"):
+            for name in ("written", "dropped", "errors", "rejected"):
                 yield _family(f"storage_{name}", value=storage.get(name, 0))
             yield _family("storage_pending", value=storage.get("pending", 0)
                           + storage.get("queue", {}).get("depth", 0))
@@ -96,10 +98,11 @@ _FAMILIES = MappingProxyType({"counter": CounterMetricFamily, "gauge": GaugeMetr
                               "info": InfoMetricFamily})
 
 
-def build_registry(runtime: Any) -> CollectorRegistry:
-    """A fresh registry with the runtime's collector and the process/platform/GC collectors."""
+def build_registry(state: Any) -> CollectorRegistry:
+    """A fresh registry with a stream state's collector (a runtime is read in place) and the
+    process/platform/GC collectors."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RuntimeCollector(runtime))
+    registry.register(RuntimeCollector(state))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

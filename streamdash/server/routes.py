@@ -14,8 +14,11 @@
   dashboard page)
 * ``/api/late`` — the newest records set aside as late (the in-memory late store), newest first,
   paged the same way
+* a state store (Redis) that does not answer: HTTP 503 with the reason, on every route
 
 Every JSON answer passes through the secret filter: no configured secret leaves the process.
+The routes read one stream's state only through its
+:class:`~streamdash.state.base.StreamState` (this process's runtime, or what a worker published).
 """
 
 from __future__ import annotations
@@ -28,47 +31,50 @@ from typing import Any
 from flask import Flask, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..models import utc_iso
-from ..redact import output_redactor
-from ..reporter import SNAPSHOT_FIELDS
+from ..config import Settings
+from ..errors import StateUnavailable
+from ..metric_catalog import SNAPSHOT_FIELDS
+from ..models import finite, utc_iso
+from ..redact import Redactor, output_redactor
 from ..runtime import Runtime
-from ..status import HTTP_CODES
+from ..state import StreamState, as_stream
+from ..state.probes import health_answer, ready_answer
 from ..store.history import HistoryReader, QueryTooSlow, StorageUnavailable, event_time
 from .alerts import register_alert_routes
 from .prometheus import build_registry
 from .query import Cursor, Query, QueryError, memory_page, page, parse_query
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
+def register_routes(server: Flask, state: StreamState | Runtime, settings: Settings | None = None,
+                    redactor: Redactor | None = None) -> None:
+    """Add the operational routes for one stream's ``state`` to the Flask ``server``.
 
-
-def register_routes(server: Flask, runtime: Runtime) -> None:
-    """Add the operational routes for ``runtime`` to the Flask ``server``."""
-    redactor = output_redactor(runtime.settings.as_dict(), runtime.source)
-    registry = build_registry(runtime)
-    register_alert_routes(server, runtime)  # /api/alerts/active, /api/alerts/rules, /api/quality
+    ``settings`` bound the answers (``api``) and ``redactor`` masks every secret; a runtime
+    given as ``state`` supplies both (its settings, its source's secrets) and is read in place.
+    """
+    if isinstance(state, Runtime):
+        settings = settings or state.settings
+        redactor = redactor or output_redactor(state.settings.as_dict(), state.source)
+    settings = settings or Settings()
+    redactor = redactor or output_redactor(settings.as_dict())
+    stream = as_stream(state)
+    registry = build_registry(stream)
+    register_alert_routes(server, stream)  # /api/alerts/active, /api/alerts/rules, /api/quality
 
     def reply(body: Any, status: int = 200) -> Response:
-        text = json.dumps(_finite(body), default=str, allow_nan=False)
+        text = json.dumps(finite(body), default=str, allow_nan=False)
         return Response(redactor.text(text), status=status, mimetype="application/json")
 
-    max_limit = runtime.settings.get("api.max_limit", 10_000)
-    max_bytes = runtime.settings.get("api.max_bytes", 4 * 1024 * 1024)
-    max_seconds = runtime.settings.get("api.max_seconds", 10.0)
-    reader = runtime.history.reader.limited(max_seconds) if runtime.history is not None \
-        else None
+    max_limit = settings.get("api.max_limit", 10_000)
+    max_bytes = settings.get("api.max_bytes", 4 * 1024 * 1024)
+    max_seconds = settings.get("api.max_seconds", 10.0)
+    history = stream.history
+    reader = history.limited(max_seconds) if history is not None else None
 
     def api(default_since: str, default_limit: int, allowed: tuple[str, ...],
             answer: Callable[[Query], dict[str, Any]]) -> Response:
         try:
-            query = parse_query(request.args.to_dict(flat=False), runtime.clock(),
+            query = parse_query(request.args.to_dict(flat=False), stream.clock(),
                                 allowed=allowed, default_since=default_since,
                                 default_limit=default_limit, max_limit=max_limit)
         except QueryError as exc:
@@ -81,7 +87,12 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
         except StorageUnavailable as exc:
             return reply({"error": f"history storage unavailable: {exc}"}, 503)
         return reply({"since": utc_iso(query.since), "until": utc_iso(query.until),
-                      "from": "history" if runtime.history is not None else "memory", **body})
+                      "from": "history" if reader is not None else stream.backend, **body})
+
+    @server.errorhandler(StateUnavailable)
+    def state_unavailable(exc: StateUnavailable) -> Response:
+        # Redis away (a web process): every route (/api/*, /metrics) says so, as /health does.
+        return reply({"error": str(exc)}, 503)
 
     def stored(table: str, q: Query, **where: Any) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a history table (newest first), at most ``limit`` items and
@@ -99,8 +110,8 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
 
     @server.get("/health")
     def health() -> Response:
-        report = runtime.health()
-        return reply(report, HTTP_CODES[report["status"]])
+        code, body = health_answer(stream)
+        return reply(body, code)
 
     @server.get("/health/live")
     def live() -> Response:
@@ -108,16 +119,8 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
 
     @server.get("/health/ready")
     def ready() -> Response:
-        last = runtime.source_health.snapshot()["last_success"]
-        if not runtime.running:
-            return reply({"status": "not ready", "reason": "not started"}, 503)
-        if last is None:
-            return reply({"status": "not ready", "reason": "no successful fetch yet"}, 503)
-        status = runtime.status()
-        if status.state == "down":
-            return reply({"status": "not ready", "reason": "; ".join(status.reasons),
-                          "health": status.state}, 503)
-        return reply({"status": "ready", "health": status.state, "last_success": utc_iso(last)})
+        code, body = ready_answer(stream)
+        return reply(body, code)
 
     @server.get("/metrics")
     def metrics() -> Response:
@@ -138,7 +141,7 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
             if q.step and reader is not None:  # one page of bucket means (as the dashboard)
                 series, nxt = reader.metric_buckets(names, q.since, q.until, q.step), None
             else:
-                series, nxt = _metric_page(runtime, reader, names, q)
+                series, nxt = _metric_page(stream, reader, names, q)
             return {"series": {n: [{"ts": utc_iso(t), "t": t, "value": v} for t, v in pts]
                                for n, pts in series.items()}, "next": nxt}
         return api("1h", 10_000, ("name", "step"), answer)
@@ -146,12 +149,12 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/api/errors")
     def api_errors() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            now = runtime.clock()
-            if runtime.history is not None:
+            now = stream.clock()
+            if reader is not None:
                 items, nxt = stored("errors", q)
                 items = _rows(items)
             else:
-                items, nxt = in_memory(runtime.ingest_errors.recent(), q,
+                items, nxt = in_memory(stream.errors.recent(), q,
                                        lambda i: event_time(i, now))
             return {"count": len(items), "items": items, "next": nxt}
         return api("24h", 100, (), answer)
@@ -159,35 +162,36 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/api/dlq")
     def api_dlq() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            now = runtime.clock()
-            if runtime.history is not None:
+            now = stream.clock()
+            if reader is not None:
                 items, nxt = stored("dlq", q)
                 items = _rows(items)
             else:
-                items, nxt = in_memory(runtime.quarantine.to_dicts(), q,
+                items, nxt = in_memory(stream.quarantine.recent(), q,
                                        lambda i: event_time(i, now))
-            return {"count": len(items), "total": runtime.quarantine.total, "items": items,
+            return {"count": len(items), "total": stream.quarantine.total, "items": items,
                     "next": nxt}
         return api("24h", 100, (), answer)
 
     @server.get("/api/late")
     def api_late() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            # In memory only (the runtime's bounded late store): newest first.
-            now = runtime.clock()
-            items, nxt = in_memory(runtime.late.recent(), q, lambda i: event_time(i, now))
-            return {"from": "memory", "count": len(items), "total": runtime.late.total,
-                    "capacity": runtime.late.capacity, "items": items, "next": nxt}
+            # The state's bounded late log only (never persisted): newest first.
+            now = stream.clock()
+            late = stream.late
+            items, nxt = in_memory(late.recent(), q, lambda i: event_time(i, now))
+            return {"from": stream.backend, "count": len(items), "total": late.total,
+                    "capacity": late.capacity, "items": items, "next": nxt}
         return api("24h", 100, (), answer)
 
     @server.get("/api/windows")
     def api_windows() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            if runtime.history is not None:
+            if reader is not None:
                 rows, nxt = stored("windows", q, key=q.key)
                 items = [{"closed_at": utc_iso(r["ts"]), **r["data"]} for r in rows]
             else:  # the recent windows in memory (they carry no closing time: all in range)
-                items, nxt = in_memory([w for w in runtime.windows.recent()
+                items, nxt = in_memory([w for w in stream.windows.recent()
                                         if q.key is None or str(w.get("key")) == q.key], q,
                                        lambda i: q.until)
             return {"count": len(items), "items": items, "next": nxt}
@@ -196,12 +200,12 @@ def register_routes(server: Flask, runtime: Runtime) -> None:
     @server.get("/api/alerts")
     def api_alerts() -> Response:
         def answer(q: Query) -> dict[str, Any]:
-            now = runtime.clock()
-            if runtime.history is not None:
+            now = stream.clock()
+            if reader is not None:
                 items, nxt = stored("alerts", q, state=q.state)
                 items = _rows(items)
             else:
-                monitor = getattr(runtime, "monitor", None)
+                monitor = stream.quality
                 found = monitor.history(None, q.state, q.since) if monitor is not None else []
                 items, nxt = in_memory(found, q, lambda i: event_time(i, now))
             return {"count": len(items), "items": items, "next": nxt}
@@ -213,7 +217,7 @@ def _json_size(item: Any) -> int:
     return len(json.dumps(item, default=str))
 
 
-def _metric_page(runtime: Runtime, reader: HistoryReader | None, names: list[str], q: Query
+def _metric_page(stream: StreamState, reader: HistoryReader | None, names: list[str], q: Query
                  ) -> tuple[dict[str, list[tuple[float, Any]]], str | None]:
     """The newest ``limit`` snapshots before the cursor as ``name → [(ts, value), …]`` oldest
     first, and the cursor of the next (older) page."""
@@ -225,7 +229,7 @@ def _metric_page(runtime: Runtime, reader: HistoryReader | None, names: list[str
         return {n: [(r[0], r[2][i]) for r in rows] for i, n in enumerate(names)}, nxt
     # In memory (snapshots have distinct times): strictly before the cursor's time.
     until = math.nextafter(q.cursor.ts, 0.0) if q.cursor is not None else q.until
-    series = runtime.reporter.series(names, q.since, min(until, q.until), q.limit + 1)
+    series = stream.metric_history(names, q.since, min(until, q.until), q.limit + 1)
     longest = max((len(pts) for pts in series.values()), default=0)
     if longest <= q.limit:
         return series, None

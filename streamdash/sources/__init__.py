@@ -1,21 +1,27 @@
 """Sources of records and the registry that builds one from settings.
 
-To add a source kind, register its class in :data:`SOURCES`: a :class:`Source` subclass with a
-``Params`` model of its settings (see ``docs/architecture.md``, "Adding a source").
+:data:`SOURCES` is found, not listed: every class defined in a module of this package that
+subclasses :class:`Source` and sets its own ``kind`` is the entry of that kind, and a module
+may add entries that are not classes through a ``kinds()`` function (the presets). So adding a
+source kind is adding its module (and its test); see ``docs/architecture.md``, "Adding a
+source". Two modules declaring one kind fail at import, naming both.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType, ModuleType
 from typing import Any, Protocol
 
 from ..config import Settings
 from ..errors import unknown_key
 from ..params import Params
-from . import presets
+from ..registry import discover, own_classes
 from .base import FieldHints, Source
 from .http import HttpSource
+from .mqtt import MqttSource
+from .redis_stream import RedisStreamSource
 from .replay import ReplaySource
 from .simulator import SimulatedSource
 from .sse import SseSource
@@ -33,9 +39,20 @@ class SourceKind(Protocol):
         ...
 
 
-#: ``source.type`` → the kind that builds it.
-SOURCES: dict[str, SourceKind] = {"simulated": SimulatedSource, "http": HttpSource,
-                                  "sse": SseSource, "replay": ReplaySource, **presets.kinds()}
+def declared_kinds(module: ModuleType) -> Iterator[tuple[str, SourceKind]]:
+    """The source kinds ``module`` declares: its :class:`Source` subclasses with their own
+    ``kind``, then the entries of its ``kinds()`` function if it has one."""
+    for cls in own_classes(module, "kind"):
+        if issubclass(cls, Source) and cls is not Source:
+            yield cls.kind, cls
+    extra = vars(module).get("kinds")
+    if callable(extra):
+        yield from extra().items()
+
+
+#: ``source.type`` → the kind that builds it (read-only; in module-name order).
+SOURCES: Mapping[str, SourceKind] = MappingProxyType(
+    discover(__name__, __path__, declared_kinds, "source kind"))
 
 
 def poll_interval(configured: float, source: Source) -> float:
@@ -63,5 +80,6 @@ def build_source(settings: Settings) -> Source:
     return entry.build(name, params, settings)
 
 
-__all__ = ["SOURCES", "FieldHints", "HttpSource", "ReplaySource", "SimulatedSource", "Source",
-           "SourceKind", "SseSource", "build_source", "poll_interval"]
+__all__ = ["SOURCES", "FieldHints", "HttpSource", "MqttSource", "RedisStreamSource",
+           "ReplaySource", "SimulatedSource", "Source", "SourceKind", "SseSource", "build_source",
+           "declared_kinds", "poll_interval"]

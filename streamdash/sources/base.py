@@ -6,9 +6,19 @@ A source only fetches: it never sleeps or schedules (the producer decides when t
 runtime asks of a source is declared here with a no-op default, so the runtime calls it
 directly and a source overrides only what it has.
 
-A source kind is registered as a class (``SOURCES[name]`` in :mod:`streamdash.sources`) with a
+A *push* source (``push = True``: MQTT, Redis Streams) is a producer whose ``fetch()`` drains
+what arrived: it waits at most its batch time for a batch to fill (``interrupt()`` ends the wait)
+and the producer calls it again at once. When the far end needs to hear that records are safe
+(an MQTT PUBACK, a Redis ``XACK``), ``fetch()`` returns a :class:`Delivery` carrying a token,
+the batch carries it through the queue, and the consumer calls :meth:`Source.ack` with it once
+the ring buffer and the quarantine took every record of the batch: a crash before that point
+leaves the records unacknowledged, so the far end delivers them again (at least once).
+
+A source kind is a class that sets its own ``kind`` in a module of :mod:`streamdash.sources`
+(``SOURCES[kind]`` is found there, see :mod:`streamdash.registry`), with a
 :class:`~streamdash.params.Params` model of its settings: :meth:`Source.build` validates the
-``source`` section against it and :meth:`Source.from_params` constructs the source.
+``source`` section against it and :meth:`Source.from_params` constructs the source. A base
+class meant only to be subclassed leaves ``kind`` unset.
 """
 
 from __future__ import annotations
@@ -41,6 +51,21 @@ class FieldHints:
     snapshot_span: float = 0.0
 
 
+class Delivery(list):
+    """The records of one ``fetch()`` of a push source, and the token that acknowledges them.
+
+    A plain list to everything that reads records; the producer takes ``token`` and queues it
+    with the (last) batch of these records, and the consumer hands it to :meth:`Source.ack`
+    once that batch is stored. ``token`` is the source's own business (message ids, entry ids).
+    """
+
+    __slots__ = ("token",)
+
+    def __init__(self, records: list[Any] = (), token: Any = None):  # type: ignore[assignment]
+        super().__init__(records)
+        self.token = token
+
+
 class NoParams(Params):
     """The settings of a source that takes none."""
 
@@ -60,6 +85,22 @@ class Source:
     min_interval: float = 0.0
     #: Schema rules this source knows its records follow (presets); None: infer from settings.
     schema: dict[str, Any] | None = None
+    #: True for a push source: ``fetch()`` itself waits (at most its batch time) for what
+    #: arrives, so the producer calls it again at once after a success instead of waiting the
+    #: interval (after a failure it waits the interval as for any source).
+    push: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check a class that declares a kind when it is defined: a mistake fails at import,
+        naming the class, not when a user first selects the kind."""
+        super().__init_subclass__(**kwargs)
+        if "kind" not in vars(cls):
+            return
+        where = f"{cls.__module__}.{cls.__qualname__}"
+        if not isinstance(cls.kind, str) or not cls.kind.strip():
+            raise TypeError(f"{where}: kind must be a non-empty string, not {cls.kind!r}")
+        if not (isinstance(cls.Params, type) and issubclass(cls.Params, Params)):
+            raise TypeError(f"{where}: Params must be a streamdash.params.Params model")
 
     def __init__(self, name: str = ""):
         self.name = name or self.kind
@@ -80,6 +121,16 @@ class Source:
     def fetch(self) -> list[dict[str, Any]]:  # pragma: no cover - abstract
         """Records available now; raise ``SourceError`` on failure."""
         raise NotImplementedError
+
+    def ack(self, token: Any) -> None:
+        """Acknowledge to the far end the records of the batch that carried ``token`` (from a
+        :class:`Delivery`). Called once per token: by the consumer thread after the ring buffer
+        and the quarantine took every record of the batch, or by the producer thread when the
+        fetch held no record to store (every message refused) or the ``drop_oldest`` queue
+        policy discarded the batch (counted as dropped: the policy chose to lose it). Never
+        for a batch still queued or dropped at shutdown: the far end delivers those again.
+        Must not block for long (queue the acknowledgement when it needs the network).
+        Default: nothing to acknowledge."""
 
     def bind_events(self, bus: Any) -> None:
         """Publish this source's own events (ingestion errors) on ``bus``; default: none."""

@@ -4,8 +4,9 @@ They map onto the ``source`` settings section and so override the YAML file and 
 ``--url`` → ``source.url``, ``--records-path`` → ``source.records_path``, each
 ``--field NAME=PATH[:TYPE]`` → ``source.fields.NAME``, each ``--param KEY=VALUE`` →
 ``source.params.KEY``, each ``--header 'NAME: VALUE'`` → ``source.headers.NAME``,
-``--no-conditional`` → ``source.conditional: false``, and for file replay ``--file``,
-``--rate``, ``--speed``, ``--time-field``, ``--loop``.
+``--no-conditional`` → ``source.conditional: false``, for file replay ``--file``,
+``--rate``, ``--speed``, ``--time-field``, ``--loop``, and for the push sources each
+``--topic`` → ``source.topic`` (a list), ``--qos``, ``--stream``, ``--group``.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from ..errors import ConfigError
 SCALAR_FLAGS = {"url": "source.url", "records_path": "source.records_path",
                 "file": "source.path", "rate": "source.rate", "speed": "source.speed",
                 "time_field": "source.time_field", "loop": "source.loop",
-                "conditional": "source.conditional"}
+                "conditional": "source.conditional", "qos": "source.qos",
+                "stream": "source.stream", "group": "source.group"}
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the source flags to ``streamdash run``."""
     g = parser.add_argument_group(
         "source", "Describe the source on the command line (see docs/sources.md). Presets: "
-                  "usgs-earthquakes, open-meteo, coinbase-spot; kinds: http, sse, replay.")
-    g.add_argument("--url", metavar="URL", help="http/sse: the URL to poll or stream")
+                  "usgs-earthquakes, open-meteo, coinbase-spot; kinds: http, sse, replay, "
+                  "mqtt, redis-stream.")
+    g.add_argument("--url", metavar="URL",
+                   help="http/sse: the URL to poll or stream; mqtt: mqtt[s]://host[:port]; "
+                        "redis-stream: redis[s]://host[:port][/db]")
     g.add_argument("--records-path", metavar="PATH",
                    help="http/sse: dotted path to the list of records (or to one record)")
     g.add_argument("--field", action="append", metavar="NAME=PATH[:TYPE]", default=None,
@@ -48,6 +53,14 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--time-field", metavar="NAME", help="replay: the event-time field (--speed)")
     g.add_argument("--loop", action="store_true", default=None,
                    help="replay: start the file over at its end")
+    g.add_argument("--topic", action="append", metavar="FILTER", default=None,
+                   help="mqtt: a topic filter to subscribe to; {name} levels become fields "
+                        "('sensors/{sensor}/reading'); repeat")
+    g.add_argument("--qos", type=int, choices=(0, 1), help="mqtt: QoS of the subscription "
+                                                          "(1: at least once, the default)")
+    g.add_argument("--stream", metavar="KEY", help="redis-stream: the stream's key")
+    g.add_argument("--group", metavar="NAME",
+                   help="redis-stream: the consumer group (default streamdash)")
 
 
 def _pairs(flag: str, items: list[str] | None, seps: str) -> dict[str, str]:
@@ -67,6 +80,8 @@ def source_overrides(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, dest, None)
         if value is not None:
             out[key] = value
+    if getattr(args, "topic", None):
+        out["source.topic"] = list(args.topic)
     fields = _pairs("--field", getattr(args, "field", None), "=")
     params = _pairs("--param", getattr(args, "param", None), "=")
     headers = _pairs("--header", getattr(args, "header", None), ":=")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -25,16 +25,25 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _http_url(value: Any) -> str:
-    url = _text(value).strip()
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-    except ValueError as exc:  # 'http://[::1' (unclosed IPv6 bracket), 'http://h:99999'
-        raise ValueError(f"not a valid URL ({exc}), got {url!r}") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
-    return url
+def _url_check(schemes: tuple[str, ...], need_host: bool) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        url = _text(value).strip()
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+        except ValueError as exc:  # 'http://[::1' (unclosed IPv6 bracket), 'http://h:99999'
+            raise ValueError(f"not a valid URL ({exc}), got {url!r}") from None
+        if parts.scheme not in schemes or (need_host and not parts.hostname):
+            raise ValueError(f"expected a URL with {' or '.join(f'{s}://' for s in schemes)}, "
+                             f"got {url!r}")
+        return url
+    return check
+
+
+def url_of(*schemes: str, need_host: bool = True) -> Any:
+    """The type of an absolute URL with one of ``schemes`` (and a host, with ``need_host``):
+    ``url_of("mqtt", "mqtts")``."""
+    return Annotated[str, BeforeValidator(_url_check(schemes, need_host))]
 
 
 def _text_map(value: Any) -> dict[str, str]:
@@ -67,7 +76,7 @@ def _field_map(value: Any) -> tuple[FieldSpec, ...]:
 #: Any scalar as text (a number becomes its digits); a mapping or list is refused.
 Text = Annotated[str, BeforeValidator(_text)]
 #: An absolute ``http://`` or ``https://`` URL.
-HttpUrl = Annotated[str, BeforeValidator(_http_url)]
+HttpUrl = url_of("http", "https")
 #: Names to scalar values (query parameters, headers), values as text.
 TextMap = Annotated[dict[str, Annotated[str, BeforeValidator(_scalar_text)]],
                     BeforeValidator(_text_map)]

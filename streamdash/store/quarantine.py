@@ -11,6 +11,7 @@ exports rejections as JSON Lines (``streamdash dlq export``).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, deque
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from typing import IO, Any
 import orjson
 
 from ..models import Rejection
+from .recent import newer_than
 
 
 class Quarantine:
@@ -74,6 +76,14 @@ class Quarantine:
         items.reverse()
         return items[:limit] if limit else items
 
+    def since(self, seen: int) -> tuple[list[dict[str, Any]], int]:
+        """Rejections added after the ``seen``-th still held, oldest first, as dicts, and
+        :attr:`total` (see ``recent.newer_than``)."""
+        with self._lock:
+            total = self._total
+            items = newer_than(self._items, total, seen)
+        return [r.to_dict() for r in items], total
+
     def to_dicts(self, limit: int | None = None) -> list[dict[str, Any]]:
         """JSON-ready copies of :meth:`recent`."""
         return [r.to_dict() for r in self.recent(limit)]
@@ -83,11 +93,16 @@ def write_jsonl(items: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
     """Write JSON-ready rejection dicts as JSON Lines; returns how many were written.
 
     Values JSON cannot hold (NaN, bytes, odd objects) are written as strings rather than
-    failing the export.
+    failing the export; text orjson refuses (a lone surrogate a hostile body escaped, which
+    UTF-8 cannot hold) is written as a ``\\uXXXX`` escape.
     """
     n = 0
     for item in items:
-        out.write(orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS))
+        try:
+            line = orjson.dumps(item, default=str, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            line = json.dumps(item, default=str).encode("ascii")
+        out.write(line)
         out.write(b"\n")
         n += 1
     return n

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def newer_than(held: Sequence[T], total: int, seen: int) -> list[T]:
+    """The items of a bounded log added after the ``seen``-th, oldest first.
+
+    ``held`` are the newest items (oldest first) of ``total`` ever added: the item at ``held[i]``
+    is the ``total - len(held) + 1 + i``-th. Items added after ``seen`` but no longer held are
+    not returned: the caller sees how many by ``total - seen - len(result)``. This is how a
+    follower (the state publisher) reads any of the runtime's bounded logs incrementally.
+    """
+    new = total - seen
+    if new <= 0:
+        return []
+    if new >= len(held):
+        return list(held)
+    out = list(itertools.islice(reversed(held), new))  # O(new), for a deque too
+    out.reverse()
+    return out
 
 
 class RecentLog:
@@ -53,6 +74,16 @@ class RecentLog:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def since(self, seen: int) -> tuple[list[dict[str, Any]], int]:
+        """Items added after the ``seen``-th still held (oldest first, copies) and
+        :attr:`total` (see :func:`newer_than`)."""
+        with self._lock:
+            total = self._total
+            # Restored items are never new: they precede every counted one, and at most
+            # ``total - seen`` items are returned.
+            items = newer_than(self._items, total, seen)
+        return [dict(i) for i in items], total
 
     def recent(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The newest items first (at most ``limit``), as copies."""

@@ -1,5 +1,8 @@
 """Tests for streamdash.bench.dashboard (``streamdash bench dashboard``), on a tiny scale."""
 
+import argparse
+import re
+
 from streamdash.bench import dashboard as bench
 from streamdash.cli import main
 
@@ -14,14 +17,63 @@ def test_replay_measures_incremental_ticks():
 
 
 def test_cli_runs_replay_and_load_test(capsys):
-    """`streamdash bench dashboard` prints tick costs and viewer latencies from real HTTP."""
+    """`streamdash bench dashboard` prints tick costs, then per count of viewers over real
+    HTTP: latencies, failures (none here), the server's CPU and the machine's load, and the
+    most viewers served."""
     status = main(["bench", "dashboard", "--points", "300", "--ticks", "2", "--runs", "1",
-                   "--viewers", "3", "--refresh", "0.5", "--duration", "1", "--threads", "2"])
+                   "--viewers", "2,3", "--refresh", "0.5", "--duration", "1", "--threads", "2"])
     out = capsys.readouterr().out
     assert status == 0
     assert "100 new points/tick" in out and "1000 new points/tick" in out
-    assert "Load test: 3 viewers" in out and "request p95" in out
-    assert "server CPU" in out and "nan" not in out
+    rows = [line for line in out.splitlines() if "request p50" in line]
+    assert len(rows) == 2 and all("failed 0 " in row and "load " in row for row in rows)
+    assert all(re.search(r"request p50 \d+\.\d ms", row) for row in rows)
+    assert all(re.search(r"web \d+\.\d\d ms/req \(\d+ % of a core\)", row) for row in rows)
+    # Whether 3 viewers keep p95 within 100 ms depends on the machine: no speed target here.
+    assert re.search(r"→ 1 web process\(es\): served [023] viewers at most", out)
+
+
+def test_several_web_processes_are_refused_until_the_web_role_exists(capsys):
+    """--web-workers above 1 needs the web role reading Redis: without it, one line saying
+    why and exit 2, before anything runs."""
+    status = main(["bench", "dashboard", "--web-workers", "1,2,4", "--viewers", "3"])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    assert captured.err.startswith("streamdash: configuration error: --web-workers: 2,4 web "
+                                   "processes need the dashboard's state in Redis")
+    assert "--web-workers 1" in captured.err and "Traceback" not in captured.err
+
+
+class DeadOnArrival:
+    """A deployment whose server exits during start-up."""
+
+    label = "dead"
+
+    def start(self) -> int:
+        raise RuntimeError("server exited with status 3: no worker")
+
+    def cpu_seconds(self) -> dict[str, float]:
+        return {}
+
+    def failure(self) -> str | None:
+        return "server exited with status 3: no worker"
+
+    def warnings(self) -> list[str]:
+        return []
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_server_that_does_not_start_is_a_figure_not_a_traceback(capsys, monkeypatch):
+    """A server that fails is reported on its row (with why) and counts as not serving."""
+    monkeypatch.setattr(bench, "deployment", lambda *args: DeadOnArrival())
+    bench.print_load(argparse.Namespace(viewers=[5], web_workers=[1], runs=1, points=10,
+                                        threads=2, rate=20.0, refresh=0.5, duration=1.0,
+                                        request_timeout=1.0, p95=100.0))
+    out = capsys.readouterr().out
+    assert "server exited with status 3: no worker" in out
+    assert "served 0 viewers at most; not 5" in out
 
 
 def test_fake_records_are_realistic():

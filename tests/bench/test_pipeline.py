@@ -13,6 +13,7 @@ from streamdash.bench.pipeline import CONTRACT_TOTALS, run_rounds
 from streamdash.bench.pipeline_reference import reference_loop
 from streamdash.bench.pipeline_report import format_report, format_rounds
 from streamdash.bench.pipeline_run import run_pipeline
+from tests.cli.invoke import in_process
 from tests.pipeline.workload import contract_totals, generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,15 +77,14 @@ def test_cli_prints_figures_and_checks_totals(tmp_path):
     assert "p99" in text and "OK (exact)" in text and "keeping the newest 10,000" in text
 
 
-def test_cli_exits_non_zero_when_totals_differ(tmp_path):
-    """A pipeline configured differently from the contract fails the totals check."""
+def test_cli_exits_non_zero_when_totals_differ(tmp_path, capsys, monkeypatch):
+    """A pipeline configured differently from the contract fails the totals check (the
+    command in this process: the one above runs it as a real process)."""
     data = tmp_path / "w.jsonl"
     write_workload(data, 2000)
     cfg = write_config_without_dedup(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "streamdash.cli", "bench", "pipeline", "--file",
-                           str(data), "--config", str(cfg), "--reference"], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=ROOT)
+    proc = in_process(capsys, monkeypatch, "bench", "pipeline", "--file", str(data), "--config",
+                      str(cfg), "--reference")
     assert proc.returncode == 1 and "MISMATCH" in proc.stdout
 
 

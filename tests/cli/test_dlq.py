@@ -25,20 +25,21 @@ def run_cli(*args):
                           capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
 
 
-def test_export_from_the_history_database(tmp_path):
-    """Records quarantined by a runtime with a data_dir are exported with their reasons."""
+def test_export_from_the_history_database(history_backend, tmp_path):
+    """Records quarantined by a runtime with a history (either backend) are exported with their
+    reasons by another process."""
     from streamdash.sources.simulator import SimulatedSource
 
     source = ListSource([[GOOD, {**GOOD, "id": "2", "ts": "not-a-time"}, "junk",
                           {**GOOD, "id": "3", "temperature": "abc"}]])
     source.hints = SimulatedSource.hints
-    rt = Runtime(Settings({"source.interval": 0.1, "data_dir": str(tmp_path)}), source)
+    rt = Runtime(Settings(history_backend.settings({"source.interval": 0.1})), source)
     with rt:
         deadline = time.monotonic() + 10
         while rt.quarantine.total < 3 and time.monotonic() < deadline:
             time.sleep(0.02)
     out_file = tmp_path / "dlq.jsonl"
-    proc = run_cli("--data-dir", str(tmp_path), "--out", str(out_file))
+    proc = run_cli(*history_backend.cli_args(), "--out", str(out_file))
     assert proc.returncode == 0, proc.stderr
     items = [json.loads(line) for line in out_file.read_text().splitlines()]
     rules = sorted(r["rule"] for item in items for r in item["reasons"])
@@ -48,26 +49,22 @@ def test_export_from_the_history_database(tmp_path):
     assert "exported 3" in proc.stderr
 
 
-def test_export_to_stdout_with_a_limit(tmp_path, capfdbinary):
+def test_export_to_stdout_with_a_limit(history_backend, capfdbinary):
     """Without --out the newest --limit records go to standard output."""
-    from streamdash.store.history import History, database_path
-
-    with History(database_path(tmp_path)) as history:
+    with history_backend.history() as history:
         history.on_rejections([{"at": f"2024-06-01T00:00:0{i}.000Z", "source": "s",
                                 "reasons": [{"field": "v", "rule": "type", "value": str(i)}],
                                 "record": {"i": i}} for i in range(3)])
-    assert main(["dlq", "export", "--data-dir", str(tmp_path), "--since", "2024-01-01T00:00:00Z",
-                 "--limit", "2"]) == 0
+    assert main(["dlq", "export", *history_backend.cli_args(), "--since",
+                 "2024-01-01T00:00:00Z", "--limit", "2"]) == 0
     lines = capfdbinary.readouterr().out.splitlines()
     assert [json.loads(line)["record"]["i"] for line in lines] == [1, 2]
 
 
-def test_export_blanks_the_secrets_the_settings_name(tmp_path, capfdbinary):
+def test_export_blanks_the_secrets_the_settings_name(history_backend, tmp_path, capfdbinary):
     """A key an upstream echoed into a quarantined record is exported as ***, like /api/dlq
     answers it; the rest of the record stays."""
-    from streamdash.store.history import History, database_path
-
-    with History(database_path(tmp_path)) as history:
+    with history_backend.history() as history:
         history.on_rejections([{"at": "2024-06-01T00:00:00.000Z", "source": "s",
                                 "reasons": [{"field": "v", "rule": "type",
                                              "value": "'APPID-SECRET-42'"}],
@@ -75,7 +72,7 @@ def test_export_blanks_the_secrets_the_settings_name(tmp_path, capfdbinary):
     config = tmp_path / "c.yaml"
     config.write_text("source:\n  type: http\n  url: http://127.0.0.1:9/x\n"
                       "  params: {appid: APPID-SECRET-42, city: Oslo}\n")
-    assert main(["dlq", "export", "--data-dir", str(tmp_path), "--config", str(config),
+    assert main(["dlq", "export", *history_backend.cli_args(), "--config", str(config),
                  "--since", "2024-01-01T00:00:00Z"]) == 0
     (line,) = capfdbinary.readouterr().out.splitlines()
     item = json.loads(line)
@@ -123,10 +120,10 @@ def test_export_from_url_follows_the_pages(tmp_path, capfdbinary):
     sharing a second) are exported once each, oldest first, and --limit stops early."""
     import sqlite3
 
-    from streamdash.store.history import History, database_path
+    from streamdash.store.history import History, SqliteStore, database_path
     from tests.server.test_routes import Server
 
-    with History(database_path(tmp_path)):
+    with History(SqliteStore(database_path(tmp_path))):
         pass
     t0 = time.time() - 600
     with sqlite3.connect(database_path(tmp_path)) as conn:

@@ -13,14 +13,9 @@ import pytest
 
 from streamdash import __version__
 from streamdash.cli import main
+from tests.cli.invoke import in_process, real_process
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args, env=None, timeout=60):
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "streamdash.cli", *args], capture_output=True,
-                          text=True, env=full_env, timeout=timeout, cwd=ROOT)
 
 
 def test_version(capsys):
@@ -109,16 +104,18 @@ def test_check_config_unknown_source_key(tmp_path, capsys):
 
 def test_bad_flag_value_is_one_line_no_traceback():
     """A bad flag value prints one line on stderr and exits 2 (real process)."""
-    proc = run_cli("run", "--interval", "0.01")
+    proc = real_process("run", "--interval", "0.01")
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "source.interval" in proc.stderr
 
 
-def test_bad_env_value_exits_2():
+def test_bad_env_value_exits_2(capsys, monkeypatch):
     """A bad STREAMDASH_* variable is reported like a bad flag."""
-    proc = run_cli("--port", "8050", env={"STREAMDASH_QUEUE__POLICY": "nope"})
+    monkeypatch.setenv("STREAMDASH_QUEUE__POLICY", "nope")
+    proc = in_process(capsys, monkeypatch, "--port", "8050")
     assert proc.returncode == 2 and "queue.policy" in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
 
 
 def free_port():

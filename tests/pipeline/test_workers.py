@@ -4,10 +4,12 @@ import queue
 import threading
 import time
 
+from streamdash.errors import SourceError
 from streamdash.metrics import Metrics
 from streamdash.models import Batch, ProcessResult
 from streamdash.pipeline.chain import RequiredFields
 from streamdash.pipeline.workers import Consumer, Producer, SourceHealth, SupervisedThread
+from streamdash.sources.base import Delivery
 from streamdash.store.quarantine import Quarantine
 from streamdash.store.ring import RingBuffer
 from streamdash.testing import FailingSource, ListSource
@@ -272,3 +274,124 @@ def test_idle_consumer_ticks_a_tickable_processor_only():
     make_consumer(windowed)[0].idle()
     make_consumer(RequiredFields(("id",)))[0].idle()  # nothing to tick: no error
     assert windowed.ticks == 1
+
+
+# -- push sources: acknowledgement after storing, back-to-back fetches ------------------------
+
+class PushSource(ListSource):
+    """A push source: each scripted batch is a Delivery whose token is its index."""
+
+    push = True
+
+    def __init__(self, batches, fail_ack=False):
+        super().__init__(batches)
+        self.acked = []
+        self.fail_ack = fail_ack
+
+    def fetch(self):
+        i = self.calls
+        records = super().fetch()
+        return Delivery(records, token=i) if i < len(self.batches) else records
+
+    def ack(self, token):
+        if self.fail_ack:
+            raise ConnectionError("broker gone")
+        self.acked.append(token)
+
+
+def test_consumer_acknowledges_only_after_the_batch_is_stored():
+    """The token reaches source.ack once the accepted records are in the ring and the
+    rejected ones in the quarantine, not before."""
+    seen = []
+    consumer, _, metrics = make_consumer()
+
+    def ack(token):
+        seen.append((token, len(consumer.buffer), len(consumer.quarantine.recent())))
+
+    consumer.ack = ack
+    consumer.handle(Batch([{"id": 1}, {"x": 2}], time.time(), "s", ack="t1"))
+    consumer.handle(Batch([{"id": 3}], time.time(), "s"))  # no token: nothing to acknowledge
+    assert seen == [("t1", 1, 1)]
+
+
+def test_consumer_acknowledges_a_batch_it_quarantined_after_a_crash():
+    """A batch the processor crashed on is quarantined whole, so it is acknowledged too (it
+    would otherwise come back for ever)."""
+    class Crash:
+        def process(self, records, batch):
+            raise RuntimeError("rule exploded")
+
+    acked = []
+    consumer, _, _ = make_consumer(Crash())
+    consumer.ack = acked.append
+    try:
+        consumer.handle(Batch([{"id": 1}], time.time(), ack="t"))
+    except RuntimeError:
+        pass
+    assert acked == ["t"] and len(consumer.quarantine.recent()) == 1
+
+
+def test_a_failed_acknowledgement_is_counted_not_raised(caplog):
+    """An ack that raises is logged and counted (ack_errors); the consumer carries on."""
+    source = PushSource([], fail_ack=True)
+    consumer, _, metrics = make_consumer()
+    consumer.ack = source.ack
+    consumer.handle(Batch([{"id": 1}], time.time(), ack=7))
+    assert metrics.counter("ack_errors") == 1 and metrics.counter("records_accepted") == 1
+    assert "acknowledging a stored batch" in caplog.text
+
+
+def test_producer_queues_the_token_with_the_last_batch_of_a_fetch():
+    """A fetch split into several batches carries its token on the last one only, so it is
+    acknowledged once every part is stored."""
+    q = queue.Queue(10)
+    source = PushSource([[{"id": i} for i in range(5)]])
+    producer = Producer(source, q, Metrics(), SourceHealth(), interval=1, max_batch_records=2)
+    producer.fetch_once()
+    assert [(len(b.records), b.ack) for b in (q.get_nowait() for _ in range(3))] == \
+        [(2, None), (2, None), (1, 0)]
+
+
+def test_producer_acknowledges_an_empty_delivery_and_a_batch_dropped_by_policy():
+    """A delivery with no record (every message refused) is acknowledged at once; a batch the
+    drop_oldest policy discards is acknowledged as it is counted dropped."""
+    q = queue.Queue(1)
+    source = PushSource([[], [{"id": 1}], [{"id": 2}]])
+    producer, metrics = make_producer(source, q, policy="drop_oldest")
+    for _ in range(3):
+        producer.fetch_once()
+    assert source.acked == [0, 1] and q.get_nowait().ack == 2
+    assert metrics.counter("records_dropped") == 1
+
+
+def test_a_batch_dropped_at_shutdown_is_not_acknowledged():
+    """Stopping with a full queue drops the waiting batch uncounted as stored: it is not
+    acknowledged, so the far end delivers it again."""
+    q = queue.Queue(1)
+    q.put(Batch([{"id": 0}], time.time()))
+    source = PushSource([[{"id": 1}]])
+    producer, metrics = make_producer(source, q)
+    producer.request_stop()
+    producer.fetch_once()
+    assert source.acked == [] and metrics.counter("records_dropped") == 1
+
+
+def test_producer_fetches_a_push_source_back_to_back_and_a_failing_one_on_the_interval():
+    """A push source's fetch waits for records itself, so after a success the producer calls
+    it again at once; after a failure it waits the interval like any source."""
+    q = queue.Queue(100)
+    source = PushSource([[{"id": i}] for i in range(20)])
+    producer, _ = make_producer(source, q, interval=3600)
+    producer.start()
+    try:
+        assert wait_for(lambda: source.calls >= 20, within())
+    finally:
+        assert producer.stop(within())
+    failing = PushSource([SourceError("down")] * 5)
+    producer, _ = make_producer(failing, q, interval=3600)
+    producer.start()
+    try:
+        assert wait_for(lambda: failing.calls >= 1, within())
+    finally:
+        assert producer.stop(within())
+    assert failing.calls == 1  # the next call is an hour away

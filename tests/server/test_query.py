@@ -20,7 +20,7 @@ from streamdash.server.query import (
     parse_cursor,
     parse_query,
 )
-from streamdash.store.history import History, database_path
+from streamdash.store.history import History, SqliteReader, SqliteStore, database_path
 from streamdash.testing import ListSource
 from tests.server.test_routes import Server
 
@@ -39,7 +39,7 @@ HOSTILE = [
 
 def _server(tmp_path, **settings):
     runtime = Runtime(Settings({"data_dir": str(tmp_path), **settings}), ListSource([]))
-    with History(database_path(tmp_path)):  # creates the database (a fresh one is empty)
+    with History(SqliteStore(database_path(tmp_path))):  # creates an (empty) database
         pass
     return runtime, Server(runtime)
 
@@ -165,15 +165,15 @@ def test_metric_limit_counts_values_across_names():
 
 def test_a_query_running_past_max_seconds_is_interrupted(tmp_path):
     """A history query is stopped at the reader's max_seconds (here an endless one, 0.2 s)."""
-    from streamdash.store.history import HistoryReader, QueryTooSlow
+    from streamdash.store.history import QueryTooSlow
 
-    with History(database_path(tmp_path)):
+    with History(SqliteStore(database_path(tmp_path))):
         pass
     endless = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
                "SELECT COUNT(*) FROM c")
     start = time.monotonic()
     with pytest.raises(QueryTooSlow, match="0.2 s"):
-        HistoryReader(database_path(tmp_path)).limited(0.2)._select(endless, ())
+        SqliteReader(database_path(tmp_path)).limited(0.2)._select(endless, ())
     assert time.monotonic() - start < 5
 
 

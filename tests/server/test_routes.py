@@ -183,10 +183,11 @@ def test_every_bad_parameter_is_a_400_with_a_message(idle_server, path):
     assert param in body["error"] or "after until" in body["error"]
 
 
-def test_query_results_match_what_was_recorded(serve, tmp_path):
-    """/api/metrics, /api/errors, /api/dlq and /api/alerts return exactly what was persisted."""
-    runtime = Runtime(Settings({**SETTINGS, "data_dir": str(tmp_path),
-                                "storage": {"snapshot_interval": 3600}}), ListSource([]))
+def test_query_results_match_what_was_recorded(serve, history_backend):
+    """/api/metrics, /api/errors, /api/dlq and /api/alerts return exactly what was persisted,
+    from either backend."""
+    runtime = Runtime(Settings(history_backend.settings({**SETTINGS, "storage": {
+        "snapshot_interval": 3600}})), ListSource([]))
     history = runtime.history
     history.start()
     t0 = float(int(time.time()) - 600)  # whole seconds: ISO times in the URL are exact

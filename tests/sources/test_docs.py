@@ -25,6 +25,7 @@ def data_files(tmp_path, monkeypatch):
     """The files and variables the examples name, in a scratch directory."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PRICES_API_KEY", "example-key-123")
+    monkeypatch.setenv("MQTT_PASSWORD", "example-password")
     (tmp_path / "readings.jsonl").write_text('{"id": 1, "ts": 1700000000}\n')
     (tmp_path / "readings.csv").write_text("id,ts\n1,1700000000\n")
     (tmp_path / "quakes.jsonl").write_text('{"id": "a", "time": 1700000000000}\n')
@@ -39,7 +40,7 @@ def test_yaml_examples_build_their_sources(data_files):
         src = build_source(Settings(example))
         kinds.add(src.kind)
         src.close()
-    assert kinds == {"http", "sse", "replay"}
+    assert kinds == {"http", "sse", "replay", "mqtt", "redis-stream"}
 
 
 @pytest.mark.parametrize("doc", ["docs/sources.md", "README.md"])

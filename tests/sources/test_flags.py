@@ -53,6 +53,20 @@ def test_replay_flags_and_preset_overrides():
         s.section("source")
 
 
+def test_push_source_flags():
+    """--topic (repeated), --qos, --stream and --group set the push sources' settings, and
+    the result builds the source."""
+    src = settings_for("--source", "mqtt", "--url", "mqtt://127.0.0.1:1883", "--topic",
+                       "sensors/{sensor}/reading", "--topic", "tele/+/SENSOR", "--qos", "0"
+                       ).section("source")
+    assert src["topic"] == ["sensors/{sensor}/reading", "tele/+/SENSOR"] and src["qos"] == 0
+    s = settings_for("--source", "redis-stream", "--url", "redis://127.0.0.1:6379",
+                     "--stream", "sensors", "--group", "dash")
+    assert (s.section("source")["stream"], s.section("source")["group"]) == ("sensors", "dash")
+    from streamdash.sources import build_source
+    assert build_source(s).describe()["group"] == "dash"
+
+
 VALIDATED = {"ETag": '"v1"', "Last-Modified": "Wed, 21 Oct 2026 07:28:00 GMT"}
 FEATURES = {"features": [{"id": "q1", "properties": {"time": 1_700_000_000_000, "mag": 1.2},
                           "geometry": {"coordinates": [-120.0, 36.0, 5.0]}}]}

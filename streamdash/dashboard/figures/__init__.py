@@ -1,8 +1,12 @@
-"""Pure functions that turn runtime snapshots into Plotly figures, one module per chart.
+"""The dashboard's charts, one module per chart, each found by ``panels.PANELS``.
 
-Nothing here reads the runtime or Dash state: every function takes plain values and returns
-plain values (Plotly figure dicts, ``extendData`` payloads), so each is testable alone.
-``common`` holds what every chart shares (base layout, axes, the empty-chart note, palette).
+A chart's module holds everything about it: its component ids, its figure function, its
+``snapshot`` and its ``PANEL`` (a :class:`~streamdash.dashboard.panel.Panel`: title, place,
+width, inputs …). The figure functions are pure: plain values in, plain values out (Plotly
+figure dicts, ``extendData`` payloads), so each is testable alone; the snapshot is the one
+function that reads the :class:`~streamdash.dashboard.live.LiveView` it is given. ``common``
+holds what every chart shares (base layout, axes, the empty-chart note, palette) and declares
+no panel.
 
 Why dicts and not ``plotly.graph_objects``: the figures are built on the per-tick path (once
 per data version, shared by every viewer), and validating them through ``go.Figure`` costs

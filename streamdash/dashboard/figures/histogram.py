@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..panel import Figure, Inputs, Panel, Update, changed
 from ..values import plot_text
 from .common import PALETTE, chart_layout, empty, value_axis
 
+if TYPE_CHECKING:
+    from ..live import LiveView
+
+CHART_HISTOGRAM = "chart-histogram"
 HISTOGRAM_BINS = 30
 
 
@@ -29,3 +34,14 @@ def histogram_figure(values: Sequence[float], value_field: str,
              "marker": {"color": PALETTE[0]}, "name": plot_text(value_field),
              "hovertemplate": "%{x:,.2f}: %{y:,}<extra></extra>"}]
     return {"data": data, "layout": layout}
+
+
+def snapshot(live: LiveView, state: Any, inputs: Inputs, figure: Callable[..., Figure]
+             ) -> Update | None:
+    """The newest values of the value field, binned; new with every record."""
+    field = inputs.value_field
+    return changed(live, state, f"hist:{field}", [live.state.records.last_seq, field],
+                   lambda: figure(live.recent_values(field), field))
+
+
+PANEL = Panel(CHART_HISTOGRAM, "Distribution", snapshot, histogram_figure, order=20, width=4)

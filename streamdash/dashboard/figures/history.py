@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+import dash_bootstrap_components as dbc
+
+from .. import ids
+from ..options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES
+from ..panel import Figure, Inputs, Panel, Update
 from ..values import is_number, plot_text
 from .common import PALETTE, TIME_HOVERFORMAT, TIME_TICKFORMATSTOPS, chart_layout, empty_note
+
+if TYPE_CHECKING:
+    from ..live import LiveView
+
+#: The chart, its own slower timer (about the snapshot interval), the store of the version its
+#: browser shows, and its range buttons.
+CHART_HISTORY = "chart-history"
+HISTORY_TICK = "history-tick"
+HISTORY_STATE = "history-state"
+HISTORY_RANGE = "history-range"
 
 #: Snapshot fields charted (``reporter.SNAPSHOT_FIELDS`` names): (field, legend label, panel,
 #: scale, how a downsampling bucket is reduced). Panels: 0 records/s, 1 latency ms, 2 rates %.
@@ -129,3 +144,34 @@ def history_figure(series: dict[str, Sequence[tuple[float, Any]]], since: float,
     if total == 0:
         layout["annotations"] = [empty_note("No metrics snapshots in this range yet")]
     return {"data": data, "layout": layout}
+
+
+def snapshot(live: LiveView, state: Any, inputs: Inputs, figure: Callable[..., Figure]
+             ) -> Update | None:
+    """The persisted snapshots over the chosen range, read once per refresh period."""
+    version, fig = live.history(inputs.choices.get(HISTORY_RANGE), figure)
+    return None if version == state else {"figure": fig, "state": version}
+
+
+def known_range(label: Any) -> str:
+    """The range label a browser sent when it is one of ``HISTORY_RANGES``, else the default
+    (it comes from the browser, and keys a cache)."""
+    return label if isinstance(label, str) and label in HISTORY_RANGES else DEFAULT_HISTORY_RANGE
+
+
+def range_picker() -> dbc.RadioItems:
+    """The chart's range buttons (15 min … 24 h), in its card header."""
+    return dbc.RadioItems(id=HISTORY_RANGE, value=DEFAULT_HISTORY_RANGE, inline=True,
+                          options=[{"label": r, "value": r} for r in HISTORY_RANGES],
+                          className="btn-group", inputClassName="btn-check",
+                          labelClassName="btn btn-outline-secondary btn-sm",
+                          labelCheckedClassName="active")
+
+
+#: Its own request on its own timer: it reads the persisted store, never on the 1 s tick.
+PANEL = Panel(CHART_HISTORY, "Pipeline history", snapshot, history_figure, order=50, width=12,
+              height=460, inputs=(HISTORY_RANGE,), store=HISTORY_STATE, timer=HISTORY_TICK,
+              controls=range_picker, choices={HISTORY_RANGE: known_range},
+              value_types={ids.prop(HISTORY_RANGE, "value"): (str,),
+                           ids.prop(HISTORY_STATE, "data"): (str,),
+                           ids.prop(HISTORY_TICK, "n_intervals"): (int,)})

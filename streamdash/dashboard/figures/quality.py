@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..panel import Figure, Inputs, Panel, Update
 from ..values import plot_text
 from .common import PALETTE, chart_layout, value_axis, x_axis
+
+if TYPE_CHECKING:
+    from ..live import LiveView
+
+CHART_QUALITY = "chart-quality"
 
 #: Quality rates charted, in trace order: (the quality monitor's metric, legend label).
 QUALITY_SERIES = (("invalid_rate", "invalid %"), ("duplicate_rate", "duplicate %"),
@@ -63,3 +69,14 @@ def _column(series: dict[str, list[Any]], metric: str) -> list[Any]:
 
 def _percent(values: Sequence[float | None]) -> list[float | None]:
     return [None if v is None else round(100 * v, 3) for v in values]
+
+
+def snapshot(live: LiveView, state: Any, _inputs: Inputs, figure: Callable[..., Figure]
+             ) -> Update | None:
+    """The monitor's quality rates: new evaluations appended, or the whole figure (see
+    ``LiveView.quality``)."""
+    return live.quality(state, figure)
+
+
+PANEL = Panel(CHART_QUALITY, "Data quality", snapshot, quality_figure, order=40, inputs=(),
+              extend=True)

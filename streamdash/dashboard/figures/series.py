@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from .. import ids
+from ..panel import Figure, Inputs, Panel, Update
 from ..values import plot_text
 from .common import chart_layout, value_axis, x_axis
 
+if TYPE_CHECKING:
+    from ..live import LiveView
 
-def series_action(state: dict[str, Any] | None, epoch: str, server_seq: int, value_field: str,
+#: The chart, and the store of what its browser holds (sequence number, fields, keys).
+CHART_SERIES = "chart-series"
+SERIES_STATE = "series-state"
+
+
+def series_action(state: Any, epoch: str, server_seq: int, value_field: str,
                   key_field: str) -> str:
     """What a client needs: ``reset`` (full figure), ``extend`` (new points) or ``none``.
 
     The client must be reset when it has nothing yet, watched another server (``epoch``, e.g.
     before a restart), changed fields, or holds a sequence number *ahead* of the server's.
     """
-    if not state or state.get("epoch") != epoch or state.get("fields") != [value_field, key_field]:
+    # Not an object: a reset (the request guard refuses one, but a snapshot trusts nothing).
+    if not isinstance(state, dict) or state.get("epoch") != epoch \
+            or state.get("fields") != [value_field, key_field]:
         return "reset"
     seq, keys = state.get("seq", 0), state.get("keys")
     # The browser's state is not to be trusted: anything unusable means a full figure.
@@ -83,3 +94,16 @@ def series_extend(groups: dict[str, tuple[list[Any], list[Any]]], keys: Sequence
 def points_per_trace(capacity: int, n_keys: int) -> int:
     """Points each trace keeps so the chart holds about what the buffer holds."""
     return max(100, math.ceil(capacity / max(1, n_keys)))
+
+
+def snapshot(live: LiveView, state: Any, inputs: Inputs, figure: Callable[..., Figure]
+             ) -> Update | None:
+    """The points after the browser's sequence number, or the whole figure (see
+    ``LiveView.series``)."""
+    return live.series(state, inputs.value_field, inputs.key_field, figure)
+
+
+#: Its own request (one small ``extendData`` per tick), on the live tick.
+PANEL = Panel(CHART_SERIES, "Live values", snapshot, series_figure, order=10, extend=True,
+              width=8, inputs=(ids.VALUE_FIELD, ids.KEY_FIELD), store=SERIES_STATE,
+              value_types={ids.prop(SERIES_STATE, "data"): (dict,)})

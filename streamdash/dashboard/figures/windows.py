@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..panel import Figure, Inputs, Panel, Update, changed
 from ..values import iso_of, plot_text
 from .common import PALETTE, alpha, chart_layout, empty, value_axis, x_axis
+
+if TYPE_CHECKING:
+    from ..live import LiveView
+
+CHART_WINDOWS = "chart-windows"
+#: The line above the chart saying why it trails the live values.
+WINDOW_NOTE = "window-note"
 
 
 def window_lag_note(size: float | None, lateness: float = 0.0,
@@ -58,3 +66,14 @@ def windows_figure(windows: Sequence[dict[str, Any]], field: str | None) -> dict
     if not data:
         empty(layout, "No closed windows yet: a window closes when the watermark passes its end")
     return {"data": data, "layout": layout}
+
+
+def snapshot(live: LiveView, state: Any, _inputs: Inputs, figure: Callable[..., Figure]
+             ) -> Update | None:
+    """The newest closed windows; new with every closed window."""
+    return changed(live, state, "windows", [live.state.windows.total],
+                   lambda: figure(*live.closed_windows()))
+
+
+PANEL = Panel(CHART_WINDOWS, "Window aggregates", snapshot, windows_figure, order=30, inputs=(),
+              note=WINDOW_NOTE)

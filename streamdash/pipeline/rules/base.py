@@ -1,6 +1,8 @@
 """What every transformation rule shares: the batch context, the build context, the protocols.
 
-A rule is a class registered in :data:`streamdash.pipeline.rules.RULES` under its ``name``:
+A rule is a class that sets its own ``name`` in a module of :mod:`streamdash.pipeline.rules`;
+the package finds it there and registers it in :data:`~streamdash.pipeline.rules.RULES`
+under that name. It has:
 
 * ``Params`` — a :class:`streamdash.params.Params` model of its settings (types and ranges
   declared on the fields; a bad value is a ``ConfigError`` at ``transforms[i].<name>.<param>``);
@@ -10,7 +12,9 @@ A rule is a class registered in :data:`streamdash.pipeline.rules.RULES` under it
   batch's valid records, their event times (epoch seconds, parallel to ``records``) and the
   :class:`BatchContext`; a rule that removes records adds them to its outcome in
   ``ctx.counts`` (``duplicate``, ``filtered`` or ``late``), so the chain accounts for every one.
-  ``stats()`` returns its own counters.
+  ``stats()`` returns its own counters;
+* ``example`` (optional) — the fewest parameters that build it, when some are required (the
+  registry test builds every rule from its own; none means all have defaults).
 
 Optional capabilities are protocols a rule implements or not; the processor checks them with
 ``isinstance``: :class:`EndsBatch` (work once per batch, after every chunk of it),

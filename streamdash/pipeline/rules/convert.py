@@ -57,6 +57,8 @@ class Convert:
     are and counted in ``unconverted``; null values are skipped."""
 
     name = "convert"
+    #: The fewest parameters that build it (the registry test builds every rule from its own).
+    example = {"to": "C"}
 
     class Params(BaseParams):
         """``field`` (default: the source's value field), ``unit_field``, target unit ``to``."""

@@ -20,6 +20,8 @@ class Derive:
     """
 
     name = "derive"
+    #: The fewest parameters that build it (the registry test builds every rule from its own).
+    example = {"field": "f", "expr": "value * 2"}
 
     class Params(BaseParams):
         """``field`` to set, ``expr`` (checked by :class:`Expression`), optional ``when``."""

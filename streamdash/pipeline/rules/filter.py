@@ -92,6 +92,8 @@ class Filter:
     """Keeps records for which ``predicate`` holds; the others are counted as filtered."""
 
     name = "filter"
+    #: The fewest parameters that build it (the registry test builds every rule from its own).
+    example = {"field": "value", "op": "gt", "value": 0}
 
     class Params(BaseParams):
         """One condition ``{field, op, value}``, or ``{all: [...]}`` / ``{any: [...]}``; the

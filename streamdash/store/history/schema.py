@@ -1,13 +1,5 @@
-"""The history database's tables, and opening the file in the mode the writer relies on.
-
-Tables (``ts`` is epoch seconds, UTC)::
-
-    snapshots(ts, data)                          one row per metrics snapshot, data = JSON object
-    alerts(id, ts, rule, state, severity, data)  alert transitions
-    dlq(id, ts, source, reasons, record)         quarantined records
-    errors(id, ts, source, kind, message, data)  ingestion errors
-    windows(id, ts, key, data)                   closed event-time windows (ts = when closed)
-    runs(id, started, stopped, version)          one row per runtime start (restarts)
+"""The SQLite history's schema (the tables of ``tables.py``), and opening the file in the mode
+the writer relies on.
 
 The file is in WAL mode (readers run beside the writer) and ``auto_vacuum = INCREMENTAL``: an
 existing file is converted once, by a ``VACUUM`` at open, so the pages freed by retention and
@@ -22,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ...logs import log_event
+from .tables import CAPPED_TABLES, EVENT_TABLES
+
+__all__ = ["CAPPED_TABLES", "EVENT_TABLES", "SCHEMA", "SCHEMA_VERSION", "open_database"]
 
 log = logging.getLogger("streamdash.history")
 
 SCHEMA_VERSION = 1
-EVENT_TABLES = ("alerts", "dlq", "errors", "windows")
-#: Tables ``storage.max_rows`` caps (``runs`` holds one row per start).
-CAPPED_TABLES = ("snapshots",) + EVENT_TABLES
 #: Largest WAL file kept between checkpoints (bytes); a large batch may grow it past this,
 #: the next checkpoint truncates it back.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024

@@ -3,6 +3,7 @@
 import json
 
 from streamdash.dashboard.figures import histogram
+from streamdash.dashboard.panel import Inputs
 
 
 def test_histogram_bins_on_server():
@@ -14,3 +15,16 @@ def test_histogram_bins_on_server():
     assert len(json.dumps(fig)) < 2000
     assert histogram.histogram_figure([], "v")["data"] == []
     assert sum(histogram.histogram_figure([5.0, 5.0], "v")["data"][0]["y"]) == 2
+
+
+def test_the_histogram_is_sent_again_only_when_a_record_arrived(view):
+    """Its version is the buffer's last sequence number and the field: a new record (or
+    another field) means a new figure, nothing else does."""
+    view.runtime.buffer.extend([{"value": float(i)} for i in range(10)])
+    first = histogram.snapshot(view, None, Inputs("value"), histogram.histogram_figure)
+    assert sum(first["figure"]["data"][0]["y"]) == 10
+    assert histogram.snapshot(view, first["state"], Inputs("value"), histogram.histogram_figure) \
+        is None
+    view.runtime.buffer.extend([{"value": 10.0}])
+    again = histogram.snapshot(view, first["state"], Inputs("value"), histogram.histogram_figure)
+    assert sum(again["figure"]["data"][0]["y"]) == 11

@@ -1,6 +1,9 @@
 """Tests for streamdash.dashboard.figures.quality (data-quality rates and thresholds)."""
 
+import pytest
+
 from streamdash.dashboard.figures import quality
+from streamdash.dashboard.panel import Inputs
 
 
 def test_quality_figure_and_threshold_lines():
@@ -24,3 +27,13 @@ def test_quality_extend_only_new_points():
     assert ext[0]["x"][0] == ["A2", "A3"] and ext[0]["y"][0] == [10.0, 20.0]
     assert ext[0]["y"][1] == [None, None] and ext[1] == [0, 1, 2, 3] and ext[2] == 300
     assert quality.quality_extend(series, 3.0, 300) is None
+
+
+@pytest.mark.parametrize("spoil", [{"ts": "late"}, {"sig": None}, {"epoch": "other"}])
+def test_a_quality_state_with_one_field_spoilt_gets_a_whole_figure(view, spoil):
+    """The quality chart extends only a state it issued: one changed field means a reset."""
+    view.runtime.monitor.evaluate(view.runtime.clock())
+    good = quality.snapshot(view, None, Inputs("value"), quality.quality_figure)["state"]
+    assert quality.snapshot(view, good, Inputs("value"), quality.quality_figure) is None
+    assert "figure" in quality.snapshot(view, {**good, **spoil}, Inputs("value"),
+                                        quality.quality_figure)

@@ -1,6 +1,7 @@
 """Tests for streamdash.dashboard.figures.windows (window aggregates)."""
 
 from streamdash.dashboard.figures import windows
+from streamdash.dashboard.panel import Inputs
 
 T0 = 1_700_000_000.0
 
@@ -27,3 +28,19 @@ def test_window_lag_note_from_the_rule():
     assert "after 60 s without records" in note and "by 30–40 s" in note
     assert "without records" not in windows.window_lag_note(2, 5)
     assert "No window rule" in windows.window_lag_note(None)
+
+
+def test_the_window_chart_is_sent_again_only_when_a_window_closed(view):
+    """Its version is the count of closed windows: records alone do not resend it."""
+    def snap(state):
+        return windows.snapshot(view, state, Inputs("value"), windows.windows_figure)
+    first = snap(None)
+    assert first["figure"]["data"] == []
+    view.runtime.buffer.extend([{"value": 1.0}])
+    assert snap(first["state"]) is None
+    view.runtime.events.publish("window", [{"key": "k0", "start": T0, "end": T0 + 10,
+                                            "count": 2, "mean": 1.0, "min": 0.0, "max": 2.0,
+                                            "p95": 2.0}])
+    second = snap(first["state"])
+    assert second["figure"]["data"][2]["y"] == [1.0]
+    assert snap(second["state"]) is None

@@ -1,5 +1,7 @@
 """Tests for streamdash.store.history.rows: how a queued item becomes rows."""
 
+import json
+
 import pytest
 
 from streamdash.store.history import event_time
@@ -40,6 +42,27 @@ def test_single_items_map_to_their_table_and_runs_are_not_capped():
     assert capped_table(("run_start", 0, {})) is None and item_size(("run_stop", 0, {})) == 1
     sql, rows = statements(("windows_batch", 1.0, []))
     assert sql.startswith("INSERT INTO windows") and rows == []
+
+
+def test_hostile_text_becomes_what_both_databases_store():
+    """NUL characters and lone surrogates (a hostile body's "\\u0000", "\\ud800") become
+    U+FFFD in text columns and escapes in JSON; a snapshot's NaN or infinity becomes null."""
+    _, rows = statements(("errors", 1.0, {"source": "a\x00b", "reason": "x\ud800y",
+                                          "detail": "z\udfff"}))
+    ts, source, kind, message, data = rows[0]
+    assert (source, message) == ("a\ufffdb", "x\ufffdy")
+    assert data.encode("utf-8") and json.loads(data)["detail"] == "z\udfff"
+    _, rows = statements(("snapshot", 1.0, {"x": float("nan"), "y": float("-inf"), "z": 1.5}))
+    assert json.loads(rows[0][1]) == {"x": None, "y": None, "z": 1.5}
+    assert rows[0][1].isascii() and "NaN" not in rows[0][1]
+
+
+def test_a_run_stop_marks_the_run_this_writer_started():
+    """run_stop updates the run started at its ``started`` time, not just the newest run:
+    another process sharing the database may have started one since."""
+    sql, rows = statements(("run_stop", 9.0, {"started": 5.0}))
+    assert sql.startswith("UPDATE runs SET stopped") and "started = ?" in sql
+    assert rows == [(9.0, 5.0)]
 
 
 def test_an_unknown_item_kind_is_refused_by_name():

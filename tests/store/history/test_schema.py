@@ -4,7 +4,13 @@ import sqlite3
 
 import pytest
 
-from streamdash.store.history import CAPPED_TABLES, SCHEMA_VERSION, History, database_path
+from streamdash.store.history import (
+    CAPPED_TABLES,
+    SCHEMA_VERSION,
+    History,
+    SqliteStore,
+    database_path,
+)
 from streamdash.store.history.schema import open_database
 from tests.helpers import wait_until
 
@@ -16,7 +22,7 @@ WRITE_TIMEOUT = 30.0
 def test_database_is_in_wal_mode(tmp_path):
     """The store switches the database to WAL so readers never block the writer."""
     path = database_path(tmp_path)
-    with History(path):
+    with History(SqliteStore(path)):
         pass
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -26,7 +32,7 @@ def test_database_is_in_wal_mode(tmp_path):
 def test_new_files_use_incremental_vacuum(tmp_path):
     """A new history file is created in auto_vacuum = INCREMENTAL mode."""
     path = database_path(tmp_path)
-    with History(path) as history:
+    with History(SqliteStore(path)) as history:
         wait_until(lambda: history.status()["written"] >= 1, WRITE_TIMEOUT, "the first write")
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2

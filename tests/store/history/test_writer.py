@@ -1,5 +1,7 @@
-"""Tests for streamdash.store.history.writer: History, the writer thread (real SQLite), and
-its Service lifecycle."""
+"""Tests for streamdash.store.history.writer: History, the writer thread, and its Service
+lifecycle, on both backends (real SQLite, real PostgreSQL); the failures of each backend's
+own kind (a full disk, another process's lock) on SQLite here, PostgreSQL's in
+test_postgres.py."""
 
 import contextlib
 import sqlite3
@@ -12,7 +14,8 @@ from streamdash.config import Settings
 from streamdash.models import utc_iso
 from streamdash.store.history import (
     History,
-    HistoryReader,
+    SqliteReader,
+    SqliteStore,
     StorageOptions,
     build_history,
     database_path,
@@ -25,10 +28,9 @@ from tests.helpers import within
 T0 = time.time() - 3600
 
 
-def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):
+def test_persists_snapshots_and_events_and_reads_them_back(history_backend):
     """Snapshots, alerts, quarantined records and ingestion errors are written and queryable."""
-    path = database_path(tmp_path)
-    with History(path) as history:
+    with history_backend.history() as history:
         history.record_snapshot({"throughput_in": 12.5, "queue_depth": 3}, ts=T0)
         history.record_snapshot({"throughput_in": 20.0, "queue_depth": 1}, ts=T0 + 10)
         history.on_alert({"name": "nulls", "state": "firing", "severity": "warning",
@@ -37,7 +39,7 @@ def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):
                                 "reasons": [{"field": "value", "rule": "type"}]}])
         history.on_ingest_error({"ts": T0 + 6, "source": "api", "kind": "http",
                                  "reason": "HTTP 500", "url": "http://127.0.0.1/x"})
-    reader = HistoryReader(path)
+    reader = history_backend.reader()
     assert reader.metrics(["throughput_in"], T0, T0 + 20) == {
         "throughput_in": [(T0, 12.5), (T0 + 10, 20.0)]}
     assert reader.metrics(["queue_depth"], T0 + 5, T0 + 20) == {"queue_depth": [(T0 + 10, 1)]}
@@ -49,32 +51,31 @@ def test_persists_snapshots_and_events_and_reads_them_back(tmp_path):
     assert dlq["record"] == {"id": 1} and dlq["reasons"][0]["rule"] == "type"
     err = reader.events("errors", T0, T0 + 20)[0]
     assert (err["source"], err["kind"], err["message"]) == ("api", "http", "HTTP 500")
-    assert reader.integrity_check() == "ok"
+    assert history_backend.integrity_check() == "ok"
 
 
-def test_history_survives_a_restart_and_counts_runs(tmp_path):
+def test_history_survives_a_restart_and_counts_runs(history_backend):
     """A second store on the same file keeps the first one's rows and records a second run."""
-    path = database_path(tmp_path)
-    with History(path) as first:
+    with history_backend.history() as first:
         first.record_snapshot({"records_in": 5}, ts=T0)
-    with History(path) as second:
+    with history_backend.history() as second:
         second.record_snapshot({"records_in": 7}, ts=T0 + 1)
-    reader = HistoryReader(path)
+    reader = history_backend.reader()
     assert reader.metrics(["records_in"], T0, T0 + 1)["records_in"] == [(T0, 5), (T0 + 1, 7)]
     runs = reader.runs()
     assert len(runs) == 2 and all(r["stopped"] is not None for r in runs)
 
 
-def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path):
+def test_a_full_queue_drops_and_counts_instead_of_blocking(history_backend):
     """Publishing never blocks: beyond the queue's capacity items are dropped and counted."""
-    history = History(database_path(tmp_path), StorageOptions(queue_size=10))
+    history = history_backend.history(StorageOptions(queue_size=10))
     accepted = [history.put("errors", {"reason": str(i)}) for i in range(15)]
     assert accepted.count(True) == 10 and history.status()["dropped"] == 5
     history.on_rejections([{"record": {"id": i}, "reasons": []} for i in range(7)])
     assert history.status()["dropped"] == 12  # a dropped batch counts all of its rows
     history.start()
     history.stop()
-    assert HistoryReader(history.path).count("errors") == 10
+    assert history_backend.reader().count("errors") == 10
 
 
 class PageLimit:
@@ -94,7 +95,7 @@ def test_disk_full_is_reported_logged_and_recovered(tmp_path, caplog):
     """A full disk marks the store unhealthy and is logged; items are kept and written later."""
     limit = PageLimit()
     limit.max_pages = 3  # too small for the schema: every write fails with SQLITE_FULL
-    history = History(database_path(tmp_path), StorageOptions(), connect=limit)
+    history = History(SqliteStore(database_path(tmp_path), connect=limit))
     with caplog.at_level("ERROR", logger="streamdash.history"):
         history.start()
         history.record_snapshot({"records_in": 1}, ts=T0)
@@ -105,12 +106,12 @@ def test_disk_full_is_reported_logged_and_recovered(tmp_path, caplog):
     limit.max_pages = None
     wait_for(lambda: history.status()["ok"], timeout=15)
     history.stop()
-    assert HistoryReader(history.path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 1)]
+    assert history.reader.metrics(["records_in"], T0, T0)["records_in"] == [(T0, 1)]
 
 
 def writing(path, options):
     """A started History on ``path`` that has written its first row (the run)."""
-    history = History(path, options)
+    history = History(SqliteStore(path, options.busy_timeout), options)
     history.start()
     wait_for(lambda: history.status()["written"] >= 1)
     return history
@@ -138,12 +139,12 @@ def test_locked_database_is_reported_and_recovered(tmp_path):
         assert "locked" in history.status()["error"]
     wait_for(lambda: history.status()["ok"], timeout=15)
     history.stop()
-    assert HistoryReader(path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 9)]
+    assert SqliteReader(path).metrics(["records_in"], T0, T0)["records_in"] == [(T0, 9)]
 
 
-def test_publishing_from_many_threads_is_safe(tmp_path):
+def test_publishing_from_many_threads_is_safe(history_backend):
     """Concurrent publishers lose nothing: every item is written exactly once."""
-    history = History(database_path(tmp_path))
+    history = history_backend.history()
     history.start()
 
     def publish(n):
@@ -156,14 +157,14 @@ def test_publishing_from_many_threads_is_safe(tmp_path):
     for t in threads:
         t.join()
     assert history.stop() is True
-    assert HistoryReader(history.path).count("errors") == 800
+    assert history_backend.reader().count("errors") == 800
 
 
 def test_failing_store_at_shutdown_counts_and_logs_what_is_lost(tmp_path, caplog):
     """A store that cannot write gives up soon at stop(), counting and logging the lost items."""
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    history = History(blocker / "sub" / "history.sqlite3")
+    history = History(SqliteStore(blocker / "sub" / "history.sqlite3"))
     history.start()
     for i in range(3):
         history.on_ingest_error({"reason": str(i)})
@@ -177,24 +178,29 @@ def test_failing_store_at_shutdown_counts_and_logs_what_is_lost(tmp_path, caplog
 
 
 def test_build_history_needs_a_data_dir_and_enabled_storage(tmp_path):
-    """No data_dir or storage.enabled=false means no store; otherwise one in the data dir."""
+    """No data_dir or storage.enabled=false means no store; otherwise one in the data dir
+    (SQLite), or PostgreSQL at storage.url with backend postgres (no data dir needed)."""
     assert build_history(Settings()) is None
     assert build_history(Settings({"data_dir": str(tmp_path),
                                    "storage": {"enabled": False}})) is None
     history = build_history(Settings({"data_dir": str(tmp_path)}))
-    assert history is not None and history.path == tmp_path / "history.sqlite3"
+    assert history is not None and history.store.location == str(tmp_path / "history.sqlite3")
+    url = "postgresql://streamdash:PASSWORD-NEVER-SHOWN@127.0.0.1:9/db"
+    history = build_history(Settings({"storage": {"backend": "postgres", "url": url}}))
+    assert history is not None and history.store.backend == "postgres"
+    assert history.status()["location"] == "postgresql://streamdash:***@127.0.0.1:9/db"
 
 
-def test_the_writer_is_a_service_with_idempotent_start_and_stop(tmp_path):
+def test_the_writer_is_a_service_with_idempotent_start_and_stop(history_backend):
     """start() twice runs one writer thread; stop() twice is harmless and True both times."""
-    history = History(database_path(tmp_path))
+    history = history_backend.history()
     assert isinstance(history, Service) and history.stop() is True  # never started
     history.start()
     history.start()
     assert [t.name for t in threading.enumerate()].count("streamdash-history") == 1
     assert history.stop() is True and not history.alive
     assert history.stop() is True
-    assert len(HistoryReader(history.path).runs()) == 1  # one run, recorded once
+    assert len(history_backend.reader().runs()) == 1  # one run, recorded once
 
 
 def test_stop_returns_false_within_its_timeout_when_the_writer_is_held(tmp_path):
@@ -209,3 +215,31 @@ def test_stop_returns_false_within_its_timeout_when_the_writer_is_held(tmp_path)
         assert time.monotonic() - began < within(0.5)  # not the 60 s the lock could hold it
         assert history.status()["dropped"] >= 1
     wait_for(lambda: not history.alive)
+
+
+#: An item each database refuses as data (not as a failure of the store): SQLite cannot bind
+#: an integer past 64 bits; PostgreSQL's jsonb holds no NUL character.
+REFUSED = {"sqlite": ("errors", 10 ** 30, {"reason": "too big a time"}),
+           "postgres": ("snapshot", T0, {"text": "a\x00b"})}
+
+
+def test_data_the_database_refuses_is_counted_not_retried_forever(history_backend, caplog):
+    """A batch holding one item the database refuses: the other items of the batch are
+    written, the refused one is counted as rejected and logged, and the writer goes on."""
+    history = history_backend.history()
+    kind, ts, payload = REFUSED[history_backend.name]
+    with caplog.at_level("WARNING", logger="streamdash.history"):
+        with history:
+            wait_for(lambda: history.status()["written"] >= 1)
+            history.on_ingest_error({"ts": T0, "reason": "before"})
+            history.put(kind, payload, ts=ts)
+            history.on_ingest_error({"ts": T0 + 1, "reason": "after"})
+            wait_for(lambda: history.status()["rejected"] == 1)
+            history.record_snapshot({"x": 1}, ts=T0 + 2)
+            wait_for(lambda: history.status()["last_snapshot_at"] == T0 + 2)
+        status = history.status()
+    assert status["ok"] and status["rejected"] == 1 and status["dropped"] == 0
+    reader = history_backend.reader()
+    assert [e["message"] for e in reader.events("errors", 0, 2e9)] == ["after", "before"]
+    assert reader.metrics(["x"], T0, T0 + 2)["x"] == [(T0 + 2, 1)]
+    assert any("counted as rejected" in r.getMessage() for r in caplog.records)

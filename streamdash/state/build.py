@@ -1,0 +1,95 @@
+"""Choosing the backend: the ``state`` settings section → a store to read, a publisher to write.
+
+* :func:`open_store` — what a web process reads: ``memory`` (needs this process's runtime) or
+  ``redis`` (:class:`RedisStore`: the streams a worker publishes).
+* :func:`attach_publisher` — with ``state.backend: redis``, a pipeline writes its state there
+  (the worker, and ``streamdash run`` when other web processes read it too).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..config import Settings, StateSection
+from ..errors import ConfigError
+from .base import DEFAULT_STREAM, StreamInfo
+from .memory import MemoryStore
+from .publisher import StatePublisher
+from .redis_conn import connect, resolve_url, shown_url
+from .redis_reader import RedisStream
+
+
+class RedisStore:
+    """The ``redis`` backend's store: each stream read as a worker published it.
+
+    ``fallback`` gives a stream's :class:`StreamInfo` from the local settings (the page is
+    built from it before the worker first wrote). One connection pool serves every stream.
+    """
+
+    backend = "redis"
+
+    def __init__(self, params: StateSection, url: str, client: Any = None, *,
+                 names: tuple[str, ...] = (DEFAULT_STREAM,),
+                 fallback: Callable[[str], StreamInfo] | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.params = params
+        self.url = url
+        self.client = client if client is not None else connect(params, url)
+        self._names = names
+        self._fallback = fallback or (lambda name: StreamInfo(name=name))
+        self._clock = clock
+        self._streams: dict[str, RedisStream] = {}
+
+    def streams(self) -> list[str]:
+        return list(self._names)
+
+    def stream(self, name: str = DEFAULT_STREAM) -> RedisStream:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._streams:
+            self._streams[name] = RedisStream(self.client, self.params, self.url, name,
+                                              fallback=self._fallback(name), clock=self._clock)
+        return self._streams[name]
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "url": shown_url(self.url),
+                "key_prefix": self.params.key_prefix, "streams": self.streams()}
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.connection_pool.disconnect()
+
+
+def state_params(settings: Settings) -> StateSection:
+    """The validated ``state`` section."""
+    return settings.model.state
+
+
+def open_store(settings: Settings, *, runtime: Any = None,
+               environ: Mapping[str, str] | None = None,
+               fallback: Callable[[str], StreamInfo] | None = None) -> Any:
+    """The store ``state.backend`` names: ``memory`` reads ``runtime`` in place; ``redis``
+    reads what workers publish at ``state.url`` (``ConfigError`` when it is not set)."""
+    params = state_params(settings)
+    if params.backend == "memory":
+        if runtime is None:
+            raise ConfigError("state.backend", "memory state lives in the process that runs "
+                                               "the pipeline: a web process alone needs "
+                                               "state.backend: redis")
+        return MemoryStore(runtime)
+    return RedisStore(params, resolve_url(params, environ), fallback=fallback)
+
+
+def attach_publisher(runtime: Any, settings: Settings,
+                     environ: Mapping[str, str] | None = None) -> StatePublisher | None:
+    """With ``state.backend: redis``, a :class:`StatePublisher` attached to ``runtime`` (it
+    starts and stops with it, its status in ``/health``); ``None`` with ``memory``."""
+    params = state_params(settings)
+    if params.backend != "redis":
+        return None
+    url = resolve_url(params, environ)
+    publisher = StatePublisher(runtime, connect(params, url), params, url)
+    runtime.attach("state", publisher)
+    return publisher

@@ -1,0 +1,353 @@
+"""The worker side of the ``redis`` backend: the runtime's state written to Redis, batch by batch.
+
+:class:`StatePublisher` follows the runtime's own bounded stores — the ring buffer, the
+quarantine, the late/windows/errors logs, the quality monitor's transitions and evaluations,
+the reporter's snapshots — by item number (``store.recent.newer_than``), and writes what is new
+to the capped Redis streams of ``state/layout.py`` (live records in groups, see
+:meth:`StatePublisher._add_records`), then the pulse (metrics, health, freshness,
+alert states, the newest id of each channel) and the heartbeat. A batch wakes it (the consumer's
+listener only sets an event: the pipeline never waits on Redis); it writes at most once per
+``state.flush_interval``, so batches arriving meanwhile go together, and at least once a second
+(or once per ``flush_interval`` when that is longer): the heartbeat.
+
+**Redis trouble.** The runtime's stores are the bounded local buffer: while Redis is down the
+pipeline goes on, the publisher retries on a jittered backoff (``retry.RetryPolicy``'s
+schedule, up to :data:`RETRY_MAX` s) and, once Redis answers, writes everything the stores
+still hold. What they no longer hold (more than ``buffer.capacity`` records, or a log's
+capacity, arrived meanwhile) is counted — ``state_records_dropped``, ``state_items_dropped`` —
+never silently lost. After any failure it first re-reads what Redis has (the ids are explicit
+item numbers, so a write that went through before the connection broke is not written twice,
+and one that a restarted Redis lost is written again); a Redis that lost the stream entirely
+(restarted without persistence, flushed) gets a new epoch and everything still held.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..config import StateSection
+from ..logs import log_event
+from ..metric_catalog import OUTCOMES
+from ..sources.retry import RetryPolicy
+from ..threads import STOP_TIMEOUT, Background, ThreadRunner
+from .base import DEFAULT_STREAM
+from .layout import CHANNELS, FIELD, Keys, decode, encode, entry_id, entry_number
+from .memory import runtime_info, runtime_pulse
+from .redis_conn import errors, shown_url, unavailable
+
+log = logging.getLogger("streamdash.state")
+
+#: Longest wait (seconds) between two attempts while Redis does not answer.
+RETRY_MAX = 5.0
+#: Longest gap (seconds) between two writes: the heartbeat, metrics and health stay fresh.
+HEARTBEAT_EVERY = 1.0
+#: Stream entries sent per round trip (a large backlog goes in several).
+CHUNK = 2000
+#: Most live records in one entry of the records stream.
+GROUP_RECORDS = 1000
+
+
+@dataclass
+class Channel:
+    """One of the runtime's bounded logs and its capped Redis stream.
+
+    ``read(seen)`` returns the items after the ``seen``-th still held (oldest first) and how
+    many there have been; item ``n`` is written with id ``base + n``. ``lost`` names the
+    counter of items that left the local store before they were written.
+    """
+
+    name: str
+    cap: int
+    read: Callable[[int], tuple[list[Any], int]]
+    lost: str
+    base: int = 0
+    seen: int = 0
+
+
+def runtime_channels(runtime: Any, params: StateSection) -> list[Channel]:
+    """The channels of ``runtime``'s stores, in :data:`~.layout.CHANNELS` order."""
+    caps, monitor = params.caps, runtime.monitor
+
+    def records(seen: int) -> tuple[list[Any], int]:
+        items = runtime.buffer.after(seen)
+        return [r for _, r in items], items[-1][0] if items else max(seen, 0)
+
+    def points(seen: int) -> tuple[list[Any], int]:
+        items, total = monitor.points_since(seen)
+        return [{"ts": t, "v": v} for t, v in items], total
+
+    found = [Channel("records", runtime.buffer.capacity, records, "state_records_dropped"),
+             Channel("quarantine", caps.quarantine, runtime.quarantine.since,
+                     "state_items_dropped"),
+             Channel("late", caps.late, runtime.late.since, "state_items_dropped"),
+             Channel("windows", caps.windows, runtime.windows.since, "state_items_dropped"),
+             Channel("errors", caps.errors, runtime.ingest_errors.since, "state_items_dropped"),
+             Channel("transitions", caps.transitions, monitor.transitions_since,
+                     "state_items_dropped"),
+             Channel("quality", caps.quality, points, "state_items_dropped"),
+             Channel("snapshots", caps.snapshots, runtime.reporter.since, "state_items_dropped")]
+    assert tuple(c.name for c in found) == CHANNELS
+    return found
+
+
+def quality_state(monitor: Any) -> dict[str, Any]:
+    """The quality monitor's current state as the web side's ``QualityView`` serves it."""
+    return {"enabled": monitor.enabled, "window": monitor.window_seconds,
+            "rates": monitor.rates(), "alerts": monitor.alerts(),
+            "thresholds": monitor.thresholds(), "rules": monitor.rules(),
+            "describe": monitor.describe()}
+
+
+class StatePublisher(Background):
+    """Writes one runtime's state to Redis (see the module docstring); a ``Service``.
+
+    Attach it to the runtime (``runtime.attach("state", publisher)``): it then starts and
+    stops with the pipeline and its :meth:`status` shows in ``/health``.
+    """
+
+    def __init__(self, runtime: Any, client: Any, params: StateSection, url: str, *,
+                 stream: str = DEFAULT_STREAM, worker_id: str | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.runtime = runtime
+        self.client = client
+        self.params = params
+        self.url = url
+        self.keys = Keys(params.key_prefix, stream)
+        self.worker_id = worker_id or uuid.uuid4().hex[:12]
+        self.monotonic = monotonic
+        self.channels = runtime_channels(runtime, params)
+        self.epoch: str | None = None
+        self.writes = 0
+        self.error: str | None = None
+        self.written_at: float | None = None
+        self._errors = errors()
+        self._synced = False
+        self._replay = False
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # one flush at a time (the thread, stop(), a test)
+        self._runner = ThreadRunner("state-publisher", self._run)
+        #: Whether this process may write the stream now (a worker: while it holds the lease).
+        self.may_write: Callable[[], bool] = lambda: True
+        #: What ``status()`` says about the lease (a worker sets it).
+        self.lease: Callable[[], dict[str, Any]] | None = None
+        runtime.add_batch_listener(self.observe_batch)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def observe_batch(self, _batch: Any = None, _result: Any = None) -> None:
+        """Batch listener (consumer thread): wake the publisher; never waits on Redis."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        stopping = self._runner.stopping
+        backoff: Iterator[float] | None = None
+        gap = self.params.flush_interval
+        while not stopping.is_set():
+            if self.flush():
+                backoff = None
+                stopping.wait(gap)  # batches arriving meanwhile go together
+                self._wake.wait(max(0.0, HEARTBEAT_EVERY - gap))  # a batch, or the heartbeat
+                self._wake.clear()
+            else:
+                backoff = backoff or RetryPolicy(max_tries=0, max_time=0, base=gap,
+                                                 cap=RETRY_MAX).waits()
+                stopping.wait(next(backoff))
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop the loop, then write once more (the final figures) unless Redis is away."""
+        if not self._runner.alive:
+            return True
+        self.request_stop()
+        self._wake.set()
+        ended = self.join(timeout)
+        if self.error is None:
+            self.flush()
+        return ended
+
+    # -- one write ------------------------------------------------------------------------------
+    def flush(self) -> bool:
+        """Write what is new now; True when Redis took it (else the error is kept, counted
+        and logged once per outage, and the next call starts by re-reading what Redis has)."""
+        with self._lock:
+            if not self.may_write():  # another worker holds the stream (or may, soon)
+                self.error = "not writing: this worker does not hold the stream's lease"
+                self._synced = False
+                return False
+            try:
+                if not self._synced:
+                    self._sync()
+                if not self._write():  # the store lost the stream meanwhile (flushed)
+                    self._sync()
+                    self._write()
+            except self._errors as exc:
+                self._failed(exc)
+                return False
+            if self.error is not None:
+                log_event(log, logging.INFO, "state store reachable again",
+                          url=shown_url(self.url), stream=self.keys.stream)
+            self.error = None
+            return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self._synced = False
+        self.runtime.metrics.inc("state_write_errors")
+        message = str(unavailable(exc, self.url))
+        if self.error is None:  # once per outage: the pipeline goes on, the store catches up
+            log_event(log, logging.WARNING, "cannot write to the state store: keeping what "
+                      "the local buffer holds until it answers", reason=message,
+                      stream=self.keys.stream)
+        self.error = message
+
+    def _write(self) -> bool:
+        """One write of everything new; False when it found the stream's epoch gone."""
+        pipe = self.client.pipeline(transaction=False)
+        pending: list[int] = []
+        lost: dict[str, int] = {}  # counters added once the write went through
+        for ch in self.channels:
+            items, total = ch.read(ch.seen)
+            gone = total - ch.seen - len(items)
+            if gone > 0 and not self._replay:  # counted once written (a failure reads again)
+                lost[ch.lost] = lost.get(ch.lost, 0) + gone
+            first = total - len(items) + 1
+            if ch.name == "records":
+                lost["state_records_published"] = len(items)
+            key = self.keys.channel(ch.name)
+            if ch.name == "records":
+                self._add_records(pipe, key, items, ch.base + first, ch.base + total - ch.cap)
+            else:
+                for i, item in enumerate(items):
+                    pipe.xadd(key, {FIELD: encode(item)}, id=entry_id(ch.base + first + i),
+                              maxlen=ch.cap, approximate=True)
+                    if len(pipe) >= CHUNK:
+                        pipe.execute()
+            pending.append(total)
+        tops = {ch.name: ch.base + n for ch, n in zip(self.channels, pending, strict=True)}
+        pipe.hset(self.keys.pulse, mapping=self._pulse(tops))
+        pipe.set(self.keys.alive, self.worker_id, px=int(self.params.heartbeat_ttl * 1000))
+        pipe.hget(self.keys.meta, "epoch")
+        epoch = pipe.execute()[-1]
+        self.runtime.metrics.add_many(lost)
+        for ch, n in zip(self.channels, pending, strict=True):
+            ch.seen = n
+        self._replay = False
+        self.writes += 1
+        self.written_at = self.runtime.clock()
+        self.runtime.metrics.inc("state_writes")
+        if (epoch.decode() if isinstance(epoch, bytes) else epoch) != self.epoch:
+            self._synced = False
+            return False
+        return True
+
+    def _add_records(self, pipe: Any, key: str, items: list[Any], first: int,
+                     oldest_kept: int) -> None:
+        """Live records go in groups: one entry holds consecutive records (a JSON array), its
+        id the number of its last, so an id is still a record's sequence number (the chart's
+        cursor) while a read of 10,000 records parses a few entries, not 10,000 (redis-py
+        parses replies in Python). Entries older than the newest ``capacity`` records go
+        (``MINID ~``). A group holds at most :data:`GROUP_RECORDS` records and half of
+        ``state.max_entry_bytes``, so a reader never refuses one for its size."""
+        budget = self.params.max_entry_bytes // 2
+        group: list[bytes] = []
+        size = 0
+        minid = entry_id(max(1, oldest_kept + 1))
+
+        def add(last: int) -> None:
+            pipe.xadd(key, {FIELD: b"[" + b",".join(group) + b"]"}, id=entry_id(last),
+                      minid=minid, approximate=True)
+            if len(pipe) >= CHUNK:
+                pipe.execute()
+
+        for i, record in enumerate(items):
+            data = encode(record)
+            if group and (len(group) >= GROUP_RECORDS or size + len(data) > budget):
+                add(first + i - 1)
+                group, size = [], 0
+            group.append(data)
+            size += len(data) + 1
+        if group:
+            add(first + len(items) - 1)
+
+    def _pulse(self, tops: dict[str, int]) -> dict[str, bytes | str]:
+        rt = self.runtime
+        return {**{f"top:{name}": str(n) for name, n in tops.items()},
+                "metrics": encode(rt.metrics.snapshot()), "health": encode(rt.health()),
+                "pulse": encode(asdict(runtime_pulse(rt))),
+                "quality": encode(quality_state(rt.monitor)), "worker": self.worker_id,
+                "written_at": encode(rt.clock())}
+
+    def adopt(self) -> dict[str, float]:
+        """Carry on the stream's counters as its last writer left them in Redis (a worker
+        taking a stream over, or starting again): they are added to this runtime's, which
+        must not have counted anything yet. Returns them (``{}`` for a new stream)."""
+        raw = self.client.hget(self.keys.pulse, "metrics")
+        try:
+            counters = decode(raw, self.params.max_entry_bytes).get("counters") \
+                if raw is not None else {}
+        except ValueError:
+            counters = {}
+        adopted = {str(k): v for k, v in (counters or {}).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0}
+        # Records the last writer had fetched but not yet processed when it last wrote died
+        # with it: they are dropped, and counted so, or the accounting identity would break.
+        unprocessed = adopted.get("records_in", 0) - sum(
+            adopted.get(f"records_{o}", 0) for o in OUTCOMES)
+        if unprocessed > 0:
+            adopted["records_dropped"] = adopted.get("records_dropped", 0) + unprocessed
+        self.runtime.metrics.add_many(adopted)
+        if adopted:
+            log_event(log, logging.INFO, "carrying on the stream's counters",
+                      stream=self.keys.stream, records_in=adopted.get("records_in", 0),
+                      lost_in_flight=max(0, unprocessed))
+        return adopted
+
+    # -- what Redis has ---------------------------------------------------------------------------
+    def _sync(self) -> None:
+        """Line the channels up with what Redis holds (first write, and after a failure)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hget(self.keys.meta, "epoch")
+        for ch in self.channels:
+            pipe.xrevrange(self.keys.channel(ch.name), count=1)
+        epoch, *newest = pipe.execute()
+        tops = [entry_number(rows[0][0]) if rows else 0 for rows in newest]
+        info = encode(runtime_info(self.runtime, self.keys.stream).to_json())
+        if epoch is None:  # a new store, or one that lost this stream (restart, flush)
+            if self.epoch is not None:
+                log_event(log, logging.WARNING, "the state store lost this stream's data: "
+                          "writing again what the worker holds", stream=self.keys.stream)
+                self.runtime.metrics.inc("state_store_resets")
+                self._replay = True  # written once already: not lost by us
+            self.client.delete(*self.keys.all())
+            self.epoch = uuid.uuid4().hex[:12]
+            for ch in self.channels:
+                ch.seen = 0  # the base stays: ids only grow
+        else:
+            theirs = epoch.decode() if isinstance(epoch, bytes) else str(epoch)
+            for ch, top in zip(self.channels, tops, strict=True):
+                if self.epoch is None:  # this worker's first write: after what is there
+                    ch.base, ch.seen = top, 0
+                elif theirs == self.epoch:  # reconnected: exactly what went through
+                    ch.seen = max(0, top - ch.base)
+                else:  # another writer started the stream over: go on after it
+                    ch.base = top - ch.seen
+            self.epoch = theirs
+        self.client.hset(self.keys.meta, mapping={"epoch": self.epoch, "info": info})
+        self._synced = True
+
+    # -- health ------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """``/health``'s ``components.state``: where it writes, whether it can, how far behind."""
+        held = self.channels[0]
+        backlog = max(0, self.runtime.buffer.last_seq - held.seen)
+        self.runtime.metrics.set_gauge("state_backlog", backlog)
+        out = {"backend": "redis", "url": shown_url(self.url), "stream": self.keys.stream,
+               "ok": self.error is None, "error": self.error, "worker": self.worker_id,
+               "epoch": self.epoch, "writes": self.writes, "written_at": self.written_at,
+               "backlog": backlog, "alive": self.alive}
+        if self.lease is not None:
+            out["lease"] = self.lease()
+        return out
