@@ -77,7 +77,10 @@ class Pipeline:
         """
         now = self.clock()
         ctx = BatchContext(now=now, mono=self.monotonic(), source=batch.source)
-        if records and type(records[0]) is bytes:
+        # Raw lines may come mixed with decoded records (a push source hands over the JSON
+        # objects it has nothing to map on, and decodes the rest itself): the lines' path
+        # takes decoded records as they are, the dicts' path would refuse a line.
+        if records and (type(records[0]) is bytes or bytes in set(map(type, records))):
             ok, times, bad, nulls = self._run_lines(records, ctx)
         else:
             ok, times, bad, nulls = self.validator.run(records, ctx)
