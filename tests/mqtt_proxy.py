@@ -137,8 +137,7 @@ class AckSpy:
             except OSError:
                 pass
             ends.release()
-            if not after:
-                return
+        if after:
             # The client's direction closes the connection once the broker's ended too:
             # the broker ends it after reading our FIN, so nothing it was sent is lost.
             ends.acquire()
