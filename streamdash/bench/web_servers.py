@@ -98,7 +98,7 @@ def check_web_workers(counts: list[int], split: bool = False) -> None:
         raise ConfigError("--web-workers", f"{','.join(map(str, several))} web process(es) "
                                            "reading Redis need redis-server, which is not "
                                            "on PATH (apt-get install redis-server); measure "
-                                           "one process with --web-workers 1")
+                                           "one process with --web-workers 1 (no --split)")
 
 
 def deployment(workers: int, points: int, threads: int, rate: float,
