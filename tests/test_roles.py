@@ -216,7 +216,10 @@ alerts:
 """
 SNAPSHOT_INTERVAL = 0.5  # STREAMDASH_STORAGE__SNAPSHOT_INTERVAL in role_env
 WRITER_POLL = 0.2  # the history writer takes what is queued at least this often
-ENDPOINTS = ("/api/metrics", "/api/dlq", "/api/errors", "/api/windows", "/api/alerts")
+#: The history endpoints (the snapshots: the counters compared, and a rate).
+ENDPOINTS = ("/api/metrics?name=records_in&name=records_accepted&name=records_rejected"
+             "&name=throughput_in&", "/api/dlq?", "/api/errors?", "/api/windows?",
+             "/api/alerts?")
 
 
 def history_feed(path, good: int, every: int, garbage: int):
@@ -236,8 +239,8 @@ def history_feed(path, good: int, every: int, garbage: int):
 def history_answers(web: Role, since: float, until: float) -> dict[str, dict]:
     """Every history endpoint's answer for ``[since, until]``, as much as one page holds."""
     span = f"since={utc_iso(since)}&until={utc_iso(until)}&limit=1000"
-    answers = {path: web.get(f"{path}?{span}").json() for path in ENDPOINTS}
-    assert all(a["from"] == "history" for a in answers.values()), answers
+    answers = {path.split("?")[0]: web.get(path + span).json() for path in ENDPOINTS}
+    assert all(a.get("from") == "history" for a in answers.values()), answers
     return answers
 
 
@@ -312,3 +315,6 @@ def test_two_web_processes_serve_the_history_one_worker_wrote_to_postgres(
     three = roles("web", env, "--config", str(config), "--workers", "1")
     three.wait_answering()
     assert history_answers(three, since, until) == answers
+    chart = call_callback(three, "chart-history")["response"]["chart-history"]["figure"]
+    assert "persisted in PostgreSQL" in chart["layout"]["title"]["text"]
+    assert any(y for trace in chart["data"] for y in trace.get("y") or [])  # the snapshots
