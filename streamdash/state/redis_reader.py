@@ -6,7 +6,9 @@ metrics, health, alert states) is read in one round trip and shared by every req
 ``state.read_cache`` seconds, and the newest records already read are kept (at most
 :data:`TAIL` of them, for the current epoch) so that many viewers asking for "the records after
 mine" cost one read of what is new, not one each. Every web process reading one store serves
-the same answers: versions, cursors and the epoch come from Redis.
+the same answers: versions, cursors and the epoch come from Redis. The long history (the API's
+pages, the metric charts) comes from the history every role shares when there is one
+(``storage.backend: postgres``: ``history``), else from the capped streams here.
 
 What comes out of Redis is data to check, never code: every entry is decoded with orjson
 (``layout.decode``: size-bounded, type-checked); one that does not pass is skipped and counted
