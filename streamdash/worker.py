@@ -117,12 +117,12 @@ class WorkerStream(MemoryStream):
 
 
 def run_worker(settings: Settings, *, environ: Mapping[str, str] | None = None,
-               source: Source | None = None) -> int:
-    """Run a worker until SIGTERM or Ctrl-C; 0 after a clean stop, 1 when something
-    overstayed its stop (named in the log)."""
+               source: Source | None = None, worker: Worker | None = None) -> int:
+    """Run a worker (``worker``, else one built from the settings) until SIGTERM or Ctrl-C;
+    0 after a clean stop, 1 when something overstayed its stop (named in the log)."""
     from .gc_tuning import tune_for_streaming
 
-    worker = Worker(settings, source, environ=environ)
+    worker = worker or Worker(settings, source, environ=environ)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:

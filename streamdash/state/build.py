@@ -1,7 +1,8 @@
 """Choosing the backend: the ``state`` settings section → a store to read, a publisher to write.
 
 * :func:`open_store` — what a web process reads: ``memory`` (needs this process's runtime) or
-  ``redis`` (:class:`RedisStore`: the streams a worker publishes).
+  ``redis`` (:class:`RedisStore`: the streams a worker publishes, and the history the workers
+  write to PostgreSQL with ``storage.backend: postgres`` — :func:`shared_history`).
 * :func:`attach_publisher` — with ``state.backend: redis``, a pipeline writes its state there
   (the worker, and ``streamdash run`` when other web processes read it too).
 """
@@ -14,6 +15,8 @@ from typing import Any
 
 from ..config import Settings, StateSection
 from ..errors import ConfigError
+from ..store.history import HistoryStore, storage_options
+from ..store.history import open_store as open_history_store
 from .base import DEFAULT_STREAM, StreamInfo
 from .memory import MemoryStore
 from .publisher import StatePublisher
@@ -26,6 +29,8 @@ class RedisStore:
 
     ``fallback`` gives a stream's :class:`StreamInfo` from the local settings (the page is
     built from it before the worker first wrote). One connection pool serves every stream.
+    ``history`` is the history the workers share (its readers' pool started here, stopped by
+    :meth:`close`): every stream's API pages and metric charts are read from it.
     """
 
     backend = "redis"
@@ -33,7 +38,8 @@ class RedisStore:
     def __init__(self, params: StateSection, url: str, client: Any = None, *,
                  names: tuple[str, ...] = (DEFAULT_STREAM,),
                  fallback: Callable[[str], StreamInfo] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 history: HistoryStore | None = None):
         self.params = params
         self.url = url
         self.client = client if client is not None else connect(params, url)
@@ -41,6 +47,9 @@ class RedisStore:
         self._fallback = fallback or (lambda name: StreamInfo(name=name))
         self._clock = clock
         self._streams: dict[str, RedisStream] = {}
+        self.history = history
+        if history is not None:
+            history.start_readers()
 
     def streams(self) -> list[str]:
         return list(self._names)
@@ -49,8 +58,10 @@ class RedisStore:
         if name not in self._names:
             raise KeyError(name)
         if name not in self._streams:
+            reader = self.history.reader if self.history is not None else None
             self._streams[name] = RedisStream(self.client, self.params, self.url, name,
-                                              fallback=self._fallback(name), clock=self._clock)
+                                              fallback=self._fallback(name), clock=self._clock,
+                                              history=reader)
         return self._streams[name]
 
     def describe(self) -> dict[str, Any]:
@@ -58,6 +69,8 @@ class RedisStore:
                 "key_prefix": self.params.key_prefix, "streams": self.streams()}
 
     def close(self) -> None:
+        if self.history is not None:
+            self.history.stop_readers()
         self.client.close()
         self.client.connection_pool.disconnect()
 
@@ -79,7 +92,18 @@ def open_store(settings: Settings, *, runtime: Any = None,
                                                "the pipeline: a web process alone needs "
                                                "state.backend: redis")
         return MemoryStore(runtime)
-    return RedisStore(params, resolve_url(params, environ), fallback=fallback)
+    return RedisStore(params, resolve_url(params, environ), fallback=fallback,
+                      history=shared_history(settings))
+
+
+def shared_history(settings: Settings) -> HistoryStore | None:
+    """The history every process of a deployment reads: PostgreSQL at ``storage.url`` with
+    ``storage.backend: postgres``. ``None`` otherwise: a SQLite history lives in the data dir
+    of the process writing it, which another process (another machine) cannot read."""
+    options = storage_options(settings.section("storage"))
+    if not options.enabled or options.backend != "postgres":
+        return None
+    return open_history_store(options.url, options, key="storage.url")
 
 
 def attach_publisher(runtime: Any, settings: Settings,
