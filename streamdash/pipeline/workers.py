@@ -1,4 +1,8 @@
-"""The producer and consumer threads, and the supervised, stoppable thread they share."""
+"""The producer and consumer threads, and the supervised, stoppable thread they share.
+
+:class:`SourceHealth` (what the producer knows of its source) lives in :mod:`.source_health`
+and is importable from here too.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import SourceError
 from ..logs import log_event
@@ -18,10 +22,12 @@ from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .chain import Processor, Tickable, excerpt
+from .source_health import SourceHealth
 
 log = logging.getLogger("streamdash.pipeline")
 
 BatchListener = Callable[[Batch, ProcessResult], None]
+T = TypeVar("T")
 
 
 def acknowledge(ack: Callable[[Any], None], token: Any, metrics: Metrics) -> None:
@@ -93,47 +99,6 @@ class SupervisedThread(Background):
                 log.exception("%s thread crashed; restarting in %.2f s", self.name, delay,
                               extra={"ctx": {"thread": self.name, "restarts": self.restarts}})
                 self.stopping.wait(delay)
-
-
-class SourceHealth:
-    """What the producer knows of its source: last success, consecutive failures, last error,
-    and since when it has been waiting for room in a full queue (``waiting_since``, ``None``
-    when not waiting): while it waits it does not fetch, which says nothing about the source."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.last_success: float | None = None
-        self.last_attempt: float | None = None
-        self.last_error: str | None = None
-        self.last_error_at: float | None = None
-        self.consecutive_failures = 0
-        self.failures = 0
-        self.waiting_since: float | None = None
-
-    def success(self, at: float) -> None:
-        with self._lock:
-            self.last_success = self.last_attempt = at
-            self.consecutive_failures = 0
-
-    def failure(self, at: float, error: str) -> None:
-        with self._lock:
-            self.last_attempt = self.last_error_at = at
-            self.last_error = error
-            self.consecutive_failures += 1
-            self.failures += 1
-
-    def waiting(self, at: float | None) -> None:
-        """The producer starts (a wall time) or stops (``None``) waiting for queue room."""
-        with self._lock:
-            self.waiting_since = at
-
-    def snapshot(self) -> dict[str, Any]:
-        """A copy of every field."""
-        with self._lock:
-            return {"last_success": self.last_success, "last_attempt": self.last_attempt,
-                    "last_error": self.last_error, "last_error_at": self.last_error_at,
-                    "consecutive_failures": self.consecutive_failures, "failures": self.failures,
-                    "waiting_since": self.waiting_since}
 
 
 class Producer(SupervisedThread):
@@ -296,6 +261,10 @@ class Consumer(SupervisedThread):
 
     ``ack`` (the source's :meth:`~..sources.base.Source.ack`) receives a batch's
     acknowledgement token once the ring buffer and the quarantine took all of its records.
+
+    A batch (processing, storing, counting, the listeners) and an idle tick each run whole
+    under one lock, so :meth:`at_boundary` sees the processor, the stores and the counters at
+    one moment between two of them.
     """
 
     def __init__(self, inbox: queue.Queue, processor: Processor, buffer: RingBuffer,
@@ -312,6 +281,20 @@ class Consumer(SupervisedThread):
         self.clock = clock
         self.listeners: list[BatchListener] = []
         self.drain_deadline: float | None = None
+        self._boundary = threading.Lock()
+
+    def at_boundary(self, read: Callable[[], T], timeout: float | None = None) -> T:
+        """``read()`` between two batches (or ticks), never during one: what it reads of the
+        processor, the ring buffer, the logs and the counters agrees — the state publisher
+        takes the keyed state and the counters it writes together this way. The consumer
+        waits meanwhile, so ``read`` must be quick. ``TimeoutError`` when no boundary came
+        within ``timeout`` seconds (a long batch)."""
+        if not self._boundary.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError(f"no batch boundary within {timeout} s")
+        try:
+            return read()
+        finally:
+            self._boundary.release()
 
     def start(self) -> None:
         """Start taking batches (after a stop, with no drain deadline again)."""
@@ -348,10 +331,15 @@ class Consumer(SupervisedThread):
         """The queue is empty: let the processor close what is due in processing time (idle
         windows), when it is :class:`~streamdash.pipeline.chain.Tickable`."""
         if isinstance(self.processor, Tickable):
-            self.processor.tick()
+            with self._boundary:
+                self.processor.tick()
 
     def handle(self, batch: Batch) -> ProcessResult:
         """Process one batch: store accepted records, quarantine rejections, count everything."""
+        with self._boundary:
+            return self._handle(batch)
+
+    def _handle(self, batch: Batch) -> ProcessResult:
         started = self.monotonic()
         try:
             result = self.processor.process(batch.records, batch)
