@@ -10,7 +10,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..errors import SourceError
@@ -261,10 +262,7 @@ class Consumer(SupervisedThread):
 
     ``ack`` (the source's :meth:`~..sources.base.Source.ack`) receives a batch's
     acknowledgement token once the ring buffer and the quarantine took all of its records.
-
-    A batch (processing, storing, counting, the listeners) and an idle tick each run whole
-    under one lock, so :meth:`at_boundary` sees the processor, the stores and the counters at
-    one moment between two of them.
+    :meth:`at_boundary` reads between two batches (or idle ticks), never during one.
     """
 
     def __init__(self, inbox: queue.Queue, processor: Processor, buffer: RingBuffer,
@@ -281,20 +279,40 @@ class Consumer(SupervisedThread):
         self.clock = clock
         self.listeners: list[BatchListener] = []
         self.drain_deadline: float | None = None
-        self._boundary = threading.Lock()
+        # Not a plain lock, which is not fair: a busy consumer would take it again before a
+        # waiting reader woke. Readers announce themselves; the consumer lets them in first.
+        self._turns = threading.Condition()
+        self._busy = False
+        self._readers = 0
 
     def at_boundary(self, read: Callable[[], T], timeout: float | None = None) -> T:
         """``read()`` between two batches (or ticks), never during one: what it reads of the
         processor, the ring buffer, the logs and the counters agrees — the state publisher
-        takes the keyed state and the counters it writes together this way. The consumer
-        waits meanwhile, so ``read`` must be quick. ``TimeoutError`` when no boundary came
-        within ``timeout`` seconds (a long batch)."""
-        if not self._boundary.acquire(timeout=-1 if timeout is None else timeout):
-            raise TimeoutError(f"no batch boundary within {timeout} s")
+        takes the keyed state and the counters it writes together this way. The next batch
+        waits for it (readers go first), so ``read`` must be quick. ``TimeoutError`` when the
+        batch under way did not end within ``timeout`` seconds."""
+        with self._turns:
+            self._readers += 1
+            try:
+                if not self._turns.wait_for(lambda: not self._busy, timeout):
+                    raise TimeoutError(f"no batch boundary within {timeout} s")
+                return read()
+            finally:
+                self._readers -= 1
+                self._turns.notify_all()
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """One batch or tick, once the readers waiting for a boundary have read."""
+        with self._turns:
+            self._turns.wait_for(lambda: not self._readers)
+            self._busy = True
         try:
-            return read()
+            yield
         finally:
-            self._boundary.release()
+            with self._turns:
+                self._busy = False
+                self._turns.notify_all()
 
     def start(self) -> None:
         """Start taking batches (after a stop, with no drain deadline again)."""
@@ -331,12 +349,12 @@ class Consumer(SupervisedThread):
         """The queue is empty: let the processor close what is due in processing time (idle
         windows), when it is :class:`~streamdash.pipeline.chain.Tickable`."""
         if isinstance(self.processor, Tickable):
-            with self._boundary:
+            with self._turn():
                 self.processor.tick()
 
     def handle(self, batch: Batch) -> ProcessResult:
         """Process one batch: store accepted records, quarantine rejections, count everything."""
-        with self._boundary:
+        with self._turn():
             return self._handle(batch)
 
     def _handle(self, batch: Batch) -> ProcessResult:

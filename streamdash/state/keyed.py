@@ -111,7 +111,7 @@ class KeyedState:
         if self.processor is None or raw is None:
             return []
         try:
-            saved = decode(raw, self.max_bytes)
+            saved = decode(raw, self.max_bytes, bound="state.max_keyed_bytes")
             if saved.get("v") != FORMAT:
                 raise ValueError(f"format version {text(saved.get('v'))!r}, this worker reads "
                                  f"{FORMAT}")

@@ -84,12 +84,14 @@ def encode(value: Any) -> bytes:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
-def decode(raw: Any, max_bytes: int, kind: type | tuple[type, ...] = dict) -> Any:
-    """JSON ``raw`` (bytes) decoded and of type ``kind``; ``ValueError`` saying why not."""
+def decode(raw: Any, max_bytes: int, kind: type | tuple[type, ...] = dict, *,
+           bound: str = "state.max_entry_bytes") -> Any:
+    """JSON ``raw`` (bytes) decoded and of type ``kind``; ``ValueError`` saying why not
+    (``bound`` names the setting ``max_bytes`` comes from)."""
     if not isinstance(raw, (bytes, str)):
         raise ValueError("not a JSON text")
     if len(raw) > max_bytes:
-        raise ValueError(f"entry of {len(raw)} bytes (state.max_entry_bytes: {max_bytes})")
+        raise ValueError(f"entry of {len(raw)} bytes ({bound}: {max_bytes})")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
