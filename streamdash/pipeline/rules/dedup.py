@@ -31,9 +31,13 @@ class Dedup:
     bounded by the key rate times the TTL; ``max_keys`` is a hard cap on top (the oldest
     generations go first; ``evicted`` counts keys forgotten early that way). Records without
     a key (missing or null) are never duplicates. The first record with a key is kept.
+
+    Its state (:class:`~.base.Stateful`) is the generations: ``{key, newest, generations:
+    [[time, [keys…]], …]}``, a key a JSON scalar, or an array for a key of several fields.
     """
 
     name = "dedup"
+    state_version = 1
 
     class Params(BaseParams):
         """``dedup`` settings: ``key`` defaults to ``schema.key``, ``ttl`` to 600 s."""
