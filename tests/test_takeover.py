@@ -86,7 +86,8 @@ def test_a_killed_writer_s_keyed_state_carries_over_to_the_standby(tmp_path, red
         "source": {"type": "http", "url": feed.url("/feed"), "records_path": "items"},
         "schema": {"key": "id", "event_time": "ts",
                    "fields": {"id": "int", "key": "str", "value": "float", "ts": "timestamp"}},
-        "transforms": [{"dedup": {"key": "id"}}, {"late": {"lateness": 30}},
+        # dedup's TTL outlives the jump of event time to T0 + 2000 (the keys stay remembered)
+        "transforms": [{"dedup": {"key": "id", "ttl": 7200}}, {"late": {"lateness": 30}},
                        {"window": {"size": 1000, "key": "key", "field": "value",
                                    "idle_timeout": 3600}}]}))
     env = role_env(redis_url, None, STREAMDASH_STATE__LEASE_TTL=str(TTL),
