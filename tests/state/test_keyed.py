@@ -38,9 +38,9 @@ def rec(i: int, ts: float | None = None) -> dict:
 class Node:
     """One worker's runtime and publisher on ``url`` (stream ``default``, prefix ``t``)."""
 
-    def __init__(self, url: str, batches: list, **state):
+    def __init__(self, url: str, batches: list, transforms: list = TRANSFORMS, **state):
         settings = Settings({"buffer.capacity": 1000, "source.interval": 1, "schema": SCHEMA,
-                             "transforms": TRANSFORMS,
+                             "transforms": transforms,
                              "state": {"backend": "redis", "url": url, "read_cache": 0,
                                        "key_prefix": "t", **state}})
         self.runtime = Runtime(settings, ListSource(batches), clock=FakeClock(T0))
@@ -79,8 +79,8 @@ def nodes(redis_url):
         "meta", "pulse", "alive", "keyed", "records", "quarantine", "late", "windows",
         "errors", "transitions", "quality", "snapshots")])
 
-    def make(batches: list, **state) -> Node:
-        made.append(Node(redis_url, batches, **state))
+    def make(batches: list, **kw) -> Node:
+        made.append(Node(redis_url, batches, **kw))
         return made[-1]
 
     yield make
@@ -205,6 +205,64 @@ def test_a_keyed_state_over_the_cap_is_refused_counted_and_logged_once(nodes, ca
     assert other.runtime.metrics.counter("state_keyed_rejected") == 1
     assert "could not save it" in caplog.records[-1].ctx["reasons"]
     assert other.runtime.processor.rules[0].seen == set()
+
+
+def test_a_key_json_cannot_hold_is_refused_and_the_next_state_that_can_is_saved(nodes,
+                                                                                 caplog):
+    """A key JSON cannot hold (an integer past 64 bits, put straight into the rule: records
+    holding one are not written either) is refused, never stored changed; once it has
+    expired the next state is saved again, and that is logged."""
+    ttl = [{"dedup": {"key": "id", "ttl": 10}}]
+    node = nodes([[rec(1, ts=T0)], [rec(2, ts=T0 + 100)]], transforms=ttl)
+    with caplog.at_level(logging.INFO, logger="streamdash.state"):
+        node.deliver()
+        node.runtime.processor.rules[0].generations[0][1].append(2**70)
+        node.runtime.processor.changes += 1
+        node.write()
+        assert "not encodable as JSON" in orjson.loads(
+            node.redis.get("t:default:keyed"))["refused"]
+        node.deliver()  # 100 s of event time later: the first generation has expired
+        node.write()
+    saved = orjson.loads(node.redis.get("t:default:keyed"))["pipeline"]["rules"]["0:dedup"]
+    assert saved["state"]["generations"] == [[T0 + 100, [2]]]
+    assert node.runtime.metrics.counter("state_keyed_refused") == 1
+    assert "keyed state saved again" in [r.getMessage() for r in caplog.records]
+
+
+def test_a_long_batch_keeps_the_heartbeat_and_writes_the_rest_after_it(nodes):
+    """While a batch runs longer than the heartbeat period, a write renews the heartbeat
+    alone (the consumer is not interrupted, nothing half-done is written); the next write
+    after the batch holds its counters and keyed state."""
+    node = nodes([[rec(1)], [rec(2)]])
+    node.deliver()
+    node.write()
+    gate, inside = threading.Event(), threading.Event()
+    pipeline = node.runtime.consumer.processor
+
+    class Held:
+        def process(self, records, batch):
+            inside.set()
+            gate.wait(30)
+            return pipeline.process(records, batch)
+
+    node.runtime.consumer.processor = Held()
+    node.runtime.producer.fetch_once()
+    batch = threading.Thread(target=node.runtime.consumer.handle,
+                             args=(node.runtime.queue.get_nowait(),))
+    batch.start()
+    try:
+        assert inside.wait(10)
+        node.redis.delete("t:default:alive")
+        node.write()  # waits one heartbeat period (1 s) for a boundary, then the heartbeat
+        assert node.redis.get("t:default:alive") is not None
+        assert node.counters()["records_accepted"] == 1
+    finally:
+        gate.set()
+        batch.join(10)
+    node.write()
+    assert node.counters()["records_accepted"] == 2
+    assert orjson.loads(node.redis.get("t:default:keyed"))["pipeline"]["rules"]["0:dedup"][
+        "state"]["generations"][-1][1] == [2]
 
 
 def good_state(nodes) -> bytes:
