@@ -1,8 +1,5 @@
-"""The producer and consumer threads, and the supervised, stoppable thread they share.
-
-:class:`SourceHealth` (what the producer knows of its source) lives in :mod:`.source_health`
-and is importable from here too.
-"""
+"""The producer and consumer threads, and the supervised, stoppable thread they share
+(:class:`SourceHealth`, from :mod:`.source_health`, is importable from here too)."""
 
 from __future__ import annotations
 
@@ -10,8 +7,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..errors import SourceError
@@ -279,40 +275,39 @@ class Consumer(SupervisedThread):
         self.clock = clock
         self.listeners: list[BatchListener] = []
         self.drain_deadline: float | None = None
-        # Not a plain lock, which is not fair: a busy consumer would take it again before a
-        # waiting reader woke. Readers announce themselves; the consumer lets them in first.
-        self._turns = threading.Condition()
-        self._busy = False
+        # A lock alone is not fair: a busy consumer would take it again before a waiting
+        # reader woke. Readers announce themselves; the consumer lets them in first.
+        self._boundary = threading.Lock()
         self._readers = 0
+        self._let_in = threading.Condition(threading.Lock())
 
     def at_boundary(self, read: Callable[[], T], timeout: float | None = None) -> T:
         """``read()`` between two batches (or ticks), never during one: what it reads of the
-        processor, the ring buffer, the logs and the counters agrees — the state publisher
-        takes the keyed state and the counters it writes together this way. The next batch
-        waits for it (readers go first), so ``read`` must be quick. ``TimeoutError`` when the
-        batch under way did not end within ``timeout`` seconds."""
-        with self._turns:
+        processor, the stores and the counters agrees (the state publisher reads the keyed
+        state and the counters it writes so). The next batch waits for it (readers go
+        first): ``read`` must be quick. ``TimeoutError`` when the batch under way did not
+        end within ``timeout`` seconds."""
+        with self._let_in:
             self._readers += 1
+        try:
+            if not self._boundary.acquire(timeout=-1 if timeout is None else timeout):
+                raise TimeoutError(f"no batch boundary within {timeout} s")
             try:
-                if not self._turns.wait_for(lambda: not self._busy, timeout):
-                    raise TimeoutError(f"no batch boundary within {timeout} s")
                 return read()
             finally:
-                self._readers -= 1
-                self._turns.notify_all()
-
-    @contextmanager
-    def _turn(self) -> Iterator[None]:
-        """One batch or tick, once the readers waiting for a boundary have read."""
-        with self._turns:
-            self._turns.wait_for(lambda: not self._readers)
-            self._busy = True
-        try:
-            yield
+                self._boundary.release()
         finally:
-            with self._turns:
-                self._busy = False
-                self._turns.notify_all()
+            with self._let_in:
+                self._readers -= 1
+                self._let_in.notify_all()
+
+    def _enter(self) -> None:
+        """Start a batch or tick once waiting readers have read (a reader coming in just
+        after the unlocked check waits for this one batch)."""
+        if self._readers:
+            with self._let_in:
+                self._let_in.wait_for(lambda: not self._readers)
+        self._boundary.acquire()
 
     def start(self) -> None:
         """Start taking batches (after a stop, with no drain deadline again)."""
@@ -349,13 +344,19 @@ class Consumer(SupervisedThread):
         """The queue is empty: let the processor close what is due in processing time (idle
         windows), when it is :class:`~streamdash.pipeline.chain.Tickable`."""
         if isinstance(self.processor, Tickable):
-            with self._turn():
+            self._enter()
+            try:
                 self.processor.tick()
+            finally:
+                self._boundary.release()
 
     def handle(self, batch: Batch) -> ProcessResult:
         """Process one batch: store accepted records, quarantine rejections, count everything."""
-        with self._turn():
+        self._enter()
+        try:
             return self._handle(batch)
+        finally:
+            self._boundary.release()
 
     def _handle(self, batch: Batch) -> ProcessResult:
         started = self.monotonic()

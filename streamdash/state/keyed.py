@@ -7,10 +7,12 @@ every write of the stream's state, and a worker taking the stream over restores 
 pipeline starts, so the takeover neither counts a duplicate twice nor forgets an open window.
 
 **Consistency.** :meth:`KeyedState.capture` runs at the consumer's batch boundary
-(``Consumer.at_boundary``) together with the publisher's reads of the stores and the counters,
-and the publisher writes all of it in one MULTI/EXEC: the counters and the keyed state in Redis
-always describe the same batches. Records a worker processed after its last write are in
-neither, so when a source delivers them again the new worker accepts them once.
+(``Consumer.at_boundary``) together with the publisher's reads of the stores and the counters
+(the export copies what later batches change; :meth:`KeyedState.encode` then runs while the
+pipeline goes on), and the publisher writes all of it in one MULTI/EXEC: the counters and the
+keyed state in Redis always describe the same batches. Records a worker processed after its
+last write are in neither, so when a source delivers them again the new worker accepts them
+once.
 
 **Bounds.** The JSON may hold at most ``state.max_keyed_bytes``; a larger (or unencodable)
 state is refused: counted (``state_keyed_refused``), logged once while it lasts, and a small
@@ -63,17 +65,23 @@ class KeyedState:
         self.refusing: str | None = None
 
     # -- saving --------------------------------------------------------------------------------
-    def capture(self) -> tuple[bytes, int] | None:
-        """At the batch boundary: the JSON to write now and the change count it is of, or
-        ``None`` when the store already holds it (or there is no keyed state)."""
+    def capture(self) -> tuple[dict[str, Any], int] | None:
+        """At the batch boundary (quick: no encoding): the state to write now and the change
+        count it is of, or ``None`` when the store already holds it (or there is none)."""
         if self.processor is None:
             return None
         changes = self.processor.changes
         if changes == self.written:
             return None
+        return self.processor.export_state(), changes
+
+    def encode(self, captured: tuple[dict[str, Any], int]) -> tuple[bytes, int]:
+        """The JSON to write for a :meth:`capture` (the refusal marker when it is too large
+        or not encodable), and its change count."""
+        state, changes = captured
         try:
             # No ``default=``: a value JSON cannot hold must fail here, not come back changed.
-            data = orjson.dumps({"v": FORMAT, "pipeline": self.processor.export_state()})
+            data = orjson.dumps({"v": FORMAT, "pipeline": state})
         except (TypeError, ValueError, OverflowError) as exc:
             return self._refuse(changes, f"not encodable as JSON: {exc}")
         if len(data) > self.max_bytes:

@@ -214,7 +214,7 @@ class StatePublisher(Background):
         self.error = message
 
     def _take(self) -> tuple[list[tuple[list[Any], int]], dict[str, Any],
-                             tuple[bytes, int] | None]:
+                             tuple[dict[str, Any], int] | None]:
         """What one write holds, read between two batches: every channel's new items, the
         metrics, the keyed state (``None``: Redis holds it already)."""
         return ([ch.read(ch.seen) for ch in self.channels], self.runtime.metrics.snapshot(),
@@ -223,12 +223,13 @@ class StatePublisher(Background):
     def _write(self) -> bool:
         """One write of everything new; False when it found the stream's epoch gone."""
         try:
-            reads, metrics, keyed = self.runtime.consumer.at_boundary(self._take,
-                                                                       HEARTBEAT_EVERY)
+            reads, metrics, captured = self.runtime.consumer.at_boundary(self._take,
+                                                                          HEARTBEAT_EVERY)
         except TimeoutError:  # a long batch: the heartbeat now, the rest once it is done
             self.client.set(self.keys.alive, self.worker_id,
                             px=int(self.params.heartbeat_ttl * 1000))
             return True
+        keyed = self.keyed.encode(captured) if captured is not None else None
         # MULTI/EXEC: the last transaction holds the counters and the keyed state together.
         pipe = self.client.pipeline(transaction=True)
         pending: list[int] = []

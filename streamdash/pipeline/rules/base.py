@@ -155,7 +155,9 @@ class Stateful(Protocol):
 
     ``export_state()`` returns JSON-ready data (dicts with string keys, lists, strings,
     numbers, ``None``; non-finite times as ``None``, see :func:`time_out`) describing
-    everything the rule carries from one batch to the next; ``restore_state(state)`` replaces
+    everything the rule carries from one batch to the next — data later batches do not
+    change (copies of what they append to: it is encoded while the pipeline goes on);
+    ``restore_state(state)`` replaces
     the rule's state with an exported one, so that the rule then decides every later batch
     exactly as the exporting rule would have. ``restore_state`` validates before it changes
     anything: data of the wrong shape, or saved by a differently configured rule (another

@@ -161,7 +161,8 @@ class Dedup:
         return list(self.key) if isinstance(self.key, tuple) else [self.key]
 
     def export_state(self) -> dict[str, Any]:
-        """The remembered keys by generation, oldest first (tuples become JSON arrays)."""
+        """The remembered keys by generation, oldest first (tuples become JSON arrays; a
+        generation's list never changes once remembered, so it is not copied)."""
         return {"key": self._names(), "newest": time_out(self.newest),
                 "generations": [[time_out(t), keys] for t, keys in self.generations]}
 

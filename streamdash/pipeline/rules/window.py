@@ -306,9 +306,9 @@ _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def _values_out(values: list[float]) -> list[Any]:
-    """A window's values for JSON (checked in C; a non-finite one is rare)."""
+    """A copy of a window's values for JSON (checked in C; a non-finite one is rare)."""
     if all(map(math.isfinite, values)):
-        return values
+        return values.copy()  # later batches append to the open window
     return [v if math.isfinite(v) else repr(float(v)) for v in values]
 
 
