@@ -17,9 +17,10 @@ which the new worker gives its pipeline before the first batch.
 
 What a takeover loses is exactly what the dead worker had fetched but not yet written: the
 records it processed after its last write (at most one ``flush_interval`` of batches while
-Redis answers, plus the batch in flight) and those still queued. None of them is in Redis —
-neither in the counters nor in the keyed state (the queued ones, counted in ``records_in``,
-are counted ``records_dropped`` on adoption, so the accounting identity holds). A source that
+Redis answers, plus the batch in flight) and those still queued. None of them is in Redis
+as processed — neither in the counters nor in the keyed state; those fetched before the last
+write are in its ``records_in`` and counted ``records_dropped`` on adoption, so the accounting
+identity holds, and those fetched after it are in no counter. A source that
 delivers them again (a polled API, a replay from its start, a broker that redelivers what was
 not acknowledged) meets the restored dedup keys: what the dead worker wrote is dropped as a
 duplicate, what it had not written is accepted once, and its values go to the restored open
