@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import Settings
 from ..sources.base import FieldHints
-from .chain import Flushable, Processor, RequiredFields, Tickable
+from .chain import Checkpointable, Flushable, Processor, RequiredFields, Tickable
 from .processor import Pipeline, build_rules, default_transforms
 from .schema import Schema, default_schema, schema_from_settings
 from .validator import Validator
@@ -48,5 +48,5 @@ def build_processor(settings: Settings, hints: FieldHints, *,
     return Pipeline(schema, rules, clock=clock, monotonic=monotonic, fuse=fuse, typed=typed)
 
 
-__all__ = ["Flushable", "Pipeline", "Processor", "RequiredFields", "Schema", "Tickable",
-           "Validator", "build_processor", "default_schema", "schema_from_settings"]
+__all__ = ["Checkpointable", "Flushable", "Pipeline", "Processor", "RequiredFields", "Schema",
+           "Tickable", "Validator", "build_processor", "default_schema", "schema_from_settings"]

@@ -10,6 +10,12 @@ Open windows are kept as ``start → {key → [values]}``: adding a value is one
 the aggregates are computed once, in C (``sum``, ``min``, ``max``, ``sorted``), when the window
 closes. A window emitted by the idle timeout that later receives records opens again and is
 emitted again (``closed_by`` tells which emission is which).
+
+The open windows are the rule's state (:class:`~.base.Stateful`): ``{size, slide,
+own_watermark, watermark, open: [[start, [[key, [values…]], …]], …]}`` (``watermark`` only for
+a window that keeps its own; non-finite values as the strings ``"nan"``, ``"inf"``,
+``"-inf"``). A restored window's idle timeout counts from the first idle tick after the
+restore: a monotonic time means nothing in another process.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from ...errors import ConfigError
 from ...models import utc_iso
 from ...params import Duration
 from ...params import Params as BaseParams
-from .base import Access, BatchContext, Fused, RuleContext, Sink, column
+from .base import Access, BatchContext, Fused, RuleContext, Sink, column, shape, time_in, time_out
 from .watermark import Watermark
 
 #: Sizes and slides below a millisecond are refused (a window per record is not a window).
@@ -56,6 +62,7 @@ class Windows:
     """
 
     name = "window"
+    state_version = 1
 
     class Params(BaseParams):
         """``field``/``key`` default to the source's value and key fields; ``lateness`` only
@@ -229,6 +236,8 @@ class Windows:
 
     def tick(self, mono: float) -> int:
         """Emit every open window when no record arrived for ``idle_timeout`` seconds."""
+        if self.open and self.last_input is None:  # restored: idle from now on
+            self.last_input = mono
         if self.open and self.last_input is not None \
                 and mono - self.last_input >= self.idle_timeout:
             return self._emit(sorted(self.open), "idle")
@@ -263,8 +272,73 @@ class Windows:
             iso = self._iso[t] = utc_iso(t)
         return iso
 
+    # -- keyed state (the Stateful protocol) ---------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """The open windows with their values, and the watermark when the window keeps its
+        own (a window after a late rule follows that rule's, which the late rule saves)."""
+        out: dict[str, Any] = {
+            "size": self.size, "slide": self.slide, "own_watermark": self.advance_watermark,
+            "open": [[start, [[key, _values_out(values)] for key, values in slot.items()]]
+                     for start, slot in self.open.items()]}
+        if self.advance_watermark:
+            out["watermark"] = time_out(self.watermark.max_time)
+        return out
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Reopen the saved windows (``ValueError``, nothing changed, when ``state`` does not
+        fit: another size or slide, another watermark arrangement, a bad shape)."""
+        saved = (state.get("size"), state.get("slide"), state.get("own_watermark"))
+        if saved != (self.size, self.slide, self.advance_watermark):
+            raise ValueError(f"window: saved for size, slide, own watermark {saved!r}; this "
+                             f"window has {(self.size, self.slide, self.advance_watermark)!r}")
+        mark = time_in(state.get("watermark"), "window.watermark") \
+            if self.advance_watermark else None
+        opened: dict[float, dict[Any, list[float]]] = {}
+        for i, item in enumerate(shape(state.get("open"), list, "window.open")):
+            where = f"window.open[{i}]"
+            if not isinstance(item, list) or len(item) != 2:
+                raise ValueError(f"{where}: expected [start, [[key, [values]]]]")
+            start = shape(item[0], (int, float), f"{where}.start")
+            slot = opened.setdefault(float(start), {})
+            for j, pair in enumerate(shape(item[1], list, where)):
+                if not isinstance(pair, list) or len(pair) != 2 or not (
+                        pair[0] is None or isinstance(pair[0], (str, int, float))):
+                    raise ValueError(f"{where}[{j}]: expected [key (a scalar), [values]]")
+                slot[pair[0]] = _values_in(pair[1], f"{where}[{j}]")
+        self.open = opened
+        self.last_input = None  # the idle timeout restarts at the first tick
+        if mark is not None:
+            self.watermark.max_time = mark
+            self.watermark.pending = -math.inf
+
     def stats(self) -> dict[str, Any]:
         """Windows emitted and open, and records whose value was not aggregated (null or
         not a number)."""
         return {"emitted": self.emitted, "open": sum(len(s) for s in self.open.values()),
                 "skipped": self.skipped}
+
+
+#: Non-finite values, which JSON has no number for, as the strings Python prints them as.
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _values_out(values: list[float]) -> list[Any]:
+    """A copy of a window's values for JSON (checked in C; a non-finite one is rare)."""
+    if all(map(math.isfinite, values)):
+        return values.copy()  # later batches append to the open window
+    return [v if math.isfinite(v) else repr(float(v)) for v in values]
+
+
+def _values_in(raw: Any, where: str) -> list[float]:
+    """A window's values back from JSON; ``ValueError`` for anything but numbers."""
+    values = shape(raw, list, where)
+    if not values:
+        raise ValueError(f"{where}: an open window holds at least one value")
+    out = []
+    for v in values:
+        if isinstance(v, str) and v in _NONFINITE:
+            v = _NONFINITE[v]
+        elif isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"{where}: values must be numbers, got {type(v).__name__}")
+        out.append(v)
+    return out
