@@ -22,7 +22,9 @@ compile() {  # compile OUTPUT HEADER [pip-compile args]
   mv "$out.tmp" "$out"
 }
 
-compile requirements.txt "# streamdash: pinned runtime dependencies (what is deployed)."
+# Heroku gets the postgres extra too: a split deploy keeps its history in Heroku Postgres
+# (DATABASE_URL), and psycopg must be there when storage.backend is postgres.
+compile requirements.txt "# streamdash: pinned runtime dependencies (what is deployed)." --extra postgres
 # The runtime pins constrain the test set, so both files agree on every shared package.
 pins=build/runtime-pins.txt  # a stable path: pip-compile writes it into its annotations
 mkdir -p build

@@ -122,9 +122,10 @@ def _described(settings: Settings, name: str, environ: Mapping[str, str] | None
 def describe_locally(settings: Settings, environ: Mapping[str, str] | None = None
                      ) -> tuple[StreamInfo, Redactor]:
     """What the configured stream is, and its secrets, from the settings alone: the pipeline
-    is built as ``check-config`` builds it (no thread, no data dir), read, and dropped
-    (``settings``: one stream's, ``Settings.for_stream``)."""
-    runtime = Runtime(settings.with_overrides({"data_dir": ""}))
+    is built as ``check-config`` builds it (no thread, no data dir, no history: a web process
+    reads the shared one through its store), read, and dropped (``settings``: one stream's,
+    ``Settings.for_stream``)."""
+    runtime = Runtime(settings.with_overrides({"data_dir": "", "storage.enabled": False}))
     try:
         return runtime_info(runtime), output_redactor(settings.as_dict(), runtime.source,
                                                       environ)

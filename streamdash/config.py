@@ -168,6 +168,9 @@ class StateSection(Params):
     # dead worker's stream passes to a standby within this many seconds.
     lease_ttl: Float = Field(10.0, ge=2, le=600)
     max_entry_bytes: Int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)  # larger: skipped
+    # The pipeline's keyed state (dedup keys, watermarks, open windows) is saved with every
+    # write for a worker taking the stream over; larger than this, it is refused (counted).
+    max_keyed_bytes: Int = Field(8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     caps: StateCaps = StateCaps()
 
     @field_validator("heartbeat_ttl")

@@ -120,7 +120,11 @@ PIPELINE: tuple[Metric, ...] = (
         ("state_write_errors", "Failed writes to the state store (retried; nothing is lost "
          "until the local buffer overflows)."),
         ("state_store_resets", "Times the state store had lost this stream (restarted without "
-         "persistence, flushed) and the worker wrote what it held again.")),
+         "persistence, flushed) and the worker wrote what it held again."),
+        ("state_keyed_refused", "Saves of the pipeline's keyed state (dedup keys, watermarks, "
+         "open windows) refused: over state.max_keyed_bytes, or not encodable as JSON."),
+        ("state_keyed_rejected", "Parts of a saved keyed state a worker taking the stream over "
+         "could not use (bad, oversized, another version or configuration): started empty.")),
     *_m("counter", "seconds",
         ("producer_blocked_seconds", "Seconds the producer waited on a full queue.")),
     *_m("gauge", "batches",
@@ -132,7 +136,8 @@ PIPELINE: tuple[Metric, ...] = (
         ("buffer_capacity", "Records the ring buffer can hold."),
         ("state_backlog", "Live records held locally, not yet written to the state store.")),
     *_m("gauge", "bytes",
-        ("queue_bytes", "Estimated memory of the records waiting in the queue.")),
+        ("queue_bytes", "Estimated memory of the records waiting in the queue."),
+        ("state_keyed_bytes", "Size of the last keyed state saved to the state store.")),
     *_m("gauge", "ratio",
         ("queue_fill", "Queue fill, 0-1: the fullest of its batch, record and byte bounds.")),
     *_m("gauge", "unix_seconds",

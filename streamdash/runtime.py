@@ -167,7 +167,9 @@ class Runtime(Managed):
                 overstayed.append("consumer")
             if isinstance(self.processor, Flushable) and not self.consumer.alive:
                 try:
-                    self.processor.flush()  # emit the windows still open: the stream is over
+                    # emit the windows still open: the stream is over (at a batch boundary,
+                    # as the state publisher may be reading the keyed state right now)
+                    self.consumer.at_boundary(self.processor.flush)
                 except Exception:
                     log.exception("flushing the processor's open windows failed")
             if not self.monitor.stop(2):  # a hanging webhook receiver must not hold shutdown

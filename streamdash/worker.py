@@ -10,11 +10,24 @@ what it ingests, so it refuses to start.
 One worker writes a stream at a time: the worker runs its pipeline only while it holds the
 stream's lease (:class:`~streamdash.state.lease.LeaseKeeper`, ``state.lease_ttl``). Another
 worker started for the same stream waits as a standby (``/health`` says so, 503) and takes the
-stream over within ``lease_ttl`` when the holder dies, carrying on its counters from Redis.
-What a takeover loses: the records the dead worker held but had not written (at most one
-``flush_interval`` of them, and the batch in flight; a source that keeps a position re-fetches
-or skips them), and its keyed state — dedup keys, open windows, the watermark — which lives in
-the worker's memory only.
+stream over within ``lease_ttl`` when the holder dies, carrying on from Redis its counters
+and its keyed state — dedup keys, the watermark, open windows — which the holder saves with
+every write, in the same transaction as the counters (:mod:`streamdash.state.keyed`), and
+which the new worker gives its pipeline before the first batch.
+
+What a takeover loses is exactly what the dead worker had fetched but not yet written: the
+records it processed after its last write (at most one ``flush_interval`` of batches while
+Redis answers, plus the batch in flight) and those still queued. None of them is in Redis
+as processed — neither in the counters nor in the keyed state; those fetched before the last
+write are in its ``records_in`` and counted ``records_dropped`` on adoption, so the accounting
+identity holds, and those fetched after it are in no counter. A source that
+delivers them again (a polled API, a replay from its start, a broker that redelivers what was
+not acknowledged) meets the restored dedup keys: what the dead worker wrote is dropped as a
+duplicate, what it had not written is accepted once, and its values go to the restored open
+windows. A source that does not deliver them again loses them (a push source acknowledges a
+batch once it is stored locally, before it is written). Also lost: the dead worker's position
+in its source, and keyed state over ``state.max_keyed_bytes`` (refused and counted, not saved:
+the takeover then starts without it and says so).
 
 :func:`run_worker` runs one until SIGTERM or Ctrl-C, then stops it as the web server stops its
 runtime: stop polling, drain the queue (at most :data:`DRAIN_TIMEOUT` s), take the last
@@ -79,9 +92,11 @@ class Worker(Managed):
                                    params.health_port, redactor)
 
     def _take(self) -> None:
-        """The lease is ours: carry on the stream's counters, start the pipeline."""
+        """The lease is ours: carry on the stream's counters and keyed state (dedup keys,
+        watermark, open windows), then start the pipeline — which thus sees the restored
+        state before its first batch."""
         with self._life:
-            if self._stopping:
+            if self._stopping or self.runtime.running:  # taken back after a loss: stopping
                 return
             self.publisher.adopt()
             self.runtime.start()
@@ -122,12 +137,12 @@ class WorkerStream(MemoryStream):
 
 
 def run_worker(settings: Settings, *, environ: Mapping[str, str] | None = None,
-               source: Source | None = None) -> int:
-    """Run a worker until SIGTERM or Ctrl-C; 0 after a clean stop, 1 when something
-    overstayed its stop (named in the log)."""
+               source: Source | None = None, worker: Worker | None = None) -> int:
+    """Run a worker (``worker``, else one built from the settings) until SIGTERM or Ctrl-C;
+    0 after a clean stop, 1 when something overstayed its stop (named in the log)."""
     from .gc_tuning import tune_for_streaming
 
-    worker = Worker(settings, source, environ=environ)
+    worker = worker or Worker(settings, source, environ=environ)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:

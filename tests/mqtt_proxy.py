@@ -99,14 +99,23 @@ class AckSpy:
             broker = socket.create_connection(("127.0.0.1", self.upstream))
             conn = Connection(self.key, self.v5)
             self.connections.append(conn)
-            self._start(self._pump, client, broker, conn.from_client, conn)
-            self._start(self._pump, broker, client, conn.from_broker, conn)
+            ends = threading.Semaphore(0)  # one release per direction that ended
+            self._start(self._pump, client, broker, conn.from_client, conn, ends, True)
+            self._start(self._pump, broker, client, conn.from_broker, conn, ends, False)
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket, seen: Callable[[int, int, bytes], None],
-              conn: Connection) -> None:
-        """Forward ``src`` → ``dst`` packet by packet, each seen before it is forwarded (the
-        client cannot acknowledge a message before the proxy knows it)."""
+              conn: Connection, ends: threading.Semaphore, after: bool) -> None:
+        """Forward ``src`` → ``dst`` packet by packet. A PUBLISH from the broker is seen
+        before it is forwarded (the client cannot acknowledge a message the proxy does not
+        know); a PUBACK from the client only once the broker's socket took it (``after``),
+        so a message counts as acknowledged only if the broker gets the PUBACK.
+
+        When ``src`` ends, only ``dst``'s sending side is shut (a FIN after what was
+        forwarded): the other direction may still be forwarding a killed client's last
+        PUBACKs, and closing both sockets at once lost them (the broker then redelivered
+        messages the spy had counted as acknowledged). The sockets close when both
+        directions ended; ``conn.closed`` is set then."""
         buf = bytearray()
         try:
             while True:
@@ -115,18 +124,27 @@ class AckSpy:
                     break
                 buf += data
                 for kind, flags, body in split_packets(buf):
-                    seen(kind, flags, body)
+                    if not after:
+                        seen(kind, flags, body)
                     dst.sendall(bytes([kind << 4 | flags]) + _length(len(body)) + body)
+                    if after:
+                        seen(kind, flags, body)
         except OSError:
             pass
         finally:
-            conn.closed.set()
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            ends.release()
+        if after:
+            # The client's direction closes the connection once the broker's ended too:
+            # the broker ends it after reading our FIN, so nothing it was sent is lost.
+            ends.acquire()
+            ends.acquire()
             for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
+            conn.closed.set()
 
     def close(self) -> None:
         self.server.close()

@@ -62,6 +62,8 @@ def test_pins_cover_setup_py_and_agree_between_files():
     assert set(install) | set(extra) <= set(test)
     assert {k: test[k] for k in runtime} == runtime
     assert "pytest" not in runtime  # the deployed set carries no test tools
+    # A split deploy keeps its history in Heroku Postgres: the postgres extra is deployed.
+    assert {"psycopg", "psycopg-binary", "psycopg-pool"} <= set(runtime)
 
 
 def test_python_version_is_major_minor():

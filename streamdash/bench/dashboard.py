@@ -13,7 +13,10 @@ tick's callbacks over real HTTP at the ``--refresh`` period with its own client 
 request and tick latency percentiles measured after every viewer has loaded the page, every
 failed request by kind (a server that drops, refuses or times out is a figure, never a
 traceback), the server's CPU per request and the machine's load; then, per ``--web-workers``
-count, the most viewers served: no failed request and request p95 within ``--p95``.
+count, the most viewers served: no failed request and request p95 within ``--p95``. More than one
+web process (and one with ``--split``) is the split deployment (:mod:`.split_servers`:
+redis-server, one worker, ``streamdash web`` with N gunicorn workers): its rows add the CPU of
+the worker and of Redis, and what Redis costs per tick answered (commands and CPU).
 """
 
 from __future__ import annotations
@@ -43,8 +46,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--viewers", type=counts, default=[200], metavar="N[,N…]",
                    help="concurrent viewers, one load test per count (default 200)")
     p.add_argument("--web-workers", type=counts, default=[1], metavar="N[,N…]",
-                   help="web processes serving the viewers (default 1; more need the web "
-                        "role reading Redis)")
+                   help="web processes serving the viewers (default 1; more: streamdash web "
+                        "processes reading one worker's state in redis-server)")
+    p.add_argument("--split", action="store_true",
+                   help="serve every count, 1 included, from the split deployment (worker + "
+                        "redis-server + streamdash web), so 1 and N compare like for like")
     p.add_argument("--p95", type=float, default=100.0, metavar="MS",
                    help="request p95 a count of viewers must keep to count as served (100)")
     p.add_argument("--request-timeout", type=float, default=10.0, metavar="S",
@@ -140,22 +146,27 @@ def load_test(workers: int, viewers: int, args: argparse.Namespace, app: Any) ->
     ``app`` only provides the callback map the request bodies are built from.
     """
     row: dict[str, Any] = {"workers": workers, "viewers": viewers, "load": [os.getloadavg()[0]]}
-    server = deployment(workers, args.points, args.threads, args.rate)
+    server = deployment(workers, args.points, args.threads, args.rate, args.split)
+    row["label"] = server.label
     try:
         port = server.start()
-        cpu: dict[str, dict[str, float]] = {}
-        tally = asyncio.run(run_viewers(
-            app, port, viewers, args.refresh, args.duration, args.request_timeout,
-            lambda mark: cpu.__setitem__(mark, server.cpu_seconds())))
+        marks: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
+
+        def mark(name: str) -> None:
+            marks[name] = (server.cpu_seconds(), server.counters())
+
+        tally = asyncio.run(run_viewers(app, port, viewers, args.refresh, args.duration,
+                                        args.request_timeout, mark))
         row.update(note=server.failure(), warned=server.warnings())
     except RuntimeError as exc:  # the server did not start: a figure of its own
-        row.update(note=str(exc), warned=[], tally=Tally(), cpu={})
+        row.update(note=str(exc), warned=[], tally=Tally(), cpu={}, counters={})
         return row
     finally:
         server.stop()
         row["load"].append(os.getloadavg()[0])
-    row.update(tally=tally, cpu={part: cpu["end"][part] - cpu["start"][part]
-                                 for part in cpu["end"]})
+    (cpu0, n0), (cpu1, n1) = marks["start"], marks["end"]
+    row.update(tally=tally, cpu={part: cpu1[part] - cpu0[part] for part in cpu1},
+               counters={name: n1[name] - n0[name] for name in n1})
     return row
 
 
@@ -165,10 +176,15 @@ def figures(row: dict[str, Any], duration: float) -> dict[str, Any]:
     reqs = sorted(1000 * t for t in tally.requests)
     ticks = sorted(1000 * t for t in tally.ticks)
     answered = len(reqs) or float("nan")
+    whole_ticks = len(ticks) or float("nan")
+    per_tick = {}
+    if "redis_commands" in row.get("counters", {}):  # what Redis costs per tick answered
+        per_tick = {"redis_commands": row["counters"]["redis_commands"] / whole_ticks,
+                    "redis_cpu_ms": 1000 * row["cpu"].get("redis", 0.0) / whole_ticks}
     return {"rps": len(reqs) / duration, "req_p50": _pct(reqs, 50), "req_p95": _pct(reqs, 95),
-            "tick_p95": _pct(ticks, 95), "failed": tally.failed,
+            "tick_p95": _pct(ticks, 95), "failed": tally.failed, "ticks": len(ticks),
             "cpu": {part: (1000 * s / answered, 100 * s / duration)
-                    for part, s in row["cpu"].items()}}
+                    for part, s in row["cpu"].items()}, "per_tick": per_tick}
 
 
 def served(rows: list[dict[str, Any]], args: argparse.Namespace) -> bool:
@@ -185,11 +201,14 @@ def print_row(row: dict[str, Any], args: argparse.Namespace) -> None:
     kinds = ", ".join(f"{k} {tally.outcomes[k]}" for k in OUTCOMES[1:] if tally.outcomes[k])
     cpu = "  ".join(f"{part} {ms:.2f} ms/req ({share:.0f} % of a core)"
                     for part, (ms, share) in f["cpu"].items())
-    print(f"  {row['workers']:>3}  {row['viewers']:>7,}  {f['rps']:>5.0f}/s  failed "
-          f"{f['failed']}{f' ({kinds})' if kinds else ''}  reconnects "
+    redis = f["per_tick"]
+    cost = (f"  |  redis per tick: {redis['redis_commands']:.1f} commands, "
+            f"{redis['redis_cpu_ms']:.3f} ms CPU ({f['ticks']} ticks)") if redis else ""
+    print(f"  {row['label']:>12}  {row['viewers']:>7,}  {f['rps']:>5.0f}/s  "
+          f"failed {f['failed']}{f' ({kinds})' if kinds else ''}  reconnects "
           f"{tally.reconnects['asked']}+{tally.reconnects['stale']}  "
           f"request p50 {f['req_p50']:.1f} ms p95 {f['req_p95']:.1f} ms  tick p95 "
-          f"{f['tick_p95']:.1f} ms  |  {cpu or 'CPU n/a'}  |  load {row['load'][0]:.1f}"
+          f"{f['tick_p95']:.1f} ms  |  {cpu or 'CPU n/a'}{cost}  |  load {row['load'][0]:.1f}"
           f"→{row['load'][-1]:.1f}" + (f"  |  {row['note']}" if row["note"] else "")
           + (f"  |  server warned {len(row['warned'])}x, last: "
              f"{row['warned'][-1].partition('WARNING')[2][:220]}" if row["warned"] else ""))
@@ -202,7 +221,7 @@ def print_load(args: argparse.Namespace) -> None:
           f"{args.threads} threads a web process, request timeout {args.request_timeout:g} s, "
           f"{args.runs} run(s) each; 'served': no failed request and request p95 ≤ "
           f"{args.p95:g} ms (median run); machine: {os.cpu_count()} cores")
-    print("  web  viewers  answered   (each request: ok, or one of "
+    print("           web  viewers  answered   (each request: ok, or one of "
           f"{', '.join(OUTCOMES[1:])})")
     app = build_app(10)
     for workers in args.web_workers:
@@ -215,15 +234,16 @@ def print_load(args: argparse.Namespace) -> None:
                 best = max(best, viewers)
             elif first_short is None:
                 first_short = viewers
-        print(f"  → {workers} web process(es): served {best:,} viewers at most"
+        split = " reading redis-server" if workers > 1 or args.split else ""
+        print(f"  → {workers} web process(es){split}: served {best:,} viewers at most"
               + (f"; not {first_short:,}" if first_short else "") + " (of the counts tried)")
 
 
 def cmd_bench_dashboard(args: argparse.Namespace) -> int:
-    """Run both parts and print their figures (web-process counts this version cannot deploy
-    are refused first, in one line)."""
+    """Run both parts and print their figures (deployments this machine cannot start — no
+    redis-server for a split one — are refused first, in one line)."""
     if not args.skip_load:
-        check_web_workers(args.web_workers)
+        check_web_workers(args.web_workers, args.split)
     print_replay(args)
     if not args.skip_load:
         print_load(args)

@@ -51,6 +51,7 @@ def run_rounds(args: argparse.Namespace) -> dict[str, Any]:
                "--batch-size", str(args.batch_size), "--json"]
     command += ["--config", args.config] if args.config else []
     command += ["--no-gc-tuning"] if args.no_gc_tuning else []
+    command += ["--no-typed-decoding"] if getattr(args, "no_typed_decoding", False) else []
 
     def pipeline() -> dict[str, Any]:
         out = subprocess.run(command, capture_output=True, text=True)
@@ -97,8 +98,10 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
         print(json.dumps(rounds, indent=1) if args.json else format_rounds(rounds))
         return 0 if rounds["totals_ok"] else 1
     settings = load_settings(args.config, environ={}) if args.config else None
-    result = run_pipeline(args.file, settings, args.batch_size, tune_gc=not args.no_gc_tuning)
+    result = run_pipeline(args.file, settings, args.batch_size, tune_gc=not args.no_gc_tuning,
+                          typed=not args.no_typed_decoding)
     result["gc_tuned"] = not args.no_gc_tuning
+    result["typed_decoding"] = not args.no_typed_decoding
     result["peak_rss_mib"] = peak_rss_mib()
     result["process_s"] = process_age()
     if result["process_s"]:
@@ -145,6 +148,9 @@ def register(group: Any) -> None:
     p.add_argument("--no-gc-tuning", "--no-gc-freeze", action="store_true",
                    help="keep CPython's garbage-collector defaults (no freeze, young "
                         "threshold 700) instead of what `streamdash run` sets")
+    p.add_argument("--no-typed-decoding", action="store_true",
+                   help="decode lines with orjson only, not the schema's typed msgspec decoder "
+                        "(to measure what that decoder brings)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=cmd_bench_pipeline)
 

@@ -41,14 +41,15 @@ BENCH_SETTINGS: dict[str, Any] = {
 
 
 def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
-                 raw: bool = True, tune_gc: bool = False) -> dict[str, Any]:
+                 raw: bool = True, tune_gc: bool = False, typed: bool = True) -> dict[str, Any]:
     """Run the configured pipeline over ``path``; the totals and the measured figures.
 
     With ``raw`` the batches hold the raw lines, as a JSON Lines source delivers them, and the
     processor decodes them (in cache-sized chunks); otherwise they are decoded first. With
     ``tune_gc`` the garbage collector is set up after the pipeline is built, as ``streamdash
     run`` does (:func:`~streamdash.gc_tuning.tune_for_streaming`); the thresholds are restored
-    at the end.
+    at the end. ``typed=False`` decodes the raw lines with ``orjson`` only, not the schema's
+    typed decoder (:mod:`streamdash.pipeline.typed`), to measure what that decoder brings.
     """
     from ..config import Settings
     from ..events import EventBus
@@ -77,7 +78,7 @@ def run_pipeline(path: str, settings: Any = None, batch_size: int = 1000,
         totals["aggregated"] += sum(w["count"] for w in items)
 
     events.subscribe("window", count_windows)
-    processor = build_processor(settings, hints, publish=events.publish)
+    processor = build_processor(settings, hints, publish=events.publish, typed=typed)
     window = _value_window(processor, value_field)
     counted = processor if window is not None else _NullCounting(processor, value_field, totals)
     consumer = Consumer(queue.Queue(), counted, RingBuffer(settings.get("buffer.capacity")),

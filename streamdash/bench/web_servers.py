@@ -8,14 +8,12 @@ CPU time per component, so the benchmark can say what each costs per request and
   ``rate`` records/s to ``points`` preloaded records), through :class:`StreamdashServer` with
   the default ``server`` settings — the connection limits measured are the ones deployed.
   Its component is ``web``.
-* N > 1 web processes (``--web-workers 2,4``) need the dashboard's state outside the web
-  process: ``state: {backend: redis}`` and the ``streamdash web`` role of issue #15, which this
-  version lacks; :func:`check_web_workers` refuses them, saying so. What plugs in here: a
-  deployment that starts ``redis-server`` on a free port (as ``tests/servers.py`` does), one
-  ``streamdash worker`` feeding the simulator into it, and ``streamdash web`` under gunicorn
-  with ``workers = N``, all reading the same Redis; its ``cpu_seconds()`` adds ``redis``
-  (``INFO cpu``: ``used_cpu_sys + used_cpu_user``) and ``worker`` to ``web``, which is how the
-  report shows what Redis costs per tick. Nothing else in the benchmark changes.
+* N > 1 web processes (``--web-workers 2,4``; any N with ``--split``) are the split deployment
+  of :mod:`.split_servers`: ``redis-server``, one worker running the same simulator over the
+  same preloaded records, and ``streamdash web`` under gunicorn with ``workers = N``; its
+  components are ``web``, ``worker`` and ``redis``, and it counts Redis's commands, so the
+  report shows what Redis costs per tick. :func:`check_web_workers` refuses it in one line
+  when ``redis-server`` is not installed.
 """
 
 from __future__ import annotations
@@ -49,6 +47,8 @@ class Deployment(Protocol):
 
     def cpu_seconds(self) -> dict[str, float]: ...
 
+    def counters(self) -> dict[str, float]: ...
+
     def failure(self) -> str | None: ...
 
     def warnings(self) -> list[str]: ...
@@ -77,36 +77,90 @@ def build_app(points: int) -> Any:
     return app
 
 
-def check_web_workers(counts: list[int]) -> None:
-    """Refuse web-process counts this version cannot deploy, before anything runs."""
-    several = [n for n in counts if n > 1]
-    if not several:
-        return
-    reason = web_role_missing() or ("this benchmark does not start the web role yet "
-                                    "(streamdash/bench/web_servers.py says what plugs in)")
-    raise ConfigError("--web-workers", f"{','.join(map(str, several))} web processes need the "
-                                       "dashboard's state in Redis, served by `streamdash web` "
-                                       f"processes: {reason}; measure one process with "
-                                       "--web-workers 1")
+def bench_source(rate: float) -> SimulatedSource:
+    """The stream a deployment serves: the simulator adding ``rate`` records/s, no faults."""
+    return SimulatedSource(seed=5, batch_size=max(1, int(rate)), spread=1.0, null_rate=0,
+                           duplicate_rate=0, late_rate=0, invalid_rate=0, outlier_rate=0)
 
 
-def web_role_missing() -> str | None:
-    """Why several web processes cannot share one dashboard yet; ``None`` once they can."""
-    from ..config import SettingsModel
-
-    if "state" not in SettingsModel.model_fields:
-        return "this version has no 'state' settings (state: {backend: redis})"
-    found = subprocess.run([sys.executable, "-m", "streamdash", "web", "--help"],
-                           capture_output=True, timeout=START_WITHIN, env=_child_env())
-    if found.returncode != 0:
-        return "this version has no `streamdash web` command"
-    return None
+def preload(buffer: Any, points: int, rate: float) -> None:
+    """Fill ``buffer`` with ``points`` records, as if the stream had run at ``rate`` until now."""
+    buffer.extend(fake_records(points, start=time.time() - points / rate, spread=1 / rate))
 
 
-def deployment(workers: int, points: int, threads: int, rate: float) -> Deployment:
-    """The deployment of ``workers`` web processes (see :func:`check_web_workers`)."""
-    check_web_workers([workers])
+def check_web_workers(counts: list[int], split: bool = False) -> None:
+    """Refuse, before anything runs, deployments this machine cannot start: the split ones
+    (N > 1, or any N with ``split``) need Debian's ``redis-server``."""
+    from .split_servers import redis_binary
+
+    several = [n for n in counts if n > 1 or split]
+    if several and redis_binary() is None:
+        raise ConfigError("--web-workers", f"{','.join(map(str, several))} web process(es) "
+                                           "reading Redis need redis-server, which is not "
+                                           "on PATH (apt-get install redis-server); measure "
+                                           "one process with --web-workers 1 (no --split)")
+
+
+def deployment(workers: int, points: int, threads: int, rate: float,
+               split: bool = False) -> Deployment:
+    """The deployment of ``workers`` web processes: one process serving its own pipeline, or
+    (N > 1, or ``split``) the split deployment on Redis."""
+    if workers > 1 or split:
+        from .split_servers import SplitDeployment
+
+        return SplitDeployment(workers, points, threads, rate)
     return OneProcess(points, threads, rate)
+
+
+class Child:
+    """One child process of a deployment (``argv``), its output kept in a temporary file."""
+
+    def __init__(self, name: str, argv: list[str]):
+        self.name = name
+        self.log = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(argv, env=child_env(), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.proc.pid)
+
+    def failure(self) -> str | None:
+        """Why the process is gone (its last log line), or ``None`` while it runs."""
+        if self.proc.poll() is None:
+            return None
+        lines = self.log_lines()
+        return f"{self.name} exited with status {self.proc.returncode}" + \
+            (f": {lines[-1][:300]}" if lines else "")
+
+    def warnings(self) -> list[str]:
+        """Its WARNING and ERROR lines so far (e.g. connections the server closed)."""
+        return [ln for ln in self.log_lines() if "WARNING" in ln or "ERROR" in ln]
+
+    def log_lines(self) -> list[str]:
+        self.log.flush()
+        self.log.seek(0)
+        return [ln.strip() for ln in self.log.read().splitlines() if ln.strip()]
+
+    def stop(self) -> None:
+        end_process(self.proc)
+        self.log.close()
+
+
+def end_process(proc: subprocess.Popen) -> None:
+    """SIGTERM (a clean stop), SIGKILL after :data:`STOP_WITHIN` s; waits for the exit."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_WITHIN)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def bench_child(module: str, command: str, arguments: dict[str, Any]) -> list[str]:
+    """The command line running one of the benchmark's child processes: ``python -m
+    streamdash.bench.<module> <command> <arguments as JSON>``."""
+    return [sys.executable, "-m", f"streamdash.bench.{module}", command, json.dumps(arguments)]
 
 
 class OneProcess:
@@ -116,47 +170,30 @@ class OneProcess:
 
     def __init__(self, points: int, threads: int, rate: float):
         self.args = {"points": points, "threads": threads, "rate": rate}
-        self.proc: subprocess.Popen | None = None
-        self.log = tempfile.TemporaryFile("w+")
+        self.server: Child | None = None
 
     def start(self) -> int:
         port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamdash.bench.web_servers", "serve",
-             json.dumps({**self.args, "port": port})],
-            env=_child_env(), stdout=self.log, stderr=self.log)
-        _wait_ready(f"http://127.0.0.1:{port}", self)
+        self.server = Child("server", bench_child("web_servers", "serve",
+                                                  {**self.args, "port": port}))
+        wait_ready(f"http://127.0.0.1:{port}", self)
         return port
 
     def cpu_seconds(self) -> dict[str, float]:
-        return {"web": tree_cpu_seconds(self.proc.pid) if self.proc else 0.0}
+        return {"web": self.server.cpu_seconds() if self.server else 0.0}
+
+    def counters(self) -> dict[str, float]:
+        return {}
 
     def failure(self) -> str | None:
-        """Why the server is gone (its last log line), or ``None`` while it runs."""
-        if self.proc is None or self.proc.poll() is None:
-            return None
-        lines = self._log_lines()
-        return f"server exited with status {self.proc.returncode}" + \
-            (f": {lines[-1][:300]}" if lines else "")
+        return self.server.failure() if self.server else None
 
     def warnings(self) -> list[str]:
-        """The server's WARNING and ERROR lines so far (e.g. connections it closed)."""
-        return [ln for ln in self._log_lines() if "WARNING" in ln or "ERROR" in ln]
-
-    def _log_lines(self) -> list[str]:
-        self.log.flush()
-        self.log.seek(0)
-        return [ln.strip() for ln in self.log.read().splitlines() if ln.strip()]
+        return self.server.warnings() if self.server else []
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=STOP_WITHIN)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        if self.server is not None:
+            self.server.stop()
 
 
 def serve(port: int, points: int, threads: int, rate: float) -> int:
@@ -173,11 +210,8 @@ def serve(port: int, points: int, threads: int, rate: float) -> int:
     def factory(settings: Settings) -> Any:
         from ..app import create_app
 
-        source = SimulatedSource(seed=5, batch_size=max(1, int(rate)), spread=1.0, null_rate=0,
-                                 duplicate_rate=0, late_rate=0, invalid_rate=0, outlier_rate=0)
-        app = create_app(settings, source, start=False)
-        app.runtime.buffer.extend(fake_records(points, start=time.time() - points / rate,
-                                               spread=1 / rate))
+        app = create_app(settings, bench_source(rate), start=False)
+        preload(app.runtime.buffer, points, rate)
         return app
 
     listener = bind_listener("127.0.0.1", port, settings.get("server.backlog"))
@@ -209,13 +243,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return {**os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
 
 
-def _wait_ready(base: str, server: OneProcess) -> None:
+def wait_ready(base: str, server: Deployment, path: str = "/_dash-layout") -> None:
+    """Until ``base + path`` answers 200; ``RuntimeError`` when ``server`` failed meanwhile or
+    :data:`START_WITHIN` passed."""
     import requests
 
     deadline = time.monotonic() + START_WITHIN
@@ -223,7 +259,7 @@ def _wait_ready(base: str, server: OneProcess) -> None:
         if (why := server.failure()) is not None:
             raise RuntimeError(why)
         try:
-            if requests.get(base + "/_dash-layout", timeout=2).status_code == 200:
+            if requests.get(base + path, timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass

@@ -283,8 +283,9 @@ class LiveView:
         # interval_s (the bucket's longest) tells the figure each snapshot's own spacing.
         names = [field for field, *_ in HISTORY_SERIES] + ["interval_s"]
         since = now - seconds
-        where = "persisted in the data dir" if st.history is not None else \
-            "this run only (in memory: no data dir)"
+        where = "this run only (in memory: no data dir)" if st.history is None else \
+            "persisted in PostgreSQL" if st.history.dialect.name == "postgres" else \
+            "persisted in the data dir"
         # SQLite averages into the chart's own buckets (one bounded query whatever the range);
         # the figure's downsampling then only marks the gaps. Memory holds ≤ 720 snapshots.
         step = seconds / HISTORY_POINTS

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import Settings
 from ..sources.base import FieldHints
-from .chain import Flushable, Processor, RequiredFields, Tickable
+from .chain import Checkpointable, Flushable, Processor, RequiredFields, Tickable
 from .processor import Pipeline, build_rules, default_transforms
 from .schema import Schema, default_schema, schema_from_settings
 from .validator import Validator
@@ -24,13 +24,14 @@ def build_processor(settings: Settings, hints: FieldHints, *,
                     publish: Callable[[str, Any], None] | None = None,
                     clock: Callable[[], float] = time.time,
                     monotonic: Callable[[], float] = time.monotonic,
-                    fuse: bool = True) -> Pipeline:
+                    fuse: bool = True, typed: bool = True) -> Pipeline:
     """The processing chain configured by the settings (defaults from the source's hints).
 
     The schema is the ``schema`` setting, else the source's own (``source_schema``: a preset
     describes its records in the same form), else one derived from ``hints``.
     ``publish(topic, payload)`` receives closed windows and late records (the runtime passes
-    its event bus's ``publish``).
+    its event bus's ``publish``). ``fuse`` and ``typed`` (both on by default) are for tests
+    and measurements: see :class:`Pipeline`.
     """
     raw_schema = settings.get("schema") or source_schema
     if raw_schema:
@@ -44,8 +45,8 @@ def build_processor(settings: Settings, hints: FieldHints, *,
     if items is None:
         items = default_transforms(schema, hints)
     rules = build_rules(items, schema, hints, publish=publish, clock=clock)
-    return Pipeline(schema, rules, clock=clock, monotonic=monotonic, fuse=fuse)
+    return Pipeline(schema, rules, clock=clock, monotonic=monotonic, fuse=fuse, typed=typed)
 
 
-__all__ = ["Flushable", "Pipeline", "Processor", "RequiredFields", "Schema", "Tickable",
-           "Validator", "build_processor", "default_schema", "schema_from_settings"]
+__all__ = ["Checkpointable", "Flushable", "Pipeline", "Processor", "RequiredFields", "Schema",
+           "Tickable", "Validator", "build_processor", "default_schema", "schema_from_settings"]

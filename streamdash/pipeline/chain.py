@@ -34,6 +34,22 @@ class Flushable(Protocol):
         """Release everything still held (the stream is over); returns how many."""
 
 
+@runtime_checkable
+class Checkpointable(Protocol):
+    """A processor whose state across batches (dedup keys, watermarks, open windows) can be
+    saved as JSON and given to another processor of the same configuration — a worker taking
+    a stream over (:class:`~streamdash.pipeline.processor.Pipeline` documents the format).
+    ``changes`` grows whenever that state may have changed."""
+
+    changes: int
+
+    def export_state(self) -> dict[str, Any]:
+        """The state, JSON-ready (call between batches)."""
+
+    def restore_state(self, saved: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """Take ``saved`` before the first batch: the parts restored, and why others were not."""
+
+
 def excerpt(value: Any, limit: int = 80) -> str:
     """A short, printable excerpt of an offending value (for reasons and logs)."""
     text = repr(value)

@@ -28,14 +28,17 @@ from ..errors import ConfigError, unknown_key
 from ..models import Batch, ProcessResult, Rejection
 from ..params import parse
 from ..sources.base import FieldHints
-from .jsonl import Unparsed, decode_lines
-from .rules import RULES, BatchContext, EndsBatch, Holds, RuleContext, Windows
+from .jsonl import Unparsed
+from .rules import RULES, BatchContext, EndsBatch, Holds, RuleContext, Stateful, Windows
 from .rules.base import Publish
 from .schema import Schema
 from .validator import Validator
 
-#: Raw lines decoded and validated together (small enough to stay in the CPU cache).
+#: Raw lines decoded by orjson and validated together (small enough to stay in the CPU
+#: cache). The typed decoder checks each line as it decodes it: it takes a batch at once.
 CHUNK = 128
+#: The format of :meth:`Pipeline.export_state` (each rule's part has its own version too).
+STATE_VERSION = 1
 
 
 class Pipeline:
@@ -45,15 +48,23 @@ class Pipeline:
     ``publish(topic, payload)`` receives closed windows (``window``) and late records
     (``late``); the runtime passes its event bus. ``tick()`` (called by the consumer when the
     queue is idle) closes idle windows; ``flush()`` closes every window. ``fuse=False`` runs
-    every rule batch by batch (the reference the fused loop is tested against).
+    every rule batch by batch (the reference the fused loop is tested against); ``typed=False``
+    decodes raw lines with ``orjson`` only (the reference the typed decoder is tested against).
+
+    ``export_state()``/``restore_state()`` carry the rules' cross-batch state (dedup keys,
+    watermarks, open windows: the :class:`~.rules.Stateful` ones) to another pipeline of the
+    same configuration, e.g. in a worker taking a stream over; ``changes`` counts what may have
+    changed it (batches, ticks and flushes that released something), so a caller can tell
+    that nothing did.
     """
 
     def __init__(self, schema: Schema, rules: list[Any], *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, fuse: bool = True):
+                 monotonic: Callable[[], float] = time.monotonic, fuse: bool = True,
+                 typed: bool = True):
         self.schema = schema
         # The leading rules that can are fused into the validator's compiled loop; the rest
         # run batch by batch after it (same decisions either way; fusion walks the batch once).
-        self.validator = Validator(schema, rules if fuse else ())
+        self.validator = Validator(schema, rules if fuse else (), typed=typed)
         self.rules = rules
         self.staged = rules[len(self.validator.fused):]
         self.clock = clock
@@ -62,19 +73,27 @@ class Pipeline:
         self.windows = [r for r in rules if isinstance(r, Windows)]
         self.holding = [r for r in rules if isinstance(r, Holds)]
         self.ends = [r.end_batch for r in rules if isinstance(r, EndsBatch)]
+        #: ``"<position>:<name>"`` → rule, for the rules with state across batches.
+        self.stateful = {f"{i}:{r.name}": r for i, r in enumerate(rules)
+                         if isinstance(r, Stateful)}
         self.nulls: dict[str, int] = {}
+        self.changes = 0
 
     def process(self, records: list[Any], batch: Batch) -> ProcessResult:
         """Validate and transform one batch; every input ends in exactly one outcome.
 
         ``records`` are decoded records, or raw JSON lines (``bytes``, as a JSON Lines source
-        reads them): those are decoded and validated in chunks of :data:`CHUNK`, so each
-        record is checked while still in the CPU cache (measured ~25 % faster than decoding
-        1,000 lines first); the outcome is the same.
+        reads them): those are decoded by the schema's typed decoder (:mod:`.typed`) and
+        checked one by one, or, without one, decoded by orjson and validated in chunks of
+        :data:`CHUNK` while still in the CPU cache; the outcome is the same.
         """
         now = self.clock()
+        self.changes += 1
         ctx = BatchContext(now=now, mono=self.monotonic(), source=batch.source)
-        if records and type(records[0]) is bytes:
+        # Raw lines may come mixed with decoded records (a push source hands over the JSON
+        # objects it has nothing to map on, and decodes the rest itself): the lines' path
+        # takes decoded records as they are, the dicts' path would refuse a line.
+        if records and (type(records[0]) is bytes or bytes in set(map(type, records))):
             ok, times, bad, nulls = self._run_lines(records, ctx)
         else:
             ok, times, bad, nulls = self.validator.run(records, ctx)
@@ -93,13 +112,17 @@ class Pipeline:
         return ProcessResult(ok, rejected, ctx.counts, nulls)
 
     def _run_lines(self, lines: list[Any], ctx: BatchContext) -> tuple[list, list, list, dict]:
+        run = self.validator.run_lines
+        if self.validator.typed is not None:
+            # One call a batch: per-call work (the fused rules' set-up and tear-down, a dedup
+            # generation) once instead of once per chunk, measured +6 % records/s.
+            return run(lines, ctx)
         ok: list[dict] = []
         times: list = []
         bad: list[Any] = []
         nulls: dict[str, int] = {}
-        run = self.validator.run
         for i in range(0, len(lines), CHUNK):
-            o, t, b, n = run(decode_lines(lines[i:i + CHUNK]), ctx)
+            o, t, b, n = run(lines[i:i + CHUNK], ctx)
             ok += o
             times += t
             bad += b
@@ -123,11 +146,61 @@ class Pipeline:
     def tick(self) -> int:
         """Close windows idle for longer than their timeout; returns how many closed."""
         mono = self.monotonic()
-        return sum(rule.tick(mono) for rule in self.holding)
+        closed = sum(rule.tick(mono) for rule in self.holding)
+        self.changes += closed > 0
+        return closed
 
     def flush(self) -> int:
         """Close every open window (end of input or shutdown); returns how many closed."""
-        return sum(rule.flush() for rule in self.holding)
+        closed = sum(rule.flush() for rule in self.holding)
+        self.changes += closed > 0
+        return closed
+
+    # -- state across batches ------------------------------------------------------------------
+    def export_state(self) -> dict[str, Any]:
+        """The stateful rules' state, each under its place in the chain with its version:
+        ``{v, rules: {"<i>:<name>": {v, state}}}`` (JSON-ready; call between batches)."""
+        return {"v": STATE_VERSION,
+                "rules": {place: {"v": rule.state_version, "state": rule.export_state()}
+                          for place, rule in self.stateful.items()}}
+
+    def restore_state(self, saved: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """Give each stateful rule its part of ``saved`` (an :meth:`export_state` of a
+        pipeline of the same configuration), before the first batch.
+
+        Returns ``(restored, refused)``: the places restored, and for each part not restored
+        why (another format version, a rule this chain does not have at that place, a rule
+        that found its part unfit); a refused rule keeps its empty state. Never raises for
+        what ``saved`` holds.
+        """
+        if not isinstance(saved, dict) or saved.get("v") != STATE_VERSION:
+            version = saved.get("v") if isinstance(saved, dict) else None
+            return [], [f"keyed state of format version {version!r}, this pipeline reads "
+                        f"version {STATE_VERSION}"]
+        parts = saved.get("rules")
+        if not isinstance(parts, dict):
+            return [], ["keyed state without its rules"]
+        restored: list[str] = []
+        refused = [f"{place}: no such rule at that place in this chain"
+                   for place in parts if place not in self.stateful]
+        for place, rule in self.stateful.items():
+            part = parts.get(place)
+            if part is None:
+                continue  # nothing saved for it (the chain grew): it starts empty
+            if not isinstance(part, dict) or part.get("v") != rule.state_version \
+                    or not isinstance(part.get("state"), dict):
+                version = part.get("v") if isinstance(part, dict) else None
+                refused.append(f"{place}: state of version {version!r}, the rule reads "
+                               f"version {rule.state_version}")
+                continue
+            try:
+                rule.restore_state(part["state"])
+            except ValueError as exc:
+                refused.append(f"{place}: {exc}")
+            else:
+                restored.append(place)
+        self.changes += 1
+        return restored, refused
 
     def stats(self) -> dict[str, Any]:
         """Counters of every rule, and null counts per field since start."""

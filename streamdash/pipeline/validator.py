@@ -18,29 +18,25 @@ from typing import Any
 
 from ..models import utc_iso
 from .chain import excerpt
-from .jsonl import Unparsed
+from .checks import MISSING, FieldChecks, Lines, allowed_check
+from .jsonl import Unparsed, decode_line, decode_lines
 from .regex import compile_pattern
-from .rules.base import Fusable, Fused
+from .rules.base import DictAccess, Fusable, Fused
 from .schema import FieldSpec, Schema
 from .timestamps import TAILS, TimestampParser, is_canonical
+from .typed import ERRORS, UNSET, StructAccess, typed_decoder
 
 INF = math.inf
 
 
-class _Source:
-    """Accumulates generated lines with indentation."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def add(self, depth: int, line: str) -> None:
-        self.lines.append("    " * depth + line)
-
-    def text(self) -> str:
-        return "\n".join(self.lines) + "\n"
-
-
-FAIL = "bad_append(rec); continue"
+def _rewrite_times(rec: dict[str, Any], fixes: list[tuple[dict, str, float]]) -> None:
+    """``rec`` passed every check: rewrite its non-canonical times (``fixes`` holds them,
+    and those of records rejected since, which keep their text), then forget them all. Done
+    before the fused rules, so a late record is handed on with its canonical time too."""
+    for fixed, name, t in fixes:
+        if fixed is rec:
+            rec[name] = utc_iso(t)
+    fixes.clear()
 
 
 class Validator:
@@ -54,9 +50,14 @@ class Validator:
     the invalid inputs in order, and null counts per nullable field. Timestamps that are not
     already in the canonical form are rewritten, on valid records only, to
     ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC).
+
+    ``run_lines(lines)`` does the same for raw JSON lines, decoding each with the schema's
+    :class:`~streamdash.pipeline.typed.TypedDecoder` (``typed=False``, or a schema it cannot
+    express: with ``orjson``, then :meth:`run`); a line is invalid when it is not JSON
+    (:class:`~streamdash.pipeline.jsonl.Unparsed`) or its value is.
     """
 
-    def __init__(self, schema: Schema, rules: Sequence[Any] = ()):
+    def __init__(self, schema: Schema, rules: Sequence[Any] = (), *, typed: bool = True):
         self.schema = schema
         self.parsers = {f.name: TimestampParser(f.unit) for f in schema.fields
                         if f.type == "timestamp"}
@@ -65,178 +66,125 @@ class Validator:
         self.known = frozenset(schema.names)
         #: Fields every valid record has (read by subscript in fused rules).
         self.present = frozenset(f.name for f in schema.fields if f.required)
+        self.checks = FieldChecks(schema, self.parsers, self.patterns)
         self.fused: list[Any] = []
-        self.source_code, self._run = self._compile(list(rules))
+        #: The msgspec decoder of raw lines (``None``: orjson, then the full checks).
+        self.typed = typed_decoder(schema) if typed else None
+        self.source_code, self._run, self._run_lines = self._compile(list(rules))
 
-    # The generated loop.  Each field i reads ``v = rec.get(F{i}, MISSING)`` and runs the
-    # checks its spec asks for; any failure appends the record to ``bad`` and moves on.
-    def _compile(self, rules: list[Any]) -> tuple[str, Callable]:
+    # The generated loops.  ``run`` checks decoded records: each field i reads
+    # ``v = rec[F{i}]`` (or ``.get``) and runs the checks its spec asks for; any failure
+    # appends the record to ``bad`` and moves on.  ``run_lines`` (with a typed decoder)
+    # first offers each raw line to msgspec, which checks presence and types in C; on the
+    # struct it returns, only the residual checks run, then the fused rules (reading
+    # attributes), and the record's dict is made when it is kept.  A line msgspec refuses
+    # is decoded by orjson and goes exactly the way of ``run``.
+    def _compile(self, rules: list[Any]) -> tuple[str, Callable, Callable | None]:
         schema = self.schema
-        ns: dict[str, Any] = {"MISSING": _MISSING, "DICT": dict, "STR": str, "INT": int,
+        ns: dict[str, Any] = {"MISSING": MISSING, "DICT": dict, "STR": str, "INT": int,
                               "FLOAT": float, "BOOL": bool, "INF": INF, "TAILS": TAILS,
                               "KNOWN": self.known, "KNOWN_HAS_ALL": self.known.issuperset,
                               "DROP_UNKNOWN": self._drop_unknown,
-                              "IS_CANONICAL": is_canonical}
-        src = _Source()
+                              "IS_CANONICAL": is_canonical, "REWRITE_TIMES": _rewrite_times}
+        for i, spec in enumerate(schema.fields):
+            ns[f"F{i}"] = spec.name
         nullable = [i for i, f in enumerate(schema.fields) if f.nullable]
         # Rules that can, run inside the loop (see rules/base.py, Fusable): the longest
         # prefix of the chain whose rules offer code.
         fused: list[Fused] = []
         for j, rule in enumerate(rules):
-            code = rule.fuse(j, self.present, ns) if isinstance(rule, Fusable) else None
+            code = rule.fuse(j, DictAccess(self.present), ns) \
+                if isinstance(rule, Fusable) else None
             if code is None:
                 break
             fused.append(code)
             self.fused.append(rule)
+        typed_bodies = self._typed_bodies(ns)
         keep_times = not rules or len(self.fused) < len(rules)
-        src.add(0, "def run(records, ctx):")
-        src.add(1, "tmax = -INF")
+        head = Lines()
+        head.add(1, "tmax = -INF")
         for setup, _, _ in fused:
             for line in setup:
-                src.add(1, line)
-        src.add(1, "ok = []; ok_append = ok.append")
-        src.add(1, "times = []; times_append = times.append")
-        src.add(1, "bad = []; bad_append = bad.append")
-        src.add(1, "fixes = []")
+                head.add(1, line)
+        head.add(1, "ok = []; ok_append = ok.append")
+        head.add(1, "times = []; times_append = times.append")
+        head.add(1, "bad = []; bad_append = bad.append")
+        head.add(1, "fixes = []")
         for i in nullable:
-            src.add(1, f"n{i} = 0")
-        src.add(1, "for rec in records:")
-        src.add(2, "if type(rec) is not DICT:")
-        src.add(3, FAIL)
-        if schema.unknown == "reject":
-            src.add(2, "if not KNOWN_HAS_ALL(rec):")
-            src.add(3, FAIL)
-        # Required fields are read with rec[F] (much cheaper than rec.get); a missing one
-        # raises KeyError, caught once around the whole record (free in 3.11 when not raised).
-        src.add(2, "try:")
-        inner = _Source()
-        for i, spec in enumerate(schema.fields):
-            ns[f"F{i}"] = spec.name
-            self._emit_field(inner, ns, i, spec)
-        for line in inner.lines or ["        pass"]:
-            src.lines.append("    " + line)
-        src.add(2, "except KeyError:")
-        src.add(3, FAIL)
-        if schema.unknown == "drop":
-            src.add(2, "if not KNOWN_HAS_ALL(rec):")
-            src.add(3, "DROP_UNKNOWN(rec)")
-        et = schema.names.index(schema.event_time) if schema.event_time else None
-        if fused:
-            if et is not None:
-                src.add(2, f"t = t{et}")
-                src.add(2, "if t > tmax:")
-                src.add(3, "tmax = t")
-            for _, body, _ in fused:
-                for line in body:
-                    src.add(2, line)
-        src.add(2, "ok_append(rec)")
-        if keep_times:
-            src.add(2, f"times_append(t{et})" if et is not None else "times_append(None)")
+            head.add(1, f"n{i} = 0")
+        foot = Lines()
         for _, _, teardown in fused:
             for line in teardown:
-                src.add(1, line)
-        src.add(1, "return ok, times, bad, fixes, {" +
-                ", ".join(f"F{i}: n{i}" for i in nullable) + "}")
+                foot.add(1, line)
+        foot.add(1, "return ok, times, bad, {" +
+                 ", ".join(f"F{i}: n{i}" for i in nullable) + "}")
+        checks = self.checks.record(ns)
+        tail = self._tail([body for _, body, _ in fused], "rec", keep_times, fixes=True)
+        src = Lines()
+        src.add(0, "def run(records, ctx):")
+        src.embed(0, head)
+        src.add(1, "for rec in records:")
+        src.embed(2, checks)
+        src.embed(2, tail)
+        src.embed(0, foot)
+        if typed_bodies is not None:
+            src.add(0, "def run_lines(lines, ctx):")
+            src.embed(0, head)
+            src.add(1, "for line in lines:")
+            src.add(2, "try:")
+            src.add(3, "rec = FAST(line)")
+            src.add(2, "except FAST_ERRORS:")
+            src.add(3, "rec = SLOW(line)")
+            src.embed(3, checks)
+            src.embed(3, tail)
+            src.add(3, "continue")
+            src.embed(2, self.checks.residual(ns, self.typed.attrs))
+            src.embed(2, self._tail(typed_bodies, "AS_DICT(rec)", keep_times))
+            src.embed(0, foot)
         code = src.text()
         exec(compile(code, f"<streamdash schema validator {id(self):x}>", "exec"), ns)  # noqa: S102 - generated from a fixed template, no user text
-        return code, ns["run"]
+        return code, ns["run"], ns.get("run_lines")
 
-    def _emit_field(self, src: _Source, ns: dict[str, Any], i: int, spec: FieldSpec) -> None:
-        if spec.required:
-            src.add(2, f"v = rec[F{i}]")
-        else:
-            src.add(2, f"v = rec.get(F{i}, MISSING)")
-        if spec.required and not spec.nullable and spec.type != "any":
-            # None fails every type check: no separate branch.
-            d = 2
-        elif spec.required:
-            src.add(2, "if v is None:")
-            src.add(3, f"n{i} += 1" if spec.nullable else FAIL)
-            src.add(2, "else:")
-            d = 3
-            src.add(d, "pass")
-        else:
-            src.add(2, "if v is None:")
-            if spec.nullable:
-                src.add(3, f"n{i} += 1")
-            else:
-                src.add(3, FAIL)
-            src.add(2, "elif v is MISSING:")
-            src.add(3, FAIL if spec.required else "pass")
-            src.add(2, "else:")
-            d = 3
-            src.add(d, "pass")
-        t = spec.type
-        if t == "str":
-            src.add(d, "if type(v) is not STR:")
-            src.add(d + 1, FAIL)
-        elif t == "int":
-            src.add(d, "if type(v) is not INT:")
-            src.add(d + 1, FAIL)
-        elif t == "float":
-            src.add(d, "tv = type(v)")
-            src.add(d, "if tv is FLOAT:")
-            src.add(d + 1, "if not -INF < v < INF:")
-            src.add(d + 2, FAIL)
-            src.add(d, "elif tv is not INT:")
-            src.add(d + 1, FAIL)
-        elif t == "bool":
-            src.add(d, "if type(v) is not BOOL:")
-            src.add(d + 1, FAIL)
-        elif t == "scalar":
-            src.add(d, "tv = type(v)")
-            src.add(d, "if tv is FLOAT:")
-            src.add(d + 1, "if not -INF < v < INF:")
-            src.add(d + 2, FAIL)
-            src.add(d, "elif tv is not STR and tv is not INT and tv is not BOOL:")
-            src.add(d + 1, FAIL)
-        elif t == "timestamp":
-            parser = self.parsers[spec.name]
-            ns[f"SECONDS{i}"] = parser.seconds
-            ns[f"SLOW{i}"] = parser.slow
-            # Fast path: a canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose second is cached;
-            # anything else (a miss, another shape or type) raises and goes the slow way.
-            src.add(d, "try:")
-            src.add(d + 1, f"t{i} = (SECONDS{i}[v[:19]] + TAILS[v[19:]]) / 1000")
-            src.add(d, "except (KeyError, TypeError, IndexError):")
-            src.add(d + 1, f"t{i} = SLOW{i}(v)")
-            src.add(d + 1, f"if t{i} is None:")
-            src.add(d + 2, FAIL)
-            src.add(d + 1, "if not IS_CANONICAL(v):")
-            src.add(d + 2, f"fixes.append((rec, F{i}, t{i}))")
-            if spec.min is not None:
-                ns[f"MIN{i}"] = spec.min
-                src.add(d, f"if t{i} < MIN{i}:")
-                src.add(d + 1, FAIL)
-            if spec.max is not None:
-                ns[f"MAX{i}"] = spec.max
-                src.add(d, f"if t{i} > MAX{i}:")
-                src.add(d + 1, FAIL)
-        if t != "timestamp":
-            if spec.min is not None:
-                ns[f"MIN{i}"] = spec.min
-                src.add(d, f"if v < MIN{i}:")
-                src.add(d + 1, FAIL)
-            if spec.max is not None:
-                ns[f"MAX{i}"] = spec.max
-                src.add(d, f"if v > MAX{i}:")
-                src.add(d + 1, FAIL)
-            if spec.max_length is not None:
-                ns[f"MAXLEN{i}"] = spec.max_length
-                src.add(d, f"if type(v) is STR and len(v) > MAXLEN{i}:")
-                src.add(d + 1, FAIL)
-            if spec.allowed is not None:
-                ns[f"ALLOWED{i}"] = spec.allowed
-                if all(type(a) is str for a in spec.allowed):  # inline the common case
-                    src.add(d, f"if type(v) is not STR or v not in ALLOWED{i}:")
-                else:
-                    ns[f"ALLOWED_HAS{i}"] = _allowed_check(spec.allowed)
-                    src.add(d, f"if not ALLOWED_HAS{i}(v):")
-                src.add(d + 1, FAIL)
-            if spec.pattern is not None:
-                ns[f"PATTERN{i}"] = self.patterns[spec.name].fullmatch
-                src.add(d, f"if PATTERN{i}(v) is None:")
-                src.add(d + 1, FAIL)
+    def _typed_bodies(self, ns: dict[str, Any]) -> list[list[str]] | None:
+        """The fused rules' bodies on the typed decoder's structs (``None``: no typed
+        decoding, when there is no typed decoder or a fused rule cannot work on structs)."""
+        if self.typed is None:
+            return None
+        access = StructAccess(self.typed)
+        bodies = []
+        for j, rule in enumerate(self.fused):
+            code = rule.fuse(j, access, ns)
+            if code is None:
+                self.typed = None
+                return None
+            bodies.append(code[1])
+        ns.update({"FAST": self.typed.decode, "FAST_ERRORS": ERRORS, "SLOW": decode_line,
+                   "AS_DICT": self.typed.as_dict, "UNSET": UNSET, "UTC_ISO": utc_iso})
+        return bodies
+
+    def _tail(self, bodies: list[list[str]], keep: str, keep_times: bool,
+              fixes: bool = False) -> Lines:
+        """After validation (relative depth 0): with ``fixes``, the record's times rewritten
+        (:func:`_rewrite_times`), the event time, the fused rules' ``bodies`` and the record
+        kept (``keep``: the expression of its dict)."""
+        tail = Lines()
+        if fixes and self.parsers:
+            tail.add(0, "if fixes:")
+            tail.add(1, "REWRITE_TIMES(rec, fixes)")
+        schema = self.schema
+        et = schema.names.index(schema.event_time) if schema.event_time else None
+        if bodies:
+            if et is not None:
+                tail.add(0, f"t = t{et}")
+                tail.add(0, "if t > tmax:")
+                tail.add(1, "tmax = t")
+            for body in bodies:
+                for line in body:
+                    tail.add(0, line)
+        tail.add(0, f"ok_append({keep})")
+        if keep_times:
+            tail.add(0, f"times_append(t{et})" if et is not None else "times_append(None)")
+        return tail
 
     def _drop_unknown(self, rec: dict[str, Any]) -> None:
         for k in [k for k in rec if k not in self.known]:
@@ -247,9 +195,19 @@ class Validator:
         """Split ``records`` into valid and invalid ones (see the class docstring); with fused
         rules, ``valid`` holds what the last fused rule let through (``times`` is then empty
         when no rule follows), and ``ctx`` (a ``BatchContext``) receives their counts."""
-        ok, times, bad, fixes, nulls = self._run(records, ctx)
-        if fixes:
-            self._apply_fixes(fixes, bad)
+        return self._finish(*self._run(records, ctx))
+
+    def run_lines(self, lines: list[Any], ctx: Any = None) -> tuple[list[dict], list,
+                                                                   list[Any], dict[str, int]]:
+        """:meth:`run` for raw JSON lines (``bytes``; anything else is decoded the exact way,
+        an already decoded record taken as it is)."""
+        if self._run_lines is None:
+            return self.run(decode_lines(lines), ctx)
+        return self._finish(*self._run_lines(lines, ctx))
+
+    @staticmethod
+    def _finish(ok: list[dict], times: list, bad: list[Any],
+                nulls: dict[str, int]) -> tuple[list[dict], list, list[Any], dict[str, int]]:
         if bad and nulls:
             # The loop counts a null before a later field can fail the record; nulls are a
             # tally of valid records, so take back those of the invalid ones (few per batch).
@@ -259,13 +217,6 @@ class Validator:
                         if name in rec and rec[name] is None:
                             nulls[name] -= 1
         return ok, times, bad, {k: n for k, n in nulls.items() if n}
-
-    @staticmethod
-    def _apply_fixes(fixes: list[tuple[dict, str, float]], bad: list[Any]) -> None:
-        rejected = {id(r) for r in bad}
-        for rec, name, t in fixes:
-            if id(rec) not in rejected:
-                rec[name] = utc_iso(t)
 
     def reasons(self, rec: Any) -> list[dict[str, Any]]:
         """Every reason ``rec`` is invalid (``[]`` when it is valid); never raises."""
@@ -316,36 +267,10 @@ class Validator:
             out += reason("max")
         if spec.max_length is not None and tv is str and len(v) > spec.max_length:
             out += reason("max_length")
-        if spec.allowed is not None and not _allowed_check(spec.allowed)(v):
+        if spec.allowed is not None and not allowed_check(spec.allowed)(v):
             out += reason("allowed")
         if spec.pattern is not None and self.patterns[name].fullmatch(v) is None:
             out += reason("pattern")
         return out
 
 
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING = _Missing()
-
-
-def _allowed_check(allowed: frozenset) -> Callable[[Any], bool]:
-    """Membership that tells ``True`` from ``1`` (a plain set test does not)."""
-    bools = frozenset(a for a in allowed if type(a) is bool)
-    others = frozenset(a for a in allowed if type(a) is not bool)
-    if not bools and all(type(a) is str for a in others):
-        # The common case (allowed strings): one exact membership test.
-        def check_str(v: Any) -> bool:
-            return type(v) is str and v in others
-        return check_str
-
-    def check(v: Any) -> bool:
-        try:
-            return v in (bools if type(v) is bool else others)
-        except TypeError:  # unhashable (a nested object or list)
-            return False
-    return check

@@ -1,4 +1,5 @@
-"""The producer and consumer threads, and the supervised, stoppable thread they share."""
+"""The producer and consumer threads, and the supervised, stoppable thread they share
+(:class:`SourceHealth`, from :mod:`.source_health`, is importable from here too)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import SourceError
 from ..logs import log_event
@@ -18,10 +19,12 @@ from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .chain import Processor, Tickable, excerpt
+from .source_health import SourceHealth
 
 log = logging.getLogger("streamdash.pipeline")
 
 BatchListener = Callable[[Batch, ProcessResult], None]
+T = TypeVar("T")
 
 
 def acknowledge(ack: Callable[[Any], None], token: Any, metrics: Metrics) -> None:
@@ -93,47 +96,6 @@ class SupervisedThread(Background):
                 log.exception("%s thread crashed; restarting in %.2f s", self.name, delay,
                               extra={"ctx": {"thread": self.name, "restarts": self.restarts}})
                 self.stopping.wait(delay)
-
-
-class SourceHealth:
-    """What the producer knows of its source: last success, consecutive failures, last error,
-    and since when it has been waiting for room in a full queue (``waiting_since``, ``None``
-    when not waiting): while it waits it does not fetch, which says nothing about the source."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.last_success: float | None = None
-        self.last_attempt: float | None = None
-        self.last_error: str | None = None
-        self.last_error_at: float | None = None
-        self.consecutive_failures = 0
-        self.failures = 0
-        self.waiting_since: float | None = None
-
-    def success(self, at: float) -> None:
-        with self._lock:
-            self.last_success = self.last_attempt = at
-            self.consecutive_failures = 0
-
-    def failure(self, at: float, error: str) -> None:
-        with self._lock:
-            self.last_attempt = self.last_error_at = at
-            self.last_error = error
-            self.consecutive_failures += 1
-            self.failures += 1
-
-    def waiting(self, at: float | None) -> None:
-        """The producer starts (a wall time) or stops (``None``) waiting for queue room."""
-        with self._lock:
-            self.waiting_since = at
-
-    def snapshot(self) -> dict[str, Any]:
-        """A copy of every field."""
-        with self._lock:
-            return {"last_success": self.last_success, "last_attempt": self.last_attempt,
-                    "last_error": self.last_error, "last_error_at": self.last_error_at,
-                    "consecutive_failures": self.consecutive_failures, "failures": self.failures,
-                    "waiting_since": self.waiting_since}
 
 
 class Producer(SupervisedThread):
@@ -296,6 +258,7 @@ class Consumer(SupervisedThread):
 
     ``ack`` (the source's :meth:`~..sources.base.Source.ack`) receives a batch's
     acknowledgement token once the ring buffer and the quarantine took all of its records.
+    :meth:`at_boundary` reads between two batches (or idle ticks), never during one.
     """
 
     def __init__(self, inbox: queue.Queue, processor: Processor, buffer: RingBuffer,
@@ -312,6 +275,39 @@ class Consumer(SupervisedThread):
         self.clock = clock
         self.listeners: list[BatchListener] = []
         self.drain_deadline: float | None = None
+        # A lock alone is not fair: a busy consumer would take it again before a waiting
+        # reader woke. Readers announce themselves; the consumer lets them in first.
+        self._boundary = threading.Lock()
+        self._readers = 0
+        self._let_in = threading.Condition(threading.Lock())
+
+    def at_boundary(self, read: Callable[[], T], timeout: float | None = None) -> T:
+        """``read()`` between two batches (or ticks), never during one: what it reads of the
+        processor, the stores and the counters agrees (the state publisher reads the keyed
+        state and the counters it writes so). The next batch waits for it (readers go
+        first): ``read`` must be quick. ``TimeoutError`` when the batch under way did not
+        end within ``timeout`` seconds."""
+        with self._let_in:
+            self._readers += 1
+        try:
+            if not self._boundary.acquire(timeout=-1 if timeout is None else timeout):
+                raise TimeoutError(f"no batch boundary within {timeout} s")
+            try:
+                return read()
+            finally:
+                self._boundary.release()
+        finally:
+            with self._let_in:
+                self._readers -= 1
+                self._let_in.notify_all()
+
+    def _enter(self) -> None:
+        """Start a batch or tick once waiting readers have read (a reader coming in just
+        after the unlocked check waits for this one batch)."""
+        if self._readers:
+            with self._let_in:
+                self._let_in.wait_for(lambda: not self._readers)
+        self._boundary.acquire()
 
     def start(self) -> None:
         """Start taking batches (after a stop, with no drain deadline again)."""
@@ -348,11 +344,25 @@ class Consumer(SupervisedThread):
         """The queue is empty: let the processor close what is due in processing time (idle
         windows), when it is :class:`~streamdash.pipeline.chain.Tickable`."""
         if isinstance(self.processor, Tickable):
-            self.processor.tick()
+            self._enter()
+            try:
+                self.processor.tick()
+            finally:
+                self._boundary.release()
 
     def handle(self, batch: Batch) -> ProcessResult:
         """Process one batch: store accepted records, quarantine rejections, count everything."""
+        self._enter()
+        try:
+            return self._handle(batch)
+        finally:
+            self._boundary.release()
+
+    def _handle(self, batch: Batch) -> ProcessResult:
         started = self.monotonic()
+        # The records this batch will push out of the ring are freed first, so its own
+        # records are built in the memory they leave, still in the CPU cache.
+        self.buffer.make_room(len(batch.records))
         try:
             result = self.processor.process(batch.records, batch)
         except Exception as exc:

@@ -106,13 +106,24 @@ class PayloadDecoder:
         self.records_path = records_path
         self.mapper = RecordMapper(fields)
         self.scalar_field = scalar_field
+        #: Nothing to map: a payload that is a JSON object is the record as it is, so it can
+        #: be handed to the pipeline undecoded, as a JSON Lines line (see :meth:`decode`).
+        self.passthrough = not (records_path or fields or scalar_field)
 
     def decode(self, payload: bytes, extra: dict[str, Any] | None, now: float) -> list[Any]:
         """The records of one payload, each updated with ``extra`` (topic fields, an entry id).
 
         Never raises: a payload that is not JSON (or not of the expected shape) is one
         ``Unparsed`` record, which the pipeline quarantines with its text.
+
+        With nothing to map or add, a payload that opens a JSON object is returned as it is
+        (``bytes``): the pipeline decodes raw lines with the schema's typed decoder, in C, and
+        its outcome is the same — an object is the record, broken JSON is quarantined with
+        orjson's message, as here. Anything else (an array of records, a bare value) takes
+        the general path below.
         """
+        if self.passthrough and not extra and payload[:1] == b"{":
+            return [payload]
         try:
             doc = _loads(payload)
         except _DecodeError as exc:

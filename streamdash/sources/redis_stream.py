@@ -115,6 +115,7 @@ class RedisStreamSource(PushSource):
         self._lock = threading.Lock()
         self._acked = threading.Event()
         self._pool: redis.ConnectionPool | None = None
+        self._conn: Any = None               # the pool's connection this source uses
         self._in_flight: set[bytes] = set()  # read, not yet XACKed (stored or not)
         self._to_ack: list[bytes] = []       # stored: XACK at the next fetch
         self._recover = True                 # (re)connected: set up, re-read own pending
@@ -187,28 +188,51 @@ class RedisStreamSource(PushSource):
 
     # -- one attempt ---------------------------------------------------------------------------
     def _read(self) -> list[Any]:
-        """Acknowledge, then read: claimed entries, own pending ones, or new ones."""
+        """Acknowledge, then read: claimed entries, own pending ones, or new ones. The
+        acknowledgements go in the same write as a read of new entries (one round trip
+        instead of two per batch: ~14 % of the source's time was the XACK's own)."""
         if self._recover:
             self._setup()
-        self._flush_acks()
         with self._lock:
-            room = self.p.max_in_flight - len(self._in_flight)
-        if room <= 0:  # stop reading until the pipeline catches up
-            self._acked.clear()
-            self._acked.wait(self.p.batch_time)
-            return []
-        count = min(self.p.batch_size, room)
-        entries = self._claim(count) if self.monotonic() >= self._next_claim else []
-        if not entries and self._cursor != b">":
-            entries = self._own_pending(count)
-        if not entries and not self._stop.is_set():
-            reply = self._command(b"XREADGROUP", b"GROUP", self.group, self.consumer,
-                                  b"COUNT", count, b"BLOCK", int(self.p.batch_time * 1000),
-                                  b"STREAMS", self.stream, b">")
-            entries = reply[0][1] if reply else []
+            ids, self._to_ack = self._to_ack, []
+            # The ids being acknowledged leave the in-flight set once their XACK is answered.
+            room = self.p.max_in_flight - len(self._in_flight) + len(ids)
+        acks = [packed((b"XACK", self.stream, self.group, *ids[i:i + ACK_CHUNK]))
+                for i in range(0, len(ids), ACK_CHUNK)]
+        try:
+            if room <= 0 or self.monotonic() >= self._next_claim or self._cursor != b">" \
+                    or self._stop.is_set():
+                self._acknowledged(ids, self._commands(acks))
+                acks, ids = [], []
+            if room <= 0:  # stop reading until the pipeline catches up
+                self._acked.clear()
+                self._acked.wait(self.p.batch_time)
+                return []
+            count = min(self.p.batch_size, room)
+            entries = self._claim(count) if self.monotonic() >= self._next_claim else []
+            if not entries and self._cursor != b">":
+                entries = self._own_pending(count)
+            if not entries and not self._stop.is_set():
+                replies = self._commands(acks + [packed(
+                    (b"XREADGROUP", b"GROUP", self.group, self.consumer, b"COUNT", count,
+                     b"BLOCK", int(self.p.batch_time * 1000), b"STREAMS", self.stream, b">"))])
+                self._acknowledged(ids, replies[:-1])
+                ids = []
+                entries = replies[-1][0][1] if replies[-1] else []
+        finally:
+            if ids:  # not acknowledged (XACK is idempotent: all are sent again next time)
+                with self._lock:
+                    self._to_ack[:0] = ids
         with self._lock:
             self._in_flight.update(e[0] for e in entries)
         return entries
+
+    def _acknowledged(self, ids: list[bytes], replies: list[Any]) -> None:
+        """The XACKs of ``ids`` were answered: they are done with."""
+        if ids:
+            with self._lock:
+                self._in_flight.difference_update(ids)
+            self.stats["acked"] += len(ids)
 
     def _setup(self) -> None:
         """After (re)connecting: make sure the group exists, re-read own pending entries."""
@@ -258,37 +282,44 @@ class RedisStreamSource(PushSource):
         """``XACK`` what the consumer stored; on failure they wait for the next attempt."""
         with self._lock:
             ids, self._to_ack = self._to_ack, []
-        done = 0
         try:
-            while done < len(ids):
-                chunk = ids[done:done + ACK_CHUNK]
-                self._command(b"XACK", self.stream, self.group, *chunk)
-                done += len(chunk)
-                with self._lock:
-                    self._in_flight.difference_update(chunk)
-                self.stats["acked"] += len(chunk)
-        finally:
-            if done < len(ids):
-                with self._lock:
-                    self._to_ack[:0] = ids[done:]
+            self._acknowledged(ids, self._commands(
+                [packed((b"XACK", self.stream, self.group, *ids[i:i + ACK_CHUNK]))
+                 for i in range(0, len(ids), ACK_CHUNK)]))
+        except BaseException:
+            with self._lock:
+                self._to_ack[:0] = ids
+            raise
 
     def _command(self, *args: Any) -> Any:
         """One command on a pooled connection, its raw reply (errors raised)."""
-        pool = self._pool or self._connect()
-        conn = pool.get_connection()
+        return self._commands([packed(args)])[0]
+
+    def _commands(self, commands: list[bytes]) -> list[Any]:
+        """Commands (packed) sent in one write on one pooled connection, their raw replies in
+        order; the first error reply is raised once every reply is read (the connection
+        stays in step)."""
+        if not commands:
+            return []
+        # One connection, kept: only the producer's thread sends commands, and a connection
+        # is never left with a reply unread (all are read, or it is closed). Taking it from
+        # the pool for each command cost a can_read() poll of the socket (~6 % of the time);
+        # after a disconnect the next send connects it again.
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = (self._pool or self._connect()).get_connection()
         try:
-            conn.send_packed_command([packed(args)], check_health=False)
-            reply = conn.read_response()
+            conn.send_packed_command([b"".join(commands)], check_health=False)
+            replies = [conn.read_response() for _ in commands]
         except BaseException:
             conn.disconnect()
             raise
-        finally:
-            pool.release(conn)
-        if isinstance(reply, redis.ResponseError):
-            if "NOGROUP" in str(reply):
-                self._recover = True  # the group (or stream) is gone: create it again
-            raise reply
-        return reply
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                if "NOGROUP" in str(reply):
+                    self._recover = True  # the group (or stream) is gone: create it again
+                raise reply
+        return replies
 
     def _connect(self) -> redis.ConnectionPool:
         p = self.p

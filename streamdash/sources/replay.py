@@ -201,6 +201,12 @@ class ReplaySource(Source):
         self.stats["emitted"] += len(out)
         return self.mapper.map(out, None, self.wall_clock()) if out else out
 
+    def bind_events(self, bus: Any) -> None:
+        """Publish every ingestion error (a line not JSON, too long) on ``bus``'s
+        ``ingest_error`` topic: the runtime counts it (``ingest_errors``), the API lists it
+        and the history keeps it, as it does for the other sources."""
+        self.errors.bind(bus)
+
     def close(self) -> None:
         """Close the file."""
         if self._file is not None:

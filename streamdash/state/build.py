@@ -1,7 +1,8 @@
 """Choosing the backend: the ``state`` settings section → a store to read, a publisher to write.
 
 * :func:`open_store` — what a web process reads: ``memory`` (needs this process's runtime) or
-  ``redis`` (:class:`RedisStore`: the streams a worker publishes).
+  ``redis`` (:class:`RedisStore`: the streams a worker publishes, and the history the workers
+  write to PostgreSQL with ``storage.backend: postgres`` — :func:`shared_history`).
 * :func:`attach_publisher` — with ``state.backend: redis``, a pipeline writes its state there
   (the worker, and ``streamdash run`` when other web processes read it too).
 """
@@ -14,6 +15,8 @@ from typing import Any
 
 from ..config import Settings, StateSection
 from ..errors import ConfigError
+from ..store.history import HistoryStore, storage_options
+from ..store.history import open_store as open_history_store
 from .base import DEFAULT_STREAM, StreamInfo
 from .memory import MemoryStore
 from .publisher import StatePublisher
@@ -26,6 +29,9 @@ class RedisStore:
 
     ``fallback`` gives a stream's :class:`StreamInfo` from the local settings (the page is
     built from it before the worker first wrote). One connection pool serves every stream.
+    ``histories`` are the histories the workers share, by stream (their readers' pools
+    started here, stopped by :meth:`close`): a stream's API pages and metric charts are read
+    from its own.
     """
 
     backend = "redis"
@@ -33,7 +39,8 @@ class RedisStore:
     def __init__(self, params: StateSection, url: str, client: Any = None, *,
                  names: tuple[str, ...] = (DEFAULT_STREAM,),
                  fallback: Callable[[str], StreamInfo] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 histories: dict[str, HistoryStore] | None = None):
         self.params = params
         self.url = url
         self.client = client if client is not None else connect(params, url)
@@ -41,6 +48,9 @@ class RedisStore:
         self._fallback = fallback or (lambda name: StreamInfo(name=name))
         self._clock = clock
         self._streams: dict[str, RedisStream] = {}
+        self.histories = histories or {}
+        for history in self.histories.values():
+            history.start_readers()
 
     def streams(self) -> list[str]:
         return list(self._names)
@@ -49,8 +59,11 @@ class RedisStore:
         if name not in self._names:
             raise KeyError(name)
         if name not in self._streams:
+            history = self.histories.get(name)
+            reader = history.reader if history is not None else None
             self._streams[name] = RedisStream(self.client, self.params, self.url, name,
-                                              fallback=self._fallback(name), clock=self._clock)
+                                              fallback=self._fallback(name), clock=self._clock,
+                                              history=reader)
         return self._streams[name]
 
     def describe(self) -> dict[str, Any]:
@@ -58,6 +71,8 @@ class RedisStore:
                 "key_prefix": self.params.key_prefix, "streams": self.streams()}
 
     def close(self) -> None:
+        for history in self.histories.values():
+            history.stop_readers()
         self.client.close()
         self.client.connection_pool.disconnect()
 
@@ -82,7 +97,22 @@ def open_store(settings: Settings, *, runtime: Any = None,
                                                "state.backend: redis")
         return MemoryStore(runtime)
     names = names or tuple(settings.stream_names())
-    return RedisStore(params, resolve_url(params, environ), names=names, fallback=fallback)
+    return RedisStore(params, resolve_url(params, environ), names=names, fallback=fallback,
+                      histories=shared_histories(settings, names))
+
+
+def shared_histories(settings: Settings, names: tuple[str, ...]) -> dict[str, HistoryStore]:
+    """The history every process of a deployment reads, per stream: PostgreSQL at
+    ``storage.url`` with ``storage.backend: postgres`` (each stream in its own schema,
+    ``Settings.for_stream``). Empty otherwise: a SQLite history lives in the data dir of the
+    process writing it, which another process (another machine) cannot read."""
+    out: dict[str, HistoryStore] = {}
+    for name in names:
+        one = settings.for_stream(name)
+        options = storage_options(one.section("storage"))
+        if options.enabled and options.backend == "postgres":
+            out[name] = open_history_store(options.url, options, key="storage.url")
+    return out
 
 
 def attach_publisher(runtime: Any, settings: Settings,

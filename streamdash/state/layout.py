@@ -6,6 +6,12 @@ Per stream ``S`` under the prefix ``P`` (``state.key_prefix``)::
     P:S:pulse        hash    what changes at every write: the newest id of each channel,
                              metrics, health, freshness facts, the quality monitor's state
     P:S:alive        string  the writing worker's id; expires heartbeat_ttl after its last write
+    P:S:keyed        string  the pipeline's keyed state (dedup keys, watermarks, open windows)
+                             as JSON, {"v": 1, "pipeline": {"v": 1, "rules": {"<i>:<rule>":
+                             {"v", "state"}}}}, or {"v": 1, "refused": why} when it was over
+                             state.max_keyed_bytes; written in the same MULTI/EXEC as the
+                             pulse's counters, read (with them) only by a worker taking the
+                             stream over (state/keyed.py)
     P:S:records      stream  live records, in groups: an entry is a JSON array of
                              consecutive records, its id the last one's sequence number;
                              capped by XADD … MINID ~ (the newest buffer.capacity records)
@@ -59,13 +65,18 @@ class Keys:
     def alive(self) -> str:
         return self.key("alive")
 
+    @property
+    def keyed(self) -> str:
+        return self.key("keyed")
+
     def channel(self, name: str) -> str:
         """The capped Redis stream of channel ``name`` (one of :data:`CHANNELS`)."""
         return self.key(name)
 
     def all(self) -> list[str]:
         """Every key of the stream."""
-        return [self.meta, self.pulse, self.alive, *(self.channel(c) for c in CHANNELS)]
+        return [self.meta, self.pulse, self.alive, self.keyed,
+                *(self.channel(c) for c in CHANNELS)]
 
 
 def encode(value: Any) -> bytes:
@@ -73,12 +84,14 @@ def encode(value: Any) -> bytes:
     return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
-def decode(raw: Any, max_bytes: int, kind: type | tuple[type, ...] = dict) -> Any:
-    """JSON ``raw`` (bytes) decoded and of type ``kind``; ``ValueError`` saying why not."""
+def decode(raw: Any, max_bytes: int, kind: type | tuple[type, ...] = dict, *,
+           bound: str = "state.max_entry_bytes") -> Any:
+    """JSON ``raw`` (bytes) decoded and of type ``kind``; ``ValueError`` saying why not
+    (``bound`` names the setting ``max_bytes`` comes from)."""
     if not isinstance(raw, (bytes, str)):
         raise ValueError("not a JSON text")
     if len(raw) > max_bytes:
-        raise ValueError(f"entry of {len(raw)} bytes (state.max_entry_bytes: {max_bytes})")
+        raise ValueError(f"entry of {len(raw)} bytes ({bound}: {max_bytes})")
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -10,6 +10,13 @@ listener only sets an event: the pipeline never waits on Redis); it writes at mo
 ``state.flush_interval``, so batches arriving meanwhile go together, and at least once a second
 (or once per ``flush_interval`` when that is longer): the heartbeat.
 
+**One moment, one transaction.** What a write holds is read at the consumer's batch boundary
+(``Consumer.at_boundary``: the new items of every store, the counters, the pipeline's keyed
+state — :mod:`.keyed`) and written in MULTI/EXEC transactions (``pipeline(transaction=True)``),
+the last of which holds the counters and the keyed state together: Redis never has the
+counters of one batch with the dedup keys or open windows of another. A worker taking the
+stream over (:meth:`StatePublisher.adopt`) reads both in one transaction too.
+
 **Redis trouble.** The runtime's stores are the bounded local buffer: while Redis is down the
 pipeline goes on, the publisher retries on a jittered backoff (``retry.RetryPolicy``'s
 schedule, up to :data:`RETRY_MAX` s) and, once Redis answers, writes everything the stores
@@ -37,6 +44,7 @@ from ..metric_catalog import OUTCOMES
 from ..sources.retry import RetryPolicy
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .base import DEFAULT_STREAM
+from .keyed import KeyedState
 from .layout import CHANNELS, FIELD, Keys, decode, encode, entry_id, entry_number
 from .memory import runtime_info, runtime_pulse
 from .redis_conn import errors, shown_url, unavailable
@@ -122,6 +130,8 @@ class StatePublisher(Background):
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self.monotonic = monotonic
         self.channels = runtime_channels(runtime, params)
+        self.keyed = KeyedState(runtime.processor, runtime.metrics, params.max_keyed_bytes,
+                                stream)
         self.epoch: str | None = None
         self.writes = 0
         self.error: str | None = None
@@ -203,13 +213,28 @@ class StatePublisher(Background):
                       stream=self.keys.stream)
         self.error = message
 
+    def _take(self) -> tuple[list[tuple[list[Any], int]], dict[str, Any],
+                             tuple[dict[str, Any], int] | None]:
+        """What one write holds, read between two batches: every channel's new items, the
+        metrics, the keyed state (``None``: Redis holds it already)."""
+        return ([ch.read(ch.seen) for ch in self.channels], self.runtime.metrics.snapshot(),
+                self.keyed.capture())
+
     def _write(self) -> bool:
         """One write of everything new; False when it found the stream's epoch gone."""
-        pipe = self.client.pipeline(transaction=False)
+        try:
+            reads, metrics, captured = self.runtime.consumer.at_boundary(self._take,
+                                                                          HEARTBEAT_EVERY)
+        except TimeoutError:  # a long batch: the heartbeat now, the rest once it is done
+            self.client.set(self.keys.alive, self.worker_id,
+                            px=int(self.params.heartbeat_ttl * 1000))
+            return True
+        keyed = self.keyed.encode(captured) if captured is not None else None
+        # MULTI/EXEC: the last transaction holds the counters and the keyed state together.
+        pipe = self.client.pipeline(transaction=True)
         pending: list[int] = []
         lost: dict[str, int] = {}  # counters added once the write went through
-        for ch in self.channels:
-            items, total = ch.read(ch.seen)
+        for ch, (items, total) in zip(self.channels, reads, strict=True):
             gone = total - ch.seen - len(items)
             if gone > 0 and not self._replay:  # counted once written (a failure reads again)
                 lost[ch.lost] = lost.get(ch.lost, 0) + gone
@@ -227,11 +252,15 @@ class StatePublisher(Background):
                         pipe.execute()
             pending.append(total)
         tops = {ch.name: ch.base + n for ch, n in zip(self.channels, pending, strict=True)}
-        pipe.hset(self.keys.pulse, mapping=self._pulse(tops))
+        if keyed is not None:
+            pipe.set(self.keys.keyed, keyed[0])
+        pipe.hset(self.keys.pulse, mapping=self._pulse(tops, metrics))
         pipe.set(self.keys.alive, self.worker_id, px=int(self.params.heartbeat_ttl * 1000))
         pipe.hget(self.keys.meta, "epoch")
         epoch = pipe.execute()[-1]
         self.runtime.metrics.add_many(lost)
+        if keyed is not None:
+            self.keyed.saved(keyed[1])
         for ch, n in zip(self.channels, pending, strict=True):
             ch.seen = n
         self._replay = False
@@ -272,19 +301,24 @@ class StatePublisher(Background):
         if group:
             add(first + len(items) - 1)
 
-    def _pulse(self, tops: dict[str, int]) -> dict[str, bytes | str]:
+    def _pulse(self, tops: dict[str, int], metrics: dict[str, Any]) -> dict[str, bytes | str]:
         rt = self.runtime
         return {**{f"top:{name}": str(n) for name, n in tops.items()},
-                "metrics": encode(rt.metrics.snapshot()), "health": encode(rt.health()),
+                "metrics": encode(metrics), "health": encode(rt.health()),
                 "pulse": encode(asdict(runtime_pulse(rt))),
                 "quality": encode(quality_state(rt.monitor)), "worker": self.worker_id,
                 "written_at": encode(rt.clock())}
 
     def adopt(self) -> dict[str, float]:
-        """Carry on the stream's counters as its last writer left them in Redis (a worker
-        taking a stream over, or starting again): they are added to this runtime's, which
-        must not have counted anything yet. Returns them (``{}`` for a new stream)."""
-        raw = self.client.hget(self.keys.pulse, "metrics")
+        """Carry on the stream as its last writer left it in Redis (a worker taking a stream
+        over, or starting again): its counters are added to this runtime's, which must not
+        have counted anything yet, and its keyed state goes to this runtime's pipeline, which
+        must not have started (both read in one transaction: they are of the same batches).
+        Returns the counters (``{}`` for a new stream)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hget(self.keys.pulse, "metrics")
+        pipe.get(self.keys.keyed)
+        raw, keyed = pipe.execute()
         try:
             counters = decode(raw, self.params.max_entry_bytes).get("counters") \
                 if raw is not None else {}
@@ -299,6 +333,7 @@ class StatePublisher(Background):
         if unprocessed > 0:
             adopted["records_dropped"] = adopted.get("records_dropped", 0) + unprocessed
         self.runtime.metrics.add_many(adopted)
+        self.keyed.restore(keyed)
         if adopted:
             log_event(log, logging.INFO, "carrying on the stream's counters",
                       stream=self.keys.stream, records_in=adopted.get("records_in", 0),
@@ -308,6 +343,7 @@ class StatePublisher(Background):
     # -- what Redis has ---------------------------------------------------------------------------
     def _sync(self) -> None:
         """Line the channels up with what Redis holds (first write, and after a failure)."""
+        self.keyed.forget()  # written again whatever Redis holds: it may have lost it
         pipe = self.client.pipeline(transaction=False)
         pipe.hget(self.keys.meta, "epoch")
         for ch in self.channels:

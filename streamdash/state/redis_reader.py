@@ -6,7 +6,9 @@ metrics, health, alert states) is read in one round trip and shared by every req
 ``state.read_cache`` seconds, and the newest records already read are kept (at most
 :data:`TAIL` of them, for the current epoch) so that many viewers asking for "the records after
 mine" cost one read of what is new, not one each. Every web process reading one store serves
-the same answers: versions, cursors and the epoch come from Redis.
+the same answers: versions, cursors and the epoch come from Redis. The long history (the API's
+pages, the metric charts) comes from the history every role shares when there is one
+(``storage.backend: postgres``: ``history``), else from the capped streams here.
 
 What comes out of Redis is data to check, never code: every entry is decoded with orjson
 (``layout.decode``: size-bounded, type-checked); one that does not pass is skipped and counted
@@ -30,6 +32,7 @@ from ..config import StateSection
 from ..errors import StateUnavailable
 from ..metric_catalog import OUTCOMES
 from ..status import Status
+from ..store.history import HistoryReader
 from .base import DEFAULT_STREAM, Pulse, Series, StreamInfo
 from .layout import CHANNELS, FIELD, Keys, decode, entry_id, entry_number, number, text
 from .redis_conn import errors, shown_url, unavailable
@@ -58,13 +61,16 @@ class RedisStream:
     """One stream's state as a worker published it (see the module docstring)."""
 
     backend = "redis"
-    history = None  # the API pages from the capped streams here (no shared history yet)
 
     def __init__(self, client: Any, params: StateSection, url: str,
                  name: str = DEFAULT_STREAM, *, fallback: StreamInfo | None = None,
                  clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic,
+                 history: HistoryReader | None = None):
         self.client = client
+        # The history every process of the deployment shares (PostgreSQL), when there is
+        # one: the API pages and the metric charts come from it; else from the capped streams.
+        self.history = history
         self.params = params
         self.url = url
         self.name = name
@@ -218,8 +224,14 @@ class RedisStream:
     def metric_history(self, names: list[str], since: float, until: float,
                        limit: int = 10_000, *, step: float = 0.0,
                        peak: tuple[str, ...] = ()) -> Series:
-        """The published snapshots in ``[since, until]`` (the newest ``limit``); ``step`` and
-        ``peak`` are for a persisted history: the snapshots here are few enough as they are."""
+        """The snapshots in ``[since, until]`` (the newest ``limit``): from the shared history
+        when there is one (``step`` > 0 averages them per ``step`` seconds in SQL, ``peak``
+        names take the maximum, as ``Runtime.metric_history``), else those published to Redis
+        (few enough as they are: ``step`` and ``peak`` do not apply)."""
+        if self.history is not None:
+            if step > 0:
+                return self.history.metric_buckets(names, since, until, step, peak)
+            return self.history.metrics(names, since, until, limit)
         top = self.view().tops["snapshots"]
         rows = [r for _, r in self.entries("snapshots", 0, top,
                                            newest=self.params.caps.snapshots)

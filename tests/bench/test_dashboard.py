@@ -33,15 +33,12 @@ def test_cli_runs_replay_and_load_test(capsys):
     assert re.search(r"→ 1 web process\(es\): served [023] viewers at most", out)
 
 
-def test_several_web_processes_are_refused_until_the_web_role_exists(capsys):
-    """--web-workers above 1 needs the web role reading Redis: without it, one line saying
-    why and exit 2, before anything runs."""
-    status = main(["bench", "dashboard", "--web-workers", "1,2,4", "--viewers", "3"])
-    captured = capsys.readouterr()
-    assert status == 2 and captured.out == ""
-    assert captured.err.startswith("streamdash: configuration error: --web-workers: 2,4 web "
-                                   "processes need the dashboard's state in Redis")
-    assert "--web-workers 1" in captured.err and "Traceback" not in captured.err
+def load_args(**given) -> argparse.Namespace:
+    """``bench dashboard``'s arguments for a load test of 5 viewers for 1 s (``given`` over)."""
+    return argparse.Namespace(**{"viewers": [5], "web_workers": [1], "runs": 1, "points": 10,
+                                 "threads": 2, "rate": 20.0, "refresh": 0.5, "duration": 1.0,
+                                 "request_timeout": 1.0, "p95": 100.0, "split": False,
+                                 **given})
 
 
 class DeadOnArrival:
@@ -68,9 +65,7 @@ class DeadOnArrival:
 def test_a_server_that_does_not_start_is_a_figure_not_a_traceback(capsys, monkeypatch):
     """A server that fails is reported on its row (with why) and counts as not serving."""
     monkeypatch.setattr(bench, "deployment", lambda *args: DeadOnArrival())
-    bench.print_load(argparse.Namespace(viewers=[5], web_workers=[1], runs=1, points=10,
-                                        threads=2, rate=20.0, refresh=0.5, duration=1.0,
-                                        request_timeout=1.0, p95=100.0))
+    bench.print_load(load_args())
     out = capsys.readouterr().out
     assert "server exited with status 3: no worker" in out
     assert "served 0 viewers at most; not 5" in out

@@ -395,3 +395,66 @@ def test_producer_fetches_a_push_source_back_to_back_and_a_failing_one_on_the_in
     finally:
         assert producer.stop(within())
     assert failing.calls == 1  # the next call is an hour away
+
+
+class Gate:
+    """A processor whose batches wait for ``go`` (a batch under way, held open by the test)."""
+
+    def __init__(self):
+        self.go = threading.Event()
+        self.inside = threading.Event()
+        self.done = 0
+
+    def process(self, records, batch):
+        self.inside.set()
+        self.go.wait(10)
+        self.done += 1
+        return ProcessResult(records, [])
+
+
+def test_at_boundary_reads_between_batches_and_times_out_during_a_long_one():
+    """A reader never runs while a batch is under way: it waits for the batch's end (the
+    batch's records then counted), or gives up with TimeoutError after its timeout."""
+    gate = Gate()
+    consumer, _, metrics = make_consumer(gate)
+    worker = threading.Thread(target=consumer.handle, args=(Batch([{"id": 1}], 0.0),))
+    worker.start()
+    assert gate.inside.wait(10)
+    try:
+        consumer.at_boundary(lambda: None, timeout=0.05)
+        raise AssertionError("read during a batch")
+    except TimeoutError as exc:
+        assert "no batch boundary within 0.05 s" in str(exc)
+    seen: list = []
+    reader = threading.Thread(target=lambda: seen.append(
+        consumer.at_boundary(lambda: metrics.counter("records_accepted"))))
+    reader.start()
+    gate.go.set()
+    worker.join(10)
+    reader.join(10)
+    assert seen == [1] and gate.done == 1
+
+
+def test_a_busy_consumer_lets_a_waiting_reader_in_at_the_next_boundary():
+    """With batches always queued, a reader still gets its turn at the next boundary (a
+    plain lock would let the consumer take it again first): within a few batches."""
+    class Slow:
+        done = 0
+
+        def process(self, records, batch):
+            Slow.done += 1
+            time.sleep(0.002)  # a batch's work, holding the GIL part of the time
+            return ProcessResult(records, [])
+
+    consumer, q, _ = make_consumer(Slow(), queue.Queue())
+    for _ in range(5000):
+        q.put_nowait(Batch([{"id": 1}], 0.0))
+    consumer.start()
+    try:
+        wait_until(lambda: Slow.done > 10, 10, "the consumer to be busy")
+        for _ in range(20):
+            before = Slow.done
+            during = consumer.at_boundary(lambda: Slow.done)
+            assert during - before <= 2, (before, during)  # the batch under way, at most
+    finally:
+        consumer.stop(5, drain=0)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from streamdash.config import Settings
 from streamdash.errors import ConfigError
-from streamdash.pipeline.jsonl import Unparsed
-from streamdash.sources.base import parse_source
+from streamdash.models import Batch
+from streamdash.pipeline import build_processor
+from streamdash.pipeline.jsonl import Unparsed, decode_line
+from streamdash.sources.base import FieldHints, parse_source
 from streamdash.sources.fields import parse_fields
 from streamdash.sources.ingest_log import IngestLog
 from streamdash.sources.push import PayloadDecoder, PushParams, Refusals, tls_context
@@ -38,6 +41,41 @@ def test_payloads_that_are_not_records_reach_the_quarantine_whole():
     missing = PayloadDecoder("data").decode(b'{"other": 1}', None, NOW)
     assert isinstance(missing[0], Unparsed) and "records_path" in missing[0].error
     assert PayloadDecoder().decode(b"21.5", {"sensor": "k"}, NOW) == [21.5]
+
+
+def test_objects_with_nothing_to_map_go_to_the_pipeline_undecoded():
+    """With no mapping and nothing to add, a payload opening a JSON object is handed on as
+    it is (the pipeline's typed decoder decodes it in C); arrays, bare values and payloads
+    with extra fields still take the general path."""
+    decoder = PayloadDecoder()
+    assert decoder.decode(b'{"t": 1}', None, NOW) == [b'{"t": 1}']
+    assert decoder.decode(b'{"t": 1}', {"sensor": "k"}, NOW) == [{"t": 1, "sensor": "k"}]
+    assert decoder.decode(b'[{"t": 1}, {"t": 2}]', None, NOW) == [{"t": 1}, {"t": 2}]
+    assert decoder.decode(b" {\"t\": 1}", None, NOW) == [{"t": 1}]
+    assert PayloadDecoder("data").decode(b'{"data": [{"t": 1}]}', None, NOW) == [{"t": 1}]
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_raw_objects_and_decoded_records_in_one_batch_are_judged_as_decoded(typed):
+    """A push source's batch mixes raw objects with what it decoded itself (a list payload's
+    records, an Unparsed), in any order: the outcome is that of the same batch decoded, with
+    orjson's message for a broken object, whichever comes first."""
+    settings = Settings({"schema": {"fields": {"t": {"type": "float"}}}})
+    payloads = [b'{"t": 1}', b'[{"t": 2}, {"t": "x"}]', b'{"t": "y"}', b"{broken", b"ON"]
+    decoder = PayloadDecoder()
+    mixed = [r for p in payloads for r in decoder.decode(p, None, NOW)]
+    assert {type(r) for r in mixed} == {bytes, dict, Unparsed}
+    decoded = [decode_line(r) for r in mixed]
+    for batch in (mixed, mixed[1:] + mixed[:1]):
+        expected = decoded if batch is mixed else decoded[1:] + decoded[:1]
+        got = build_processor(settings, FieldHints(), typed=typed).process(
+            batch, Batch(batch, NOW, "s"))
+        ref = build_processor(settings, FieldHints(), typed=typed).process(
+            expected, Batch(expected, NOW, "s"))
+        assert got.accepted == ref.accepted and len(got.accepted) == 2
+        assert [(str(x.record), x.reasons) for x in got.rejected] == \
+            [(str(x.record), x.reasons) for x in ref.rejected]
+        assert got.counts == ref.counts
 
 
 def test_scalar_field_wraps_bare_values():

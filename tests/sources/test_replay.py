@@ -89,6 +89,20 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(tmp_path):
     assert src.stats["malformed"] == 1
 
 
+def test_a_runtime_counts_and_lists_the_bad_lines(tmp_path):
+    """Bound to a runtime, the bad lines reach its event bus: counted in ``ingest_errors``
+    and kept in its ingestion-error log (what /api/errors and the history show)."""
+    from streamdash.runtime import Runtime
+
+    path = jsonl(tmp_path, [{"id": 1}, "{oops", {"id": 2}, "{again"])
+    runtime = Runtime(Settings({}), ReplaySource(path=path, rate=1000, clock=FakeClock(0.0)))
+    runtime.source.fetch()
+    runtime.source.clock.advance(1)
+    runtime.source.fetch()
+    assert runtime.metrics.snapshot()["counters"]["ingest_errors"] == 2
+    assert [e["kind"] for e in runtime.ingest_errors.recent()] == ["not_json", "not_json"]
+
+
 def test_lines_past_max_line_chars_are_skipped_and_named_by_line(tmp_path):
     """A JSON line or CSV record longer than max_line_chars is reported at its exact line and
     skipped (never held whole); the lines after it, a quoted multi-line cell too, still play."""

@@ -149,3 +149,54 @@ def test_a_report_before_any_worker_has_every_part(harness):
 
     text = generate_latest(build_registry(harness.stream)).decode()
     assert 'streamdash_health_status{status="down",stream="default"} 1.0' in text
+
+
+def test_a_postgres_history_is_what_a_web_process_reads(redis_url, postgres_dsn):
+    """With storage.backend postgres, a web process's stream reads the history every role
+    writes there (metric charts, API pages) through a pool its store starts and closes; with
+    SQLite, the writer's own file, it reads none."""
+    from streamdash.config import Settings
+    from streamdash.store.history import open_history
+
+    from .harness import T0
+
+    history = open_history(postgres_dsn)
+    history.start()
+    for i in range(3):
+        history.record_snapshot({"records_in": i}, ts=T0 + i)
+    assert history.stop()
+    store = open_store(Settings({"state": {"backend": "redis", "url": redis_url},
+                                 "storage": {"backend": "postgres", "url": postgres_dsn}}))
+    try:
+        stream = store.stream()
+        assert stream.history is store.histories["default"].reader
+        assert stream.metric_history(["records_in"], T0, T0 + 10) == \
+            {"records_in": [(T0, 0), (T0 + 1, 1), (T0 + 2, 2)]}
+        assert stream.metric_history(["records_in"], T0, T0 + 10, step=10) == \
+            {"records_in": [(T0 + 1, 1.0)]}
+        assert store.histories["default"].pool._pool is not None  # readers' pool, serving
+    finally:
+        store.close()
+    assert store.histories["default"].pool._pool is None
+    sqlite = open_store(redis_settings(redis_url))
+    assert sqlite.histories == {} and sqlite.stream().history is None
+    sqlite.close()
+
+
+def test_each_stream_of_a_web_process_reads_its_own_postgres_schema(redis_url, postgres_dsn):
+    """Several streams: each stream's pages and charts come from its own schema
+    (``<storage.schema>_<name>``, where its worker writes), never another stream's."""
+    from streamdash.config import Settings
+
+    store = open_store(Settings({
+        "state": {"backend": "redis", "url": redis_url},
+        "storage": {"backend": "postgres", "url": postgres_dsn},
+        "streams": {"a": {"source": {"type": "simulated"}},
+                    "b": {"source": {"type": "simulated"}}}}))
+    try:
+        assert {n: h.postgres.schema for n, h in store.histories.items()} == \
+            {"a": "streamdash_a", "b": "streamdash_b"}
+        assert store.stream("a").history is store.histories["a"].reader
+        assert store.stream("b").history is store.histories["b"].reader
+    finally:
+        store.close()

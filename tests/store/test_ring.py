@@ -111,3 +111,26 @@ def test_concurrent_writer_and_readers_keep_invariants():
         t.join(30)
     assert not errors
     assert ring.last_seq == 20_000 and len(ring) == 500
+
+
+@settings(max_examples=100, deadline=None)
+@given(capacity=st.integers(1, 20), headroom=st.integers(0, 8),
+       sizes=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=15))
+def test_make_room_frees_only_unseen_records_and_changes_no_reading(capacity, headroom, sizes):
+    """Whatever make_room(n) is told before each extend, readers see exactly what a ring
+    without headroom shows, and the ring never holds more than capacity + headroom records
+    (fewer once make_room freed the ones the next extend replaces)."""
+    ring, plain, n = RingBuffer(capacity, headroom), RingBuffer(capacity, 0), 0
+    for announced, size in sizes:
+        ring.make_room(announced)
+        assert ring.snapshot() == plain.snapshot() and len(ring) == len(plain)
+        held = sum(slot is not None for slot in ring._slots)
+        assert held <= capacity + headroom
+        if announced >= size and ring.last_seq >= capacity + headroom:
+            assert held <= capacity + headroom - min(size, headroom)
+        batch = [{"n": n + i} for i in range(size)]
+        n += size
+        ring.extend(batch)
+        plain.extend(batch)
+        assert ring.snapshot() == plain.snapshot() and ring.last_seq == plain.last_seq
+        assert [s for s, _ in ring.after(n - 3)] == [s for s, _ in plain.after(n - 3)]

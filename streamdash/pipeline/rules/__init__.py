@@ -18,7 +18,17 @@ from typing import Any
 from ...errors import RegistryError
 from ...params import Params
 from ...registry import discover, own_classes
-from .base import BatchContext, EndsBatch, Fusable, Fused, Holds, Rule, RuleContext, column
+from .base import (
+    BatchContext,
+    EndsBatch,
+    Fusable,
+    Fused,
+    Holds,
+    Rule,
+    RuleContext,
+    Stateful,
+    column,
+)
 from .convert import Convert
 from .dedup import Dedup
 from .derive import Derive
@@ -49,5 +59,5 @@ def declared_rules(module: ModuleType) -> Iterator[tuple[str, Any]]:
 RULES: Mapping[str, Any] = MappingProxyType(discover(__name__, __path__, declared_rules, "rule"))
 
 __all__ = ["RULES", "BatchContext", "Convert", "Dedup", "Derive", "EndsBatch", "Filter",
-           "Fusable", "Fused", "Holds", "Late", "Outlier", "Rule", "RuleContext", "Watermark",
-           "Windows", "column", "conditions", "declared_rules"]
+           "Fusable", "Fused", "Holds", "Late", "Outlier", "Rule", "RuleContext", "Stateful",
+           "Watermark", "Windows", "column", "conditions", "declared_rules"]

@@ -18,12 +18,16 @@ under that name. It has:
 
 Optional capabilities are protocols a rule implements or not; the processor checks them with
 ``isinstance``: :class:`EndsBatch` (work once per batch, after every chunk of it),
-:class:`Holds` (state released on an idle tick or at the end of input) and :class:`Fusable`
-(code spliced into the schema validator's compiled loop).
+:class:`Holds` (state released on an idle tick or at the end of input), :class:`Fusable`
+(code spliced into the schema validator's compiled loop) and :class:`Stateful` (state that
+outlives a batch — dedup keys, the watermark, open windows — exported as JSON and restored,
+so a worker taking a stream over goes on where the last one left it). A rule without one of
+them simply has nothing of that kind: a stateless rule exports nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -126,23 +130,110 @@ class Holds(Protocol):
 class Fusable(Protocol):
     """A rule that can run inside the schema validator's compiled loop (opt-in, for speed).
 
-    ``fuse(j, present, ns)`` returns ``(setup, body, teardown)`` source lines, or ``None`` when
+    ``fuse(j, access, ns)`` returns ``(setup, body, teardown)`` source lines, or ``None`` when
     this configuration of the rule cannot be fused. ``j`` is the rule's position: every name
     the code binds ends in ``_{j}`` (``seen_0``, ``RULE_0`` …) and every user value is put in
-    the namespace ``ns`` under such a name, never pasted into the code. ``present`` is the set
-    of fields every valid record has (read them as ``rec[NAME]``, others with ``.get``; see
-    :func:`read`). ``setup`` runs once per call before the loop; ``body`` runs per record, with
-    ``rec`` the record and ``t`` its event time, and may ``continue`` to drop it; ``teardown``
-    runs after the loop, where ``ctx`` is the :class:`BatchContext` and ``tmax`` the newest
-    event time of the chunk (``-INF`` when none). Names available: ``STR INT FLOAT INF``.
+    the namespace ``ns`` under such a name, never pasted into the code. ``access`` (an
+    :class:`Access`) writes the code that reads and writes a field of the record ``rec``
+    and gives it as a dict: the loop holds decoded dicts, or the typed decoder's structs
+    (:mod:`streamdash.pipeline.typed`), and ``fuse`` is called once for each. ``setup`` runs
+    once per call before the loop; ``body`` runs per record, with ``t`` its event time, and
+    may ``continue`` to drop it; ``teardown`` runs after the loop, where ``ctx`` is the
+    :class:`BatchContext` and ``tmax`` the newest event time of the chunk (``-INF`` when
+    none). ``setup`` and ``teardown`` must not depend on ``access``. Names available:
+    ``STR INT FLOAT INF``.
 
     The fused code must make the same per-record decisions in the same order as
     ``__call__`` (the processor tests run both ways and compare); the validator fuses the
     longest prefix of the chain whose rules are ``Fusable`` and do not return ``None``.
     """
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused | None:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused | None:
         """Generated code doing ``__call__``'s work inside the validator's loop."""
+
+
+class Access(Protocol):
+    """How generated code reaches the fields of the record ``rec`` (see :class:`Fusable`).
+
+    Each method takes the field's ``name`` and ``const``, the namespace name bound to it.
+    """
+
+    #: The record as a dict, where it leaves the loop (kept aside, or handed to a sink).
+    record: str
+
+    def read(self, name: str, const: str) -> str:
+        """An expression: the field's value, ``None`` when it is missing."""
+
+    def write(self, name: str, const: str, expr: str) -> str | None:
+        """A statement setting the field to ``expr`` (``None``: this access cannot)."""
+
+
+class DictAccess:
+    """:class:`Access` to a decoded dict: fields every valid record has (``present``) are
+    read by subscript, which is cheaper, others with ``.get``."""
+
+    record = "rec"
+
+    def __init__(self, present: frozenset[str]):
+        self.present = present
+
+    def read(self, name: str, const: str) -> str:
+        """``rec[const]`` or ``rec.get(const)``."""
+        return f"rec[{const}]" if name in self.present else f"rec.get({const})"
+
+    def write(self, name: str, const: str, expr: str) -> str:
+        """``rec[const] = expr``."""
+        return f"rec[{const}] = {expr}"
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """A rule whose decisions depend on earlier batches, with that state as compact JSON.
+
+    ``export_state()`` returns JSON-ready data (dicts with string keys, lists, strings,
+    numbers, ``None``; non-finite times as ``None``, see :func:`time_out`) describing
+    everything the rule carries from one batch to the next — data later batches do not
+    change (copies of what they append to: it is encoded while the pipeline goes on);
+    ``restore_state(state)`` replaces
+    the rule's state with an exported one, so that the rule then decides every later batch
+    exactly as the exporting rule would have. ``restore_state`` validates before it changes
+    anything: data of the wrong shape, or saved by a differently configured rule (another
+    key, another window size), raises ``ValueError`` saying what and leaves the rule as it was.
+    ``state_version`` is the format's number: it changes when the format does, and state of
+    another version is never handed to ``restore_state`` (the processor refuses it first).
+    Both run between batches (the consumer's batch boundary), never during one.
+    """
+
+    state_version: ClassVar[int]
+
+    def export_state(self) -> dict[str, Any]:
+        """The rule's cross-batch state as JSON-ready data."""
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Replace the state with ``state`` (from ``export_state``); ``ValueError`` when it
+        cannot be, the rule unchanged."""
+
+
+def time_out(t: float) -> float | None:
+    """An event time for JSON: ``None`` for "none yet" (``-inf``) or any non-finite value."""
+    return t if math.isfinite(t) else None
+
+
+def time_in(value: Any, what: str) -> float:
+    """An event time back from JSON (``None``: ``-inf``); ``ValueError`` naming ``what``."""
+    if value is None:
+        return -math.inf
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what}: expected a time (seconds) or null, got {type(value).__name__}")
+    return float(value)
+
+
+def shape(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    """``value`` when it is of ``kind``; ``ValueError`` naming ``what`` otherwise (restore)."""
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValueError(f"{what}: expected {getattr(kind, '__name__', 'another type')}, got "
+                         f"{type(value).__name__}")
+    return value
 
 
 def read(name: str, const: str, present: frozenset[str]) -> str:

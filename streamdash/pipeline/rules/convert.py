@@ -7,7 +7,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...params import Params as BaseParams
-from .base import BatchContext, Fused, RuleContext, column, read
+from .base import Access, BatchContext, Fused, RuleContext, column
 
 # Conversions to a base unit and back, per dimension. Each function is written in the
 # textbook operation order ((F − 32) · 5 / 9) so results match a hand-written conversion.
@@ -108,21 +108,25 @@ class Convert:
         self.unconverted += unconverted
         return records, times
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused | None:
         """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
         ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"UNIT_{j}": self.unit_field,
                    f"TO_{j}": self.to})
+        set_value = access.write(self.field, f"FIELD_{j}", f"fn_{j}(x_{j})")
+        set_unit = access.write(self.unit_field, f"UNIT_{j}", f"TO_{j}")
+        if set_value is None or set_unit is None:
+            return None
         setup = [f"table_get_{j} = RULE_{j}.table.get; conv_{j} = 0; unconv_{j} = 0"]
-        body = [f"u_{j} = {read(self.unit_field, f'UNIT_{j}', present)}",
+        body = [f"u_{j} = {access.read(self.unit_field, f'UNIT_{j}')}",
                 f"if u_{j} != TO_{j}:",
-                f"    x_{j} = rec.get(FIELD_{j})",
+                f"    x_{j} = {access.read(self.field, f'FIELD_{j}')}",
                 f"    if x_{j} is not None:",
                 f"        fn_{j} = table_get_{j}(u_{j}) if type(u_{j}) is STR else None",
                 f"        if fn_{j} is None or (type(x_{j}) is not FLOAT"
                 f" and type(x_{j}) is not INT):",
                 f"            unconv_{j} += 1",
                 "        else:",
-                f"            rec[FIELD_{j}] = fn_{j}(x_{j}); rec[UNIT_{j}] = TO_{j}",
+                f"            {set_value}; {set_unit}",
                 f"            conv_{j} += 1"]
         teardown = [f"RULE_{j}.converted += conv_{j}; RULE_{j}.unconverted += unconv_{j}"]
         return setup, body, teardown

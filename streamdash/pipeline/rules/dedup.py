@@ -12,7 +12,7 @@ from pydantic import Field
 from ...errors import ConfigError
 from ...params import Duration, Int
 from ...params import Params as BaseParams
-from .base import BatchContext, Fused, RuleContext, column, read
+from .base import Access, BatchContext, Fused, RuleContext, column, shape, time_in, time_out
 
 #: Default ``ttl`` (seconds of event time); a snapshot source's keys must outlive its span,
 #: so for one it is twice ``FieldHints.snapshot_span`` when that is longer.
@@ -31,9 +31,13 @@ class Dedup:
     bounded by the key rate times the TTL; ``max_keys`` is a hard cap on top (the oldest
     generations go first; ``evicted`` counts keys forgotten early that way). Records without
     a key (missing or null) are never duplicates. The first record with a key is kept.
+
+    Its state (:class:`~.base.Stateful`) is the generations: ``{key, newest, generations:
+    [[time, [keys…]], …]}``, a key a JSON scalar, or an array for a key of several fields.
     """
 
     name = "dedup"
+    state_version = 1
 
     class Params(BaseParams):
         """``dedup`` settings: ``key`` defaults to ``schema.key``, ``ttl`` to 600 s."""
@@ -121,14 +125,14 @@ class Dedup:
             self.generations.append((newest, fresh))
         self._expire(newest)
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused:
         """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
         ns[f"RULE_{j}"] = self
         names = (self.key,) if isinstance(self.key, str) else self.key
         reads = []
         for i, name in enumerate(names):
             ns[f"KEY_{j}_{i}"] = name
-            reads.append(read(name, f"KEY_{j}_{i}", present))
+            reads.append(access.read(name, f"KEY_{j}_{i}"))
         setup = [f"seen_{j} = RULE_{j}.seen; seen_add_{j} = seen_{j}.add",
                  f"fresh_{j} = []; fresh_append_{j} = fresh_{j}.append; dups_{j} = 0"]
         body = [f"k_{j} = {reads[0]}"]
@@ -152,6 +156,53 @@ class Dedup:
             if gen_time >= cutoff:
                 self.evicted += len(keys)
 
+    # -- keyed state (the Stateful protocol) ---------------------------------------------------
+    def _names(self) -> list[str]:
+        return list(self.key) if isinstance(self.key, tuple) else [self.key]
+
+    def export_state(self) -> dict[str, Any]:
+        """The remembered keys by generation, oldest first (tuples become JSON arrays; a
+        generation's list never changes once remembered, so it is not copied)."""
+        return {"key": self._names(), "newest": time_out(self.newest),
+                "generations": [[time_out(t), keys] for t, keys in self.generations]}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Remember the keys of ``state`` (``ValueError``, nothing changed, when it does not
+        fit this rule); ``max_keys`` applies to them as to new ones."""
+        names = self._names()
+        if state.get("key") != names:
+            raise ValueError(f"dedup: saved for key {state.get('key')!r}, this rule's key is "
+                             f"{names!r}")
+        newest = time_in(state.get("newest"), "dedup.newest")
+        generations: deque[tuple[float, list[Any]]] = deque()
+        seen: set[Any] = set()
+        check = _multi_key if len(names) > 1 else _scalar_key
+        for i, gen in enumerate(shape(state.get("generations"), list, "dedup.generations")):
+            where = f"dedup.generations[{i}]"
+            if not isinstance(gen, list) or len(gen) != 2:
+                raise ValueError(f"{where}: expected [time, [keys]]")
+            keys = [check(k, len(names), where) for k in shape(gen[1], list, where)]
+            generations.append((time_in(gen[0], where), keys))
+            seen.update(keys)
+        self.seen, self.generations, self.newest = seen, generations, newest
+        self._expire(newest)
+
     def stats(self) -> dict[str, Any]:
         """Duplicates dropped, keys remembered, keys evicted before their TTL."""
         return {"duplicates": self.duplicates, "keys": len(self.seen), "evicted": self.evicted}
+
+
+def _scalar_key(key: Any, _width: int, where: str) -> Any:
+    """A saved one-field key: a JSON scalar (not null: keyless records are not remembered)."""
+    if not isinstance(key, (str, int, float)):
+        raise ValueError(f"{where}: a key must be a string or a number, got {type(key).__name__}")
+    return key
+
+
+def _multi_key(key: Any, width: int, where: str) -> tuple[Any, ...]:
+    """A saved key of ``width`` fields: an array of scalars, the first not null."""
+    if not isinstance(key, list) or len(key) != width or key[0] is None \
+            or not all(k is None or isinstance(k, (str, int, float)) for k in key):
+        raise ValueError(f"{where}: a key of {width} fields must be an array of {width} "
+                         "scalars, the first not null")
+    return tuple(key)

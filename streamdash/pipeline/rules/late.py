@@ -11,7 +11,7 @@ from ...errors import ConfigError
 from ...models import utc_iso
 from ...params import Duration
 from ...params import Params as BaseParams
-from .base import BatchContext, Fused, RuleContext, Sink
+from .base import Access, BatchContext, Fused, RuleContext, Sink, time_in, time_out
 from .watermark import Watermark
 
 #: When the late rule's watermark moves: after each batch (default) or after each record.
@@ -36,9 +36,13 @@ class Late:
     ``{at, record, event_time, watermark, lateness_s, source}`` dicts (``at``: when the batch
     was processed; the runtime's bounded late store, ``/api/late``, the dashboard),
     never dropped silently and never fed to later rules.
+
+    Its state (:class:`~.base.Stateful`) is its watermark's progress, ``{max_time}`` (the
+    windows after it follow that watermark: they do not save it again).
     """
 
     name = "late"
+    state_version = 1
 
     class Params(BaseParams):
         """``lateness`` (default 30 s, or a snapshot source's span) and ``advance``."""
@@ -145,7 +149,7 @@ class Late:
         if self.advance == "batch":
             self.watermark.commit()
 
-    def fuse(self, j: int, present: frozenset[str], ns: dict[str, Any]) -> Fused:
+    def fuse(self, j: int, access: Access, ns: dict[str, Any]) -> Fused:
         """Generated code doing :meth:`__call__`'s work inside the validator's loop."""
         ns[f"RULE_{j}"] = self
         if self.advance == "batch":
@@ -154,7 +158,7 @@ class Late:
             setup = [f"wm_{j} = RULE_{j}.watermark; cut_{j} = wm_{j}.value",
                      f"mx_{j} = wm_{j}.pending; side_{j} = []"]
             body = [f"if t < cut_{j}:",
-                    f"    side_{j}.append((rec, t, cut_{j}))",
+                    f"    side_{j}.append(({access.record}, t, cut_{j}))",
                     "    continue",
                     f"if t > mx_{j}:",
                     f"    mx_{j} = t"]
@@ -165,10 +169,20 @@ class Late:
         body = [f"if t > mx_{j}:",
                 f"    mx_{j} = t; cut_{j} = mx_{j} - lat_{j}",
                 f"elif t < cut_{j}:",
-                f"    side_{j}.append((rec, t, cut_{j}))",
+                f"    side_{j}.append(({access.record}, t, cut_{j}))",
                 "    continue"]
         teardown = [f"wm_{j}.max_time = mx_{j}", f"RULE_{j}.finish(side_{j}, ctx)"]
         return setup, body, teardown
+
+    def export_state(self) -> dict[str, Any]:
+        """The newest event time of the batches judged so far (``None``: none yet)."""
+        return {"max_time": time_out(self.watermark.max_time)}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Go on from a saved watermark (``ValueError`` when it is not a time)."""
+        max_time = time_in(state.get("max_time"), "late.max_time")
+        self.watermark.max_time = max_time
+        self.watermark.pending = -math.inf
 
     def stats(self) -> dict[str, Any]:
         """Late records and the current watermark (ISO)."""

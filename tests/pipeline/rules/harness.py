@@ -18,3 +18,18 @@ def run_batch(rule, records, times):
     out, out_t = rule(records, list(times), ctx)
     rule.end_batch(ctx)
     return out, out_t, ctx.counts
+
+
+def through_json(state):
+    """``state`` as another process reads it back: encoded and decoded by orjson (tuples
+    become lists, ``-inf`` must already be ``None``), as the state store does."""
+    import orjson
+
+    return orjson.loads(orjson.dumps(state))
+
+
+def restored(make, rule):
+    """A new rule from ``make()`` given ``rule``'s exported state, through JSON."""
+    other = make()
+    other.restore_state(through_json(rule.export_state()))
+    return other

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from streamdash.pipeline.rules import BatchContext, Dedup
 
-from .harness import run
+from .harness import restored, run, through_json
 
 
 def test_dedup_keeps_the_first_and_counts_repeats():
@@ -59,3 +63,65 @@ def test_dedup_without_event_time_uses_the_clock():
     now[0] = 100.0
     d([{"id": 2}], [None], BatchContext())
     assert 1 not in d.seen
+
+
+KEYS = st.one_of(st.integers(0, 12), st.sampled_from(["a", "b", "c", "ab"]))
+BATCHES = st.lists(st.lists(st.tuples(KEYS, st.one_of(st.none(), st.integers(0, 2)),
+                                      st.floats(0, 100)), max_size=8), max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(BATCHES, st.integers(0, 8), st.sampled_from(["id", ("id", "v")]), st.integers(1, 20),
+       st.booleans())
+def test_a_restored_dedup_decides_every_later_batch_as_the_original(batches, split, key,
+                                                                    max_keys, clocked):
+    """restore(export(d)) through JSON drops and keeps exactly what d does on every later
+    batch (one or several key fields, the TTL and max_keys expiring keys, event or
+    processing time)."""
+    now = [0.0]  # processing time, the same for both rules at each batch
+
+    def make():
+        return Dedup(key, ttl=30, max_keys=max_keys, clock=(lambda: now[0]) if clocked else None)
+
+    def feed(rule, batch):
+        recs = [{"id": k, "v": v} for k, v, _ in batch]
+        return run(rule, recs, [None if clocked else t for _, _, t in batch])
+
+    original = make()
+    for i, batch in enumerate(batches[:split]):
+        now[0] = 7.0 * i
+        feed(original, batch)
+    copy = restored(make, original)
+    assert copy.seen == original.seen and copy.newest == original.newest
+    for i, batch in enumerate(batches[split:], start=split):
+        now[0] = 7.0 * i
+        assert feed(copy, batch) == feed(original, batch)
+    assert copy.seen == original.seen
+
+
+def test_a_dedup_refuses_state_it_cannot_use_and_stays_as_it_was():
+    """Another key, a bad shape or an unhashable key: ValueError naming it, nothing changed."""
+    d = Dedup("id")
+    run(d, [{"id": "a"}], [1.0])
+    good = through_json(d.export_state())
+    hostile = [{**good, "key": ["other"]}, {**good, "generations": "x"},
+               {**good, "generations": [[1.0]]}, {**good, "generations": [[1.0, [["a"]]]]},
+               {**good, "generations": [["t", ["a"]]]}, {**good, "newest": "soon"},
+               {**good, "generations": [[1.0, [None]]]}]
+    for state in hostile:
+        with pytest.raises(ValueError, match="dedup"):
+            d.restore_state(state)
+        assert d.seen == {"a"}
+    two = Dedup(("id", "v"))
+    with pytest.raises(ValueError, match="2 fields"):
+        two.restore_state({"key": ["id", "v"], "newest": 1.0,
+                           "generations": [[1.0, [[None, 1]]]]})
+
+
+def test_a_restored_dedup_keeps_its_own_max_keys():
+    """State saved under a larger max_keys is cut to this rule's bound, oldest first."""
+    d = Dedup("id", max_keys=100)
+    for i in range(10):
+        run(d, [{"id": i}], [float(i)])
+    small = restored(lambda: Dedup("id", max_keys=4), d)
+    assert small.seen == {6, 7, 8, 9} and small.evicted == 6

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamdash.errors import ConfigError
 from streamdash.pipeline.rules import Late, Watermark
 
-from .harness import run_batch
+from .harness import restored, run_batch
 
 
 def test_late_judges_a_batch_against_the_watermark_known_before_it():
@@ -72,3 +76,35 @@ def test_late_advance_must_be_batch_or_record():
     """An unknown advance mode is a ConfigError naming it."""
     with pytest.raises(ConfigError, match="late.advance"):
         Late(Watermark(), advance="chunk")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 500), max_size=6), max_size=8), st.integers(0, 8),
+       st.sampled_from(["batch", "record"]))
+def test_a_restored_late_rule_judges_every_later_batch_as_the_original(batches, split, advance):
+    """restore(export(late)) through JSON sets aside exactly what the original does, in both
+    advance modes, and the watermark reads the same (also before any record: "none yet")."""
+    def make():
+        return Late(Watermark(30.0), advance=advance)
+
+    original = make()
+    for times in batches[:split]:
+        run_batch(original, [{"t": t} for t in times], times)
+    copy = restored(make, original)
+    assert copy.watermark.value == original.watermark.value
+    for times in batches[split:]:
+        assert run_batch(copy, [{"t": t} for t in times], times) == \
+            run_batch(original, [{"t": t} for t in times], times)
+    assert copy.stats()["watermark"] == original.stats()["watermark"]
+
+
+def test_a_late_rule_refuses_a_watermark_that_is_not_a_time():
+    """A saved max_time that is not a number (or a bool) is refused, the watermark unchanged."""
+    late = Late(Watermark(30.0))
+    run_batch(late, [{}], [100.0])
+    for bad in ("100", True, [1]):
+        with pytest.raises(ValueError, match="late.max_time"):
+            late.restore_state({"max_time": bad})
+    assert late.watermark.max_time == 100.0
+    late.restore_state({"max_time": None})
+    assert late.watermark.max_time == -math.inf

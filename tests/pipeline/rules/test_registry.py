@@ -13,6 +13,7 @@ from streamdash.pipeline.rules import (
     Holds,
     Rule,
     RuleContext,
+    Stateful,
     declared_rules,
 )
 from streamdash.pipeline.schema import schema_from_settings
@@ -53,6 +54,20 @@ def test_capabilities_are_declared_by_protocol():
     assert has(Holds) >= {"window"}
     assert has(Fusable) >= {"convert", "dedup", "late", "window"}
     assert not has(EndsBatch) & {"convert", "dedup", "derive", "filter", "outlier"}
+
+
+def test_the_rules_with_state_across_batches_say_so_by_protocol():
+    """dedup, late and window carry state from batch to batch and can save it (Stateful, a
+    protocol with a version, so checked on built rules); the others have nothing to save
+    but outlier, whose rolling statistics are not saved (they refill within its window)."""
+    built = {}
+    for name, cls in RULES.items():
+        context = RuleContext(SCHEMA, HINTS, where=f"transforms[0].{name}")
+        built[name] = cls.build(parse(cls.Params, getattr(cls, "example", {}), context.where),
+                                context)
+    assert {n for n, rule in built.items() if isinstance(rule, Stateful)} == \
+        {"dedup", "late", "window"}
+    assert all(isinstance(built[n].state_version, int) for n in ("dedup", "late", "window"))
 
 
 def test_a_rule_declared_twice_fails_naming_both_modules(scratch_package):
