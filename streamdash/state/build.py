@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..config import Settings, StateSection
+from ..config import Settings
 from ..errors import ConfigError
+from ..role_settings import StateSection
 from ..store.history import HistoryStore, storage_options
 from ..store.history import open_store as open_history_store
 from .base import DEFAULT_STREAM, StreamInfo

@@ -38,9 +38,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..config import StateSection
 from ..logs import log_event
 from ..metric_catalog import OUTCOMES
+from ..role_settings import StateSection
 from ..sources.retry import RetryPolicy
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .base import DEFAULT_STREAM

@@ -21,9 +21,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import REDIS_URL, StateSection
 from ..errors import ConfigError, StateUnavailable
 from ..redact import mask_url
+from ..role_settings import REDIS_URL, StateSection
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 #: redis-py's retry waits: 50 ms doubling with jitter, at most 1 s between tries.

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
-from ..config import StateSection
 from ..errors import StateUnavailable
 from ..metric_catalog import OUTCOMES
+from ..role_settings import StateSection
 from ..status import Status
 from ..store.history import HistoryReader
 from .base import DEFAULT_STREAM, Pulse, Series, StreamInfo
