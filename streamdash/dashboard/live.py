@@ -12,15 +12,14 @@ the runtime of this process (``memory``) or what a worker published (``redis``).
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import StateUnavailable
 from ..runtime import Runtime
-from ..state import Pulse, RecordLog, StreamState, as_stream, window_spec
+from ..state import Pulse, StreamState, as_stream, window_spec
 from ..store.history import StorageUnavailable
 from . import tables, unavailable
 from .figures import series as series_chart
@@ -28,6 +27,7 @@ from .figures.history import GAP_INTERVALS, HISTORY_POINTS, HISTORY_SERIES, hist
 from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
 from .figures.windows import window_lag_note
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
+from .rolling import RollingValues
 from .texts import count_since, freshness_message, interval_text, last_update_text
 from .values import is_number
 
@@ -62,48 +62,6 @@ def stream_window_note(spec: tuple[float, float, float] | None) -> str:
     """Why the window card trails the live chart, from a stream's window rule
     (``StreamInfo.window``: size, lateness, idle timeout; ``None``: none)."""
     return window_lag_note(*spec) if spec is not None else window_lag_note(None)
-
-
-class RollingValues:
-    """Numeric values of one field over the records the buffer holds, kept in step by seq.
-
-    ``sync()`` reads only records newer than the last one seen and drops those the buffer has
-    overwritten, so mean/latest/recent cost O(new records), not O(buffer).
-    """
-
-    def __init__(self, field: str, capacity: int):
-        self.field = field
-        self.capacity = capacity
-        self.seq = 0
-        self.latest: float | None = None
-        self._values: deque[tuple[int, float]] = deque()
-        self._sum = 0.0
-
-    def sync(self, buffer: RecordLog) -> None:
-        """Catch up with ``buffer`` (rebuilding when it went backwards, e.g. a new buffer)."""
-        if buffer.last_seq < self.seq:
-            self.__init__(self.field, self.capacity)  # type: ignore[misc]
-        for seq, rec in buffer.after(self.seq):
-            v = rec.get(self.field)
-            if is_number(v):
-                self._values.append((seq, float(v)))
-                self._sum += v
-                self.latest = float(v)
-            self.seq = seq
-        oldest_held = buffer.last_seq - self.capacity
-        while self._values and self._values[0][0] <= oldest_held:
-            self._sum -= self._values.popleft()[1]
-
-    @property
-    def mean(self) -> float | None:
-        """Mean of the numeric values the buffer holds (``None`` when there are none)."""
-        return self._sum / len(self._values) if self._values else None
-
-    def recent(self, n: int) -> list[float]:
-        """The newest ``n`` values, oldest first."""
-        out = [v for _, v in itertools.islice(reversed(self._values), n)]
-        out.reverse()
-        return out
 
 
 class LiveView:

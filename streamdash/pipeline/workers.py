@@ -1,5 +1,5 @@
-"""The producer and consumer threads, and the supervised, stoppable thread they share
-(:class:`SourceHealth`, from :mod:`.source_health`, is importable from here too)."""
+"""The producer and consumer threads (:class:`~.supervised.SupervisedThread`s; the
+:class:`SourceHealth` of :mod:`.source_health` is importable from here too)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from ..models import Batch, ProcessResult, Rejection
 from ..sources.base import Delivery, Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
-from ..threads import STOP_TIMEOUT, Background, ThreadRunner
+from ..threads import STOP_TIMEOUT
 from .chain import Processor, Tickable, excerpt
 from .source_health import SourceHealth
+from .supervised import SupervisedThread
 
 log = logging.getLogger("streamdash.pipeline")
 
@@ -50,52 +51,6 @@ def queue_gauges(metrics: Metrics, q: Any) -> None:
     metrics.set_gauge("queue_records", st["records"])
     metrics.set_gauge("queue_bytes", st["bytes"])
     metrics.set_gauge("queue_fill", st["fill"])
-
-
-class SupervisedThread(Background):
-    """A stoppable thread whose loop is restarted, with exponential backoff, when it crashes.
-
-    Subclasses implement :meth:`loop`, which must return soon after :attr:`stopping` is set
-    (wait on it, or use ``queue.get(timeout=…)``). A :class:`~streamdash.threads.Service`:
-    ``start()`` and ``stop(timeout)`` are idempotent, ``stop`` joins.
-    """
-
-    def __init__(self, name: str, metrics: Metrics, backoff_max: float = 30.0,
-                 monotonic: Callable[[], float] = time.monotonic):
-        self.name = name
-        self.metrics = metrics
-        self.backoff_max = backoff_max
-        self.monotonic = monotonic
-        self.restarts = 0
-        self.crashed_at: float | None = None  # monotonic time of the last crash
-        self._runner = ThreadRunner(name, self._run)
-        self.stopping = self._runner.stopping
-
-    def loop(self) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def restarting(self, within: float = 60.0) -> bool:
-        """True when the loop crashed less than ``within`` seconds ago (it is being restarted
-        or has just been)."""
-        return self.crashed_at is not None and self.monotonic() - self.crashed_at < within
-
-    def _run(self) -> None:
-        failures = 0
-        while not self.stopping.is_set():
-            began = self.monotonic()
-            try:
-                self.loop()
-                return
-            except Exception:
-                # A crash must not end ingestion: log it whole, count it, back off, go again.
-                failures = 1 if self.monotonic() - began > 60 else failures + 1
-                delay = min(self.backoff_max, 0.05 * 2 ** (failures - 1))
-                self.restarts += 1
-                self.crashed_at = self.monotonic()
-                self.metrics.inc("thread_restarts")
-                log.exception("%s thread crashed; restarting in %.2f s", self.name, delay,
-                              extra={"ctx": {"thread": self.name, "restarts": self.restarts}})
-                self.stopping.wait(delay)
 
 
 class Producer(SupervisedThread):

@@ -8,7 +8,8 @@ from streamdash.errors import SourceError
 from streamdash.metrics import Metrics
 from streamdash.models import Batch, ProcessResult
 from streamdash.pipeline.chain import RequiredFields
-from streamdash.pipeline.workers import Consumer, Producer, SourceHealth, SupervisedThread
+from streamdash.pipeline.supervised import SupervisedThread
+from streamdash.pipeline.workers import Consumer, Producer, SourceHealth
 from streamdash.sources.base import Delivery
 from streamdash.store.quarantine import Quarantine
 from streamdash.store.ring import RingBuffer
