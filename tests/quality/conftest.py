@@ -103,6 +103,10 @@ class Scenario:
         self.rt = Runtime(settings, source, processor, clock=self.clock)
         self.monitor = self.rt.monitor
         self.rt.start()
+        # The producer's own first fetch (at start) must be over before the steps' fetches:
+        # finishing late, under load, it recorded its success at the start time after theirs
+        # (the source looked down one step early).
+        wait_until(lambda: self.rt.source_health.snapshot()["last_attempt"] is not None)
         self.settle()
 
     def settle(self) -> None:
