@@ -141,3 +141,27 @@ def test_a_spreading_worker_refuses_memory_state_and_names_a_stream_s_bad_key(re
     with pytest.raises(ConfigError) as exc:
         SpreadWorker(bad)
     assert exc.value.key.startswith("streams.broken.source")
+
+
+def test_without_redis_a_spreading_worker_takes_nothing_and_says_why(prefix):
+    """Redis does not answer: a round takes no stream, /health is down (503) with the reason,
+    /health/ready is 503 too."""
+    from tests.servers import free_port
+
+    port = free_port()
+    settings = spread_settings(f"redis://127.0.0.1:{port}/0", prefix).with_overrides(
+        {"state.retries": 0, "state.connect_timeout": 0.5, "state.socket_timeout": 0.5})
+    worker = SpreadWorker(settings)
+    try:
+        assert worker.health.answer("/health/ready") == \
+            (503, {"status": "not ready", "reason": "not started"})
+        worker.step()
+        assert worker.held() == [] and f"127.0.0.1:{port}" in worker.error
+        code, report = worker.health.answer("/health")
+        assert code == 503 and report["status"] == "down"
+        assert report["reasons"][0].startswith("state store failing: ")
+        assert report["streams"] == {"held": [], "standby": {"quakes": None, "prices": None}}
+        code, ready = worker.health.answer("/health/ready")
+        assert code == 503 and ready["reason"] == worker.error
+    finally:
+        assert worker.stop(1)
