@@ -60,20 +60,36 @@ log = logging.getLogger("streamdash.worker")
 DRAIN_TIMEOUT = 4.0
 
 
+def require_redis(settings: Settings) -> None:
+    """``ConfigError`` unless ``state.backend`` is ``redis`` (what a worker writes to)."""
+    if settings.model.state.backend != "redis":
+        raise ConfigError("state.backend", "a worker writes its state to Redis for web "
+                                           "processes to serve: set state.backend: redis "
+                                           "and state.url (or REDIS_URL)")
+
+
+def build_worker(settings: Settings, source: Source | None = None, *,
+                 environ: Mapping[str, str] | None = None) -> Any:
+    """The worker a config needs: one stream → :class:`Worker` (a standby when another holds
+    the stream); several → :class:`~streamdash.spread.SpreadWorker` (spreads them with the
+    other workers). ``source`` (tests) replaces a single stream's source."""
+    if settings.multi:
+        from .spread import SpreadWorker
+
+        return SpreadWorker(settings, environ=environ)
+    return Worker(settings, source, environ=environ)
+
+
 class Worker(Managed):
     """One pipeline writing its state to Redis, with its health on a side port."""
 
     def __init__(self, settings: Settings, source: Source | None = None, *,
                  environ: Mapping[str, str] | None = None):
-        if settings.model.state.backend != "redis":
-            raise ConfigError("state.backend", "a worker writes its state to Redis for web "
-                                               "processes to serve: set state.backend: redis "
-                                               "and state.url (or REDIS_URL)")
-        if settings.multi:  # spreading streams over workers is not built yet: say so
-            raise ConfigError("streams", f"streamdash worker runs one stream; this config "
-                                         f"declares {len(settings.stream_names())}: run them "
-                                         "with streamdash run (state.backend: redis publishes "
-                                         "every stream for web processes)")
+        require_redis(settings)
+        if settings.multi:  # several streams are spread by streamdash.spread.SpreadWorker
+            raise ConfigError("streams", f"a Worker runs one stream; this config declares "
+                                         f"{len(settings.stream_names())}: build_worker() "
+                                         "spreads them")
         self.runtime = Runtime(settings, source)
         publisher = attach_publisher(self.runtime, settings, environ)
         assert publisher is not None  # the backend is redis
@@ -118,6 +134,11 @@ class Worker(Managed):
         self.publisher.client.close()
         return ended
 
+    def log_fields(self) -> dict[str, Any]:
+        """What the start line logs."""
+        return {"stream": self.publisher.keys.stream, "state": self.publisher.status()["url"],
+                "health": f"{self.health.url}/health", "worker": self.publisher.worker_id}
+
 
 class WorkerStream(MemoryStream):
     """The worker's own state for its probes: a standby says it waits, and for whom."""
@@ -137,12 +158,12 @@ class WorkerStream(MemoryStream):
 
 
 def run_worker(settings: Settings, *, environ: Mapping[str, str] | None = None,
-               source: Source | None = None, worker: Worker | None = None) -> int:
-    """Run a worker (``worker``, else one built from the settings) until SIGTERM or Ctrl-C;
+               source: Source | None = None, worker: Any = None) -> int:
+    """Run a worker (``worker``, else :func:`build_worker`'s) until SIGTERM or Ctrl-C;
     0 after a clean stop, 1 when something overstayed its stop (named in the log)."""
     from .gc_tuning import tune_for_streaming
 
-    worker = worker or Worker(settings, source, environ=environ)
+    worker = worker or build_worker(settings, source, environ=environ)
     stopping = threading.Event()
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -152,9 +173,7 @@ def run_worker(settings: Settings, *, environ: Mapping[str, str] | None = None,
     try:
         tune_for_streaming()
         worker.start()
-        log_event(log, logging.INFO, "worker started", stream=worker.publisher.keys.stream,
-                  state=worker.publisher.status()["url"], health=f"{worker.health.url}/health",
-                  worker=worker.publisher.worker_id)
+        log_event(log, logging.INFO, "worker started", **worker.log_fields())
         while not stopping.wait(0.2) and not worker.lost.is_set():
             pass
         log_event(log, logging.INFO, "worker stopping")

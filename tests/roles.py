@@ -109,9 +109,11 @@ def counter(web: Role, name: str, **kw: Any) -> float:
     return 0.0
 
 
-def call_callback(web: Role, output_has: str, state: Any = None, **kw: Any) -> dict[str, Any]:
+def call_callback(web: Role, output_has: str, state: Any = None, *, stream: str | None = None,
+                  **kw: Any) -> dict[str, Any]:
     """Call the callback whose output names ``output_has`` as a browser's first tick would
-    (its stores empty unless ``state``); its JSON answer (``{}`` for 204)."""
+    (its stores empty unless ``state``, the stream shown ``stream``, default the first); its
+    JSON answer (``{}`` for 204)."""
     layout = web.get("/_dash-layout", **kw).json()
     dep = next(d for d in web.get("/_dash-dependencies", **kw).json()
                if output_has in d["output"])
@@ -122,7 +124,7 @@ def call_callback(web: Role, output_has: str, state: Any = None, **kw: Any) -> d
             value = 1 if tick and i["property"] == "n_intervals" else \
                 find_prop(layout, i["id"], i["property"])
             if i["property"] == "data":
-                value = state
+                value = stream if i["id"] == "stream" else state
             out.append({"id": i["id"], "property": i["property"], "value": value})
         return out
 

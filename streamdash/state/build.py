@@ -118,14 +118,16 @@ def shared_histories(settings: Settings, names: tuple[str, ...]) -> dict[str, Hi
 
 def attach_publisher(runtime: Any, settings: Settings,
                      environ: Mapping[str, str] | None = None, *,
-                     stream: str = DEFAULT_STREAM) -> StatePublisher | None:
+                     stream: str = DEFAULT_STREAM,
+                     worker_id: str | None = None) -> StatePublisher | None:
     """With ``state.backend: redis``, a :class:`StatePublisher` of stream ``stream``
-    attached to ``runtime`` (it starts and stops with it, its status in ``/health``);
-    ``None`` with ``memory``."""
+    attached to ``runtime`` (it starts and stops with it, its status in ``/health``), writing
+    as ``worker_id`` (default: a new id); ``None`` with ``memory``."""
     params = state_params(settings)
     if params.backend != "redis":
         return None
     url = resolve_url(params, environ)
-    publisher = StatePublisher(runtime, connect(params, url), params, url, stream=stream)
+    publisher = StatePublisher(runtime, connect(params, url), params, url, stream=stream,
+                                worker_id=worker_id)
     runtime.attach("state", publisher)
     return publisher
