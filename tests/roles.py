@@ -19,7 +19,6 @@ from typing import Any
 import requests
 
 from tests.servers import free_port
-from tests.test_deploy import find_prop  # the layout walk the Procfile tests use
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Seconds a process may take to answer its first probe (importing dash on a loaded machine).
@@ -107,6 +106,21 @@ def counter(web: Role, name: str, **kw: Any) -> float:
         if family.name == f"streamdash_{name}":
             return family.samples[0].value
     return 0.0
+
+
+def find_prop(layout: Any, comp_id: str, prop: str) -> Any:
+    """The value of ``prop`` on the component ``comp_id`` in a serialised Dash layout."""
+    stack = [layout]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and props.get("id") == comp_id:
+                return props.get(prop)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
 
 
 def call_callback(web: Role, output_has: str, state: Any = None, *, stream: str | None = None,

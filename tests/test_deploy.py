@@ -30,6 +30,7 @@ from streamdash.store.history import SqliteReader, StorageUnavailable, database_
 from streamdash.testing import ListSource
 from tests.helpers import wait_until, within
 from tests.httpserver import ScriptedServer, json_reply
+from tests.roles import call_callback
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBHOOK_TOKEN = "WEBHOOKTOKEN12345"
@@ -131,45 +132,6 @@ def web(tmp_path):
         w.close()
 
 
-def find_prop(layout, comp_id, prop):
-    """The value of ``prop`` on the component ``comp_id`` in a serialised Dash layout."""
-    stack = [layout]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            props = node.get("props")
-            if isinstance(props, dict) and props.get("id") == comp_id:
-                return props.get(prop)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
-
-
-def call_tick_callback(w: Web) -> dict:
-    """Invoke the dashboard's largest refresh-tick callback the way the browser does."""
-    layout = w.get("/_dash-layout").json()
-    deps = [d for d in w.get("/_dash-dependencies").json()
-            if any(i["property"] == "n_intervals" for i in d["inputs"])]
-    dep = max(deps, key=lambda d: d["output"].count("..."))
-
-    def spec(items, tick=False):
-        return [{"id": i["id"], "property": i["property"],
-                 "value": 1 if tick and i["property"] == "n_intervals"
-                 else find_prop(layout, i["id"], i["property"])} for i in items]
-
-    multi = dep["output"].startswith("..")
-    parts = dep["output"][2:-2].split("...") if multi else [dep["output"]]
-    outputs = [dict(zip(("id", "property"), p.rsplit(".", 1), strict=True)) for p in parts]
-    body = {"output": dep["output"], "outputs": outputs if multi else outputs[0],
-            "inputs": spec(dep["inputs"], tick=True), "state": spec(dep.get("state", [])),
-            "changedPropIds": [f"{i['id']}.n_intervals" for i in dep["inputs"]
-                               if i["property"] == "n_intervals"]}
-    r = requests.post(w.url + "/_dash-update-component", json=body, timeout=30, auth=LOGIN)
-    assert r.status_code == 200, r.text[:2000]
-    return r.json()
-
-
 def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     """The Procfile's web command serves /, a callback and /metrics, keeps one worker when asked
     for more (TTIN), and exits 0 on SIGTERM in under 10 s with its last metrics snapshot in
@@ -179,7 +141,7 @@ def test_procfile_web_serves_scrapes_and_stops_cleanly(web, tmp_path):
     w.wait_ready()
     page = w.get("/")
     assert page.status_code == 200 and "_dash-config" in page.text
-    assert "response" in call_tick_callback(w)
+    assert "response" in call_callback(w, "client-state", auth=LOGIN)  # the refresh tick
     health = w.get("/health").json()
     assert health["status"] in ("ok", "degraded") and health["components"]["storage"]["ok"]
     assert w.get("/", auth=None).status_code == 401  # bound to 0.0.0.0: a login is required

@@ -9,7 +9,8 @@ import signal
 import time
 
 from tests.httpserver import ScriptedServer, json_reply
-from tests.test_deploy import call_tick_callback, web  # noqa: F401 - web is a fixture
+from tests.roles import call_callback
+from tests.test_deploy import LOGIN, web  # noqa: F401 - web is a fixture
 
 SECRETS = {"url_password": "URLPASS-1111", "query_token": "QUERYTOKEN-2222",
            "appid": "APPID-3333", "param_key": "PARAMKEY-4444", "custom": "CUSTOM-5555",
@@ -65,7 +66,7 @@ def test_no_secret_in_logs_api_health_metrics_or_page(web, tmp_path):  # noqa: F
                  "/api/errors", "/api/dlq", "/api/alerts", "/api/windows", "/",
                  "/_dash-layout", "/_dash-dependencies")
         answers = {p: w.get(p).text for p in paths}
-        answers["tick callback"] = json.dumps(call_tick_callback(w))
+        answers["tick callback"] = json.dumps(call_callback(w, "client-state", auth=LOGIN))
         w.kill(signal.SIGTERM)
         assert w.proc.wait(15) == 0
     finally:
