@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from ..logs import log_event
@@ -44,8 +44,9 @@ from ..role_settings import StateSection
 from ..sources.retry import RetryPolicy
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .base import DEFAULT_STREAM
+from .channels import quality_state, runtime_channels
 from .keyed import KeyedState
-from .layout import CHANNELS, FIELD, Keys, decode, encode, entry_id, entry_number
+from .layout import FIELD, Keys, decode, encode, entry_id, entry_number
 from .memory import runtime_info, runtime_pulse
 from .redis_conn import errors, shown_url, unavailable
 
@@ -59,57 +60,6 @@ HEARTBEAT_EVERY = 1.0
 CHUNK = 2000
 #: Most live records in one entry of the records stream.
 GROUP_RECORDS = 1000
-
-
-@dataclass
-class Channel:
-    """One of the runtime's bounded logs and its capped Redis stream.
-
-    ``read(seen)`` returns the items after the ``seen``-th still held (oldest first) and how
-    many there have been; item ``n`` is written with id ``base + n``. ``lost`` names the
-    counter of items that left the local store before they were written.
-    """
-
-    name: str
-    cap: int
-    read: Callable[[int], tuple[list[Any], int]]
-    lost: str
-    base: int = 0
-    seen: int = 0
-
-
-def runtime_channels(runtime: Any, params: StateSection) -> list[Channel]:
-    """The channels of ``runtime``'s stores, in :data:`~.layout.CHANNELS` order."""
-    caps, monitor = params.caps, runtime.monitor
-
-    def records(seen: int) -> tuple[list[Any], int]:
-        items = runtime.buffer.after(seen)
-        return [r for _, r in items], items[-1][0] if items else max(seen, 0)
-
-    def points(seen: int) -> tuple[list[Any], int]:
-        items, total = monitor.points_since(seen)
-        return [{"ts": t, "v": v} for t, v in items], total
-
-    found = [Channel("records", runtime.buffer.capacity, records, "state_records_dropped"),
-             Channel("quarantine", caps.quarantine, runtime.quarantine.since,
-                     "state_items_dropped"),
-             Channel("late", caps.late, runtime.late.since, "state_items_dropped"),
-             Channel("windows", caps.windows, runtime.windows.since, "state_items_dropped"),
-             Channel("errors", caps.errors, runtime.ingest_errors.since, "state_items_dropped"),
-             Channel("transitions", caps.transitions, monitor.transitions_since,
-                     "state_items_dropped"),
-             Channel("quality", caps.quality, points, "state_items_dropped"),
-             Channel("snapshots", caps.snapshots, runtime.reporter.since, "state_items_dropped")]
-    assert tuple(c.name for c in found) == CHANNELS
-    return found
-
-
-def quality_state(monitor: Any) -> dict[str, Any]:
-    """The quality monitor's current state as the web side's ``QualityView`` serves it."""
-    return {"enabled": monitor.enabled, "window": monitor.window_seconds,
-            "rates": monitor.rates(), "alerts": monitor.alerts(),
-            "thresholds": monitor.thresholds(), "rules": monitor.rules(),
-            "describe": monitor.describe()}
 
 
 class StatePublisher(Background):
