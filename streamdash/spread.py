@@ -83,7 +83,8 @@ class StreamUnit:
         except ConfigError as exc:
             raise stream_error(self.name, exc) from None
         publisher = attach_publisher(runtime, self.settings, self.owner.environ,
-                                     stream=self.name, worker_id=self.owner.worker_id)
+                                     stream=self.name, worker_id=self.owner.worker_id,
+                                     hold_acks=True)
         assert publisher is not None  # the backend is redis (checked by the worker)
         publisher.may_write = lambda: self.lease.held
         publisher.lease = self.lease.describe

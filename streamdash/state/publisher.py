@@ -17,6 +17,11 @@ the last of which holds the counters and the keyed state together: Redis never h
 counters of one batch with the dedup keys or open windows of another. A worker taking the
 stream over (:meth:`StatePublisher.adopt`) reads both in one transaction too.
 
+**Acknowledgements.** In a worker a push source's batches are acknowledged once a write holding
+them went through (``held_acks``, :mod:`streamdash.pipeline.acks`): the held acknowledgements'
+mark is read at the same boundary as the rest, and released only after a ``flush()`` that
+succeeded — a worker killed before it leaves them unacknowledged at the broker.
+
 **Redis trouble.** The runtime's stores are the bounded local buffer: while Redis is down the
 pipeline goes on, the publisher retries on a jittered backoff (``retry.RetryPolicy``'s
 schedule, up to :data:`RETRY_MAX` s) and, once Redis answers, writes everything the stores
@@ -40,6 +45,7 @@ from typing import Any
 
 from ..logs import log_event
 from ..metric_catalog import OUTCOMES
+from ..pipeline.acks import HeldAcks
 from ..role_settings import StateSection
 from ..sources.retry import RetryPolicy
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
@@ -87,6 +93,9 @@ class StatePublisher(Background):
         self.error: str | None = None
         self.written_at: float | None = None
         self._errors = errors()
+        #: A worker's push source acknowledgements, released once a write holds their batches.
+        self.held_acks: HeldAcks | None = None
+        self._written_mark = 0  # held_acks.mark() read with the last write that went through
         self._synced = False
         self._replay = False
         self._wake = threading.Event()
@@ -132,26 +141,33 @@ class StatePublisher(Background):
     # -- one write ------------------------------------------------------------------------------
     def flush(self) -> bool:
         """Write what is new now; True when Redis took it (else the error is kept, counted
-        and logged once per outage, and the next call starts by re-reading what Redis has)."""
+        and logged once per outage, and the next call starts by re-reading what Redis has).
+        Then the push source's acknowledgements held for what was written go to it."""
         with self._lock:
-            if not self.may_write():  # another worker holds the stream (or may, soon)
-                self.error = "not writing: this worker does not hold the stream's lease"
-                self._synced = False
-                return False
-            try:
-                if not self._synced:
-                    self._sync()
-                if not self._write():  # the store lost the stream meanwhile (flushed)
-                    self._sync()
-                    self._write()
-            except self._errors as exc:
-                self._failed(exc)
-                return False
-            if self.error is not None:
-                log_event(log, logging.INFO, "state store reachable again",
-                          url=shown_url(self.url), stream=self.keys.stream)
-            self.error = None
-            return True
+            written, mark = self._flush(), self._written_mark
+        if written and self.held_acks is not None:
+            self.held_acks.release(mark)
+        return written
+
+    def _flush(self) -> bool:
+        if not self.may_write():  # another worker holds the stream (or may, soon)
+            self.error = "not writing: this worker does not hold the stream's lease"
+            self._synced = False
+            return False
+        try:
+            if not self._synced:
+                self._sync()
+            if not self._write():  # the store lost the stream meanwhile (flushed)
+                self._sync()
+                self._write()
+        except self._errors as exc:
+            self._failed(exc)
+            return False
+        if self.error is not None:
+            log_event(log, logging.INFO, "state store reachable again",
+                      url=shown_url(self.url), stream=self.keys.stream)
+        self.error = None
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         self._synced = False
@@ -163,18 +179,19 @@ class StatePublisher(Background):
                       stream=self.keys.stream)
         self.error = message
 
-    def _take(self) -> tuple[list[tuple[list[Any], int]], dict[str, Any],
-                             tuple[dict[str, Any], int] | None]:
-        """What one write holds, read between two batches: every channel's new items, the
-        metrics, the keyed state (``None``: Redis holds it already)."""
-        return ([ch.read(ch.seen) for ch in self.channels], self.runtime.metrics.snapshot(),
-                self.keyed.capture())
+    def _take(self) -> tuple[int, list[Any], dict[str, Any], tuple[dict[str, Any], int] | None]:
+        """What one write holds, read between two batches: the held acknowledgements' mark
+        (first: a token the producer holds is counted in the metrics read after it), every
+        channel's new items, the metrics, the keyed state (``None``: Redis holds it already)."""
+        mark = self.held_acks.mark() if self.held_acks is not None else 0
+        return (mark, [ch.read(ch.seen) for ch in self.channels],
+                self.runtime.metrics.snapshot(), self.keyed.capture())
 
     def _write(self) -> bool:
         """One write of everything new; False when it found the stream's epoch gone."""
         try:
-            reads, metrics, captured = self.runtime.consumer.at_boundary(self._take,
-                                                                          HEARTBEAT_EVERY)
+            mark, reads, metrics, captured = self.runtime.consumer.at_boundary(
+                self._take, HEARTBEAT_EVERY)
         except TimeoutError:  # a long batch: the heartbeat now, the rest once it is done
             self.client.set(self.keys.alive, self.worker_id,
                             px=int(self.params.heartbeat_ttl * 1000))
@@ -214,6 +231,7 @@ class StatePublisher(Background):
         for ch, n in zip(self.channels, pending, strict=True):
             ch.seen = n
         self._replay = False
+        self._written_mark = mark
         self.writes += 1
         self.written_at = self.runtime.clock()
         self.runtime.metrics.inc("state_writes")
@@ -336,4 +354,6 @@ class StatePublisher(Background):
                "backlog": backlog, "alive": self.alive}
         if self.lease is not None:
             out["lease"] = self.lease()
+        if self.held_acks is not None:
+            out["acks_pending"] = self.held_acks.pending()
         return out
