@@ -101,7 +101,8 @@ class Worker(Managed):
         self._stopping = False
         self.lease = LeaseKeeper(publisher.client, publisher.keys, publisher.worker_id,
                                  settings.model.state.lease_ttl, on_acquired=self._take,
-                                 on_lost=self.lost.set, url=publisher.url)
+                                 on_lost=self.lost.set, resume=publisher.wrote_last,
+                                 url=publisher.url)
         publisher.may_write = lambda: self.lease.held
         publisher.lease = self.lease.describe
         redactor = output_redactor(settings.as_dict(), self.runtime.source, environ)

@@ -52,7 +52,7 @@ from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .base import DEFAULT_STREAM
 from .channels import quality_state, runtime_channels
 from .keyed import KeyedState
-from .layout import FIELD, Keys, decode, encode, entry_id, entry_number
+from .layout import FIELD, Keys, decode, encode, entry_id, entry_number, text
 from .memory import runtime_info, runtime_pulse
 from .redis_conn import errors, shown_url, unavailable
 
@@ -307,6 +307,12 @@ class StatePublisher(Background):
                       stream=self.keys.stream, records_in=adopted.get("records_in", 0),
                       lost_in_flight=max(0, unprocessed))
         return adopted
+
+    def wrote_last(self) -> bool:
+        """Whether no other worker wrote the stream since this one did: the pulse names its
+        last writer (no pulse: nobody wrote it yet, or the store lost it)."""
+        writer = self.client.hget(self.keys.pulse, "worker")
+        return writer is None or text(writer) == self.worker_id
 
     # -- what Redis has ---------------------------------------------------------------------------
     def _sync(self) -> None:

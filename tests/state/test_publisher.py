@@ -213,6 +213,18 @@ def test_records_go_in_bounded_groups_and_old_ones_are_trimmed(request, redis_ur
     publisher.client.close()
 
 
+def test_it_knows_whether_another_worker_wrote_the_stream_since_it_did(request):
+    """``wrote_last()``: true before anyone wrote and after its own write, false once the
+    pulse names another writer (what a lease taken back after an outage asks)."""
+    h = Harness.build(request, "redis")
+    assert h.publisher.wrote_last()
+    h.sync()
+    assert h.publisher.wrote_last()
+    h.publisher.client.hset(h.publisher.keys.pulse, "worker", "someone-else")
+    assert not h.publisher.wrote_last()
+    h.close()
+
+
 def test_held_acknowledgements_go_to_the_source_once_a_write_holds_their_batch(request):
     """A worker's push source hears of a stored batch only after the write that holds it
     went through: not while writes are refused, and not for a batch stored after the write
