@@ -4,6 +4,8 @@ id). The workers end with one stream each; both webs serve identical ``/api/metr
 and the same chart points; ``kill -9`` of one worker moves its stream to the other within the
 lease TTL and one round, whose counters carry on (``records_in`` only grows, nothing is
 counted twice) with the accounting identity holding on both streams.
+A worker holding both streams rides out a Redis stop longer than the lease TTL: it takes its
+leases back and writes every record once.
 
 Bounds: ``TTL`` (a round every ``TTL / 3``), a give-up's drain (``DRAIN_TIMEOUT``), the replay's
 play time (``N / RATE``) and the time processes take to start (``START_TIMEOUT``).
