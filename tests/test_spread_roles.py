@@ -194,7 +194,7 @@ def test_a_spreading_worker_rides_out_a_redis_restart(tmp_path, fresh_redis):
                    STREAMDASH_STATE__CONNECT_TIMEOUT="0.5",
                    STREAMDASH_STATE__SOCKET_TIMEOUT="0.5")
     env.pop("STREAMDASH_SOURCE__INTERVAL")  # each stream has its own source
-    store = open_store(Settings({"streams": {n: {} for n in NAMES},
+    store = open_store(Settings({"streams": {name: {} for name in NAMES},
                                  "state": {"backend": "redis", "url": fresh_redis.url,
                                            "read_cache": 0, "key_prefix": prefix}}))
     worker = Role(tmp_path, "worker", env, "--config", str(config))
@@ -211,8 +211,9 @@ def test_a_spreading_worker_rides_out_a_redis_restart(tmp_path, fresh_redis):
             return worker.get("/health").json()["components"]["streams"][name]["components"]
 
         def lapsed() -> bool:
-            """The worker says the store fails and has stopped counting itself the holder
-            (its last renewal older than 2/3 TTL); both backlogs grow."""
+            """The worker says the store fails, has stopped counting itself the holder (its
+            last renewal older than 2/3 TTL) and the leases have expired; the largest
+            backlog each stream reported meanwhile is kept."""
             report = worker.get("/health").json()
             for name in NAMES:
                 backlogs[name] = max(backlogs.get(name, 0), parts(name)["state"]["backlog"])
