@@ -138,32 +138,20 @@ class RespParser(BaseParser):
         buf, pos = self._buf, self._pos
         size, find, max_bulk = len(buf), buf.find, self.max_bulk
         while True:
-            if stack and decode is None and buf.startswith(b"*2\r\n$", pos):
-                # Inside an array, at what may be stream entries: take all that are
-                # buffered whole at once (a thousand entries in a few C calls).
+            if stack and decode is None and stack[-1][1] > 1 \
+                    and buf.startswith(b"*2\r\n$", pos):
+                # Inside an array, at what may be stream entries: take those buffered whole
+                # a run at a time (a thousand entries in a few C calls), all but the array's
+                # last, which the general path places (closing the arrays it completes).
                 top = stack[-1]
                 if self._idle:
                     self._idle -= 1
-                    items = None
                 else:
-                    items, pos = self._entries(buf, pos, top[1])
-                if items:
-                    top[0] += items
-                    top[1] -= len(items)
-                    if top[1]:
+                    items, pos = self._entries(buf, pos, top[1] - 1)
+                    if items:
+                        top[0] += items
+                        top[1] -= len(items)
                         continue
-                    value = stack.pop()[0]
-                    while stack:  # place it, as below
-                        top = stack[-1]
-                        top[0].append(value)
-                        top[1] -= 1
-                        if top[1]:
-                            break
-                        value = stack.pop()[0]
-                    else:
-                        self._pos = pos
-                        return value
-                    continue
             end = find(b"\r\n", pos)
             if end < 0:
                 self._pos = pos
