@@ -141,7 +141,7 @@ class RespParser(BaseParser):
             if stack and decode is None and stack[-1][1] > 1 \
                     and buf.startswith(b"*2\r\n$", pos):
                 # Inside an array, at what may be stream entries: take those buffered whole
-                # a run at a time (a thousand entries in a few C calls), all but the array's
+                # a run at a time (up to RUN_MOST in a few C calls), all but the array's
                 # last, which the general path places (closing the arrays it completes).
                 top = stack[-1]
                 if self._idle:
