@@ -7,7 +7,9 @@ one-field entries in batches of 1,000 parsed at ~36,000 entries per CPU second h
 parser reads the socket in large chunks and walks the bytes with ``bytes.find``, keeping its
 place across short reads (a reply is parsed once, whatever its size); it is plugged in through
 redis-py's ``parser_class`` connection option, so redis-py still owns connecting, TLS, ``AUTH``,
-timeouts and command encoding.
+timeouts and command encoding. Stream entries of one field (``[id, [field, value]]``, most of
+an ``XREADGROUP`` reply) are taken a run at a time by a regular expression and a length check
+(:meth:`RespParser._entries`), with the same outcome as element by element.
 
 Hostile sizes: a bulk string longer than ``max_bulk`` (an entry's field value, see
 :meth:`RespParser.limited`) is skipped as it streams in, never held whole, and stands in the
@@ -19,7 +21,10 @@ integers, bulk strings and arrays.
 
 from __future__ import annotations
 
+import re
 import socket
+from itertools import chain, repeat
+from operator import gt, ne
 from typing import Any
 
 from redis._parsers.base import BaseParser
@@ -29,6 +34,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 #: Bytes asked of the socket per read (a reply of 1,000 entries of ~100 bytes is ~120 KB).
 READ_SIZE = 256 * 1024
 CLOSED = "Connection closed by server."
+
+# A run of stream entries ``[id, [field, value]]`` (the bulk of an XREADGROUP reply), matched
+# in C. A bulk string is taken as "its length, then bytes up to the next CR": right exactly
+# when the bytes hold no CR, which the length check in :meth:`RespParser._entries` proves
+# entry by entry (a CR inside a value stops the run there; the general path takes over). Each
+# part can match one way only (a run of non-CR bytes, of digits, ends at a CR), so findall
+# over a run's span finds that run's entries.
+_BULK = rb"\$(\d+)\r\n([^\r]*)\r\n"
+_ENTRY = re.compile(rb"\*2\r\n" + _BULK + rb"\*2\r\n" + _BULK + _BULK)
+#: Entries taken in one go at most; after a string holding CR LF the parser starts again at
+#: one and doubles (:meth:`RespParser._entries`), so a value crafted to read on as more
+#: entries wastes the work of a few, not of this many (checked, then parsed again).
+RUN_MOST = 128
+_RUNS = {2**i: re.compile(
+    rb"(?:\*2\r\n\$\d+\r\n[^\r]*\r\n\*2\r\n(?:\$\d+\r\n[^\r]*\r\n){2}){0,%d}" % 2**i)
+    for i in range(RUN_MOST.bit_length())}
+#: Attempts skipped at most after attempts that found no entry (the general path's turn).
+SKIP_MOST = 64
+#: The bytes of an entry besides its three lengths and three strings (``*2``, ``$``, CRLFs).
+_ENTRY_FRAME = 23
 
 
 class TooLarge:
@@ -62,6 +87,9 @@ class RespParser(BaseParser):
         self._buf = b""
         self._pos = 0
         self._decode: Any = None
+        # Runs of entries: how many at most next time, attempts to skip, and how many to
+        # skip after the next attempt that finds none (see _entries).
+        self._run, self._idle, self._backoff = RUN_MOST, 0, 1
 
     @classmethod
     def limited(cls, max_bulk: int) -> type[RespParser]:
@@ -110,6 +138,20 @@ class RespParser(BaseParser):
         buf, pos = self._buf, self._pos
         size, find, max_bulk = len(buf), buf.find, self.max_bulk
         while True:
+            if stack and decode is None and stack[-1][1] > 1 \
+                    and buf.startswith(b"*2\r\n$", pos):
+                # Inside an array, at what may be stream entries: take those buffered whole
+                # a run at a time (up to RUN_MOST in a few C calls), all but the array's
+                # last, which the general path places (closing the arrays it completes).
+                top = stack[-1]
+                if self._idle:
+                    self._idle -= 1
+                else:
+                    items, pos = self._entries(buf, pos, top[1] - 1)
+                    if items:
+                        top[0] += items
+                        top[1] -= len(items)
+                        continue
             end = find(b"\r\n", pos)
             if end < 0:
                 self._pos = pos
@@ -176,6 +218,47 @@ class RespParser(BaseParser):
             else:
                 self._pos = pos
                 return value
+
+    def _entries(self, buf: bytes, pos: int, most: int) -> tuple[list[Any], int]:
+        """Up to ``most`` stream entries ``[id, [field, value]]`` buffered whole from ``pos``
+        on, parsed as the general path would, and the position after them; none (and
+        ``pos``) when the bytes there are not such an entry or have not all arrived.
+
+        An attempt costs about a few entries' parsing whatever it finds, and a string holding
+        CR LF makes the run read on out of step, to be checked and thrown away: so the run
+        is at most ``self._run`` entries (back to one after such a string, doubling while
+        runs come out whole), and after attempts that find nothing the next ones are
+        skipped, more of them each time (``self._idle``), leaving those bytes to the general
+        path: crafted values cost about what the general path costs, not a run each."""
+        end = _RUNS[self._run].match(buf, pos).end()
+        if end == pos:
+            self._idle, self._backoff = self._backoff, min(2 * self._backoff, SKIP_MOST)
+            return [], pos
+        rows = _ENTRY.findall(buf, pos, end)
+        if len(rows) > most:
+            rows, end = rows[:most], -1
+        id_sizes, ids, field_sizes, fields, value_sizes, values = zip(*rows, strict=True)
+        sizes = list(map(int, id_sizes + field_sizes + value_sizes))
+        lengths = list(map(len, ids + fields + values))
+        if sizes != lengths or max(sizes) > self.max_bulk:
+            # A string holding CR LF (cut short there) or too large: the entries before it.
+            n = len(rows)
+            wrong = list(map(ne, sizes, lengths))
+            large = list(map(gt, sizes, repeat(self.max_bulk)))
+            good = list(map(any, zip(wrong[:n], wrong[n:2 * n], wrong[2 * n:], large[:n],
+                                     large[n:2 * n], large[2 * n:], strict=True))).index(True)
+            self._run = 1
+            if not good:
+                self._idle, self._backoff = self._backoff, min(2 * self._backoff, SKIP_MOST)
+                return [], pos
+            rows, ids, fields, values = rows[:good], ids[:good], fields[:good], values[:good]
+            end = -1
+        else:
+            self._run, self._backoff = min(2 * self._run, RUN_MOST), 1
+        if end < 0:
+            end = pos + _ENTRY_FRAME * len(rows) + sum(map(len, chain(*rows)))
+        return list(map(list, zip(ids, map(list, zip(fields, values, strict=True)),
+                                  strict=True))), end
 
     def _skip(self, start: int, count: int) -> int:
         """Drop ``count`` bytes from ``start`` on, reading (and forgetting) what is not

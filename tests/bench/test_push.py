@@ -45,11 +45,17 @@ def test_short_runs_see_every_message(redis_url, mosquitto_server, package_on_pa
     assert mqtt["visible"] == 2_000 and mqtt["publisher_per_s"] > 0
 
 
-def test_the_command_prints_the_report(redis_url, capsys):
+@pytest.mark.parametrize("gc_flag", [[], ["--no-gc-tuning"]])
+def test_the_command_prints_the_report(redis_url, capsys, gc_flag):
     """`streamdash bench push --kind redis` prints the report and exits 0: every reading
-    arrived."""
+    arrived; the garbage collector, tuned as `streamdash run` tunes it unless
+    --no-gc-tuning, is as it was afterwards."""
+    import gc
+
     from streamdash.cli import main
+    before = gc.get_threshold(), gc.get_freeze_count()
     assert main(["bench", "push", "--kind", "redis", "--url", redis_url, "--messages", "500",
-                 "--runs", "1", "--batch-size", "100"]) == 0
+                 "--runs", "1", "--batch-size", "100", *gc_flag]) == 0
     out = capsys.readouterr().out
     assert "redis: median" in out and "redis / pipeline only:" in out
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
