@@ -28,6 +28,7 @@ from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
 from .figures.windows import window_lag_note
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
 from .rolling import RollingValues
+from .shared import SharedValues
 from .texts import count_since, freshness_message, interval_text, last_update_text
 from .values import is_number
 
@@ -77,10 +78,10 @@ class LiveView:
     def __init__(self, state: StreamState | Runtime, options: DashboardOptions):
         self.state: StreamState = as_stream(state)
         self.options = options
-        # Reentrant: a figure built under it may read rolling values, which take it too.
-        self._lock = threading.RLock()
+        self._cache = SharedValues(MAX_CACHED)
+        # The cache's (reentrant) lock: a figure built under it may read rolling values.
+        self._lock = self._cache.lock
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
-        self._cache: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -99,17 +100,7 @@ class LiveView:
     def shared(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
         """The value cached under ``name`` for ``key``, built once (under the lock) when stale:
         every viewer asking for the same version gets the same object, computed once."""
-        with self._lock:
-            hit = self._cache.get(name)
-            if hit is not None and hit[0] == key:
-                self._cache.move_to_end(name)
-                return hit[1]
-            value = build()
-            self._cache[name] = (key, value)
-            self._cache.move_to_end(name)
-            while len(self._cache) > MAX_CACHED:
-                self._cache.popitem(last=False)
-            return value
+        return self._cache.get(name, key, build)
 
     def known_field(self, name: Any) -> str | None:
         """``name`` when it is a field the schema, the source or the data has, else ``None``:
@@ -281,7 +272,7 @@ class LiveView:
 
     def _series(self, state: Any, value_field: str, key_field: str,
                 figure: FigureFn) -> dict[str, Any] | None:
-        buf, opts = self.state.records, self.options
+        buf = self.state.records
         action = series_chart.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":
             return None
@@ -291,7 +282,8 @@ class LiveView:
             if not items:
                 return None
             if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
-                groups = series_chart.group_points(items, value_field, key_field, opts.time_field)
+                groups = series_chart.group_points(items, value_field, key_field,
+                                                   self.options.time_field)
                 ext = series_chart.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
                     return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
