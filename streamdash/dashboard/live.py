@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import StateUnavailable
 from ..runtime import Runtime
-from ..state import Pulse, StreamState, as_stream, window_spec
+from ..state import StreamState, as_stream, window_spec
 from ..store.history import StorageUnavailable
 from . import tables, unavailable
 from .figures import series as series_chart
@@ -138,15 +138,16 @@ class LiveView:
         stream's effective fetch interval and the viewer's refresh.
         """
         now = self.state.clock()
-        pulse = self.state.pulse()
-        interval = max(pulse.interval, refresh or 0)
-        key = (self.state.records.last_seq, value_field, interval, int(now))
+        # The stream's pulse (fetch interval, last success) is read in the build too: once a
+        # second, not once a request.
+        key = (self.state.records.last_seq, value_field, refresh or 0, int(now))
         return self.shared(f"summary:{value_field}", key,
-                            lambda: self._summary(value_field, interval, now, pulse))
+                            lambda: self._summary(value_field, refresh or 0, now))
 
-    def _summary(self, value_field: str, interval: float, now: float,
-                 pulse: Pulse) -> dict[str, Any]:
+    def _summary(self, value_field: str, refresh: float, now: float) -> dict[str, Any]:
         st, monitor = self.state, self.monitor
+        pulse = st.pulse()
+        interval = max(pulse.interval, refresh)
         rv = self._rolling(value_field)
         rates = monitor.rates() if monitor is not None else {}
         last_new = st.metrics.gauge("last_stored_at")
