@@ -82,6 +82,9 @@ class LiveView:
         # The cache's (reentrant) lock: a figure built under it may read rolling values.
         self._lock = self._cache.lock
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
+        # New time-series points by (fields, the sequence number a viewer holds): its own
+        # bound, so made-up numbers evict only each other, never the snapshots above.
+        self._extends = SharedValues(options.shared_extends)
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -279,18 +282,32 @@ class LiveView:
             return None
         if action == "extend":
             assert state is not None
-            items = buf.after(state["seq"])
-            if not items:
+            seq = state["seq"]
+            new = self._extends.get((value_field, key_field, seq), (self.epoch, buf.last_seq),
+                                    lambda: self._new_points(seq, value_field, key_field))
+            if new is None:
                 return None
-            if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
-                groups = series_chart.group_points(items, value_field, key_field,
-                                                   self.options.time_field)
+            groups, last = new
+            if groups is not None:  # else a gap: the client missed records, a reset
                 ext = series_chart.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
-                    return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
+                    return {"extend": ext, "state": {**state, "seq": last}}
         # Viewers loading the page together share one full figure per buffer state.
         return self.shared(f"reset:{value_field}|{key_field}", buf.last_seq,
                             lambda: self._reset(value_field, key_field, figure))
+
+    def _new_points(self, seq: int, value_field: str, key_field: str
+                    ) -> tuple[dict[str, Any] | None, int] | None:
+        """The points after ``seq`` grouped by key and the last one's sequence number,
+        shared by every viewer holding ``seq``; groups ``None`` when the buffer no longer
+        holds the record after ``seq`` (a gap); ``None`` when nothing is newer."""
+        items = self.state.records.after(seq)
+        if not items:
+            return None
+        if items[0][0] != seq + 1:
+            return None, items[-1][0]
+        return series_chart.group_points(items, value_field, key_field,
+                                         self.options.time_field), items[-1][0]
 
     def _reset(self, value_field: str, key_field: str, figure: FigureFn) -> dict[str, Any]:
         buf = self.state.records
