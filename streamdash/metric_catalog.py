@@ -106,6 +106,8 @@ PIPELINE: tuple[Metric, ...] = (
         ("ingest_errors", "Failed ingestion attempts, retries included."),
         ("thread_restarts", "Pipeline thread restarts after a crash."),
         ("ack_errors", "Stored batches a push source failed to acknowledge (delivered again)."),
+        ("acks_pending_full", "Times a worker stopped reading a push source: the messages "
+         "awaiting their acknowledgement reached state.max_pending_acks."),
         ("monitor_errors", "Quality evaluations that failed (monitoring went on)."),
         ("alert_transitions_pending", "Alerts that became pending."),
         ("alert_transitions_firing", "Alerts that started firing."),
@@ -126,7 +128,8 @@ PIPELINE: tuple[Metric, ...] = (
         ("state_keyed_rejected", "Parts of a saved keyed state a worker taking the stream over "
          "could not use (bad, oversized, another version or configuration): started empty.")),
     *_m("counter", "seconds",
-        ("producer_blocked_seconds", "Seconds the producer waited on a full queue.")),
+        ("producer_blocked_seconds", "Seconds the producer waited on a full queue (or, in a "
+         "worker, on acknowledgements pending at state.max_pending_acks).")),
     *_m("gauge", "batches",
         ("queue_depth", "Batches waiting in the queue."),
         ("queue_capacity", "Batches the queue can hold.")),
@@ -134,7 +137,9 @@ PIPELINE: tuple[Metric, ...] = (
         ("queue_records", "Records waiting in the queue."),
         ("buffer_size", "Records held in the ring buffer."),
         ("buffer_capacity", "Records the ring buffer can hold."),
-        ("state_backlog", "Live records held locally, not yet written to the state store.")),
+        ("state_backlog", "Live records held locally, not yet written to the state store."),
+        ("acks_pending", "Push source messages a worker fetched and has not acknowledged: "
+         "it does once the state write holding them succeeds.")),
     *_m("gauge", "bytes",
         ("queue_bytes", "Estimated memory of the records waiting in the queue."),
         ("state_keyed_bytes", "Size of the last keyed state saved to the state store.")),

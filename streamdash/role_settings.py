@@ -72,6 +72,10 @@ class StateSection(Params):
     # The pipeline's keyed state (dedup keys, watermarks, open windows) is saved with every
     # write for a worker taking the stream over; larger than this, it is refused (counted).
     max_keyed_bytes: Int = Field(8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    # A worker acknowledges a push source's messages once the write holding them went through
+    # (not when stored locally: a kill -9 before the write would lose them); with this many
+    # waiting it stops reading the source until a write succeeds (backpressure, no drop).
+    max_pending_acks: Int = Field(10_000, ge=1, le=10_000_000)
     caps: StateCaps = StateCaps()
 
     @field_validator("heartbeat_ttl")

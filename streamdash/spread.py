@@ -70,7 +70,8 @@ class StreamUnit:
             raise stream_error(name, exc) from None
         self.keys = Keys(owner.prefix, name)
         self.lease = LeaseKeeper(owner.client, self.keys, owner.worker_id, owner.ttl,
-                                 on_acquired=self._take, on_lost=self._lost, url=owner.url)
+                                 on_acquired=self._take, on_lost=self._lost,
+                                 resume=self._resume, url=owner.url)
         self.runtime: Runtime | None = None
         self.publisher: Any = None
         self.releasing = False  # a give-up is under way (its lease renewed until it ends)
@@ -83,7 +84,8 @@ class StreamUnit:
         except ConfigError as exc:
             raise stream_error(self.name, exc) from None
         publisher = attach_publisher(runtime, self.settings, self.owner.environ,
-                                     stream=self.name, worker_id=self.owner.worker_id)
+                                     stream=self.name, worker_id=self.owner.worker_id,
+                                     hold_acks=True)
         assert publisher is not None  # the backend is redis (checked by the worker)
         publisher.may_write = lambda: self.lease.held
         publisher.lease = self.lease.describe
@@ -107,6 +109,13 @@ class StreamUnit:
 
     def _lost(self) -> None:
         self.lost = True  # the rounds stop the pipeline; its writes are refused already
+
+    def _resume(self) -> bool:
+        """The lease expired while Redis was away and is ours again: carry the pipeline on
+        when no other worker wrote the stream meanwhile (its stores hold what was not
+        written yet)."""
+        publisher = self.publisher
+        return publisher is not None and publisher.wrote_last()
 
     def stop_pipeline(self, timeout: float) -> bool:
         """Stop the pipeline (drain at most ``timeout`` s, write the last state) and drop it;
@@ -190,7 +199,9 @@ class SpreadWorker(Managed):
             if self._stopping or self.error is not None:
                 return
             held = {n for n, u in self.units.items() if u.held and not u.releasing}
-            free = self._free()
+            # A lost stream's lease may be free, but its pipeline must stop before a new one
+            # adopts the stream from Redis (the next round gives it up).
+            free = self._free() - {n for n, u in self.units.items() if u.lost}
             take, release = plan(self.names, held, free, len(self.live))
             for name in take:
                 self.units[name].lease.step()  # take it (another may have been quicker)

@@ -24,10 +24,12 @@ identity holds, and those fetched after it are in no counter. A source that
 delivers them again (a polled API, a replay from its start, a broker that redelivers what was
 not acknowledged) meets the restored dedup keys: what the dead worker wrote is dropped as a
 duplicate, what it had not written is accepted once, and its values go to the restored open
-windows. A source that does not deliver them again loses them (a push source acknowledges a
-batch once it is stored locally, before it is written). Also lost: the dead worker's position
-in its source, and keyed state over ``state.max_keyed_bytes`` (refused and counted, not saved:
-the takeover then starts without it and says so).
+windows. A source that does not deliver them again loses them. A push source does: a worker
+acknowledges its messages only once a write holding them went through
+(:mod:`streamdash.pipeline.acks`, at most ``state.max_pending_acks`` waiting), so what the
+dead worker had not written is still unacknowledged at the broker and comes again. Also lost:
+the dead worker's position in a polled source, and keyed state over ``state.max_keyed_bytes``
+(refused and counted, not saved: the takeover then starts without it and says so).
 
 :func:`run_worker` runs one until SIGTERM or Ctrl-C, then stops it as the web server stops its
 runtime: stop polling, drain the queue (at most :data:`DRAIN_TIMEOUT` s), take the last
@@ -91,7 +93,7 @@ class Worker(Managed):
                                          f"{len(settings.stream_names())}: build_worker() "
                                          "spreads them")
         self.runtime = Runtime(settings, source)
-        publisher = attach_publisher(self.runtime, settings, environ)
+        publisher = attach_publisher(self.runtime, settings, environ, hold_acks=True)
         assert publisher is not None  # the backend is redis
         self.publisher = publisher
         self.lost = threading.Event()  # set when another worker took the stream
@@ -99,7 +101,8 @@ class Worker(Managed):
         self._stopping = False
         self.lease = LeaseKeeper(publisher.client, publisher.keys, publisher.worker_id,
                                  settings.model.state.lease_ttl, on_acquired=self._take,
-                                 on_lost=self.lost.set, url=publisher.url)
+                                 on_lost=self.lost.set, resume=publisher.wrote_last,
+                                 url=publisher.url)
         publisher.may_write = lambda: self.lease.held
         publisher.lease = self.lease.describe
         redactor = output_redactor(settings.as_dict(), self.runtime.source, environ)

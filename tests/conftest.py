@@ -106,6 +106,17 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.xdist_group("browser"))
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """What ``-n auto`` means here: one worker per core, plus one each for the two serial
+    groups (``browser`` and ``roles``), whose tests mostly wait on the product's timers
+    (refresh, flush, lease periods) rather than use a core. Measured on 2 cores, quiet:
+    ``-n 2`` 217 s, ``-n 3`` 160 s, ``-n 4`` 140 s, ``-n 6`` 132 s (docs/operations.md). An
+    explicit ``-n N`` or ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still decides."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return len(os.sched_getaffinity(0)) + 2
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: browser test (needs chromium + chromedriver)")
 

@@ -118,6 +118,36 @@ def test_a_worker_that_finds_its_lease_taken_lets_the_stream_go(redis_url, prefi
         assert a.stop(5)
 
 
+def test_a_stream_another_wrote_while_its_lease_had_expired_gets_a_new_pipeline(redis_url,
+                                                                              prefix):
+    """The lease expired (Redis away) and another worker wrote the stream meanwhile: the
+    worker neither carries its stale pipeline on nor takes the lease again for it in the same
+    round (that would add the stream's counters to a pipeline already counting); it gives
+    the pipeline up, then takes the stream with a new one."""
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    a = SpreadWorker(spread_settings(redis_url, prefix))
+    try:
+        a.step()  # alone: takes both
+        unit = a.units["prices"]
+        old = unit.runtime
+        wait_until(lambda: unit.publisher.writes >= 1, within(0.2), "a first write")
+        unit.publisher.may_write = lambda: False  # lapsed: its writes are refused now
+        r.delete(unit.keys.key("lease"))  # expired while Redis was away
+        r.hset(unit.keys.pulse, "worker", "another-worker")  # who wrote the stream meanwhile
+        a.step()
+        assert unit.lost and unit.runtime is old and r.get(unit.keys.key("lease")) is None
+        assert a.held() == ["quakes"]
+        a.step()  # gives the stale pipeline up (drains, writes refused)
+        wait_until(lambda: not unit.releasing, within(DRAIN_TIMEOUT), "the give-up")
+        a.step()
+        assert a.held() == NAMES and unit.runtime is not old and unit.runtime.running
+    finally:
+        assert a.stop(5)
+        r.close()
+
+
 def test_build_worker_spreads_several_streams_and_keeps_one_stream_a_worker(redis_url, prefix):
     settings = spread_settings(redis_url, prefix)
     spread = build_worker(settings)

@@ -4,6 +4,8 @@ id). The workers end with one stream each; both webs serve identical ``/api/metr
 and the same chart points; ``kill -9`` of one worker moves its stream to the other within the
 lease TTL and one round, whose counters carry on (``records_in`` only grows, nothing is
 counted twice) with the accounting identity holding on both streams.
+A worker holding both streams rides out a Redis stop longer than the lease TTL: it takes its
+leases back and writes every record once.
 
 Bounds: ``TTL`` (a round every ``TTL / 3``), a give-up's drain (``DRAIN_TIMEOUT``), the replay's
 play time (``N / RATE``) and the time processes take to start (``START_TIMEOUT``).
@@ -40,8 +42,8 @@ def readings(n: int, offset: float) -> list[dict]:
              "ts": start + i / RATE} for i in range(n)]
 
 
-def stream_config(path) -> dict:
-    return {"source": {"type": "replay", "path": str(path), "rate": RATE, "time_field": "ts",
+def stream_config(path, rate: float = RATE) -> dict:
+    return {"source": {"type": "replay", "path": str(path), "rate": rate, "time_field": "ts",
                        "interval": 0.2},
             "schema": {"key": "id", "event_time": "ts",
                        "fields": {"id": "int", "key": "str", "value": "float",
@@ -170,4 +172,74 @@ def test_two_workers_spread_two_streams_and_a_killed_one_s_stream_moves(tmp_path
     finally:
         for process in started:
             process.close()
+        store.close()
+
+
+def test_a_spreading_worker_rides_out_a_redis_restart(tmp_path, fresh_redis):
+    """One worker holds both streams; Redis stops mid-stream for longer than the lease TTL,
+    then starts again (its AOF kept the data). Meanwhile the worker says the store fails and
+    goes on ingesting into its local buffers; then it takes its leases back (nobody else wrote
+    the streams) and writes what it held: each stream's records arrive once — none fetched
+    twice, none dropped, the buffers' bound (``buffer.capacity``) not reached."""
+    n, rate, capacity = 2000, 200, 5000  # 10 s of play a stream: the outage falls inside it
+    prefix = f"restart{os.getpid()}x{int(time.monotonic() * 1000)}"
+    records = {name: readings(n, offset=100.0 * k) for k, name in enumerate(NAMES)}
+    config = tmp_path / "streams.yaml"
+    config.write_text(json.dumps({"buffer": {"capacity": capacity}, "streams": {
+        name: stream_config(write_records(tmp_path / f"{name}.jsonl", records[name]), rate)
+        for name in NAMES}}))
+    env = role_env(fresh_redis.url, None, STREAMDASH_STATE__LEASE_TTL=str(TTL),
+                   STREAMDASH_STATE__HEARTBEAT_TTL=str(TTL),
+                   STREAMDASH_STATE__KEY_PREFIX=prefix, STREAMDASH_STATE__RETRIES="0",
+                   STREAMDASH_STATE__CONNECT_TIMEOUT="0.5",
+                   STREAMDASH_STATE__SOCKET_TIMEOUT="0.5")
+    env.pop("STREAMDASH_SOURCE__INTERVAL")  # each stream has its own source
+    store = open_store(Settings({"streams": {name: {} for name in NAMES},
+                                 "state": {"backend": "redis", "url": fresh_redis.url,
+                                           "read_cache": 0, "key_prefix": prefix}}))
+    worker = Role(tmp_path, "worker", env, "--config", str(config))
+    try:
+        worker.wait_answering()
+        wait_until(lambda: sorted(held(worker)) == sorted(NAMES) and
+                   all(store.stream(name).counts()["accepted"] > 0 for name in NAMES),
+                   within(TTL / 3, TTL / 3, 0.2) + START_TIMEOUT, "both streams written")
+        fresh_redis.stop()
+        stopped = time.monotonic()
+        backlogs: dict[str, int] = {}
+
+        def parts(name: str) -> dict:
+            return worker.get("/health").json()["components"]["streams"][name]["components"]
+
+        def lapsed() -> bool:
+            """The worker says the store fails, has stopped counting itself the holder (its
+            last renewal older than 2/3 TTL) and the leases have expired; the largest
+            backlog each stream reported meanwhile is kept."""
+            report = worker.get("/health").json()
+            for name in NAMES:
+                backlogs[name] = max(backlogs.get(name, 0), parts(name)["state"]["backlog"])
+            return report["status"] == "down" and \
+                report["reasons"][0].startswith("state store failing") and \
+                all(not parts(name)["state"]["lease"]["held"] for name in NAMES) and \
+                time.monotonic() - stopped > TTL  # the leases have expired in Redis too
+
+        wait_until(lapsed, within(TTL, TTL / 3), "the worker to stop writing")
+        assert all(backlogs[name] > 0 for name in NAMES), backlogs
+        fresh_redis.start()
+        # Each stream: its lease back within a round, then its replay to the end, all written.
+        wait_until(lambda: all(settled((worker,), store, name) for name in NAMES),
+                   within(TTL / 3, n / rate, TTL / 3), "both streams written to the end")
+        for name in NAMES:
+            counts = store.stream(name).counts()
+            assert counts["in"] == counts["accepted"] == n and identity(counts), (name, counts)
+            metrics = store.stream(name).view().metrics["counters"]
+            assert metrics.get("state_records_dropped", 0) == 0, (name, metrics)
+            assert metrics.get("state_write_errors", 0) >= 1, (name, metrics)
+            ids = [r["id"] for _, r in store.stream(name).records.after(0)]
+            assert ids == list(range(n)), name  # each once, in order
+            assert backlogs[name] < capacity, (name, backlogs)  # the bound was not reached
+        assert held(worker) == list(NAMES)
+        assert worker.output().count("took the stream's lease back") == len(NAMES)
+        assert worker.stop() == 0
+    finally:
+        worker.close()
         store.close()

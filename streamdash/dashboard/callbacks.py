@@ -23,6 +23,7 @@ from dash.exceptions import PreventUpdate
 from . import ids, views
 from .direct import DirectCallbacks
 from .figures.windows import WINDOW_NOTE
+from .layout import WINDOWED_KPIS, kpi_labels
 from .live import LiveView, stream_window_note
 from .panels import PANELS, Panel, read_inputs
 from .streams import StreamViews, stream_from_search
@@ -90,11 +91,13 @@ def chosen_view(streams: StreamViews, name: Any) -> LiveView:
 def register_stream_choice(app: Dash, streams: StreamViews) -> None:
     """The URL's ``?stream=`` and the stream picker, kept in step (one callback: Dash allows
     a component to be both input and output only within one), set the stream shown, its
-    header label, its default value and key fields and its window card's note."""
+    header label, its default value and key fields, its window card's note and the KPI labels
+    naming its quality window."""
     @app.callback(Output(ids.LOCATION, "search"), Output(ids.STREAM_PICKER, "value"),
                   Output(ids.STREAM, "data"), Output(ids.SOURCE_LABEL, "children"),
                   Output(ids.VALUE_FIELD, "value"), Output(ids.KEY_FIELD, "value"),
                   Output(WINDOW_NOTE, "children"),
+                  *(Output(ids.kpi_label(k), "children") for k in WINDOWED_KPIS),
                   Input(ids.LOCATION, "search"), Input(ids.STREAM_PICKER, "value"),
                   State(ids.STREAM, "data"))
     def choose_stream(search: Any, picked: Any, shown: Any) -> tuple:
@@ -104,10 +107,11 @@ def register_stream_choice(app: Dash, streams: StreamViews) -> None:
         if name == (shown or streams.names[0]):
             raise PreventUpdate  # the URL and the picker already agree with the page
         live = streams.views[name]
-        opts = live.options
+        opts, info = live.options, live.state.info()
+        labels = kpi_labels(info.quality_window)
         return (f"?stream={name}" if from_picker else no_update, name, name,
                 streams.label(name), opts.value_field, opts.key_field or None,
-                stream_window_note(live.state.info().window))
+                stream_window_note(info.window), *(labels[k] for k in WINDOWED_KPIS))
 
 
 def register_pause(app: Dash, timer: str) -> None:

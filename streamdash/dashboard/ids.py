@@ -50,6 +50,11 @@ def kpi(name: str) -> str:
     return f"kpi-{name}"
 
 
+def kpi_label(name: str) -> str:
+    """The id of the label of KPI card ``name`` (``kpi-rate-label`` …)."""
+    return f"kpi-{name}-label"
+
+
 def alert_slot(index: int) -> str:
     """The id of banner slot ``index`` (``alert-slot-0`` …)."""
     return f"alert-slot-{index}"

@@ -41,10 +41,19 @@ GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": "hover",
                                            "autoScale2d"]}
 
 
+def kpi_labels(rate_window: float) -> dict[str, str]:
+    """Each KPI card's label, naming the window (seconds) a stream's quality rates cover."""
+    return {kpi_id: label.format(w=f"{rate_window:g} s") for kpi_id, label in KPI_IDS}
+
+
+#: The KPI cards whose label names the quality window (it may differ between streams).
+WINDOWED_KPIS = tuple(kpi_id for kpi_id, label in KPI_IDS if "{w}" in label)
+
+
 def kpi_card(kpi_id: str, label: str) -> dbc.Col:
-    """One KPI card whose value has the id ``kpi-<kpi_id>``."""
+    """One KPI card whose value has the id ``kpi-<kpi_id>`` (its label ``kpi-<kpi_id>-label``)."""
     return dbc.Col(dbc.Card(dbc.CardBody([
-        html.Div(label, className="sd-kpi-label"),
+        html.Div(label, id=ids.kpi_label(kpi_id), className="sd-kpi-label"),
         html.Div("–", id=ids.kpi(kpi_id), className="sd-kpi-value"),
     ]), className="sd-kpi shadow-sm h-100"), xs=6, md=4, xl=True)
 
@@ -181,7 +190,6 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
     ``window_note`` says on the window card why it trails the live chart; ``streams`` are the
     streams' names, the default first (several: a picker and the URL choose one).
     """
-    window = f"{rate_window:g} s"
     interval, max_intervals = refresh_props(opts.refresh)
     # With several streams, ?stream= in the URL picks one (a link opens it).
     location = [dcc.Location(id=ids.LOCATION, refresh=False)] if len(streams) > 1 else []
@@ -195,7 +203,7 @@ def build_layout(title: str, source_label: str, opts: DashboardOptions,
                             className="sd-alert mb-2") for i in range(ALERT_SLOTS)]
                  + [html.Div("", id=ids.ALERT_MORE, className="text-danger small mb-2")],
                  id=ids.ALERT_BANNERS),
-        dbc.Row([kpi_card(i, label.format(w=window)) for i, label in KPI_IDS],
+        dbc.Row([kpi_card(i, label) for i, label in kpi_labels(rate_window).items()],
                 className="g-3 mb-3"),
         _controls(opts),
         *chart_rows({WINDOW_NOTE: window_note}, {HISTORY_TICK: history_refresh}),

@@ -46,12 +46,17 @@ MAX_TRACKED_FIELDS = 8
 #: fields — about 8 views × the fields in use — so 64 holds every live one; the bound is what
 #: stops client-chosen names from growing memory (issue 13: 150 requests, +1.2 GB).
 MAX_CACHED = 64
+#: The shortest history-chart refresh period (s), whatever the snapshot interval.
+HISTORY_REFRESH_FLOOR = 2.0
+
+
 def history_refresh(snapshot_interval: float, range_seconds: float = 0.0) -> float:
     """Seconds between history-chart refreshes: the snapshot interval or, for a long range,
-    one chart bucket, kept within 10–60 s (no point re-reading the store faster than new
-    snapshots or new buckets appear, nor waiting over a minute)."""
+    one chart bucket, kept within 2–60 s (no point re-reading the store faster than new
+    snapshots or new buckets appear, nor waiting over a minute). The 2 s floor bounds the
+    history requests of every open page when snapshots are taken faster than that."""
     bucket = range_seconds / HISTORY_POINTS
-    return min(60.0, max(10.0, snapshot_interval, bucket))
+    return min(60.0, max(HISTORY_REFRESH_FLOOR, snapshot_interval, bucket))
 
 
 def window_note(runtime: Any) -> str:

@@ -18,6 +18,7 @@ from ..sources.base import Delivery, Source
 from ..store.quarantine import Quarantine
 from ..store.ring import RingBuffer
 from ..threads import STOP_TIMEOUT
+from .acks import HeldAcks, acknowledge
 from .chain import Processor, Tickable, excerpt
 from .source_health import SourceHealth
 from .supervised import SupervisedThread
@@ -26,17 +27,6 @@ log = logging.getLogger("streamdash.pipeline")
 
 BatchListener = Callable[[Batch, ProcessResult], None]
 T = TypeVar("T")
-
-
-def acknowledge(ack: Callable[[Any], None], token: Any, metrics: Metrics) -> None:
-    """Hand ``token`` to a push source's ``ack``; a failure is logged and counted
-    (``ack_errors``), never raised: the records are stored, and the far end delivering
-    them again is what an unacknowledged batch costs."""
-    try:
-        ack(token)
-    except Exception:
-        metrics.inc("ack_errors")
-        log.exception("acknowledging a stored batch to the source failed")
 
 
 def queue_gauges(metrics: Metrics, q: Any) -> None:
@@ -69,7 +59,9 @@ class Producer(SupervisedThread):
     A push source (``source.push``) is fetched again as soon as a fetch succeeds: its fetch
     waits for what arrives. Its acknowledgement token (a :class:`~..sources.base.Delivery`)
     travels with the last batch of the fetch; the producer itself acknowledges a fetch that
-    held no record and a batch ``drop_oldest`` discarded (see ``Source.ack``).
+    held no record and a batch ``drop_oldest`` discarded (see ``Source.ack``), through
+    ``self.ack`` — the source's, or a worker's :class:`~.acks.HeldAcks` (``self.held``),
+    whose bound it waits on before reading the source.
     """
 
     def __init__(self, source: Source, out: queue.Queue, metrics: Metrics, health: SourceHealth,
@@ -85,6 +77,10 @@ class Producer(SupervisedThread):
         self.policy = policy
         self.clock = clock
         self.max_batch_records = max_batch_records
+        #: Where acknowledgement tokens go: the source's ``ack``, or a worker's held ones.
+        self.ack: Callable[[Any], None] = source.ack
+        #: A worker's held acknowledgements: while at their bound the source is not read.
+        self.held: HeldAcks | None = None
 
     def loop(self) -> None:
         next_due = self.monotonic()
@@ -92,12 +88,33 @@ class Producer(SupervisedThread):
             delay = next_due - self.monotonic()
             if delay > 0 and self.stopping.wait(delay):
                 return
+            if self.held is not None and self.held.full():
+                self._wait_for_acks(self.held)
+                continue
             self.fetch_once()
             if self.source.push and not self.health.consecutive_failures:
                 next_due = self.monotonic()  # its fetch waited for what arrived: drain on
             else:
                 # Keep the schedule; after a slow fetch, go again now rather than in a burst.
                 next_due = max(next_due + self.current_interval(), self.monotonic())
+
+    def _wait_for_acks(self, held: HeldAcks) -> None:
+        """The held acknowledgements are at their bound (a worker whose state store has not
+        taken them yet): read nothing until a write releases some, so the far end keeps the
+        messages. Shown as waiting (``waiting_since``: the ``pipeline_backlogged`` alert)
+        and timed in ``producer_blocked_seconds``."""
+        began = self.monotonic()
+        self.metrics.inc("acks_pending_full")
+        log_event(log, logging.DEBUG, "acknowledgements pending at their bound: not reading "
+                  "the source until the state is written", source=self.source.name,
+                  **held.pending())
+        self.health.waiting(self.clock())
+        try:
+            while not self.stopping.is_set() and not held.wait_for_room(0.1):
+                pass
+        finally:
+            self.health.waiting(None)
+            self.metrics.inc("producer_blocked_seconds", self.monotonic() - began)
 
     def request_stop(self) -> None:
         """Ask the loop to finish, and end the source's retry wait or slow read now (its
@@ -126,8 +143,10 @@ class Producer(SupervisedThread):
         log_event(log, logging.DEBUG, "fetched", source=self.source.name, records=n,
                   seconds=round(took, 4))
         token = records.token if isinstance(records, Delivery) else None
+        if token is not None and self.held is not None:
+            self.held.track(token)  # waits for its acknowledgement from now on
         if not n and token is not None:
-            acknowledge(self.source.ack, token, self.metrics)  # nothing to store
+            acknowledge(self.ack, token, self.metrics)  # nothing to store
         step = self.max_batch_records or n or 1
         for i in range(0, n, step):
             last = token if i + step >= n else None  # acknowledged once all of it is stored
@@ -205,14 +224,15 @@ class Producer(SupervisedThread):
                 log_event(log, logging.WARNING, "queue full; dropped oldest batch",
                           source=old.source, records=len(old.records))
                 if old.ack is not None:  # dropped by policy, counted: not to come again
-                    acknowledge(self.source.ack, old.ack, self.metrics)
+                    acknowledge(self.ack, old.ack, self.metrics)
 
 
 class Consumer(SupervisedThread):
     """Takes batches off the queue, runs the processor, stores results and updates metrics.
 
-    ``ack`` (the source's :meth:`~..sources.base.Source.ack`) receives a batch's
-    acknowledgement token once the ring buffer and the quarantine took all of its records.
+    ``ack`` (the source's :meth:`~..sources.base.Source.ack`, or a worker's
+    :meth:`~.acks.HeldAcks.hold`) receives a batch's acknowledgement token once the ring
+    buffer and the quarantine took all of its records.
     :meth:`at_boundary` reads between two batches (or idle ticks), never during one.
     """
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ConfigError
+from ..pipeline.acks import defer_acks
 from ..role_settings import StateSection
 from ..store.history import HistoryStore, storage_options
 from ..store.history import open_store as open_history_store
@@ -118,16 +119,23 @@ def shared_histories(settings: Settings, names: tuple[str, ...]) -> dict[str, Hi
 
 def attach_publisher(runtime: Any, settings: Settings,
                      environ: Mapping[str, str] | None = None, *,
-                     stream: str = DEFAULT_STREAM,
-                     worker_id: str | None = None) -> StatePublisher | None:
+                     stream: str = DEFAULT_STREAM, worker_id: str | None = None,
+                     hold_acks: bool = False) -> StatePublisher | None:
     """With ``state.backend: redis``, a :class:`StatePublisher` of stream ``stream``
     attached to ``runtime`` (it starts and stops with it, its status in ``/health``), writing
-    as ``worker_id`` (default: a new id); ``None`` with ``memory``."""
+    as ``worker_id`` (default: a new id); ``None`` with ``memory``.
+
+    ``hold_acks`` (a worker, whose state lives only in Redis): a push source's batches are
+    acknowledged once a write holding them went through, not once stored locally
+    (:class:`~streamdash.pipeline.acks.HeldAcks`, at most ``state.max_pending_acks``)."""
     params = state_params(settings)
     if params.backend != "redis":
         return None
     url = resolve_url(params, environ)
     publisher = StatePublisher(runtime, connect(params, url), params, url, stream=stream,
                                 worker_id=worker_id)
+    if hold_acks:
+        publisher.held_acks = defer_acks(runtime.producer, runtime.consumer,
+                                         params.max_pending_acks)
     runtime.attach("state", publisher)
     return publisher

@@ -9,9 +9,12 @@ machine) its lease expires and a standby takes the stream within ``lease_ttl`` p
 The holder counts itself the holder only while its last renewal is younger than two thirds of
 the TTL (:meth:`LeaseKeeper.held`): a holder that cannot reach Redis stops writing before its
 lease can expire and pass to another worker, so two workers never write one stream — within
-the clocks' drift over one TTL. A holder that finds its lease taken (it was cut off longer
-than the TTL) calls ``on_lost``: the worker then stops, and its supervisor restarts it as a
-standby.
+the clocks' drift over one TTL. A holder whose lease expired meanwhile (Redis away longer than
+the TTL) takes it back if it is free and ``resume()`` says no other worker wrote the stream
+since (checked once the lease is held again, so nobody can write in between): its pipeline
+carries on, its local stores holding what it could not write. A holder that finds its lease
+taken, or the stream written by another, calls ``on_lost``: the worker then stops that
+pipeline (a single-stream worker exits, and its supervisor restarts it as a standby).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+from redis.exceptions import LockNotOwnedError
 
 from ..logs import log_event
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
@@ -33,12 +38,14 @@ class LeaseKeeper(Background):
     """Takes, renews and gives up one stream's lease (see the module docstring).
 
     ``on_acquired()`` runs (in this thread) when the lease is taken — the worker starts its
-    pipeline there; ``on_lost()`` when a held lease turned out to be another's.
+    pipeline there; ``on_lost()`` when a held lease turned out to be another's; ``resume()``
+    says whether an expired lease taken back may carry the pipeline on (default: never).
     """
 
     def __init__(self, client: Any, keys: Keys, owner: str, ttl: float, *,
                  on_acquired: Callable[[], None], on_lost: Callable[[], None],
-                 url: str = "", monotonic: Callable[[], float] = time.monotonic):
+                 resume: Callable[[], bool] = lambda: False, url: str = "",
+                 monotonic: Callable[[], float] = time.monotonic):
         self.client = client
         self.keys = keys
         self.owner = owner
@@ -46,11 +53,13 @@ class LeaseKeeper(Background):
         self.url = url
         self.on_acquired = on_acquired
         self.on_lost = on_lost
+        self.resume = resume
         self.monotonic = monotonic
         self.lock = client.lock(keys.key("lease"), timeout=ttl, blocking=False,
                                 thread_local=False)
         self.renewed_at: float | None = None
         self.error: str | None = None
+        self._taken_back = False  # an expired lease taken again, resume() not yet answered
         self._errors = errors()
         self._runner = ThreadRunner("lease", self._run)
 
@@ -89,14 +98,34 @@ class LeaseKeeper(Background):
                         self._release()
                         raise
             else:
-                self.lock.reacquire()  # the TTL again, only if the lease is still ours
-                self.renewed_at = self.monotonic()
+                self._renew()
             self.error = None
         except self._errors as exc:
             if type(exc).__name__ == "LockNotOwnedError":
                 self._lost()
             else:
                 self.error = str(unavailable(exc, self.url))
+
+    def _renew(self) -> None:
+        """The TTL again if the lease is still ours, or taken back (see the module docstring);
+        ``LockNotOwnedError`` when it is another's."""
+        try:
+            self.lock.reacquire()
+        except LockNotOwnedError:
+            if not self.lock.acquire(token=self.owner):
+                raise  # another worker holds it
+            self._taken_back = True
+        if self._taken_back:  # a failed resume() (Redis away again) is asked again next time
+            if not self.resume():
+                self._taken_back = False
+                self._release()
+                raise LockNotOwnedError("another worker wrote the stream while this one's "
+                                        "lease had expired") from None
+            self._taken_back = False
+            log_event(log, logging.WARNING, "took the stream's lease back: it expired while "
+                      "the state store was away and no other worker wrote the stream",
+                      worker=self.owner, stream=self.keys.stream)
+        self.renewed_at = self.monotonic()
 
     def _lost(self) -> None:
         self.renewed_at = None

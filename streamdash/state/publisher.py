@@ -17,6 +17,11 @@ the last of which holds the counters and the keyed state together: Redis never h
 counters of one batch with the dedup keys or open windows of another. A worker taking the
 stream over (:meth:`StatePublisher.adopt`) reads both in one transaction too.
 
+**Acknowledgements.** In a worker a push source's batches are acknowledged once a write holding
+them went through (``held_acks``, :mod:`streamdash.pipeline.acks`): the held acknowledgements'
+mark is read at the same boundary as the rest, and released only after a ``flush()`` that
+succeeded — a worker killed before it leaves them unacknowledged at the broker.
+
 **Redis trouble.** The runtime's stores are the bounded local buffer: while Redis is down the
 pipeline goes on, the publisher retries on a jittered backoff (``retry.RetryPolicy``'s
 schedule, up to :data:`RETRY_MAX` s) and, once Redis answers, writes everything the stores
@@ -35,17 +40,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from ..logs import log_event
 from ..metric_catalog import OUTCOMES
+from ..pipeline.acks import HeldAcks
 from ..role_settings import StateSection
 from ..sources.retry import RetryPolicy
 from ..threads import STOP_TIMEOUT, Background, ThreadRunner
 from .base import DEFAULT_STREAM
+from .channels import quality_state, runtime_channels
 from .keyed import KeyedState
-from .layout import CHANNELS, FIELD, Keys, decode, encode, entry_id, entry_number
+from .layout import FIELD, Keys, decode, encode, entry_id, entry_number, text
 from .memory import runtime_info, runtime_pulse
 from .redis_conn import errors, shown_url, unavailable
 
@@ -59,57 +66,6 @@ HEARTBEAT_EVERY = 1.0
 CHUNK = 2000
 #: Most live records in one entry of the records stream.
 GROUP_RECORDS = 1000
-
-
-@dataclass
-class Channel:
-    """One of the runtime's bounded logs and its capped Redis stream.
-
-    ``read(seen)`` returns the items after the ``seen``-th still held (oldest first) and how
-    many there have been; item ``n`` is written with id ``base + n``. ``lost`` names the
-    counter of items that left the local store before they were written.
-    """
-
-    name: str
-    cap: int
-    read: Callable[[int], tuple[list[Any], int]]
-    lost: str
-    base: int = 0
-    seen: int = 0
-
-
-def runtime_channels(runtime: Any, params: StateSection) -> list[Channel]:
-    """The channels of ``runtime``'s stores, in :data:`~.layout.CHANNELS` order."""
-    caps, monitor = params.caps, runtime.monitor
-
-    def records(seen: int) -> tuple[list[Any], int]:
-        items = runtime.buffer.after(seen)
-        return [r for _, r in items], items[-1][0] if items else max(seen, 0)
-
-    def points(seen: int) -> tuple[list[Any], int]:
-        items, total = monitor.points_since(seen)
-        return [{"ts": t, "v": v} for t, v in items], total
-
-    found = [Channel("records", runtime.buffer.capacity, records, "state_records_dropped"),
-             Channel("quarantine", caps.quarantine, runtime.quarantine.since,
-                     "state_items_dropped"),
-             Channel("late", caps.late, runtime.late.since, "state_items_dropped"),
-             Channel("windows", caps.windows, runtime.windows.since, "state_items_dropped"),
-             Channel("errors", caps.errors, runtime.ingest_errors.since, "state_items_dropped"),
-             Channel("transitions", caps.transitions, monitor.transitions_since,
-                     "state_items_dropped"),
-             Channel("quality", caps.quality, points, "state_items_dropped"),
-             Channel("snapshots", caps.snapshots, runtime.reporter.since, "state_items_dropped")]
-    assert tuple(c.name for c in found) == CHANNELS
-    return found
-
-
-def quality_state(monitor: Any) -> dict[str, Any]:
-    """The quality monitor's current state as the web side's ``QualityView`` serves it."""
-    return {"enabled": monitor.enabled, "window": monitor.window_seconds,
-            "rates": monitor.rates(), "alerts": monitor.alerts(),
-            "thresholds": monitor.thresholds(), "rules": monitor.rules(),
-            "describe": monitor.describe()}
 
 
 class StatePublisher(Background):
@@ -137,6 +93,9 @@ class StatePublisher(Background):
         self.error: str | None = None
         self.written_at: float | None = None
         self._errors = errors()
+        #: A worker's push source acknowledgements, released once a write holds their batches.
+        self.held_acks: HeldAcks | None = None
+        self._written_mark = 0  # held_acks.mark() read with the last write that went through
         self._synced = False
         self._replay = False
         self._wake = threading.Event()
@@ -182,26 +141,33 @@ class StatePublisher(Background):
     # -- one write ------------------------------------------------------------------------------
     def flush(self) -> bool:
         """Write what is new now; True when Redis took it (else the error is kept, counted
-        and logged once per outage, and the next call starts by re-reading what Redis has)."""
+        and logged once per outage, and the next call starts by re-reading what Redis has).
+        Then the push source's acknowledgements held for what was written go to it."""
         with self._lock:
-            if not self.may_write():  # another worker holds the stream (or may, soon)
-                self.error = "not writing: this worker does not hold the stream's lease"
-                self._synced = False
-                return False
-            try:
-                if not self._synced:
-                    self._sync()
-                if not self._write():  # the store lost the stream meanwhile (flushed)
-                    self._sync()
-                    self._write()
-            except self._errors as exc:
-                self._failed(exc)
-                return False
-            if self.error is not None:
-                log_event(log, logging.INFO, "state store reachable again",
-                          url=shown_url(self.url), stream=self.keys.stream)
-            self.error = None
-            return True
+            written, mark = self._flush(), self._written_mark
+        if written and self.held_acks is not None:
+            self.held_acks.release(mark)
+        return written
+
+    def _flush(self) -> bool:
+        if not self.may_write():  # another worker holds the stream (or may, soon)
+            self.error = "not writing: this worker does not hold the stream's lease"
+            self._synced = False
+            return False
+        try:
+            if not self._synced:
+                self._sync()
+            if not self._write():  # the store lost the stream meanwhile (flushed)
+                self._sync()
+                self._write()
+        except self._errors as exc:
+            self._failed(exc)
+            return False
+        if self.error is not None:
+            log_event(log, logging.INFO, "state store reachable again",
+                      url=shown_url(self.url), stream=self.keys.stream)
+        self.error = None
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         self._synced = False
@@ -213,18 +179,19 @@ class StatePublisher(Background):
                       stream=self.keys.stream)
         self.error = message
 
-    def _take(self) -> tuple[list[tuple[list[Any], int]], dict[str, Any],
-                             tuple[dict[str, Any], int] | None]:
-        """What one write holds, read between two batches: every channel's new items, the
-        metrics, the keyed state (``None``: Redis holds it already)."""
-        return ([ch.read(ch.seen) for ch in self.channels], self.runtime.metrics.snapshot(),
-                self.keyed.capture())
+    def _take(self) -> tuple[int, list[Any], dict[str, Any], tuple[dict[str, Any], int] | None]:
+        """What one write holds, read between two batches: the held acknowledgements' mark
+        (first: a token the producer holds is counted in the metrics read after it), every
+        channel's new items, the metrics, the keyed state (``None``: Redis holds it already)."""
+        mark = self.held_acks.mark() if self.held_acks is not None else 0
+        return (mark, [ch.read(ch.seen) for ch in self.channels],
+                self.runtime.metrics.snapshot(), self.keyed.capture())
 
     def _write(self) -> bool:
         """One write of everything new; False when it found the stream's epoch gone."""
         try:
-            reads, metrics, captured = self.runtime.consumer.at_boundary(self._take,
-                                                                          HEARTBEAT_EVERY)
+            mark, reads, metrics, captured = self.runtime.consumer.at_boundary(
+                self._take, HEARTBEAT_EVERY)
         except TimeoutError:  # a long batch: the heartbeat now, the rest once it is done
             self.client.set(self.keys.alive, self.worker_id,
                             px=int(self.params.heartbeat_ttl * 1000))
@@ -264,6 +231,7 @@ class StatePublisher(Background):
         for ch, n in zip(self.channels, pending, strict=True):
             ch.seen = n
         self._replay = False
+        self._written_mark = mark
         self.writes += 1
         self.written_at = self.runtime.clock()
         self.runtime.metrics.inc("state_writes")
@@ -340,6 +308,12 @@ class StatePublisher(Background):
                       lost_in_flight=max(0, unprocessed))
         return adopted
 
+    def wrote_last(self) -> bool:
+        """Whether no other worker wrote the stream since this one did: the pulse names its
+        last writer (no pulse: nobody wrote it yet, or the store lost it)."""
+        writer = self.client.hget(self.keys.pulse, "worker")
+        return writer is None or text(writer) == self.worker_id
+
     # -- what Redis has ---------------------------------------------------------------------------
     def _sync(self) -> None:
         """Line the channels up with what Redis holds (first write, and after a failure)."""
@@ -386,4 +360,6 @@ class StatePublisher(Background):
                "backlog": backlog, "alive": self.alive}
         if self.lease is not None:
             out["lease"] = self.lease()
+        if self.held_acks is not None:
+            out["acks_pending"] = self.held_acks.pending()
         return out

@@ -1,7 +1,7 @@
 """The quality monitor of a stream as a worker published it: its read API, from Redis.
 
 The current state (enabled, window, rates, every rule's alert, thresholds, rules) comes with
-the pulse (``state/publisher.quality_state``); the transitions and the evaluations (the quality
+the pulse (``state/channels.quality_state``); the transitions and the evaluations (the quality
 chart's points) are capped Redis streams read on demand.
 """
 

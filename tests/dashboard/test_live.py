@@ -220,10 +220,11 @@ def test_history_reports_an_unreadable_store(tmp_path):
 
 
 def test_history_is_read_once_per_refresh_period(view, monkeypatch):
-    """The store is read once per range and period (10–60 s: the snapshot interval or one
+    """The store is read once per range and period (2–60 s: the snapshot interval or one
     chart bucket); within it every viewer gets the same version and figure."""
     refresh = live_module.history_refresh
     assert refresh(10, 900) == 10 and refresh(2, 21_600) == 43.2
+    assert refresh(0.5, 900) == 2 and refresh(0.5) == 2 and refresh(3, 900) == 3
     assert refresh(10, 86_400) == 60 and refresh(300) == 60
     reads = []
     original = view.runtime.metric_history

@@ -96,6 +96,28 @@ def test_the_url_and_the_picker_choose_the_stream(app):
     assert status == 204  # the default, which the page shows already
 
 
+def test_the_kpi_labels_name_the_chosen_stream_s_quality_window():
+    """Each stream's rates cover its own ``alerts.window``: choosing a stream relabels the
+    windowed KPI cards (records/s, invalid, duplicate and late %), the others stay."""
+    settings = two_streams()
+    settings = type(settings)({"streams": {**settings.get("streams"),
+                                           "prices": {**settings.get("streams")["prices"],
+                                                      "alerts": {"window": "15s"}}}})
+    app = create_app(settings, start=False)
+    try:
+        _, _, out = call(app, "stream.data", **{"url.search": "?stream=prices"},
+                         changed=["url.search"])
+        assert out["kpi-rate-label.children"] == "Records/s (15 s)"
+        assert out["kpi-late-label.children"] == "Late % (15 s)"
+        assert "kpi-total-label.children" not in out  # names no window
+        _, _, back = call(app, "stream.data", **{"url.search": "", "stream.data": "prices",
+                                                 "stream-picker.value": "quakes"},
+                          changed=["stream-picker.value"])
+        assert back["kpi-invalid-label.children"] == "Invalid % (60 s)"
+    finally:
+        app.runtimes.close()
+
+
 @pytest.mark.parametrize("value", ["nope", "<img src=x onerror=alert(1)>", "x" * 100_000, 7,
                                    ["prices"], {"a": 1}, True])
 def test_a_hostile_stream_value_is_refused_with_a_400(app, value):

@@ -1,5 +1,6 @@
 """Stream leases on a real redis-server: one holder at a time, a standby takes an expired
-lease, a holder cut off stops counting itself the holder, and counters carry on."""
+lease, a holder cut off stops counting itself the holder, takes an expired lease back only
+when nobody wrote meanwhile, and counters carry on."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from streamdash.testing import FakeClock
 from .harness import Harness, recs
 
 
-def keeper(url: str, owner: str, events: list, clock=None, ttl: float = 3.0) -> LeaseKeeper:
+def keeper(url: str, owner: str, events: list, clock=None, ttl: float = 3.0,
+           resume=lambda: False) -> LeaseKeeper:
     return LeaseKeeper(redis.Redis.from_url(url), Keys("t", "default"), owner, ttl,
                        on_acquired=lambda: events.append(("took", owner)),
-                       on_lost=lambda: events.append(("lost", owner)),
+                       on_lost=lambda: events.append(("lost", owner)), resume=resume,
                        monotonic=clock or FakeClock(0.0))
 
 
@@ -38,6 +40,37 @@ def test_one_holder_a_standby_and_a_take_over(redis_url):
     assert events[-1] == ("took", "B") and b.holder() == "B"
     a.step()
     assert events[-1] == ("lost", "A") and not a.held
+
+
+def test_an_expired_lease_is_taken_back_only_when_nobody_wrote_meanwhile(redis_url):
+    """Redis away longer than the TTL: the lease is gone when it answers again. The holder
+    takes it back and carries on when ``resume()`` says nobody wrote the stream; when it
+    says another did, the holder lets the lease go and counts it lost; while ``resume()``
+    cannot answer (Redis away again), it asks again at the next renewal."""
+    r = redis.Redis.from_url(redis_url)
+    answers: list = [ConnectionError("away again"), True, False]
+
+    def resume() -> bool:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise redis.ConnectionError(str(answer))
+        return answer
+
+    events: list = []
+    clock = FakeClock(0.0)
+    a = keeper(redis_url, "A", events, clock, resume=resume)
+    a.step()
+    clock.advance(2.5)
+    r.delete("t:default:lease")  # expired while Redis was away
+    a.step()  # taken, but resume() did not answer: not yet the holder again
+    assert not a.held and a.error and events == [("took", "A")]
+    a.step()  # asked again: nobody wrote, carry on
+    assert a.held and a.error is None and events == [("took", "A")]
+    assert a.holder() == "A"
+    r.delete("t:default:lease")
+    a.step()  # another worker wrote meanwhile: the lease goes, the pipeline must stop
+    assert events[-1] == ("lost", "A") and not a.held and a.holder() is None
+    assert answers == []
 
 
 def test_stopping_releases_the_lease(redis_url):

@@ -8,6 +8,7 @@ import orjson
 import redis
 
 from streamdash.config import Settings
+from streamdash.models import Batch
 from streamdash.runtime import Runtime
 from streamdash.state.build import attach_publisher
 from streamdash.testing import FakeClock, ListSource
@@ -210,3 +211,42 @@ def test_records_go_in_bounded_groups_and_old_ones_are_trimmed(request, redis_ur
     sizes = [len(orjson.loads(r[1][b"d"])) for r in client.xrange("big:default:records")]
     assert sizes == [GROUP_RECORDS, GROUP_RECORDS, 500]
     publisher.client.close()
+
+
+def test_it_knows_whether_another_worker_wrote_the_stream_since_it_did(request):
+    """``wrote_last()``: true before anyone wrote and after its own write, false once the
+    pulse names another writer (what a lease taken back after an outage asks)."""
+    h = Harness.build(request, "redis")
+    assert h.publisher.wrote_last()
+    h.sync()
+    assert h.publisher.wrote_last()
+    h.publisher.client.hset(h.publisher.keys.pulse, "worker", "someone-else")
+    assert not h.publisher.wrote_last()
+    h.close()
+
+
+def test_held_acknowledgements_go_to_the_source_once_a_write_holds_their_batch(request):
+    """A worker's push source hears of a stored batch only after the write that holds it
+    went through: not while writes are refused, and not for a batch stored after the write
+    read its moment."""
+    from streamdash.pipeline.acks import defer_acks
+
+    acked: list = []
+    h = Harness.build(request, "redis")
+    h.runtime.source.push = True  # a ListSource standing in for a push source
+    h.runtime.source.ack = acked.append
+    held = defer_acks(h.runtime.producer, h.runtime.consumer, 100)
+    h.publisher.held_acks = held
+    held.track(["a", "b"])  # as the producer does when it fetches them
+    h.runtime.consumer.handle(Batch(recs(2), T0, ack=["a", "b"]))
+    h.publisher.may_write = lambda: False  # the lease lapsed: no write, no acknowledgement
+    assert not h.publisher.flush() and acked == []
+    h.publisher.may_write = lambda: True
+    h.sync()
+    assert acked == [["a", "b"]] and h.stream.counts()["accepted"] == 2
+    held.track(["c"])
+    h.runtime.consumer.handle(Batch(recs(1, 2), T0, ack=["c"]))
+    assert acked == [["a", "b"]] and h.publisher.status()["acks_pending"]["messages"] == 1
+    h.sync()
+    assert acked == [["a", "b"], ["c"]] and held.pending()["messages"] == 0
+    h.close()
