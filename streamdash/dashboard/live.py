@@ -297,8 +297,9 @@ class LiveView:
                 ext = series_chart.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
                     return {"extend": ext, "state": {**state, "seq": last}}
-        # Viewers loading the page together share one full figure per buffer state.
-        return self.shared(f"reset:{value_field}|{key_field}", buf.last_seq,
+        # Viewers loading the page together share one full figure per buffer state (of this
+        # epoch: a state store that lost its data counts its records from 1 again).
+        return self.shared(f"reset:{value_field}|{key_field}", (self.epoch, buf.last_seq),
                             lambda: self._reset(value_field, key_field, figure))
 
     def _new_points(self, seq: int, value_field: str, key_field: str

@@ -101,6 +101,16 @@ def test_viewers_holding_the_same_points_share_the_new_ones(view, monkeypatch):
     assert later["state"]["seq"] == 15 and len(reads) == 2
 
 
+def test_a_new_epoch_gets_a_new_figure_at_the_same_sequence_number(view):
+    """A state store that lost its data (a new epoch) may reach the same sequence number
+    again: the shared full figure and new points are not the old epoch's."""
+    view.runtime.buffer.extend(recs(10))
+    old = view.series(None, "value", "key", series_figure)
+    view.state._epoch = "restarted"
+    new = view.series(None, "value", "key", series_figure)
+    assert new["state"]["epoch"] == "restarted" and new["figure"] is not old["figure"]
+
+
 def test_made_up_sequence_numbers_do_not_grow_the_shared_points(view):
     """Thousands of distinct sequence numbers a client makes up keep at most
     ``dashboard.shared_extends`` sets of points, and each still gets its right answer."""
