@@ -46,13 +46,12 @@ def test_a_tick_is_answered_as_dash_answers_it(app, output):
     """The first tick, a tick with new data and a tick with nothing new: the same status,
     headers and bytes from the direct path as from Dash's dispatch."""
     values = dict(VALUES)
-    store = output
     for step in range(3):
         answered, by_dash = both(app, output, values)
         assert (answered.status_code, dict(answered.headers), answered.data) == \
             (by_dash.status_code, dict(by_dash.headers), by_dash.data), step
         if answered.status_code == 200:
-            values[store] = answered.get_json()["response"][store.split(".")[0]]["data"]
+            values[output] = answered.get_json()["response"][output.split(".")[0]]["data"]
         if step == 0:
             app.runtime.buffer.extend({"id": 50 + i, "key": "k1", "value": 1.0, "ts": "T"}
                                       for i in range(5))
