@@ -14,6 +14,7 @@ from ..state import DEFAULT_STREAM, StreamState, as_stream
 from ..streams import stream_error
 from . import ids
 from .callbacks import register_callbacks
+from .direct import answer_directly
 from .guard import install_guards
 from .ids import prop
 from .layout import build_layout
@@ -39,11 +40,12 @@ def install_dashboard(app: Dash, state: StreamState | Runtime | Mapping[str, Str
     app.layout = build_layout("streamdash", f"{info.title} ({info.kind})", live.options,
                               info.quality_window, history_refresh(info.snapshot_interval),
                               stream_window_note(info.window), streams=views.names)
-    register_callbacks(app, views)
+    direct = register_callbacks(app, views)
     # Malformed callback requests (a stream no one configured included): 400; unknown suite
     # paths: 404.
     install_guards(app, {prop(ids.STREAM, "data"): views.names,
                          prop(ids.STREAM_PICKER, "value"): views.names})
+    answer_directly(app, direct)  # after the guard: it checks what these callbacks get
     return views
 
 

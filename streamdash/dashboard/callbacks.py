@@ -21,6 +21,7 @@ from dash import Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from . import ids, views
+from .direct import DirectCallbacks
 from .figures.windows import WINDOW_NOTE
 from .layout import WINDOWED_KPIS, kpi_labels
 from .live import LiveView, stream_window_note
@@ -42,8 +43,12 @@ def outputs(names: tuple[str, ...]) -> list[Output]:
 STREAM = State(ids.STREAM, "data")
 
 
-def register_callbacks(app: Dash, streams: StreamViews) -> None:
-    """Wire every dashboard component to the live view of the stream each browser shows."""
+def register_callbacks(app: Dash, streams: StreamViews) -> DirectCallbacks:
+    """Wire every dashboard component to the live view of the stream each browser shows;
+    returns the callbacks to answer without Dash's dispatch (``direct.py``): the live tick's
+    and the charts' own, which every browser sends every refresh period."""
+    direct = DirectCallbacks()
+
     @app.callback(Output(ids.TICK, "interval"), Output(ids.TICK, "max_intervals"),
                   Input(ids.REFRESH_PICKER, "value"))
     def set_refresh(value: float | None) -> tuple[int, int]:
@@ -55,12 +60,12 @@ def register_callbacks(app: Dash, streams: StreamViews) -> None:
         register_pause(app, timer)
     for panel in PANELS:
         if panel.store:
-            register_panel(app, streams, panel)
+            register_panel(app, streams, panel, direct)
 
-    @app.callback(*outputs(views.TICK_OUTPUTS), Output(ids.CLIENT_STATE, "data"), TICK,
-                  *(Input(c, "value") for c in views.TICK_INPUTS),
-                  State(ids.REFRESH_PICKER, "value"), State(ids.CLIENT_STATE, "data"), STREAM,
-                  running=HOLD_TICK)
+    @direct.callback(app, *outputs(views.TICK_OUTPUTS), Output(ids.CLIENT_STATE, "data"),
+                     TICK, *(Input(c, "value") for c in views.TICK_INPUTS),
+                     State(ids.REFRESH_PICKER, "value"), State(ids.CLIENT_STATE, "data"),
+                     STREAM, running=HOLD_TICK)
     def refresh_rest(_n: Any, *values: Any) -> tuple:
         *chosen, refresh, state, stream = values
         live = chosen_view(streams, stream)
@@ -70,6 +75,8 @@ def register_callbacks(app: Dash, streams: StreamViews) -> None:
         if not out and new_state == state:
             raise PreventUpdate
         return (*(out.get(name, no_update) for name in views.TICK_OUTPUTS), new_state)
+
+    return direct
 
 
 def chosen_view(streams: StreamViews, name: Any) -> LiveView:
@@ -114,13 +121,14 @@ def register_pause(app: Dash, timer: str) -> None:
         return not value
 
 
-def register_panel(app: Dash, streams: StreamViews, panel: Panel) -> None:
+def register_panel(app: Dash, streams: StreamViews, panel: Panel,
+                   direct: DirectCallbacks) -> None:
     """The callback of a chart with its own request: its timer and controls in, its figure (or
     ``extendData``) and its store out; nothing new answers 204."""
-    @app.callback(*outputs(panel.outputs), Output(panel.store, "data"),
-                  Input(panel.timer, "n_intervals"), *(Input(c, "value") for c in panel.inputs),
-                  State(panel.store, "data"), STREAM,
-                  running=HOLD_TICK if panel.timer == ids.TICK else None)
+    @direct.callback(app, *outputs(panel.outputs), Output(panel.store, "data"),
+                     Input(panel.timer, "n_intervals"),
+                     *(Input(c, "value") for c in panel.inputs), State(panel.store, "data"),
+                     STREAM, running=HOLD_TICK if panel.timer == ids.TICK else None)
     def refresh_panel(_n: Any, *values: Any) -> tuple:
         *chosen, state, stream = values
         live = chosen_view(streams, stream)

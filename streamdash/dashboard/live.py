@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import StateUnavailable
 from ..runtime import Runtime
-from ..state import Pulse, StreamState, as_stream, window_spec
+from ..state import StreamState, as_stream, window_spec
 from ..store.history import StorageUnavailable
 from . import tables, unavailable
 from .figures import series as series_chart
@@ -28,6 +28,7 @@ from .figures.quality import QUALITY_SERIES, quality_extend, quality_figure
 from .figures.windows import window_lag_note
 from .options import DEFAULT_HISTORY_RANGE, HISTORY_RANGES, DashboardOptions
 from .rolling import RollingValues
+from .shared import SharedValues
 from .texts import count_since, freshness_message, interval_text, last_update_text
 from .values import is_number
 
@@ -82,10 +83,13 @@ class LiveView:
     def __init__(self, state: StreamState | Runtime, options: DashboardOptions):
         self.state: StreamState = as_stream(state)
         self.options = options
-        # Reentrant: a figure built under it may read rolling values, which take it too.
-        self._lock = threading.RLock()
+        self._cache = SharedValues(MAX_CACHED)
+        # The cache's (reentrant) lock: a figure built under it may read rolling values.
+        self._lock = self._cache.lock
         self._fields: OrderedDict[str, RollingValues] = OrderedDict()
-        self._cache: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+        # New time-series points by (fields, the sequence number a viewer holds): its own
+        # bound, so made-up numbers evict only each other, never the snapshots above.
+        self._extends = SharedValues(options.shared_extends)
         self._history_lock = threading.Lock()
         self._history_cache: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -104,17 +108,7 @@ class LiveView:
     def shared(self, name: str, key: Any, build: Callable[[], Any]) -> Any:
         """The value cached under ``name`` for ``key``, built once (under the lock) when stale:
         every viewer asking for the same version gets the same object, computed once."""
-        with self._lock:
-            hit = self._cache.get(name)
-            if hit is not None and hit[0] == key:
-                self._cache.move_to_end(name)
-                return hit[1]
-            value = build()
-            self._cache[name] = (key, value)
-            self._cache.move_to_end(name)
-            while len(self._cache) > MAX_CACHED:
-                self._cache.popitem(last=False)
-            return value
+        return self._cache.get(name, key, build)
 
     def known_field(self, name: Any) -> str | None:
         """``name`` when it is a field the schema, the source or the data has, else ``None``:
@@ -152,15 +146,16 @@ class LiveView:
         stream's effective fetch interval and the viewer's refresh.
         """
         now = self.state.clock()
-        pulse = self.state.pulse()
-        interval = max(pulse.interval, refresh or 0)
-        key = (self.state.records.last_seq, value_field, interval, int(now))
+        # The stream's pulse (fetch interval, last success) is read in the build too: once a
+        # second, not once a request.
+        key = (self.state.records.last_seq, value_field, refresh or 0, int(now))
         return self.shared(f"summary:{value_field}", key,
-                            lambda: self._summary(value_field, interval, now, pulse))
+                            lambda: self._summary(value_field, refresh or 0, now))
 
-    def _summary(self, value_field: str, interval: float, now: float,
-                 pulse: Pulse) -> dict[str, Any]:
+    def _summary(self, value_field: str, refresh: float, now: float) -> dict[str, Any]:
         st, monitor = self.state, self.monitor
+        pulse = st.pulse()
+        interval = max(pulse.interval, refresh)
         rv = self._rolling(value_field)
         rates = monitor.rates() if monitor is not None else {}
         last_new = st.metrics.gauge("last_stored_at")
@@ -286,23 +281,39 @@ class LiveView:
 
     def _series(self, state: Any, value_field: str, key_field: str,
                 figure: FigureFn) -> dict[str, Any] | None:
-        buf, opts = self.state.records, self.options
+        buf = self.state.records
         action = series_chart.series_action(state, self.epoch, buf.last_seq, value_field, key_field)
         if action == "none":
             return None
         if action == "extend":
             assert state is not None
-            items = buf.after(state["seq"])
-            if not items:
+            seq = state["seq"]
+            new = self._extends.get((value_field, key_field, seq), (self.epoch, buf.last_seq),
+                                    lambda: self._new_points(seq, value_field, key_field))
+            if new is None:
                 return None
-            if items[0][0] == state["seq"] + 1:  # no gap: the client missed nothing
-                groups = series_chart.group_points(items, value_field, key_field, opts.time_field)
+            groups, last = new
+            if groups is not None:  # else a gap: the client missed records, a reset
                 ext = series_chart.series_extend(groups, state["keys"], state["max"])
                 if ext is not None:
-                    return {"extend": ext, "state": {**state, "seq": items[-1][0]}}
-        # Viewers loading the page together share one full figure per buffer state.
-        return self.shared(f"reset:{value_field}|{key_field}", buf.last_seq,
+                    return {"extend": ext, "state": {**state, "seq": last}}
+        # Viewers loading the page together share one full figure per buffer state (of this
+        # epoch: a state store that lost its data counts its records from 1 again).
+        return self.shared(f"reset:{value_field}|{key_field}", (self.epoch, buf.last_seq),
                             lambda: self._reset(value_field, key_field, figure))
+
+    def _new_points(self, seq: int, value_field: str, key_field: str
+                    ) -> tuple[dict[str, Any] | None, int] | None:
+        """The points after ``seq`` grouped by key and the last one's sequence number,
+        shared by every viewer holding ``seq``; groups ``None`` when the buffer no longer
+        holds the record after ``seq`` (a gap); ``None`` when nothing is newer."""
+        items = self.state.records.after(seq)
+        if not items:
+            return None
+        if items[0][0] != seq + 1:
+            return None, items[-1][0]
+        return series_chart.group_points(items, value_field, key_field,
+                                         self.options.time_field), items[-1][0]
 
     def _reset(self, value_field: str, key_field: str, figure: FigureFn) -> dict[str, Any]:
         buf = self.state.records

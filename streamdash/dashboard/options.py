@@ -25,7 +25,10 @@ class DashboardOptions:
 
     ``value_field``/``key_field``/``time_field`` default to the source's hints; ``table_rows``
     bounds every table; ``histogram_points`` is how many recent values the histogram covers;
-    ``chart_windows`` and ``quality_points`` bound the aggregate and quality charts.
+    ``chart_windows`` and ``quality_points`` bound the aggregate and quality charts;
+    ``shared_extends`` is how many sets of new time-series points are kept ready for the
+    viewers that hold the same points (one set per sequence number they start after: a few
+    for all viewers of one refresh period; numbers a client makes up only evict the oldest).
     """
 
     refresh: float = 5.0
@@ -36,6 +39,7 @@ class DashboardOptions:
     histogram_points: int = 1000
     chart_windows: int = 300
     quality_points: int = 300
+    shared_extends: int = 32
 
 
 class DashboardParams(Params):
@@ -50,6 +54,7 @@ class DashboardParams(Params):
     histogram_points: Int = Field(1000, ge=10, le=100_000)
     chart_windows: Int = Field(300, ge=10, le=5000)
     quality_points: Int = Field(300, ge=10, le=5000)
+    shared_extends: Int = Field(32, ge=1, le=1000)
 
 
 def dashboard_options(settings: Settings, hints: FieldHints) -> DashboardOptions:
@@ -59,4 +64,5 @@ def dashboard_options(settings: Settings, hints: FieldHints) -> DashboardOptions
         refresh=p.refresh, value_field=p.value_field or hints.value_field,
         key_field=p.key_field or hints.key_field, time_field=p.time_field or hints.time_field,
         table_rows=p.table_rows, histogram_points=p.histogram_points,
-        chart_windows=p.chart_windows, quality_points=p.quality_points)
+        chart_windows=p.chart_windows, quality_points=p.quality_points,
+        shared_extends=p.shared_extends)

@@ -20,6 +20,7 @@ from dash import html
 from ..models import utc_iso
 from ..state.overview import status_line
 from .live import LiveView
+from .shared import SharedValues
 from .texts import STATUS_COLORS
 
 #: Longest URL query read for ``stream=`` (a name is at most 32 characters; the rest of a
@@ -49,6 +50,9 @@ class StreamViews:
         self._clock = clock or self.first.state.clock
         self._lock = threading.Lock()
         self._overview: tuple[int, list[dict[str, Any]]] | None = None
+        # The overview's rows as sent, per chosen stream (a configured name: at most one
+        # entry per stream; the bound holds whatever a caller passes).
+        self.shared = SharedValues(len(self.names) + 1)
 
     def pick(self, name: Any) -> LiveView | None:
         """The view of stream ``name``; ``None`` (absent) is the default stream; a name no
@@ -86,7 +90,7 @@ def overview_cells(lines: list[dict[str, Any]]) -> list[list[str]]:
     return cells
 
 
-def overview_rows(cells: list[list[str]], chosen: str) -> list[Any]:
+def overview_rows(cells: list[list[str]], chosen: str) -> list[html.Tr]:
     """The overview's rows (:func:`overview_cells`): the name links to the stream, the
     health is coloured, the chosen stream is marked. Every text is a plain string (React
     escapes it): a source's name is never markup."""
@@ -99,3 +103,15 @@ def overview_rows(cells: list[list[str]], chosen: str) -> list[Any]:
                html.Td(alerts)]
         rows.append(html.Tr(row, className="table-active" if name == chosen else ""))
     return rows
+
+
+def as_json(value: Any) -> Any:
+    """Dash components (and lists of them) as the plain JSON Dash sends for them: the same
+    answer, which orjson writes at once; a component left in an answer makes plotly's
+    encoder fall back to walking the whole answer in Python (milliseconds a request)."""
+    if hasattr(value, "to_plotly_json"):
+        plain = value.to_plotly_json()
+        return {**plain, "props": {k: as_json(v) for k, v in plain["props"].items()}}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    return value

@@ -18,7 +18,7 @@ from .ids import prop
 from .layout import ALERT_SLOTS, KPI_IDS, field_options
 from .live import LiveView
 from .panels import TICK_PANELS, Inputs
-from .streams import StreamViews, overview_cells, overview_rows
+from .streams import StreamViews, as_json, overview_cells, overview_rows
 from .texts import kpi_texts, status_badge
 
 Outputs = dict[str, Any]
@@ -55,6 +55,13 @@ def header(live: LiveView, state: Any, value_field: str,
     """Status badge (its hover text names the firing alerts), effective interval, last
     update, stale / no-new-data banner and KPI cards (when any of them changed)."""
     s = live.summary(value_field, refresh)
+    # The texts and their digest are built once per summary (the same object for every viewer
+    # of one data version), not once per request.
+    out, new = live.shared(f"header:{value_field}", s, lambda: _header_texts(s))
+    return ({} if new == state else out), new
+
+
+def _header_texts(s: dict[str, Any]) -> tuple[Outputs, str]:
     k = kpi_texts(s)
     text, color = status_badge(s["status"])
     out = {prop(ids.STATUS_BADGE, "children"): text, prop(ids.STATUS_BADGE, "color"): color,
@@ -65,8 +72,7 @@ def header(live: LiveView, state: Any, value_field: str,
            prop(ids.STALE_WARNING, "is_open"): bool(s["stale"]),
            prop(ids.STALE_WARNING, "color"): s["stale_color"],
            **{prop(ids.kpi(kpi_id), "children"): k[kpi_id] for kpi_id, _ in KPI_IDS}}
-    new = digest(out)
-    return ({} if new == state else out), new
+    return out, digest(out)
 
 
 def panels(live: LiveView, state: Any, inputs: Inputs) -> tuple[Outputs, Any]:
@@ -112,28 +118,42 @@ def alert_banners(live: LiveView, state: Any) -> tuple[Outputs, Any]:
     the alert history table."""
     state = state or {}
     active, history = live.alerts(live.options.table_rows)
-    slots, more = alerts.banner_slots(active, live.state.clock(), ALERT_SLOTS)
+    # The banners say how long ago an alert began (whole seconds): built once per second and
+    # per alerts snapshot for every viewer.
+    now = live.state.clock()
+    banners, banners_digest = live.shared("alert-banners", (active, int(now)),
+                                          lambda: _banners(active, now))
+    new = {"banners": banners_digest,
+           "history": [live.epoch, len(history), history[0]["at"] if history else None]}
+    out: Outputs = {} if new["banners"] == state.get("banners") else banners
+    if new["history"] != state.get("history"):
+        out = {**out, prop(ids.GRID_ALERTS, "rowData"): alerts.history_rows(history)}
+    return out, new
+
+
+def _banners(active: list[dict[str, Any]], now: float) -> tuple[Outputs, str]:
+    slots, more = alerts.banner_slots(active, now, ALERT_SLOTS)
     out: Outputs = {prop(ids.ALERT_MORE, "children"): more}
     for i, (is_open, color, text) in enumerate(slots):
         slot = ids.alert_slot(i)
         out.update({prop(slot, "is_open"): is_open, prop(slot, "color"): color,
                     prop(slot, "children"): text})
-    new = {"banners": digest(out),
-           "history": [live.epoch, len(history), history[0]["at"] if history else None]}
-    if new["banners"] == state.get("banners"):
-        out = {}
-    if new["history"] != state.get("history"):
-        out[prop(ids.GRID_ALERTS, "rowData")] = alerts.history_rows(history)
-    return out, new
+    return out, digest(out)
 
 
 def overview(streams: StreamViews, state: Any, chosen: str) -> tuple[Outputs, Any]:
-    """The streams overview (a row per stream, ``chosen`` marked), when it changed."""
-    cells = overview_cells(streams.overview())
-    new = digest([cells, chosen])
+    """The streams overview (a row per stream, ``chosen`` marked), when it changed; built
+    once per overview (at most once a second) and chosen stream for every viewer."""
+    lines = streams.overview()
+    rows, new = streams.shared.get(chosen, lines, lambda: _overview(lines, chosen))
     if new == state:
         return {}, new
-    return {prop(ids.OVERVIEW, "children"): overview_rows(cells, chosen)}, new
+    return {prop(ids.OVERVIEW, "children"): rows}, new
+
+
+def _overview(lines: list[dict[str, Any]], chosen: str) -> tuple[list[Any], str]:
+    cells = overview_cells(lines)
+    return as_json(overview_rows(cells, chosen)), digest([cells, chosen])
 
 
 def tick(live: LiveView, state: dict[str, Any] | None, inputs: Inputs,

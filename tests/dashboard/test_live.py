@@ -83,6 +83,46 @@ def test_series_resets_on_new_key_restart_field_change_and_gap(view):
         gap["figure"]["data"][1]["x"]) == 100
 
 
+def test_viewers_holding_the_same_points_share_the_new_ones(view, monkeypatch):
+    """Viewers that hold the same sequence number get the same new points, read from the
+    buffer once; new records (a new buffer state) are read again."""
+    reads = []
+    real = view._new_points
+    monkeypatch.setattr(view, "_new_points", lambda *a: reads.append(a) or real(*a))
+    view.runtime.buffer.extend(recs(10))
+    state = view.series(None, "value", "key", series_figure)["state"]
+    view.runtime.buffer.extend(recs(3, 10))
+    first = [view.series(state, "value", "key", series_figure) for _ in range(50)]
+    assert all(f == first[0] for f in first) and len(reads) == 1
+    assert first[0]["extend"][0]["x"] == [["T10", "T12"], ["T11"]]
+    view.runtime.buffer.extend(recs(2, 13))
+    later = view.series(state, "value", "key", series_figure)
+    assert later["extend"][0]["x"] == [["T10", "T12", "T14"], ["T11", "T13"]]
+    assert later["state"]["seq"] == 15 and len(reads) == 2
+
+
+def test_a_new_epoch_gets_a_new_figure_at_the_same_sequence_number(view):
+    """A state store that lost its data (a new epoch) may reach the same sequence number
+    again: the shared full figure and new points are not the old epoch's."""
+    view.runtime.buffer.extend(recs(10))
+    old = view.series(None, "value", "key", series_figure)
+    view.state._epoch = "restarted"
+    new = view.series(None, "value", "key", series_figure)
+    assert new["state"]["epoch"] == "restarted" and new["figure"] is not old["figure"]
+
+
+def test_made_up_sequence_numbers_do_not_grow_the_shared_points(view):
+    """Thousands of distinct sequence numbers a client makes up keep at most
+    ``dashboard.shared_extends`` sets of points, and each still gets its right answer."""
+    view.runtime.buffer.extend(recs(100))
+    state = view.series(None, "value", "key", series_figure)["state"]
+    for seq in range(2000):
+        update = view.series({**state, "seq": seq % 100}, "value", "key", series_figure)
+        assert update["state"]["seq"] == 100 and len(update["extend"][0]["x"][0]) == \
+            (100 - seq % 100 + 1) // 2
+    assert len(view._extends) <= view.options.shared_extends == 32
+
+
 def test_summary_counts_and_staleness(view):
     """The summary has counts, latest/mean of the field, and flags stale data."""
     rt = view.runtime

@@ -29,7 +29,9 @@ def test_settings_override_hints():
 @pytest.mark.parametrize("values, key", [({"dashboard.colour": "red"}, "dashboard.colour"),
                                          ({"dashboard.table_rows": 5}, "dashboard.table_rows"),
                                          ({"dashboard.table_rows": True}, "dashboard.table_rows"),
-                                         ({"dashboard.time_field": 3}, "dashboard.time_field")])
+                                         ({"dashboard.time_field": 3}, "dashboard.time_field"),
+                                         ({"dashboard.shared_extends": 0},
+                                          "dashboard.shared_extends")])
 def test_bad_settings_name_the_key(values, key):
     """Unknown keys and bad values raise ConfigError naming the dotted key."""
     with pytest.raises(ConfigError) as err:

@@ -1,5 +1,6 @@
 """Tests for streamdash.dashboard.views (what a tick sends besides the time series)."""
 
+import orjson
 import pytest
 
 from streamdash.config import Settings
@@ -74,3 +75,51 @@ def test_every_tick_output_exists_in_the_layout(live):
                 walk(child)
     walk(app.layout)
     assert {name.rsplit(".", 1)[0] for name in views.TICK_OUTPUTS} <= ids
+
+
+def counted(monkeypatch, module, name):
+    """Count the calls of ``module.name`` (still calling it)."""
+    calls = []
+    real = getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_header_banners_and_overview_are_built_once_per_version(live, monkeypatch):
+    """Fifty viewers ticking on one data version cost one build of the KPI texts, the alert
+    banners and the overview rows; new records (and a new second) build them anew."""
+    streams = StreamViews({"default": live})
+    builds = [counted(monkeypatch, views, name)
+              for name in ("kpi_texts", "_banners", "overview_rows")]
+    live.runtime.buffer.extend({"id": i, "key": "k", "value": float(i)} for i in range(5))
+    answers = [views.tick(live, None, VALUE, 5, streams, "default")[0] for _ in range(50)]
+    assert all(a == answers[0] for a in answers) and [len(b) for b in builds] == [1, 1, 1]
+    live.runtime.buffer.append({"id": 9, "key": "k", "value": 9.0})
+    live.runtime.metrics.add_many({"records_in": 6})
+    live.runtime.clock.advance(1)
+    out, _ = views.tick(live, None, VALUE, 5, streams, "default")
+    assert out["kpi-latest.children"] == "9.00" and [len(b) for b in builds] == [2, 2, 2]
+
+
+def test_the_overview_is_plain_json(live):
+    """The overview rows are sent as the JSON Dash makes of its components (no component
+    object is left for the encoder to walk)."""
+    out, _ = views.overview(StreamViews({"default": live}), None, "default")
+    row = out["stream-overview.children"][0]
+    assert row["type"] == "Tr" and row["namespace"] == "dash_html_components"
+    link = row["props"]["children"][0]["props"]["children"]
+    assert link["type"] == "A" and link["props"]["children"] == "default"
+    orjson.dumps(out)  # raises TypeError for any component left
+
+
+def test_hostile_chosen_names_do_not_grow_the_overview_cache(live):
+    """Thousands of distinct chosen names (the guard refuses them first; this is the bound
+    behind it) keep at most one entry per stream and one more."""
+    streams = StreamViews({"default": live})
+    for i in range(2000):
+        views.overview(streams, None, f"evil-{i}")
+    assert len(streams.shared) <= len(streams.names) + 1
