@@ -192,6 +192,9 @@ def test_a_standby_worker_takes_over_a_killed_one(roles, tmp_path, redis_url):
         "standby: stream 'default' is written by worker ")
     stream = open_store(Settings({"state": {"backend": "redis", "url": redis_url,
                                             "read_cache": 0}})).stream()
+    # The writer's /health is 200 once it holds the lease, maybe before its first records
+    # are written: with nothing written, no dedup key of its would be there to restore.
+    wait_until(lambda: stream.counts()["in"] > 0, within(0.2, 0.2), "the writer's records")
     writer, epoch = stream.view().worker, stream.epoch
     os.killpg(first.proc.pid, signal.SIGKILL)
     killed = time.monotonic()
