@@ -174,9 +174,10 @@ class Windows:
             return None
         ns.update({f"RULE_{j}": self, f"FIELD_{j}": self.field, f"KEY_{j}": self.key})
         setup = [f"open_{j} = RULE_{j}.open; size_{j} = RULE_{j}.size",
-                 f"last_start_{j} = None; slot_{j} = None; seen_{j} = 0; skipped_{j} = 0"]
+                 f"last_start_{j} = None; slot_{j} = None; reached_{j} = False; skipped_{j} = 0"]
         key = access.read(self.key, f"KEY_{j}") if self.key else "None"
-        body = [f"seen_{j} += 1",
+        # A flag, not a count: an int past 256 is a new object at every increment.
+        body = [f"reached_{j} = True",
                 f"x_{j} = {access.read(self.field, f'FIELD_{j}')}",
                 f"if x_{j} is not None and (type(x_{j}) is FLOAT or type(x_{j}) is INT):",
                 f"    start_{j} = (t // size_{j}) * size_{j}",
@@ -193,7 +194,7 @@ class Windows:
                 f"        values_{j}.append(x_{j})",
                 "else:",
                 f"    skipped_{j} += 1"]
-        teardown = [f"if seen_{j}:", f"    RULE_{j}.last_input = ctx.mono",
+        teardown = [f"if reached_{j}:", f"    RULE_{j}.last_input = ctx.mono",
                     f"RULE_{j}.skipped += skipped_{j}"]
         return setup, body, teardown
 
