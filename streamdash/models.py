@@ -25,11 +25,17 @@ def finite(value: Any) -> Any:
 
 
 def utc_iso(ts: float | None) -> str | None:
-    """Format epoch seconds as UTC ISO-8601 to the millisecond (``2026-01-02T03:04:05.678Z``)."""
+    """Format epoch seconds as UTC ISO-8601 to the millisecond (``2026-01-02T03:04:05.678Z``;
+    the year always has four digits).
+
+    ``isoformat`` (in C) rather than ``strftime``, which builds a time tuple and formats in
+    Python's wrapper: half the time, and the pipeline formats two times per late record.
+    """
     if ts is None:
         return None
     dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    # "…T03:04:05.678+00:00": the milliseconds truncated, as microsecond // 1000 would.
+    return dt.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @dataclass(slots=True)

@@ -127,7 +127,7 @@ class FieldChecks:
             # Fast path: a canonical 'YYYY-MM-DDTHH:MM:SS.mmmZ' whose second is cached;
             # anything else (a miss, another shape or type) raises and goes the slow way.
             src.add(d, "try:")
-            src.add(d + 1, f"t{i} = (SECONDS{i}[v[:19]] + TAILS[v[19:]]) / 1000")
+            src.add(d + 1, f"t{i} = (SECONDS{i}[v[SECOND]] + TAILS[v[TAIL]]) / 1000")
             src.add(d, "except (KeyError, TypeError, IndexError):")
             src.add(d + 1, f"t{i} = SLOW{i}(v)")
             src.add(d + 1, f"if t{i} is None:")

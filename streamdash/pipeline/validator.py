@@ -23,7 +23,7 @@ from .jsonl import Unparsed, decode_line, decode_lines
 from .regex import compile_pattern
 from .rules.base import DictAccess, Fusable, Fused
 from .schema import FieldSpec, Schema
-from .timestamps import TAILS, TimestampParser, is_canonical
+from .timestamps import SECOND, TAIL, TAILS, TimestampParser, is_canonical
 from .typed import ERRORS, UNSET, StructAccess, typed_decoder
 
 INF = math.inf
@@ -83,6 +83,7 @@ class Validator:
         schema = self.schema
         ns: dict[str, Any] = {"MISSING": MISSING, "DICT": dict, "STR": str, "INT": int,
                               "FLOAT": float, "BOOL": bool, "INF": INF, "TAILS": TAILS,
+                              "SECOND": SECOND, "TAIL": TAIL,
                               "KNOWN": self.known, "KNOWN_HAS_ALL": self.known.issuperset,
                               "DROP_UNKNOWN": self._drop_unknown,
                               "IS_CANONICAL": is_canonical, "REWRITE_TIMES": _rewrite_times}

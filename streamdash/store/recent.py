@@ -48,11 +48,11 @@ class RecentLog:
             self._total += 1
 
     def add_many(self, items: Iterable[dict[str, Any]]) -> None:
-        """Append several items in order."""
+        """Append several items in order (one ``extend``, in C: ~100 closed windows a batch)."""
+        batch = items if isinstance(items, list) else list(items)
         with self._lock:
-            for item in items:
-                self._items.append(item)
-                self._total += 1
+            self._items.extend(batch)
+            self._total += len(batch)
 
     def restore(self, items: Iterable[dict[str, Any]]) -> None:
         """Put back items kept from an earlier run (oldest first), without counting them in

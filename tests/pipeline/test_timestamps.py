@@ -6,6 +6,8 @@ import math
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamdash.errors import ConfigError
 from streamdash.pipeline.timestamps import (
@@ -52,6 +54,22 @@ def test_fast_path_matches_datetime_exactly():
         assert parser(text) == ref
         assert parser(text) == ref  # second call: from the cache
     assert parser.seconds
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.datetimes(datetime(1, 1, 1, 0, 0, 1), datetime(9999, 12, 31, 23, 59, 58)),
+       st.integers(0, 999), st.integers(0, 999))
+def test_fast_path_matches_datetime_in_every_year(when, ms, other_ms):
+    """The second remembered from one time (its milliseconds recovered from the parsed
+    float, not parsed again) gives every other millisecond of that second exactly as
+    datetime.timestamp() does, from year 1 to 9999."""
+    parser = TimestampParser()
+    second = when.replace(microsecond=0).isoformat()
+    first, other = f"{second}.{ms:03d}Z", f"{second}.{other_ms:03d}Z"
+    for text in (first, other, other):  # a full parse, then the cache twice
+        ref = datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+        assert parser(text) == ref
+    assert list(parser.seconds) == [second]
 
 
 def test_fast_path_never_accepts_what_the_slow_path_refuses():

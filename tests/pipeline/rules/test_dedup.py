@@ -125,3 +125,44 @@ def test_a_restored_dedup_keeps_its_own_max_keys():
         run(d, [{"id": i}], [float(i)])
     small = restored(lambda: Dedup("id", max_keys=4), d)
     assert small.seen == {6, 7, 8, 9} and small.evicted == 6
+
+
+class OneSet:
+    """The dedup semantics with every remembered key in one plain set (the reference)."""
+
+    def __init__(self, ttl, max_keys):
+        self.ttl, self.max_keys, self.seen, self.gens, self.newest = ttl, max_keys, set(), [], None
+
+    def batch(self, keys, times):
+        out, fresh = [], []
+        for k in keys:
+            if k in self.seen:
+                continue
+            self.seen.add(k)
+            fresh.append(k)
+            out.append(k)
+        newest = max(times) if self.newest is None else max(self.newest, max(times))
+        self.newest = newest
+        if fresh:
+            self.gens.append((max(times), fresh))
+        while self.gens and (self.gens[0][0] < newest - self.ttl or len(self.seen) > self.max_keys):
+            self.seen.difference_update(self.gens.pop(0)[1])
+        return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 40), max_size=12),
+                          st.floats(0, 30, allow_nan=False)), max_size=40),
+       st.sampled_from([5.0, 20.0, 1e9]), st.sampled_from([4, 15, 1_000_000]))
+def test_young_and_old_sets_decide_as_one_set(batches, ttl, max_keys):
+    """The two sets (new keys into one, the oldest generations drained from the other) keep
+    and drop exactly the records one set of every remembered key would, batch after batch,
+    with expiry by TTL and by max_keys; the remembered keys are the same too."""
+    d, ref, clock = Dedup("id", ttl=ttl, max_keys=max_keys), OneSet(ttl, max_keys), 0.0
+    for keys, step in batches:
+        clock += step
+        times = [clock - (i % 3) for i in range(len(keys))]
+        out, _, _ = run(d, [{"id": k} for k in keys], times)
+        if keys:
+            assert [r["id"] for r in out] == ref.batch(keys, times)
+        assert d.seen == ref.seen and d.stats()["keys"] == len(ref.seen)
