@@ -70,6 +70,9 @@ class HeldAcks:
         self._messages = 0
         self._seq = 0  # tokens held so far
         self._cond = threading.Condition()
+        #: Called when the producer starts waiting for room (the publisher then writes at
+        #: once instead of at the end of its flush interval: the source waits for that write).
+        self.on_full: Callable[[], None] = lambda: None
 
     def track(self, token: Any) -> None:
         """Count ``token``'s messages as waiting from now (the producer, as it fetches them)
@@ -114,7 +117,9 @@ class HeldAcks:
             return self._messages >= self.limit
 
     def wait_for_room(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds for fewer than ``limit`` waiting; True when so."""
+        """Wait at most ``timeout`` seconds for fewer than ``limit`` waiting; True when so.
+        Asks for the write that makes room first (:attr:`on_full`)."""
+        self.on_full()
         with self._cond:
             return self._cond.wait_for(lambda: self._messages < self.limit, timeout)
 

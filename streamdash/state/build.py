@@ -137,5 +137,7 @@ def attach_publisher(runtime: Any, settings: Settings,
     if hold_acks:
         publisher.held_acks = defer_acks(runtime.producer, runtime.consumer,
                                          params.max_pending_acks)
+        if publisher.held_acks is not None:
+            publisher.held_acks.on_full = publisher.hurry
     runtime.attach("state", publisher)
     return publisher

@@ -99,6 +99,7 @@ class StatePublisher(Background):
         self._synced = False
         self._replay = False
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # write now, not at the end of the flush interval
         self._lock = threading.Lock()  # one flush at a time (the thread, stop(), a test)
         self._runner = ThreadRunner("state-publisher", self._run)
         #: Whether this process may write the stream now (a worker: while it holds the lease).
@@ -112,6 +113,19 @@ class StatePublisher(Background):
         """Batch listener (consumer thread): wake the publisher; never waits on Redis."""
         self._wake.set()
 
+    def hurry(self) -> None:
+        """Write what is new now rather than at the end of the flush interval: the push
+        source waits for it (its held acknowledgements are at their bound,
+        ``HeldAcks.on_full``). Without it a worker's source would take at most
+        ``max_pending_acks`` messages per ``flush_interval``."""
+        self._hurry.set()
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Ask the loop to finish now, even in the middle of its flush interval."""
+        super().request_stop()
+        self.hurry()
+
     def _run(self) -> None:
         stopping = self._runner.stopping
         backoff: Iterator[float] | None = None
@@ -119,7 +133,8 @@ class StatePublisher(Background):
         while not stopping.is_set():
             if self.flush():
                 backoff = None
-                stopping.wait(gap)  # batches arriving meanwhile go together
+                self._hurry.wait(gap)  # batches arriving meanwhile go together
+                self._hurry.clear()
                 self._wake.wait(max(0.0, HEARTBEAT_EVERY - gap))  # a batch, or the heartbeat
                 self._wake.clear()
             else:
@@ -132,7 +147,6 @@ class StatePublisher(Background):
         if not self._runner.alive:
             return True
         self.request_stop()
-        self._wake.set()
         ended = self.join(timeout)
         if self.error is None:
             self.flush()

@@ -250,3 +250,29 @@ def test_held_acknowledgements_go_to_the_source_once_a_write_holds_their_batch(r
     h.sync()
     assert acked == [["a", "b"], ["c"]] and held.pending()["messages"] == 0
     h.close()
+
+
+def test_a_source_waiting_on_its_held_acknowledgements_has_them_written_at_once(redis_url):
+    """A worker's push source at its bound of held acknowledgements gets the write that
+    releases them at once, not at the end of the flush interval: with a 10 s interval and
+    room for 5 messages, 40 arrive and all but the last few (under the bound: the source no
+    longer waits) are acknowledged within that one interval — waiting for each interval's
+    write would take 8 intervals, 80 s. The final write on stop acknowledges the rest."""
+    from tests.pipeline.test_acks import Pushed
+
+    flush, total, limit = 10.0, 40, 5
+    settings = redis_settings(redis_url, key_prefix="hurry", flush_interval=flush,
+                              heartbeat_ttl=3 * flush, max_pending_acks=limit).with_overrides(
+        {"buffer.capacity": 100, "source.interval": 0.1})
+    source = Pushed(total, per_fetch=2)
+    runtime = Runtime(settings, source)
+    publisher = attach_publisher(runtime, settings, hold_acks=True)
+    with runtime:
+        # Every message read; all acknowledged but those held under the bound (at most
+        # limit - 1: the source no longer waits for them).
+        wait_until(lambda: source.sent == total and len(source.acked) > total - limit, flush,
+                   "the messages acknowledged")
+    assert source.acked == list(range(total))  # each once, in order (the rest: on stop)
+    assert runtime.metrics.snapshot()["counters"]["acks_pending_full"] >= 1  # it did wait
+    assert publisher.writes >= total // 5
+    publisher.client.close()
