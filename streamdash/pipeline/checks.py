@@ -120,6 +120,15 @@ class FieldChecks:
             src.add(d, "pass")
         if not checked:
             self.type_check(src, d, t, fail)
+
+        def add_bounds(value: str) -> None:
+            """The field's min and max checks on ``value`` (the value, or its epoch seconds)."""
+            for name, bound, op in (("MIN", spec.min, "<"), ("MAX", spec.max, ">")):
+                if bound is not None:
+                    ns[f"{name}{i}"] = bound
+                    src.add(d, f"if {value} {op} {name}{i}:")
+                    src.add(d + 1, fail)
+
         if t == "timestamp":
             parser = self.parsers[spec.name]
             ns[f"SECONDS{i}"] = parser.seconds
@@ -137,23 +146,9 @@ class FieldChecks:
             # later is dropped (its line is quarantined decoded afresh), so it can be now.
             src.add(d + 2, f"rec.{attr} = UTC_ISO(t{i})" if checked
                     else f"fixes.append((rec, F{i}, t{i}))")
-            if spec.min is not None:
-                ns[f"MIN{i}"] = spec.min
-                src.add(d, f"if t{i} < MIN{i}:")
-                src.add(d + 1, fail)
-            if spec.max is not None:
-                ns[f"MAX{i}"] = spec.max
-                src.add(d, f"if t{i} > MAX{i}:")
-                src.add(d + 1, fail)
+            add_bounds(f"t{i}")  # on the epoch seconds
             return
-        if spec.min is not None:
-            ns[f"MIN{i}"] = spec.min
-            src.add(d, f"if v < MIN{i}:")
-            src.add(d + 1, fail)
-        if spec.max is not None:
-            ns[f"MAX{i}"] = spec.max
-            src.add(d, f"if v > MAX{i}:")
-            src.add(d + 1, fail)
+        add_bounds("v")
         if spec.max_length is not None:
             ns[f"MAXLEN{i}"] = spec.max_length
             src.add(d, f"if type(v) is STR and len(v) > MAXLEN{i}:")
