@@ -72,3 +72,13 @@ def test_only_a_local_chrome_is_shared_between_tests(webdriver, remote, shared):
     """The shared browser is cleaned through Chrome's DevTools protocol: Firefox or a remote
     browser keep dash's own fixtures (a new browser per test)."""
     assert reuses_browser(FakeConfig(webdriver=webdriver, remote=remote)) is shared
+
+
+def test_auto_workers_are_the_cores_plus_one_per_serial_group(monkeypatch):
+    """``-n auto`` gives each serial group (browser, roles) a worker beside one per core;
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` is left to xdist's own hook."""
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    monkeypatch.setattr(conftest.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert conftest.pytest_xdist_auto_num_workers(None) == 4
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "3")
+    assert conftest.pytest_xdist_auto_num_workers(None) is None
